@@ -1,0 +1,140 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Codec is how a frame body is encoded.
+type Codec uint8
+
+// The codecs of protocol §2. The zero value means "not yet known", which a
+// listener in auto mode resolves from the first body it reads.
+const (
+	CodecAuto Codec = iota
+	CodecCBOR
+	CodecJSON
+)
+
+// ParseCodec reads a codec name as written in configuration and in the
+// BESTER_CODEC environment variable.
+func ParseCodec(name string) (Codec, error) {
+	switch name {
+	case "auto", "":
+		return CodecAuto, nil
+	case "cbor":
+		return CodecCBOR, nil
+	case "json":
+		return CodecJSON, nil
+	}
+	return CodecAuto, fmt.Errorf("unknown codec %q (want auto, cbor or json)", name)
+}
+
+func (c Codec) String() string {
+	switch c {
+	case CodecCBOR:
+		return "cbor"
+	case CodecJSON:
+		return "json"
+	}
+	return "auto"
+}
+
+// DetectCodec tells the codec of a body from its first byte: a JSON object
+// (possibly after whitespace) or a CBOR map (major type 5).
+func DetectCodec(body []byte) (Codec, error) {
+	if len(body) == 0 {
+		return CodecAuto, errors.New("empty body")
+	}
+	switch b := body[0]; {
+	case b == '{' || b == ' ' || b == '\t' || b == '\r' || b == '\n':
+		return CodecJSON, nil
+	case b >= 0xa0 && b <= 0xbf:
+		return CodecCBOR, nil
+	default:
+		return CodecAuto, fmt.Errorf("body starts with byte 0x%02x: neither a JSON object nor a CBOR map", b)
+	}
+}
+
+// decMode is strict where it matters for envelopes (duplicate keys, case of
+// field names) and liberal inside opaque data (tags, indefinite lengths).
+var decMode = mustDecMode(cbor.DecOptions{
+	DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+	MaxNestedLevels:   64,
+	MaxArrayElements:  1 << 20,
+	MaxMapPairs:       1 << 20,
+	IndefLength:       cbor.IndefLengthAllowed,
+	TagsMd:            cbor.TagsAllowed,
+	UTF8:              cbor.UTF8RejectInvalid,
+	FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+	DefaultMapType:    reflect.TypeOf(map[string]any(nil)),
+})
+
+var encMode = mustEncMode(cbor.EncOptions{Sort: cbor.SortBytewiseLexical})
+
+func mustDecMode(o cbor.DecOptions) cbor.DecMode {
+	m, err := o.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func mustEncMode(o cbor.EncOptions) cbor.EncMode {
+	m, err := o.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Marshal encodes v in codec c.
+func (c Codec) Marshal(v any) ([]byte, error) {
+	switch c {
+	case CodecCBOR:
+		return encMode.Marshal(v)
+	case CodecJSON:
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+	}
+	return nil, fmt.Errorf("marshal: codec %s is not concrete", c)
+}
+
+// UnmarshalMap decodes body, which must be exactly one map (protocol §1),
+// into v. Any other shape is an error whose text names the problem.
+func (c Codec) UnmarshalMap(body []byte, v any) error {
+	switch c {
+	case CodecCBOR:
+		if len(body) == 0 || body[0]>>5 != 5 {
+			return errors.New("body is not a CBOR map")
+		}
+		return decMode.Unmarshal(body, v)
+	case CodecJSON:
+		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			return errors.New("body is not a JSON object")
+		}
+		return json.Unmarshal(body, v)
+	}
+	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
+}
+
+// Unmarshal decodes any single value encoded in codec c into v.
+func (c Codec) Unmarshal(b []byte, v any) error {
+	switch c {
+	case CodecCBOR:
+		return decMode.Unmarshal(b, v)
+	case CodecJSON:
+		return json.Unmarshal(b, v)
+	}
+	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
+}

@@ -1,0 +1,5 @@
+// Package wire knows the bytes of the Bester protocol: length-prefixed
+// frames, the CBOR and JSON codecs, the envelopes exchanged with clients,
+// handlers and the informer, and the stable error codes that cross a socket.
+// It knows nothing of actors or connections.
+package wire
