@@ -233,3 +233,18 @@ type InformerResponse struct {
 	Status string `cbor:"status" json:"status"`
 	Data   any    `cbor:"data" json:"data"`
 }
+
+// PeekID returns payload.id of a body that did not decode as an Envelope,
+// when it can still be found, so that the error report names the message.
+func PeekID(codec Codec, body []byte) string {
+	var v struct {
+		Payload struct {
+			ID any `cbor:"id" json:"id"`
+		} `cbor:"payload" json:"payload"`
+	}
+	if codec.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	id, _ := v.Payload.ID.(string)
+	return id
+}

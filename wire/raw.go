@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // RawValue is one encoded value kept as bytes: the opaque `data` of a
@@ -30,10 +32,34 @@ func (r RawValue) MarshalCBOR() ([]byte, error) {
 	return r, nil
 }
 
-// UnmarshalCBOR keeps a copy of the item.
+// UnmarshalCBOR keeps a copy of the item. The decoder has only checked
+// that the item is well formed, but the encoder also checks the content of
+// tags 0 to 3 and refuses to write an item that breaks them: such data is
+// refused here, so that what was accepted can always be passed on.
 func (r *RawValue) UnmarshalCBOR(b []byte) error {
+	if mayHoldTag(b) {
+		if _, err := encMode.Marshal(cbor.RawMessage(b)); err != nil {
+			var me *cbor.MarshalerError
+			if errors.As(err, &me) {
+				err = me.Unwrap()
+			}
+			return fmt.Errorf("cbor data: %w", err)
+		}
+	}
 	*r = append((*r)[:0], b...)
 	return nil
+}
+
+// mayHoldTag reports whether b contains a byte that can start a tag head
+// (major type 6, additional information 0 to 27). Most data holds none, so
+// the costlier tag check of UnmarshalCBOR is skipped.
+func mayHoldTag(b []byte) bool {
+	for _, c := range b {
+		if c >= 0xc0 && c <= 0xdb {
+			return true
+		}
+	}
+	return false
 }
 
 // MarshalJSON returns the value as is.
@@ -103,7 +129,11 @@ func jsonNumbers(v any) (any, error) {
 		if n, ok := new(big.Int).SetString(s, 10); ok {
 			return n, nil
 		}
-		return t.Float64()
+		f, err := t.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("json data: number %s: %w", s, err)
+		}
+		return f, nil
 	case map[string]any:
 		for k, x := range t {
 			if t[k], err = jsonNumbers(x); err != nil {
@@ -125,41 +155,48 @@ func cborToJSON(b []byte) (RawValue, error) {
 	if err := decMode.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("cbor data: %w", err)
 	}
-	if err := checkJSONForm(v); err != nil {
+	v, err := jsonForm(v)
+	if err != nil {
 		return nil, err
 	}
 	return CodecJSON.Marshal(v)
 }
 
-// checkJSONForm refuses what JSON would only carry by changing its kind.
-func checkJSONForm(v any) error {
+// jsonForm refuses what JSON would only carry by changing its kind, and
+// wraps what encoding/json would otherwise change: floats with an integral
+// value (written as 1.0, not 1) and bignums (which the CBOR decoder gives
+// as big.Int values, which encoding/json would write as {}).
+func jsonForm(v any) (any, error) {
+	var err error
 	switch t := v.(type) {
-	case nil, bool, string, uint64, int64, *big.Int, big.Int:
-		return nil
+	case nil, bool, string, uint64, int64, *big.Int:
+		return v, nil
+	case big.Int:
+		return &t, nil
 	case float64:
 		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return fmt.Errorf("%w: %v", ErrNoJSONForm, t)
+			return nil, fmt.Errorf("%w: %v", ErrNoJSONForm, t)
 		}
-		return nil
+		return jsonFloat(t), nil
 	case float32:
-		return checkJSONForm(float64(t))
+		return jsonForm(float64(t))
 	case map[string]any:
-		for _, x := range t {
-			if err := checkJSONForm(x); err != nil {
-				return err
+		for k, x := range t {
+			if t[k], err = jsonForm(x); err != nil {
+				return nil, err
 			}
 		}
-		return nil
+		return t, nil
 	case []any:
-		for _, x := range t {
-			if err := checkJSONForm(x); err != nil {
-				return err
+		for i, x := range t {
+			if t[i], err = jsonForm(x); err != nil {
+				return nil, err
 			}
 		}
-		return nil
+		return t, nil
 	case []byte:
-		return fmt.Errorf("%w: byte string", ErrNoJSONForm)
+		return nil, fmt.Errorf("%w: byte string", ErrNoJSONForm)
 	default:
-		return fmt.Errorf("%w: %T", ErrNoJSONForm, v)
+		return nil, fmt.Errorf("%w: %T", ErrNoJSONForm, v)
 	}
 }

@@ -1,0 +1,4 @@
+// Package auth checks client credentials: against an htpasswd file of bcrypt
+// hashes, or, for local development only, not at all. It also writes
+// htpasswd entries, so that operators need no Apache tools.
+package auth

@@ -1,0 +1,64 @@
+package auth
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// bcryptPrefixes are the bcrypt hash versions an htpasswd file may hold:
+// `$2y$` is what Apache's `htpasswd -B` writes, `$2a$` what Go writes.
+var bcryptPrefixes = []string{"$2a$", "$2b$", "$2x$", "$2y$"}
+
+// readUsers reads an htpasswd file and checks every line, returning the
+// content to hand to the parser and how many entries use each bcrypt cost.
+// Blank lines are skipped. Messages never quote a hash.
+func readUsers(path string) (data []byte, costs map[int]int, err error) {
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read htpasswd: %w", err)
+	}
+	costs = map[int]int{}
+	seen := map[string]int{}
+	for i, raw := range strings.Split(string(data), "\n") {
+		n := i + 1
+		line := strings.TrimSpace(raw)
+		if line == "" {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, nil, fmt.Errorf("htpasswd %s line %d: no ':' between user and hash", path, n)
+		}
+		if user == "" {
+			return nil, nil, fmt.Errorf("htpasswd %s line %d: empty user name", path, n)
+		}
+		if prev := seen[user]; prev != 0 {
+			return nil, nil, fmt.Errorf("htpasswd %s line %d: user %q already defined on line %d", path, n, user, prev)
+		}
+		seen[user] = n
+		cost, err := bcryptCost(hash)
+		if err != nil {
+			return nil, nil, fmt.Errorf("htpasswd %s line %d: user %q: %w (create entries with `htpasswd -B`)", path, n, user, err)
+		}
+		costs[cost]++
+	}
+	return data, costs, nil
+}
+
+// bcryptCost checks that hash is a well-formed bcrypt hash with one of the
+// prefixes the htpasswd reader accepts, and returns its cost.
+func bcryptCost(hash string) (int, error) {
+	for _, p := range bcryptPrefixes {
+		if strings.HasPrefix(hash, p) {
+			cost, err := bcrypt.Cost([]byte(hash))
+			if err != nil {
+				return 0, fmt.Errorf("malformed bcrypt hash: %w", err)
+			}
+			return cost, nil
+		}
+	}
+	return 0, fmt.Errorf("not a bcrypt hash; only bcrypt entries are accepted")
+}

@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tg123/go-htpasswd"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// maxPasswordBytes is the longest password bcrypt uses, in bytes; it
+// silently ignores the rest, so longer passwords are refused instead.
+const maxPasswordBytes = 72
+
+// errBadCredentials is the one failure for an unknown user and a wrong
+// password alike, so the answer does not tell which it was.
+var errBadCredentials = fmt.Errorf("bad username or password: %w", ErrUnauthorized)
+
+// Htpasswd authenticates against an htpasswd file of bcrypt hashes, as
+// written by SetPassword or `htpasswd -B`. It is safe for concurrent use.
+type Htpasswd struct {
+	path string
+	// users is the current table; Reload swaps in a new one atomically.
+	users atomic.Pointer[table]
+	// reload serialises Reload calls, so two reads of the file cannot
+	// finish in the wrong order.
+	reload sync.Mutex
+	// slots bounds concurrent bcrypt comparisons to the number of CPUs the
+	// runtime uses, so a storm of connections cannot starve the server.
+	slots chan struct{}
+}
+
+// table is one reading of the file.
+type table struct {
+	file *htpasswd.File
+	// dummy is compared against for unknown users; see dummyFor.
+	dummy []byte
+}
+
+// LoadHtpasswd reads the htpasswd file at path. Every entry must be a bcrypt
+// hash; any other line is an error naming its line number and user.
+func LoadHtpasswd(path string) (*Htpasswd, error) {
+	h := &Htpasswd{path: path, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	if err := h.Reload(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Reload reads the file again and, only if all of it is valid, replaces the
+// users. On error the previous users stay in effect.
+func (h *Htpasswd) Reload() error {
+	h.reload.Lock()
+	defer h.reload.Unlock()
+	data, costs, err := readUsers(h.path)
+	if err != nil {
+		return err
+	}
+	f, err := htpasswd.NewFromReader(bytes.NewReader(data), []htpasswd.PasswdParser{htpasswd.AcceptBcrypt}, nil)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	dummy, err := dummyFor(costs)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	h.users.Store(&table{file: f, dummy: dummy})
+	return nil
+}
+
+// Authenticate checks a username and password against the file. It blocks
+// while all comparison slots are busy. An unknown user costs one bcrypt
+// comparison too, so usernames cannot be probed by timing.
+func (h *Htpasswd) Authenticate(username, password string) error {
+	if strings.TrimSpace(username) == "" {
+		return errEmptyUsername
+	}
+	if len(password) > maxPasswordBytes {
+		return fmt.Errorf("password longer than %d bytes: %w", maxPasswordBytes, ErrUnauthorized)
+	}
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	t := h.users.Load()
+	if !t.file.Exists(username) {
+		_ = bcrypt.CompareHashAndPassword(t.dummy, []byte(password))
+		return errBadCredentials
+	}
+	if !t.file.Match(username, password) {
+		return errBadCredentials
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// Config is a loaded and checked configuration file. Every field holds its
+// final value: the rest of the server reads it and never applies defaults of
+// its own.
+type Config struct {
+	// Path is the file the configuration came from, as given to Load or
+	// Parse, so that it can be read again on reload.
+	Path string
+	// Server holds the settings of the server as a whole.
+	Server Server
+	// Log says how much the server logs and in which format.
+	Log Log
+	// Auth says how clients prove who they are.
+	Auth Auth
+	// Listeners are the sockets clients connect to, in file order.
+	Listeners []Listener
+	// Handlers are the message types served, in file order.
+	Handlers []Handler
+	// Informer is the socket handlers ask the server on; nil when the file
+	// has no informer block.
+	Informer *Informer
+}
+
+// Server holds the settings that apply to the whole server (the `server`
+// block).
+type Server struct {
+	// Name identifies this server to peers and in deliveries (`name`).
+	Name string
+	// MaxFrame is the largest frame body accepted, in bytes (`max_frame`).
+	MaxFrame int
+	// RuntimeDir is where relative socket paths live (`runtime_dir`).
+	RuntimeDir string
+	// ShutdownTimeout is how long in-flight messages may finish on stop
+	// (`shutdown_timeout`).
+	ShutdownTimeout time.Duration
+	// AuthTimeout is how long a new connection has to send its first
+	// message (`auth_timeout`).
+	AuthTimeout time.Duration
+	// IdleTimeout closes a connection silent for this long; zero means never
+	// (`idle_timeout`).
+	IdleTimeout time.Duration
+	// SendQueue is how many outgoing messages are queued per connection
+	// before a client that does not read is disconnected (`send_queue`).
+	SendQueue int
+	// MaxInFlight is how many messages per connection may be dispatched and
+	// not yet reported; past it the reader waits (`max_in_flight`).
+	MaxInFlight int
+}
+
+// Log says how the server logs (the `log` block).
+type Log struct {
+	// Level is an hclog level name in lower case (`level`).
+	Level string
+	// JSON selects JSON log lines instead of text (`json`).
+	JSON bool
+}
+
+// AuthMode names how clients are authenticated.
+type AuthMode string
+
+// The authentication modes a configuration may choose.
+const (
+	// AuthHtpasswd checks usernames and bcrypt passwords against an
+	// htpasswd file.
+	AuthHtpasswd AuthMode = "htpasswd"
+	// AuthOpen accepts any username; it exists for local development only.
+	AuthOpen AuthMode = "open"
+)
+
+// Auth says how clients prove who they are (the `auth` block).
+type Auth struct {
+	// Mode is the authentication mode (`mode`).
+	Mode AuthMode
+	// File is the htpasswd file, as an absolute path (`file`).
+	File string
+}
+
+// Listener is a socket clients connect to (a `listener "name"` block).
+type Listener struct {
+	// Name is the block label, used in logs and server information.
+	Name string
+	// Network is "tcp", "tcp4", "tcp6" or "unix" (`network`).
+	Network string
+	// Address is host:port, or an absolute socket path for unix
+	// (`address`).
+	Address string
+	// Codec is what clients on this listener speak; CodecAuto detects it
+	// per connection (`codec`).
+	Codec wire.Codec
+}
+
+// HandlerMode names how the server talks to a handler.
+type HandlerMode string
+
+// The handler modes of the wire contract.
+const (
+	// ModeStream keeps persistent connections and pipelines requests.
+	ModeStream HandlerMode = "stream"
+	// ModeOneshot opens one connection per message.
+	ModeOneshot HandlerMode = "oneshot"
+)
+
+// Handler is a message type and the process serving it (a `handler "name"`
+// block).
+type Handler struct {
+	// Name is the block label: the message type it serves.
+	Name string
+	// Socket is the absolute path of the handler's UNIX socket (`socket`).
+	Socket string
+	// Command, when set, is started and supervised by the server
+	// (`command`).
+	Command []string
+	// Dir is the absolute working directory of Command (`dir`).
+	Dir string
+	// Env is extra environment for Command (`env`).
+	Env map[string]string
+	// Mode is stream or oneshot (`mode`).
+	Mode HandlerMode
+	// Codec is what the handler speaks: CodecCBOR or CodecJSON (`codec`).
+	Codec wire.Codec
+	// Connections is how many stream connections are kept open, or how many
+	// oneshot exchanges may run at once (`connections`).
+	Connections int
+	// Timeout bounds each request (`timeout`).
+	Timeout time.Duration
+	// StartTimeout is how long a started command may take to accept on its
+	// socket (`start_timeout`).
+	StartTimeout time.Duration
+	// Queue is how many requests are held while the handler is starting or
+	// connecting (`queue`).
+	Queue int
+	// MaxInFlight is how many requests may be sent and not yet answered;
+	// past it requests get `overloaded` (`max_in_flight`).
+	MaxInFlight int
+	// Restart says how a crashed command is restarted (`restart` block).
+	Restart Restart
+}
+
+// Restart says how the server restarts a handler command that exits (the
+// `restart` block inside a handler).
+type Restart struct {
+	// BackoffMin is the first delay before a restart (`backoff_min`).
+	BackoffMin time.Duration
+	// BackoffMax caps the growing delay between restarts (`backoff_max`).
+	BackoffMax time.Duration
+	// MaxRestarts is how many restarts are allowed within Window before the
+	// handler is marked failed (`max_restarts`).
+	MaxRestarts int
+	// Window is the period MaxRestarts is counted over (`window`).
+	Window time.Duration
+	// RetryAfter is when a failed handler is tried again, unless a reload
+	// comes first (`retry_after`).
+	RetryAfter time.Duration
+}
+
+// Informer is the socket handlers ask the server on (the `informer` block).
+type Informer struct {
+	// Socket is the absolute path of the informer's UNIX socket (`socket`).
+	Socket string
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"math"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// Defaults for the `server` block, used when an attribute is absent.
+const (
+	// DefaultMaxFrame is the largest frame body accepted, in bytes.
+	DefaultMaxFrame = wire.DefaultMaxFrame
+	// DefaultShutdownTimeout is how long in-flight messages may finish on
+	// stop.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultAuthTimeout is how long a new connection has to send its first
+	// message.
+	DefaultAuthTimeout = 10 * time.Second
+	// DefaultIdleTimeout is zero: idle connections are never closed.
+	DefaultIdleTimeout time.Duration = 0
+	// DefaultSendQueue is the number of outgoing messages queued per
+	// connection.
+	DefaultSendQueue = 1024
+	// DefaultConnMaxInFlight is the number of messages per connection
+	// dispatched and not yet reported.
+	DefaultConnMaxInFlight = 256
+)
+
+// Defaults for the `log` and `auth` blocks.
+const (
+	// DefaultLogLevel is the hclog level name used when none is given.
+	DefaultLogLevel = "info"
+	// DefaultAuthMode is htpasswd, so that a server is never open by
+	// accident.
+	DefaultAuthMode = AuthHtpasswd
+)
+
+// Defaults for `listener` blocks.
+const (
+	// DefaultNetwork is the listener network when none is given.
+	DefaultNetwork = "tcp"
+	// DefaultListenerCodec detects each client's codec from its first
+	// message.
+	DefaultListenerCodec = wire.CodecAuto
+)
+
+// Defaults for `handler` blocks.
+const (
+	// DefaultHandlerMode is the handler mode when none is given.
+	DefaultHandlerMode = ModeStream
+	// DefaultHandlerCodec is the codec spoken to handlers when none is
+	// given.
+	DefaultHandlerCodec = wire.CodecCBOR
+	// DefaultHandlerConnections is the number of stream connections kept
+	// open, or of oneshot exchanges run at once.
+	DefaultHandlerConnections = 4
+	// DefaultHandlerTimeout bounds each request to a handler.
+	DefaultHandlerTimeout = 5 * time.Second
+	// DefaultHandlerStartTimeout is how long a started command may take to
+	// accept on its socket.
+	DefaultHandlerStartTimeout = 30 * time.Second
+	// DefaultHandlerQueue is the number of requests held while a handler is
+	// starting or connecting.
+	DefaultHandlerQueue = 1024
+	// DefaultHandlerMaxInFlight is the number of requests sent to a handler
+	// and not yet answered.
+	DefaultHandlerMaxInFlight = 4096
+)
+
+// Defaults for `restart` blocks.
+const (
+	// DefaultRestartBackoffMin is the first delay before a restart.
+	DefaultRestartBackoffMin = 100 * time.Millisecond
+	// DefaultRestartBackoffMax caps the delay between restarts.
+	DefaultRestartBackoffMax = 10 * time.Second
+	// DefaultRestartMaxRestarts is the number of restarts allowed within a
+	// window before the handler is marked failed.
+	DefaultRestartMaxRestarts = 5
+	// DefaultRestartWindow is the period restarts are counted over.
+	DefaultRestartWindow = time.Minute
+	// DefaultRestartRetryAfter is when a failed handler is tried again.
+	DefaultRestartRetryAfter = time.Minute
+)
+
+// Limits checked on load.
+const (
+	// MinMaxFrame is the smallest `max_frame` accepted, in bytes: below it
+	// a first message with credentials does not fit.
+	MinMaxFrame = 256
+	// MaxMaxFrame is the largest `max_frame` accepted, in bytes: the most a
+	// 4-byte length prefix can express.
+	MaxMaxFrame = math.MaxUint32
+	// MaxSocketPath is the longest UNIX socket path accepted, in bytes: the
+	// Linux sun_path field is 108 bytes including its terminating NUL.
+	MaxSocketPath = 107
+)
+
+// Reserved handler names: the built-in message types of the wire contract.
+const (
+	// ReservedDummy is the built-in ping type.
+	ReservedDummy = "dummy"
+	// ReservedBuiltin is the built-in server command type.
+	ReservedBuiltin = "builtin"
+)

@@ -1,0 +1,53 @@
+package config
+
+import (
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Listener networks accepted in `network`.
+const (
+	networkTCP  = "tcp"
+	networkTCP4 = "tcp4"
+	networkTCP6 = "tcp6"
+	networkUnix = "unix"
+)
+
+// isTCP tells whether a network listens on a TCP address.
+func isTCP(network string) bool {
+	return network == networkTCP || network == networkTCP4 || network == networkTCP6
+}
+
+// splitTCPAddress checks a host:port listener address. The host may be
+// empty (every interface); the port must be a number from 0 to 65535.
+func splitTCPAddress(network, address string) (host string, problem string) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", "it is not host:port (" + err.Error() + ")"
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", "port " + strconv.Quote(port) + " is not a number from 0 to 65535"
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		is4 := ip.To4() != nil
+		if network == networkTCP4 && !is4 {
+			return "", host + " is not an IPv4 address, as network \"tcp4\" needs"
+		}
+		if network == networkTCP6 && is4 {
+			return "", host + " is not an IPv6 address, as network \"tcp6\" needs"
+		}
+	}
+	return host, ""
+}
+
+// isLoopback tells whether a listener host only accepts connections from
+// this machine: 127.0.0.0/8, ::1 or "localhost". An empty host, 0.0.0.0 and
+// :: listen on every interface, and any other name may resolve anywhere.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,115 @@
+package config
+
+import "github.com/hashicorp/hcl/v2"
+
+// The raw types mirror the file as written. Optional attributes are
+// pointers, so that an absent attribute (default) can be told from one set to
+// a zero value (usually an error), and durations are strings. Each attribute
+// keeps its source range, so every later check can point at it.
+
+// rawFile is the top level of a configuration file.
+type rawFile struct {
+	Server    *rawServer    `hcl:"server,block"`
+	Log       *rawLog       `hcl:"log,block"`
+	Auth      *rawAuth      `hcl:"auth,block"`
+	Listeners []rawListener `hcl:"listener,block"`
+	Handlers  []rawHandler  `hcl:"handler,block"`
+	Informer  *rawInformer  `hcl:"informer,block"`
+}
+
+// rawServer is the `server` block.
+type rawServer struct {
+	Name                 *string   `hcl:"name,optional"`
+	NameRange            hcl.Range `hcl:"name,attr_range"`
+	MaxFrame             *int      `hcl:"max_frame,optional"`
+	MaxFrameRange        hcl.Range `hcl:"max_frame,attr_range"`
+	RuntimeDir           *string   `hcl:"runtime_dir,optional"`
+	RuntimeDirRange      hcl.Range `hcl:"runtime_dir,attr_range"`
+	ShutdownTimeout      *string   `hcl:"shutdown_timeout,optional"`
+	ShutdownTimeoutRange hcl.Range `hcl:"shutdown_timeout,attr_range"`
+	AuthTimeout          *string   `hcl:"auth_timeout,optional"`
+	AuthTimeoutRange     hcl.Range `hcl:"auth_timeout,attr_range"`
+	IdleTimeout          *string   `hcl:"idle_timeout,optional"`
+	IdleTimeoutRange     hcl.Range `hcl:"idle_timeout,attr_range"`
+	SendQueue            *int      `hcl:"send_queue,optional"`
+	SendQueueRange       hcl.Range `hcl:"send_queue,attr_range"`
+	MaxInFlight          *int      `hcl:"max_in_flight,optional"`
+	MaxInFlightRange     hcl.Range `hcl:"max_in_flight,attr_range"`
+}
+
+// rawLog is the `log` block.
+type rawLog struct {
+	Level      *string   `hcl:"level,optional"`
+	LevelRange hcl.Range `hcl:"level,attr_range"`
+	JSON       bool      `hcl:"json,optional"`
+}
+
+// rawAuth is the `auth` block.
+type rawAuth struct {
+	Mode      *string   `hcl:"mode,optional"`
+	ModeRange hcl.Range `hcl:"mode,attr_range"`
+	File      *string   `hcl:"file,optional"`
+	FileRange hcl.Range `hcl:"file,attr_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+}
+
+// rawListener is a `listener "name"` block.
+type rawListener struct {
+	Name         string    `hcl:"name,label"`
+	Network      *string   `hcl:"network,optional"`
+	NetworkRange hcl.Range `hcl:"network,attr_range"`
+	Address      string    `hcl:"address"`
+	AddressRange hcl.Range `hcl:"address,attr_range"`
+	Codec        *string   `hcl:"codec,optional"`
+	CodecRange   hcl.Range `hcl:"codec,attr_range"`
+	DefRange     hcl.Range `hcl:",def_range"`
+}
+
+// rawHandler is a `handler "name"` block.
+type rawHandler struct {
+	Name              string            `hcl:"name,label"`
+	Socket            string            `hcl:"socket"`
+	SocketRange       hcl.Range         `hcl:"socket,attr_range"`
+	Command           *[]string         `hcl:"command,optional"`
+	CommandRange      hcl.Range         `hcl:"command,attr_range"`
+	Dir               *string           `hcl:"dir,optional"`
+	DirRange          hcl.Range         `hcl:"dir,attr_range"`
+	Env               map[string]string `hcl:"env,optional"`
+	EnvRange          hcl.Range         `hcl:"env,attr_range"`
+	Mode              *string           `hcl:"mode,optional"`
+	ModeRange         hcl.Range         `hcl:"mode,attr_range"`
+	Codec             *string           `hcl:"codec,optional"`
+	CodecRange        hcl.Range         `hcl:"codec,attr_range"`
+	Connections       *int              `hcl:"connections,optional"`
+	ConnectionsRange  hcl.Range         `hcl:"connections,attr_range"`
+	Timeout           *string           `hcl:"timeout,optional"`
+	TimeoutRange      hcl.Range         `hcl:"timeout,attr_range"`
+	StartTimeout      *string           `hcl:"start_timeout,optional"`
+	StartTimeoutRange hcl.Range         `hcl:"start_timeout,attr_range"`
+	Queue             *int              `hcl:"queue,optional"`
+	QueueRange        hcl.Range         `hcl:"queue,attr_range"`
+	MaxInFlight       *int              `hcl:"max_in_flight,optional"`
+	MaxInFlightRange  hcl.Range         `hcl:"max_in_flight,attr_range"`
+	Restart           *rawRestart       `hcl:"restart,block"`
+	DefRange          hcl.Range         `hcl:",def_range"`
+}
+
+// rawRestart is the `restart` block inside a handler.
+type rawRestart struct {
+	BackoffMin       *string   `hcl:"backoff_min,optional"`
+	BackoffMinRange  hcl.Range `hcl:"backoff_min,attr_range"`
+	BackoffMax       *string   `hcl:"backoff_max,optional"`
+	BackoffMaxRange  hcl.Range `hcl:"backoff_max,attr_range"`
+	MaxRestarts      *int      `hcl:"max_restarts,optional"`
+	MaxRestartsRange hcl.Range `hcl:"max_restarts,attr_range"`
+	Window           *string   `hcl:"window,optional"`
+	WindowRange      hcl.Range `hcl:"window,attr_range"`
+	RetryAfter       *string   `hcl:"retry_after,optional"`
+	RetryAfterRange  hcl.Range `hcl:"retry_after,attr_range"`
+}
+
+// rawInformer is the `informer` block.
+type rawInformer struct {
+	Socket      string    `hcl:"socket"`
+	SocketRange hcl.Range `hcl:"socket,attr_range"`
+}

@@ -1,0 +1,78 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"unicode"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// server checks the `server` block and fills its defaults.
+func (c *checker) server(r *rawServer) Server {
+	if r == nil {
+		r = &rawServer{}
+	}
+	s := Server{
+		MaxFrame:        c.count(r.MaxFrame, r.MaxFrameRange, "max_frame", DefaultMaxFrame, MinMaxFrame),
+		ShutdownTimeout: c.duration(r.ShutdownTimeout, r.ShutdownTimeoutRange, "shutdown_timeout", DefaultShutdownTimeout, positive),
+		AuthTimeout:     c.duration(r.AuthTimeout, r.AuthTimeoutRange, "auth_timeout", DefaultAuthTimeout, positive),
+		IdleTimeout:     c.duration(r.IdleTimeout, r.IdleTimeoutRange, "idle_timeout", DefaultIdleTimeout, nonNegative),
+		SendQueue:       c.count(r.SendQueue, r.SendQueueRange, "send_queue", DefaultSendQueue, 1),
+		MaxInFlight:     c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultConnMaxInFlight, 1),
+	}
+	if r.MaxFrame != nil && int64(*r.MaxFrame) > MaxMaxFrame {
+		c.errorf(r.MaxFrameRange, `Invalid "max_frame"`,
+			`"max_frame" must be at most %d bytes, the most a frame's 4-byte length can express.`, int64(MaxMaxFrame))
+	}
+
+	if r.Name != nil {
+		s.Name = *r.Name
+		if s.Name == "" || strings.IndexFunc(s.Name, unicode.IsSpace) >= 0 {
+			c.errorf(r.NameRange, `Invalid "name"`, `"name" must be non-empty and contain no white space, not %q.`, s.Name)
+		}
+	} else {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			c.errorf(r.NameRange, `Missing "name"`,
+				"The host name cannot be read (%v); set \"name\" in the server block.", err)
+		}
+		s.Name = host
+	}
+
+	s.RuntimeDir = defaultRuntimeDir()
+	if r.RuntimeDir != nil {
+		if c.required(*r.RuntimeDir, r.RuntimeDirRange, "runtime_dir") {
+			s.RuntimeDir = under(c.dir, *r.RuntimeDir)
+		}
+	}
+	return s
+}
+
+// log checks the `log` block and fills its defaults.
+func (c *checker) log(r *rawLog) Log {
+	l := Log{Level: DefaultLogLevel}
+	if r == nil {
+		return l
+	}
+	l.JSON = r.JSON
+	if r.Level != nil {
+		lvl := hclog.LevelFromString(*r.Level)
+		if lvl == hclog.NoLevel {
+			c.errorf(r.LevelRange, `Invalid "level"`,
+				"Unknown log level %q; use trace, debug, info, warn, error or off.", *r.Level)
+		} else {
+			l.Level = lvl.String()
+		}
+	}
+	return l
+}
+
+// informer checks the `informer` block.
+func (c *checker) informer(r *rawInformer, runtimeDir string) *Informer {
+	inf := &Informer{}
+	if c.required(r.Socket, r.SocketRange, "socket") {
+		inf.Socket = c.socketPath(runtimeDir, r.Socket, r.SocketRange, "socket")
+	}
+	return inf
+}

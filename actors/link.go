@@ -1,0 +1,577 @@
+package actors
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/wire"
+)
+
+// maxHops is how many times a message may be passed on with sendHandler
+// before it is stopped with error `loop`.
+const maxHops = 8
+
+// Link states, as the informer reports them.
+const (
+	stateStarting   = "starting"   // command started, waiting for its socket
+	stateConnecting = "connecting" // no connection to the handler's socket yet
+	stateUp         = "up"
+	stateBackoff    = "backing_off" // command exited; restart scheduled
+	stateFailed     = "failed"      // restarted too often; retried later or on SIGHUP
+	stateStopping   = "stopping"
+)
+
+// linkSettings is what a handler link needs from the server.
+type linkSettings struct {
+	handler  config.Handler
+	server   string // this server's name
+	informer string // informer socket path, "" when none
+	maxFrame int
+	registry *registry
+	router   *actor.PID
+	log      hclog.Logger
+}
+
+// handlerLink is the actor of one handler: it starts and supervises the
+// handler's process (when it has a command), keeps its connections, sends
+// it requests, matches answers to requests by id and carries them out.
+type handlerLink struct {
+	*linkSettings
+	self *actor.PID
+	root *actor.RootContext
+
+	state   string
+	gen     int             // bumped at every (re)start; older generations' news is ignored
+	genCtx  context.Context // ends with the generation; dialers watch it
+	cancel  context.CancelFunc
+	proc    *handlerProcess
+	conns   []*linkConn // stream mode: one slot per connection, nil when down
+	next    int         // round-robin position in conns
+	oneshot int         // oneshot exchanges under way
+
+	nextID      uint64
+	pending     map[uint64]*pendingReq
+	deadlines   []expiry     // pending ids in send order; all share one timeout
+	queue       []*queuedReq // waiting for the handler to be ready
+	restarts    []time.Time  // recent restarts, for the restart limit
+	total       int          // restarts since the server started
+	stopper     *actor.PID   // who asked for stopLink
+	timers      *scheduler.TimerScheduler
+	cancelTick  scheduler.CancelFunc
+	cancelTimer scheduler.CancelFunc
+}
+
+type pendingReq struct {
+	d    *dispatch
+	slot int // stream connection it went out on; -1 in oneshot mode
+}
+
+type expiry struct {
+	id uint64
+	at time.Time
+}
+
+type queuedReq struct {
+	d  *dispatch
+	at time.Time // when it gives up waiting
+}
+
+// Messages a link sends itself from its goroutines and timers.
+type (
+	procExited struct {
+		gen int
+		err error
+	}
+	connUp struct {
+		gen, slot int
+		conn      *linkConn // nil in oneshot mode: the socket accepts
+	}
+	connBroken struct {
+		gen, slot int
+		err       error
+		garbage   bool // the handler wrote something that is not a response
+	}
+	startTimedOut struct{ gen int }
+	restartNow    struct{ gen int }
+	sweep         struct{}
+	// answer is a handler's response, or why there is none.
+	answer struct {
+		gen  int
+		id   uint64
+		resp *wire.HandlerResponse
+		err  *wire.Error
+		done bool // a oneshot exchange ended
+	}
+)
+
+func newHandlerLink(s *linkSettings) *handlerLink {
+	return &handlerLink{linkSettings: s, pending: make(map[uint64]*pendingReq),
+		conns: make([]*linkConn, s.handler.Connections)}
+}
+
+func (l *handlerLink) managed() bool { return len(l.handler.Command) > 0 }
+
+// Receive handles the actor's messages.
+func (l *handlerLink) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		l.self, l.root = ctx.Self(), ctx.ActorSystem().Root
+		l.timers = scheduler.NewTimerScheduler(l.root)
+		tick := max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
+		l.cancelTick = l.timers.SendRepeatedly(tick, tick, l.self, &sweep{})
+		l.start()
+	case *dispatch:
+		l.accept(ctx, m)
+	case *answer:
+		l.answered(ctx, m)
+	case *connUp:
+		l.connUp(ctx, m)
+	case *connBroken:
+		l.connBroken(ctx, m)
+	case *procExited:
+		l.procExited(ctx, m)
+	case *startTimedOut:
+		if m.gen == l.gen && l.state == stateStarting {
+			l.log.Error("handler did not accept on its socket in time, restarting",
+				"socket", l.handler.Socket, "start_timeout", l.handler.StartTimeout.String())
+			go l.proc.terminate()
+		}
+	case *restartNow:
+		if m.gen == l.gen && l.state == stateBackoff {
+			l.start()
+		}
+	case *retryLink:
+		if l.state == stateFailed {
+			l.log.Info("retrying failed handler")
+			l.restarts = nil
+			l.start()
+		}
+	case *sweep:
+		l.sweep(ctx)
+	case *getLinkState:
+		ctx.Respond(l.snapshot())
+	case *stopLink:
+		l.stop(ctx)
+	case *actor.Stopping:
+		l.cancelTick()
+		if l.cancelTimer != nil {
+			l.cancelTimer()
+		}
+	}
+}
+
+// start (re)starts the handler: its process when it has a command, then
+// the connections to its socket.
+func (l *handlerLink) start() {
+	l.gen++
+	gen := l.gen
+	l.genCtx, l.cancel = context.WithCancel(context.Background())
+	ctx := l.genCtx
+	l.state = stateConnecting
+	if l.managed() {
+		p, err := startHandlerProcess(&l.handler, l.informer, l.log)
+		if err != nil {
+			l.log.Error("cannot start handler", "error", err)
+			self, root := l.self, l.root
+			go root.Send(self, &procExited{gen: gen, err: err})
+			return
+		}
+		l.proc = p
+		l.state = stateStarting
+		l.log.Info("handler started", "pid", p.pid(), "command", l.handler.Command)
+		self, root := l.self, l.root
+		go func() {
+			<-p.done
+			root.Send(self, &procExited{gen: gen, err: p.err})
+		}()
+		l.cancelTimer = l.timers.SendOnce(l.handler.StartTimeout, l.self, &startTimedOut{gen: gen})
+	}
+	if l.handler.Mode == config.ModeOneshot {
+		go l.dial(ctx, gen, -1)
+		return
+	}
+	for slot := range l.conns {
+		go l.dial(ctx, gen, slot)
+	}
+}
+
+// accept takes a request: sends it, queues it or refuses it.
+func (l *handlerLink) accept(ctx actor.Context, d *dispatch) {
+	switch l.state {
+	case stateUp:
+		if l.handler.Mode == config.ModeOneshot && l.oneshot >= l.handler.Connections {
+			l.enqueue(ctx, d)
+			return
+		}
+		l.send(ctx, d)
+	case stateFailed:
+		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerUnavailable,
+			"handler %q failed after %d restarts; retried every %s", l.handler.Name,
+			l.handler.Restart.MaxRestarts, l.handler.Restart.RetryAfter))
+	case stateStopping:
+		l.fail(ctx, d, wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
+	default:
+		l.enqueue(ctx, d)
+	}
+}
+
+func (l *handlerLink) enqueue(ctx actor.Context, d *dispatch) {
+	if len(l.queue) >= l.handler.Queue {
+		l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is %s and its queue is full", l.handler.Name, l.state))
+		return
+	}
+	l.queue = append(l.queue, &queuedReq{d: d, at: time.Now().Add(l.handler.Timeout)})
+}
+
+// pump sends queued requests while the handler can take them.
+func (l *handlerLink) pump(ctx actor.Context) {
+	for len(l.queue) > 0 && l.state == stateUp {
+		if l.handler.Mode == config.ModeOneshot && l.oneshot >= l.handler.Connections {
+			return
+		}
+		q := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		l.send(ctx, q.d)
+	}
+}
+
+// send writes one request to the handler.
+func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
+	if len(l.pending) >= l.handler.MaxInFlight {
+		l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q has %d requests in flight", l.handler.Name, len(l.pending)))
+		return
+	}
+	data, err := wire.Convert(d.data, d.codec, l.handler.Codec)
+	if err != nil {
+		l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", l.handler.Codec, err))
+		return
+	}
+	id := l.nextID
+	l.nextID++
+	if l.handler.Mode == config.ModeOneshot {
+		l.pending[id] = &pendingReq{d: d, slot: -1}
+		l.oneshot++
+		go l.exchange(l.gen, id, data)
+	} else {
+		slot := l.pickConn()
+		req := &wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data}
+		if slot < 0 || !l.conns[slot].out.push(req) {
+			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
+			return
+		}
+		l.pending[id] = &pendingReq{d: d, slot: slot}
+	}
+	l.deadlines = append(l.deadlines, expiry{id: id, at: time.Now().Add(l.handler.Timeout)})
+}
+
+// pickConn chooses the next live stream connection, round robin.
+func (l *handlerLink) pickConn() int {
+	for range l.conns {
+		l.next = (l.next + 1) % len(l.conns)
+		if l.conns[l.next] != nil {
+			return l.next
+		}
+	}
+	return -1
+}
+
+// answered carries out a handler's response.
+func (l *handlerLink) answered(ctx actor.Context, a *answer) {
+	if a.done && a.gen == l.gen {
+		l.oneshot--
+		defer l.pump(ctx)
+	}
+	p, ok := l.pending[a.id]
+	if !ok {
+		if a.resp != nil {
+			l.log.Debug("answer for an unknown or expired request", "id", a.id)
+		}
+		return
+	}
+	delete(l.pending, a.id)
+	if a.err != nil {
+		l.fail(ctx, p.d, a.err)
+		return
+	}
+	l.carryOut(ctx, p.d, a.resp)
+}
+
+// carryOut does what a handler's response asks (protocol §5).
+func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.HandlerResponse) {
+	if resp.Header.Status != wire.HandlerStatusOK {
+		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered status %q", l.handler.Name, resp.Header.Status))
+		return
+	}
+	cmd := resp.Header.Command
+	if cmd == nil {
+		ctx.Send(d.replyTo, &report{id: d.id})
+		return
+	}
+	switch cmd.Type {
+	case wire.CommandSendClients:
+		var users []string
+		if err := l.handler.Codec.Unmarshal(cmd.Data, &users); err != nil {
+			l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendClients needs a list of usernames: %v", err))
+			return
+		}
+		l.deliver(ctx, d, users, resp.Data)
+	case wire.CommandSendHandler:
+		var next string
+		if err := l.handler.Codec.Unmarshal(cmd.Data, &next); err != nil {
+			l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendHandler needs a handler name: %v", err))
+			return
+		}
+		if d.hops+1 > maxHops {
+			l.fail(ctx, d, wire.Errorf(wire.CodeLoop, "message passed between handlers more than %d times", maxHops))
+			return
+		}
+		fwd := *d
+		fwd.typ, fwd.data, fwd.codec, fwd.hops = next, resp.Data, l.handler.Codec, d.hops+1
+		ctx.Send(l.router, &fwd)
+	case wire.CommandSendServers:
+		l.fail(ctx, d, wire.Errorf(wire.CodePeerUnavailable, "this server has no peer servers"))
+	default:
+		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered unknown command %q", l.handler.Name, cmd.Type))
+	}
+}
+
+// deliver sends data to every connection of each user and reports to the
+// sender which users could not be reached.
+func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, data wire.RawValue) {
+	var (
+		undelivered []string
+		detail      string
+		converted   [3]wire.RawValue // by wire.Codec
+		convErr     [3]error
+		rcpts       []recipient
+	)
+	converted[l.handler.Codec] = data
+	for i, user := range users {
+		if slices.Contains(users[:i], user) {
+			continue
+		}
+		rcpts = l.registry.lookup(user, rcpts[:0])
+		sent := false
+		for _, rc := range rcpts {
+			if converted[rc.codec] == nil && convErr[rc.codec] == nil {
+				converted[rc.codec], convErr[rc.codec] = wire.Convert(data, l.handler.Codec, rc.codec)
+			}
+			if err := convErr[rc.codec]; err != nil {
+				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
+				continue
+			}
+			ctx.Send(rc.pid, &deliver{msg: &wire.Delivery{
+				Header:  wire.DeliveryHeader{MessageType: wire.MessageTypeReceived, From: d.origin},
+				Payload: wire.DeliveryPayload{Type: d.typ, Data: converted[rc.codec]},
+			}})
+			sent = true
+		}
+		if !sent {
+			undelivered = append(undelivered, user)
+		}
+	}
+	if len(undelivered) == 0 {
+		ctx.Send(d.replyTo, &report{id: d.id})
+		return
+	}
+	if detail == "" {
+		detail = "not connected to this server"
+	}
+	ctx.Send(d.replyTo, &report{id: d.id, undelivered: undelivered,
+		err: &wire.Error{Code: wire.CodeUndelivered, Detail: detail}})
+}
+
+// fail sends the sender a bad report.
+func (l *handlerLink) fail(ctx actor.Context, d *dispatch, err *wire.Error) {
+	ctx.Send(d.replyTo, &report{id: d.id, err: err})
+}
+
+// failPending fails every request sent on slot (all of them when slot is
+// -2) with err.
+func (l *handlerLink) failPending(ctx actor.Context, slot int, err *wire.Error) {
+	for id, p := range l.pending {
+		if slot == -2 || p.slot == slot {
+			delete(l.pending, id)
+			l.fail(ctx, p.d, err)
+		}
+	}
+}
+
+func (l *handlerLink) failQueue(ctx actor.Context, err *wire.Error) {
+	for _, q := range l.queue {
+		l.fail(ctx, q.d, err)
+	}
+	l.queue = nil
+}
+
+// sweep expires requests that waited longer than the handler's timeout.
+func (l *handlerLink) sweep(ctx actor.Context) {
+	now := time.Now()
+	for len(l.deadlines) > 0 && !l.deadlines[0].at.After(now) {
+		id := l.deadlines[0].id
+		l.deadlines = l.deadlines[1:]
+		if p, ok := l.pending[id]; ok {
+			delete(l.pending, id)
+			l.fail(ctx, p.d, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", l.handler.Name, l.handler.Timeout))
+		}
+	}
+	if len(l.pending) == 0 {
+		l.deadlines = nil // drop ids of requests answered in time
+	}
+	for len(l.queue) > 0 && !l.queue[0].at.After(now) {
+		q := l.queue[0]
+		l.queue = l.queue[1:]
+		code := wire.CodeHandlerUnavailable
+		if l.state == stateUp { // waiting for a oneshot slot: the handler is slow, not absent
+			code = wire.CodeHandlerTimeout
+		}
+		l.fail(ctx, q.d, wire.Errorf(code, "handler %q was not ready within %s (%s)", l.handler.Name, l.handler.Timeout, l.state))
+	}
+}
+
+func (l *handlerLink) connUp(ctx actor.Context, m *connUp) {
+	if m.gen != l.gen || l.state == stateStopping {
+		if m.conn != nil {
+			m.conn.close()
+		}
+		return
+	}
+	if m.conn != nil {
+		l.conns[m.slot] = m.conn
+		m.conn.start(l.self, l.root)
+	}
+	if l.state != stateUp {
+		l.log.Info("handler is up", "socket", l.handler.Socket)
+		l.state = stateUp
+		if l.cancelTimer != nil {
+			l.cancelTimer()
+			l.cancelTimer = nil
+		}
+	}
+	l.pump(ctx)
+}
+
+func (l *handlerLink) connBroken(ctx actor.Context, m *connBroken) {
+	if m.gen != l.gen || l.conns[m.slot] == nil {
+		return
+	}
+	l.conns[m.slot].close()
+	l.conns[m.slot] = nil
+	if m.garbage {
+		l.log.Error("handler answered garbage, reconnecting", "error", m.err)
+		l.failPending(ctx, m.slot, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", l.handler.Name, m.err))
+	} else {
+		l.log.Warn("connection to handler lost", "error", m.err)
+		l.failPending(ctx, m.slot, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection", l.handler.Name))
+	}
+	if l.state != stateStopping && !slices.ContainsFunc(l.conns, func(c *linkConn) bool { return c != nil }) {
+		l.state = stateConnecting
+	}
+	if l.state != stateStopping {
+		go l.dial(l.genCtx, l.gen, m.slot)
+	}
+}
+
+// procExited handles the end of the handler's process: restart it with
+// backoff, or mark the link failed when it restarts too often.
+func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
+	if m.gen != l.gen {
+		return
+	}
+	l.proc = nil
+	l.teardown()
+	l.failPending(ctx, -2, wire.Errorf(wire.CodeHandlerCrashed, "handler %q exited: %v", l.handler.Name, exitText(m.err)))
+	if l.state == stateStopping {
+		l.stopped(ctx)
+		return
+	}
+	now := time.Now()
+	r := l.handler.Restart
+	l.restarts = slices.DeleteFunc(append(l.restarts, now), func(t time.Time) bool { return now.Sub(t) > r.Window })
+	l.total++
+	if len(l.restarts) > r.MaxRestarts {
+		l.state = stateFailed
+		l.log.Error("handler keeps exiting, giving up for now", "exit", exitText(m.err),
+			"restarts", len(l.restarts), "window", r.Window.String(), "retry_after", r.RetryAfter.String())
+		l.failQueue(ctx, wire.Errorf(wire.CodeHandlerUnavailable, "handler %q keeps exiting", l.handler.Name))
+		l.cancelTimer = l.timers.SendOnce(r.RetryAfter, l.self, &retryLink{})
+		return
+	}
+	delay := backoff{base: r.BackoffMin, max: r.BackoffMax}.delay(len(l.restarts) - 1)
+	l.state = stateBackoff
+	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
+	l.cancelTimer = l.timers.SendOnce(delay, l.self, &restartNow{gen: l.gen})
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// teardown closes every connection of the current generation and stops its
+// dialers.
+func (l *handlerLink) teardown() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	for i, c := range l.conns {
+		if c != nil {
+			c.close()
+			l.conns[i] = nil
+		}
+	}
+	if l.cancelTimer != nil {
+		l.cancelTimer()
+		l.cancelTimer = nil
+	}
+}
+
+// stop fails what the link holds with shutting_down and ends the handler's
+// process; linkStopped goes to the asker once it has exited.
+func (l *handlerLink) stop(ctx actor.Context) {
+	l.stopper = ctx.Sender()
+	l.state = stateStopping
+	shutting := wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
+	l.failQueue(ctx, shutting)
+	l.failPending(ctx, -2, shutting)
+	l.teardown()
+	if l.proc == nil {
+		l.stopped(ctx)
+		return
+	}
+	go l.proc.terminate()
+}
+
+func (l *handlerLink) stopped(ctx actor.Context) {
+	if l.managed() {
+		if err := removeStaleSocket(l.handler.Socket); err != nil {
+			l.log.Warn("cannot remove handler socket", "error", err)
+		}
+	}
+	if l.stopper != nil {
+		ctx.Send(l.stopper, &linkStopped{})
+	}
+}
+
+func (l *handlerLink) snapshot() *LinkState {
+	s := &LinkState{Name: l.handler.Name, State: l.state, Mode: string(l.handler.Mode),
+		Codec: l.handler.Codec.String(), InFlight: len(l.pending), Queued: len(l.queue), Restarts: l.total}
+	for _, c := range l.conns {
+		if c != nil {
+			s.Connections++
+		}
+	}
+	if l.proc != nil {
+		s.PID = l.proc.pid()
+	}
+	return s
+}

@@ -1,0 +1,144 @@
+package actors
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// dialRetry is the pause between attempts to reach a handler's socket while
+// it is starting.
+const dialRetry = 20 * time.Millisecond
+
+// linkConn is one stream-mode connection to a handler: an outbox whose
+// writer encodes requests, and a reader that turns responses into answers.
+type linkConn struct {
+	gen, slot int
+	conn      net.Conn
+	out       *outbox
+	codec     wire.Codec
+	maxFrame  int
+}
+
+// start runs the connection's writer and reader goroutines.
+func (c *linkConn) start(self *actor.PID, root *actor.RootContext) {
+	go c.out.run()
+	go c.read(self, root)
+}
+
+// close ends both goroutines; the writer closes the socket.
+func (c *linkConn) close() {
+	c.out.close(false)
+	c.conn.Close()
+}
+
+func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
+	br := bufio.NewReaderSize(c.conn, readBufferSize)
+	var buf []byte
+	for {
+		body, err := wire.ReadFrame(br, c.maxFrame, buf)
+		if err != nil {
+			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: err,
+				garbage: !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF)})
+			return
+		}
+		if cap(body) <= maxIdleReadBuffer {
+			buf = body[:0]
+		}
+		resp := new(wire.HandlerResponse)
+		if err := c.codec.UnmarshalMap(body, resp); err != nil {
+			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: err, garbage: true})
+			return
+		}
+		if resp.ID == nil {
+			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: errors.New("response has no id"), garbage: true})
+			return
+		}
+		root.Send(self, &answer{gen: c.gen, id: *resp.ID, resp: resp})
+	}
+}
+
+// dial connects one slot (or, with slot -1, checks that a oneshot handler
+// accepts) and reports connUp. It retries until ctx ends: every dialRetry
+// while a started handler comes up, with backoff for an external one.
+func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
+	h := &l.handler
+	bo := backoff{base: h.Restart.BackoffMin, max: h.Restart.BackoffMax}
+	for attempt := 0; ; attempt++ {
+		d := net.Dialer{Timeout: h.Timeout}
+		conn, err := d.DialContext(ctx, "unix", h.Socket)
+		if err == nil {
+			if slot < 0 {
+				conn.Close()
+				l.root.Send(l.self, &connUp{gen: gen, slot: slot})
+				return
+			}
+			lc := &linkConn{gen: gen, slot: slot, conn: conn, codec: h.Codec, maxFrame: l.maxFrame}
+			self, root := l.self, l.root
+			lc.out = newOutbox(conn, h.MaxInFlight, func() wire.Codec { return h.Codec }, func(err error) {
+				root.Send(self, &connBroken{gen: gen, slot: slot, err: fmt.Errorf("write: %w", err)})
+			})
+			l.root.Send(l.self, &connUp{gen: gen, slot: slot, conn: lc})
+			return
+		}
+		wait := dialRetry
+		if !l.managed() {
+			wait = bo.delay(attempt)
+			if attempt == 0 || wait >= h.Restart.BackoffMax/2 {
+				l.log.Warn("cannot reach handler socket, retrying", "socket", h.Socket, "error", err, "in", wait.String())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// exchange is one oneshot request: connect, write the data, read one
+// response, close (protocol §5). It always sends exactly one answer.
+func (l *handlerLink) exchange(gen int, id uint64, data wire.RawValue) {
+	a := &answer{gen: gen, id: id, done: true}
+	a.resp, a.err = l.oneshotRoundTrip(data)
+	l.root.Send(l.self, a)
+}
+
+func (l *handlerLink) oneshotRoundTrip(data wire.RawValue) (*wire.HandlerResponse, *wire.Error) {
+	h := &l.handler
+	conn, err := net.DialTimeout("unix", h.Socket, h.Timeout)
+	if err != nil {
+		return nil, wire.Errorf(wire.CodeHandlerUnavailable, "cannot reach handler %q: %v", h.Name, err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(h.Timeout))
+	if len(data) == 0 {
+		data, _ = h.Codec.Marshal(nil)
+	}
+	if err := wire.WriteFrame(conn, data); err != nil {
+		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q: write: %v", h.Name, err)
+	}
+	body, err := wire.ReadFrame(conn, l.maxFrame, nil)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", h.Name, h.Timeout)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection without an answer", h.Name)
+	case err != nil:
+		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
+	}
+	resp := new(wire.HandlerResponse)
+	if err := h.Codec.UnmarshalMap(body, resp); err != nil {
+		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,84 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// dispatch is one message on its way to a handler: from a client
+// connection's reader to the router, from the router to a link, and from a
+// link back to the router when a handler answers sendHandler.
+type dispatch struct {
+	replyTo *actor.PID   // the connection that gets the status report
+	id      string       // the sender's payload.id
+	typ     string       // payload.type: the handler's name
+	from    wire.From    // who the handler is told sent it
+	origin  wire.Address // who recipients are told wrote it
+	data    wire.RawValue
+	codec   wire.Codec // the codec data is encoded in
+	hops    int        // handlers this message has already passed through
+}
+
+// report is the status report for one dispatched message. A nil err is a
+// good report.
+type report struct {
+	id          string
+	err         *wire.Error
+	undelivered []string
+}
+
+// deliver carries a handler's output to one recipient connection; its data
+// is already in that connection's codec.
+type deliver struct {
+	msg *wire.Delivery
+}
+
+// dummyReply answers a `dummy` message in place of its status report.
+type dummyReply struct {
+	id string
+}
+
+// authenticated tells a connection actor who its reader let in.
+type authenticated struct {
+	user  string
+	codec wire.Codec
+}
+
+// readerDone tells a connection actor its reader goroutine has ended;
+// closeAfter says whether the connection should close once everything
+// queued has been written.
+type readerDone struct {
+	reason string
+}
+
+// drain asks a connection to stop reading and close once every message it
+// accepted has been reported.
+type drain struct{}
+
+// stopLink asks a handler link to fail what it holds with shutting_down,
+// stop its handler process and answer linkStopped.
+type stopLink struct{}
+
+// linkStopped answers stopLink.
+type linkStopped struct{}
+
+// retryLink asks a failed handler link to try again now (SIGHUP).
+type retryLink struct{}
+
+// getLinkState asks a handler link for a LinkState.
+type getLinkState struct{}
+
+// LinkState describes a handler link for the informer's serverInfo and for
+// readiness checks.
+type LinkState struct {
+	Name        string `cbor:"name" json:"name"`
+	State       string `cbor:"state" json:"state"`
+	Mode        string `cbor:"mode" json:"mode"`
+	Codec       string `cbor:"codec" json:"codec"`
+	Connections int    `cbor:"connections" json:"connections"`
+	InFlight    int    `cbor:"in_flight" json:"in_flight"`
+	Queued      int    `cbor:"queued" json:"queued"`
+	Restarts    int    `cbor:"restarts" json:"restarts"`
+	PID         int    `cbor:"pid,omitempty" json:"pid,omitempty"`
+}

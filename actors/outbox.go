@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// writeTimeout bounds one socket write to a client; a client that takes
+// longer is treated as gone.
+const writeTimeout = 10 * time.Second
+
+// outbox is a connection's bounded queue of outgoing messages, drained by
+// one writer goroutine that encodes everything queued and writes it with a
+// single system call. Its memory grows only while messages wait.
+type outbox struct {
+	mu      sync.Mutex
+	items   []any // *wire.StatusReport, *wire.Delivery, *wire.DummyReply
+	limit   int
+	closing bool // no more items; the writer flushes and then closes conn
+	abort   bool // close without flushing
+	wake    chan struct{}
+
+	conn  net.Conn
+	codec func() wire.Codec
+	onErr func(error) // called once, from the writer, when encoding or writing fails
+}
+
+func newOutbox(conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
+	return &outbox{conn: conn, limit: limit, codec: codec, onErr: onErr, wake: make(chan struct{}, 1)}
+}
+
+// push queues m and reports false when the queue is full or closing.
+func (o *outbox) push(m any) bool {
+	o.mu.Lock()
+	if o.closing || len(o.items) >= o.limit {
+		o.mu.Unlock()
+		return false
+	}
+	o.items = append(o.items, m)
+	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+// close ends the writer: after writing what is queued when flush is true,
+// at once otherwise. The writer closes the socket.
+func (o *outbox) close(flush bool) {
+	o.mu.Lock()
+	o.closing = true
+	o.abort = o.abort || !flush
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the writer goroutine.
+func (o *outbox) run() {
+	defer o.conn.Close()
+	var batch []any
+	var buf []byte
+	failed := false
+	for range o.wake {
+		o.mu.Lock()
+		batch, o.items = o.items, batch[:0]
+		closing, abort := o.closing, o.abort
+		o.mu.Unlock()
+		if abort {
+			return
+		}
+		if !failed && len(batch) > 0 {
+			buf = buf[:0]
+			codec := o.codec()
+			for _, m := range batch {
+				body, err := codec.Marshal(m)
+				if err != nil {
+					o.onErr(err)
+					continue
+				}
+				buf = wire.AppendFrame(buf, body)
+			}
+			o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := o.conn.Write(buf); err != nil {
+				failed = true
+				o.onErr(err)
+			}
+			if cap(buf) > 64<<10 { // do not keep a burst's buffer for an idle connection
+				buf = nil
+			}
+		}
+		clear(batch)
+		if closing {
+			return
+		}
+	}
+}

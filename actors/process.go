@@ -1,0 +1,109 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/config"
+)
+
+const (
+	// stopGrace is how long a handler process has to exit after SIGTERM
+	// before its process group is killed.
+	stopGrace = 5 * time.Second
+	// outputWaitDelay bounds how long Wait keeps copying a dead handler's
+	// output when something it started still holds the pipe.
+	outputWaitDelay = time.Second
+)
+
+// handlerProcess is a started handler command. It runs in its own process
+// group so that wrappers such as `go run` or a shell take their children
+// down with them.
+type handlerProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when Wait returned
+	err  error         // Wait's result, valid after done
+}
+
+// startHandlerProcess starts h's command with the environment of protocol
+// §5, logging its output through log.
+func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (*handlerProcess, error) {
+	if len(h.Command) == 0 {
+		return nil, errors.New("handler has no command")
+	}
+	if err := removeStaleSocket(h.Socket); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(h.Command[0], h.Command[1:]...)
+	cmd.Dir = h.Dir
+	cmd.Env = append(os.Environ(),
+		"BESTER_SOCKET="+h.Socket,
+		"BESTER_TYPE="+h.Name,
+		"BESTER_MODE="+string(h.Mode),
+		"BESTER_CODEC="+h.Codec.String(),
+	)
+	if informer != "" {
+		cmd.Env = append(cmd.Env, "BESTER_INFORMER="+informer)
+	}
+	for k, v := range h.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := log.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info})
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = outputWaitDelay
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start handler %q: %w", h.Name, err)
+	}
+	p := &handlerProcess{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *handlerProcess) pid() int { return p.cmd.Process.Pid }
+
+// signal sends sig to the process's whole group.
+func (p *handlerProcess) signal(sig syscall.Signal) {
+	syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// terminate asks the process group to exit and kills it after stopGrace.
+// It returns once the process has exited.
+func (p *handlerProcess) terminate() {
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopGrace):
+		p.signal(syscall.SIGKILL)
+		<-p.done
+	}
+	p.signal(syscall.SIGKILL) // anything the handler left behind in its group
+}
+
+// removeStaleSocket removes a socket file left by a handler that died, so
+// that the server never mistakes it for a live handler. Other kinds of file
+// are left alone and reported.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check socket %s: %w", path, err)
+	case fi.Mode()&os.ModeSocket == 0:
+		return fmt.Errorf("socket path %s exists and is not a socket", path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	return nil
+}

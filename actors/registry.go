@@ -1,0 +1,88 @@
+package actors
+
+import (
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// recipient is one authenticated connection of a user.
+type recipient struct {
+	pid   *actor.PID
+	codec wire.Codec
+}
+
+// registry maps usernames to their connections. Connection actors add
+// themselves once authenticated and remove themselves when they stop; link
+// actors and the informer read it. It is shared memory rather than an actor
+// so that a delivery costs no extra hop.
+type registry struct {
+	mu    sync.RWMutex
+	users map[string][]recipient
+	conns int
+}
+
+func newRegistry() *registry {
+	return &registry{users: make(map[string][]recipient)}
+}
+
+func (r *registry) add(user string, rc recipient) {
+	r.mu.Lock()
+	r.users[user] = append(r.users[user], rc)
+	r.conns++
+	r.mu.Unlock()
+}
+
+func (r *registry) remove(user string, pid *actor.PID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.users[user]
+	i := slices.IndexFunc(list, func(rc recipient) bool { return rc.pid.Equal(pid) })
+	if i < 0 {
+		return
+	}
+	r.conns--
+	if len(list) == 1 {
+		delete(r.users, user)
+		return
+	}
+	r.users[user] = slices.Delete(slices.Clone(list), i, i+1)
+}
+
+// lookup appends the connections of user to buf.
+func (r *registry) lookup(user string, buf []recipient) []recipient {
+	r.mu.RLock()
+	buf = append(buf, r.users[user]...)
+	r.mu.RUnlock()
+	return buf
+}
+
+func (r *registry) has(user string) bool {
+	r.mu.RLock()
+	_, ok := r.users[user]
+	r.mu.RUnlock()
+	return ok
+}
+
+// names returns the connected usernames, sorted.
+func (r *registry) names() []string {
+	r.mu.RLock()
+	out := make([]string, 0, len(r.users))
+	for u := range r.users {
+		out = append(out, u)
+	}
+	r.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+// count returns the number of authenticated connections.
+func (r *registry) count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.conns
+}

@@ -1,0 +1,337 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/auth"
+	"github.com/bester-project/bester/actors/config"
+)
+
+const (
+	// socketMode is the permission of every UNIX socket the server
+	// creates: only its own user may connect.
+	socketMode = 0o600
+	// acceptRetry is the pause after a failed accept (for example when
+	// the process is out of file descriptors).
+	acceptRetry = 50 * time.Millisecond
+	// linkStopTimeout bounds the wait for a handler link to stop its process.
+	linkStopTimeout = stopGrace + 5*time.Second
+	// lateReportWait is how long connections may still flush the
+	// shutting_down reports of the handlers' last requests.
+	lateReportWait = 2 * time.Second
+	// stateTimeout bounds a question to a link actor from outside actors.
+	stateTimeout = 2 * time.Second
+)
+
+// Server is one Bester server: its listeners, its actors and its handlers.
+type Server struct {
+	cfg      *config.Config
+	log      hclog.Logger
+	sys      *actor.ActorSystem
+	auth     auth.Authenticator
+	registry *registry
+
+	router    *actor.PID
+	acceptor  *actor.PID
+	links     map[string]*actor.PID
+	linkOrder []string
+
+	listeners []net.Listener
+	sockets   []string // UNIX socket files this server created
+	informer  *informer
+	acceptWG  sync.WaitGroup
+	stopOnce  sync.Once
+}
+
+// New prepares a server from cfg; Start opens its sockets.
+func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, registry: newRegistry(), links: make(map[string]*actor.PID)}
+	switch cfg.Auth.Mode {
+	case config.AuthOpen:
+		log.Warn("authentication is open: any username is accepted; for local development only")
+		s.auth = auth.Open()
+	default:
+		h, err := auth.LoadHtpasswd(cfg.Auth.File)
+		if err != nil {
+			return nil, fmt.Errorf("load users: %w", err)
+		}
+		s.auth = h
+	}
+	return s, nil
+}
+
+// Start opens the listeners and the informer, starts the actors and the
+// handlers, and returns. Handlers come up in the background; messages for
+// them wait in their queues meanwhile.
+func (s *Server) Start() (err error) {
+	if err := os.MkdirAll(s.cfg.Server.RuntimeDir, 0o700); err != nil {
+		return fmt.Errorf("create runtime dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+		}
+	}()
+	for _, l := range s.cfg.Listeners {
+		ln, err := s.listen(l.Network, l.Address)
+		if err != nil {
+			return fmt.Errorf("listener %q: %w", l.Name, err)
+		}
+		s.listeners = append(s.listeners, ln)
+		s.log.Info("listening", "listener", l.Name, "network", l.Network, "address", ln.Addr().String(), "codec", l.Codec)
+	}
+	var informerLn net.Listener
+	if s.cfg.Informer != nil {
+		if informerLn, err = s.listen("unix", s.cfg.Informer.Socket); err != nil {
+			return fmt.Errorf("informer: %w", err)
+		}
+		s.listeners = append(s.listeners, informerLn)
+	}
+
+	s.sys = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
+			return slog.New(&slogToHclog{l: s.log.Named("actor")})
+		}),
+		actor.WithDeadLetterThrottleInterval(100*time.Millisecond),
+	)
+	s.startActors()
+
+	if informerLn != nil {
+		s.informer = &informer{ln: informerLn, maxFrame: s.cfg.Server.MaxFrame, registry: s.registry,
+			info: s.serverInfo, log: s.log.Named("informer"), conns: make(map[net.Conn]struct{})}
+		s.informer.wg.Add(1)
+		go s.informer.serve()
+	}
+	for i, l := range s.cfg.Listeners {
+		s.acceptWG.Add(1)
+		go s.accept(s.listeners[i], l)
+	}
+	return nil
+}
+
+// startActors spawns the router, one link per handler and the acceptor.
+func (s *Server) startActors() {
+	root := s.sys.Root
+	links := make(map[string]*actor.PID, len(s.cfg.Handlers))
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }))
+	informerPath := ""
+	if s.cfg.Informer != nil {
+		informerPath = s.cfg.Informer.Socket
+	}
+	for _, h := range s.cfg.Handlers {
+		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
+			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router,
+			log: s.log.Named("handler").With("handler", h.Name)}
+		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }))
+		links[h.Name] = pid
+		s.linkOrder = append(s.linkOrder, h.Name)
+	}
+	s.links = links // written before any listener accepts, so the router's reads follow it
+	settings := &connSettings{
+		server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
+		authTimeout: s.cfg.Server.AuthTimeout, idleTimeout: s.cfg.Server.IdleTimeout,
+		sendQueue: s.cfg.Server.SendQueue, maxInFlight: s.cfg.Server.MaxInFlight,
+		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"),
+	}
+	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
+		actor.WithSupervisor(stopConnections)))
+}
+
+// listen opens one listener; a UNIX socket gets socketMode and replaces a
+// stale socket file left by a server that died.
+func (s *Server) listen(network, address string) (net.Listener, error) {
+	if network != "unix" {
+		return net.Listen(network, address)
+	}
+	if err := os.MkdirAll(filepath.Dir(address), 0o700); err != nil {
+		return nil, fmt.Errorf("create socket dir: %w", err)
+	}
+	if c, err := net.Dial("unix", address); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("socket %s is in use by another process", address)
+	}
+	if err := removeStaleSocket(address); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", address)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // we remove it ourselves, last
+	s.sockets = append(s.sockets, address)
+	if err := os.Chmod(address, socketMode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod socket: %w", err)
+	}
+	return ln, nil
+}
+
+// accept is a listener's accept loop.
+func (s *Server) accept(ln net.Listener, l config.Listener) {
+	defer s.acceptWG.Done()
+	log := s.log.Named("listener").With("listener", l.Name)
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			log.Error("accept failed", "error", err)
+			time.Sleep(acceptRetry)
+			continue
+		}
+		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, codec: l.Codec})
+	}
+}
+
+// Addr returns the bound address of the named listener (useful with port 0).
+func (s *Server) Addr(listener string) net.Addr {
+	for i, l := range s.cfg.Listeners {
+		if l.Name == listener && i < len(s.listeners) {
+			return s.listeners[i].Addr()
+		}
+	}
+	return nil
+}
+
+// HandlerStates asks every handler link for its state.
+func (s *Server) HandlerStates() []*LinkState {
+	out := make([]*LinkState, 0, len(s.linkOrder))
+	for _, name := range s.linkOrder {
+		res, err := s.sys.Root.RequestFuture(s.links[name], &getLinkState{}, stateTimeout).Result()
+		st, ok := res.(*LinkState)
+		if err != nil || !ok {
+			st = &LinkState{Name: name, State: "unknown"}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// WaitReady waits until every handler is up.
+func (s *Server) WaitReady(ctx context.Context) error {
+	for {
+		ready := true
+		for _, st := range s.HandlerStates() {
+			if st.State != stateUp {
+				ready = false
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("handlers not ready: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Reload re-reads the users file and retries failed handlers (SIGHUP).
+func (s *Server) Reload() {
+	if h, ok := s.auth.(*auth.Htpasswd); ok {
+		if err := h.Reload(); err != nil {
+			s.log.Error("cannot reload users; keeping the old ones", "error", err)
+		} else {
+			s.log.Info("users reloaded", "file", s.cfg.Auth.File)
+		}
+	}
+	for _, pid := range s.links {
+		s.sys.Root.Send(pid, &retryLink{})
+	}
+}
+
+func (s *Server) serverInfo() map[string]any {
+	listeners := make([]map[string]string, 0, len(s.cfg.Listeners))
+	for i, l := range s.cfg.Listeners {
+		listeners = append(listeners, map[string]string{"name": l.Name, "network": l.Network,
+			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String()})
+	}
+	return map[string]any{
+		"name":      s.cfg.Server.Name,
+		"clients":   s.registry.count(),
+		"users":     len(s.registry.names()),
+		"listeners": listeners,
+		"handlers":  s.HandlerStates(),
+	}
+}
+
+// Stop shuts the server down gracefully: it stops accepting, lets the
+// messages in flight finish for up to shutdown_timeout (or until ctx ends),
+// fails the rest with shutting_down, stops the handlers and removes the
+// sockets it created.
+func (s *Server) Stop(ctx context.Context) {
+	s.stopOnce.Do(func() { s.stop(ctx) })
+}
+
+func (s *Server) stop(ctx context.Context) {
+	s.log.Info("shutting down")
+	s.closeListeners()
+	s.acceptWG.Wait()
+	if s.informer != nil {
+		s.informer.close()
+	}
+	root := s.sys.Root
+
+	done := make(chan struct{})
+	waiter := root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*drained); ok {
+			close(done)
+		}
+	}))
+	root.RequestWithCustomSender(s.acceptor, &drain{}, waiter)
+	wait, cancel := context.WithTimeout(ctx, s.cfg.Server.ShutdownTimeout)
+	select {
+	case <-done:
+	case <-wait.Done():
+		s.log.Warn("messages still in flight at the shutdown deadline; reporting shutting_down")
+	}
+	cancel()
+
+	var wg sync.WaitGroup
+	for name, pid := range s.links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := root.RequestFuture(pid, &stopLink{}, linkStopTimeout).Result(); err != nil {
+				s.log.Error("handler did not stop in time", "handler", name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(lateReportWait):
+	}
+	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
+		root.PoisonFuture(pid).Wait()
+	}
+	for _, pid := range s.links {
+		root.PoisonFuture(pid).Wait()
+	}
+	for _, path := range s.sockets {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("cannot remove socket", "path", path, "error", err)
+		}
+	}
+	s.sys.Shutdown()
+	s.log.Info("stopped")
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}

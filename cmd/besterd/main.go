@@ -1,0 +1,78 @@
+// Command besterd is the Bester server.
+//
+//	besterd [-config config.hcl] [-log-level info] [-check]
+//
+// SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users file
+// and retries handlers that restarted too often.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors"
+	"github.com/bester-project/bester/actors/config"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "besterd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	configPath := flag.String("config", "config.hcl", "path of the HCL configuration file")
+	level := flag.String("log-level", "", "log level: trace, debug, info, warn, error or off (overrides the config)")
+	check := flag.Bool("check", false, "check the configuration and exit")
+	flag.Parse()
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Printf("%s: configuration is valid (%d listeners, %d handlers)\n", *configPath, len(cfg.Listeners), len(cfg.Handlers))
+		return nil
+	}
+	if *level != "" {
+		cfg.Log.Level = *level
+	}
+	lvl := hclog.LevelFromString(cfg.Log.Level)
+	if lvl == hclog.NoLevel {
+		return fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", cfg.Log.Level)
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name: "besterd", Level: lvl, JSONFormat: cfg.Log.JSON,
+		TimeFormat: "2006-01-02T15:04:05.000Z07:00", Color: hclog.AutoColor,
+	})
+
+	srv, err := actors.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	log.Info("server started", "name", cfg.Server.Name, "config", cfg.Path)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			srv.Reload()
+			continue
+		}
+		log.Info("signal received, stopping", "signal", sig.String())
+		signal.Reset(syscall.SIGINT, syscall.SIGTERM) // a second signal kills at once
+		srv.Stop(context.Background())
+		return nil
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+# Bester's default configuration: a single server on loopback with the relay
+# handler, ready for the quickstart in README.md. See docs/configuration.md
+# for every setting.
+
+server {
+  name = "J"
+  # Relative socket paths below live in runtime_dir (default: a private
+  # directory under $TMPDIR named after your uid).
+}
+
+log {
+  level = "info"
+}
+
+# Open authentication accepts any non-empty username. It is for local
+# development only: the server refuses it on a non-loopback TCP listener.
+# For real use, create users with `go run ./cmd/bester useradd -file users.htpasswd NAME`
+# and set: auth { mode = "htpasswd"  file = "users.htpasswd" }
+auth {
+  mode = "open"
+}
+
+listener "tcp4" {
+  network = "tcp4"
+  address = "127.0.0.1:2223"
+}
+
+listener "tcp6" {
+  network = "tcp6"
+  address = "[::1]:2224"
+}
+
+# The worked example: data {"to": "G", "body": ...} is delivered to G.
+handler "relay" {
+  socket  = "relay.sock"
+  command = ["go", "run", "./examples/relay"]
+  # The first start compiles the handler; later starts take milliseconds.
+  start_timeout = "120s"
+}
+
+informer {
+  socket = "informer.sock"
+}
