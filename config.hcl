@@ -14,8 +14,13 @@ log {
 
 # Open authentication accepts any non-empty username. It is for local
 # development only: the server refuses it on a non-loopback TCP listener.
-# For real use, create users with `go run ./cmd/bester useradd -file users.htpasswd NAME`
-# and set: auth { mode = "htpasswd"  file = "users.htpasswd" }
+# For real use, create users with
+#   go run ./cmd/bester useradd -file users.htpasswd NAME
+# and replace this block with
+#   auth {
+#     mode = "htpasswd"
+#     file = "users.htpasswd"
+#   }
 auth {
   mode = "open"
 }

@@ -84,12 +84,12 @@ func readExisting(path string) ([]byte, fs.FileMode, error) {
 
 // withEntry returns old with the line of username replaced by
 // username:hash, or the line appended. Any further lines for the same user
-// are dropped, so the result has exactly one.
+// are dropped, so the result has exactly one; so are blank lines.
 func withEntry(old []byte, username, hash string) []byte {
 	entry := username + ":" + hash
 	var out []string
 	done := false
-	for _, line := range strings.Split(strings.TrimSuffix(string(old), "\n"), "\n") {
+	for _, line := range strings.Split(string(old), "\n") {
 		if user, _, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && user == username {
 			if !done {
 				out = append(out, entry)
@@ -97,7 +97,7 @@ func withEntry(old []byte, username, hash string) []byte {
 			}
 			continue
 		}
-		if line != "" || len(out) > 0 {
+		if strings.TrimSpace(line) != "" {
 			out = append(out, line)
 		}
 	}
