@@ -35,6 +35,8 @@ func ParseCodec(name string) (Codec, error) {
 	return CodecAuto, fmt.Errorf("unknown codec %q (want auto, cbor or json)", name)
 }
 
+// String is the codec's name as ParseCodec reads it, for configuration
+// and logs.
 func (c Codec) String() string {
 	switch c {
 	case CodecCBOR:

@@ -312,3 +312,27 @@ func TestCBORDataWithBadBuiltinTag(t *testing.T) {
 		}
 	}
 }
+
+func TestPeekID(t *testing.T) {
+	cases := map[wire.Codec]map[string]string{
+		wire.CodecJSON: {
+			`{"payload":{"type":7,"id":"m-1"}}`:   "m-1",
+			`{"payload":{"id":5}}`:                "",
+			`[1]`:                                 "",
+			`{"payload":{"id":"m-2","data":[1,}}`: "",
+		},
+		wire.CodecCBOR: {
+			string(cborMap(cborText("payload"), cborMap(cborText("type"), []byte{0x07}, cborText("id"), cborText("m-1")))):       "m-1",
+			string(cborMap(cborText("payload"), cborMap(cborText("id"), []byte{0x05}))):                                          "",
+			string(cborMap(cborText("payload"), cborMap(cborText("id"), cborText("m-3"), cborText("data"), []byte{0xc0, 0x01}))): "m-3",
+			"\x82\x01": "",
+		},
+	}
+	for c, bodies := range cases {
+		for body, want := range bodies {
+			if got := wire.PeekID(c, []byte(body)); got != want {
+				t.Errorf("%s: PeekID(%q) = %q, want %q", c, body, got, want)
+			}
+		}
+	}
+}

@@ -38,4 +38,5 @@ func Errorf(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
 }
 
+// Error reads "code: detail", so that logs show the stable code first.
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Detail }

@@ -25,15 +25,22 @@ var (
 
 // ReadFrame reads one frame from r and returns its body. The length is
 // checked against max before anything is allocated. buf is reused for the
-// body when it is large enough, so the result may alias it.
+// header and for the body when it is large enough, so the result may alias
+// it, and a reader that passes the same buf each time allocates nothing.
 // A stream that ends cleanly between frames gives io.EOF; one that ends
 // inside a frame gives io.ErrUnexpectedEOF.
 func ReadFrame(r io.Reader, max int, buf []byte) ([]byte, error) {
-	var hdr [FrameHeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// The header goes into buf when it can: a local array would escape
+	// through the io.Reader call and cost an allocation per frame.
+	hdr := buf[:0]
+	if cap(hdr) < FrameHeaderSize {
+		hdr = make([]byte, 0, FrameHeaderSize)
+	}
+	hdr = hdr[:FrameHeaderSize]
+	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err
 	}
-	n := binary.LittleEndian.Uint32(hdr[:])
+	n := binary.LittleEndian.Uint32(hdr)
 	switch {
 	case n == 0:
 		return nil, ErrEmptyFrame

@@ -222,3 +222,20 @@ func ExampleAppendFrame() {
 	fmt.Printf("% x\n", wire.AppendFrame(nil, []byte{0xa0}))
 	// Output: 01 00 00 00 a0
 }
+
+// TestReadFrameReusedBufferAllocatesNothing: a connection's reader that
+// passes the same buffer each time costs no garbage per frame.
+func TestReadFrameReusedBufferAllocatesNothing(t *testing.T) {
+	stream := frames([]byte(`{"payload":{"type":"dummy","id":"1"}}`))
+	r := bytes.NewReader(stream)
+	buf := make([]byte, 0, 256)
+	n := testing.AllocsPerRun(100, func() {
+		r.Reset(stream)
+		if _, err := wire.ReadFrame(r, wire.DefaultMaxFrame, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per frame, want 0", n)
+	}
+}

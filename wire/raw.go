@@ -9,8 +9,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // RawValue is one encoded value kept as bytes: the opaque `data` of a
@@ -37,29 +35,11 @@ func (r RawValue) MarshalCBOR() ([]byte, error) {
 // tags 0 to 3 and refuses to write an item that breaks them: such data is
 // refused here, so that what was accepted can always be passed on.
 func (r *RawValue) UnmarshalCBOR(b []byte) error {
-	if mayHoldTag(b) {
-		if _, err := encMode.Marshal(cbor.RawMessage(b)); err != nil {
-			var me *cbor.MarshalerError
-			if errors.As(err, &me) {
-				err = me.Unwrap()
-			}
-			return fmt.Errorf("cbor data: %w", err)
-		}
+	if _, err := checkBuiltinTags(b); err != nil {
+		return fmt.Errorf("cbor data: %w", err)
 	}
 	*r = append((*r)[:0], b...)
 	return nil
-}
-
-// mayHoldTag reports whether b contains a byte that can start a tag head
-// (major type 6, additional information 0 to 27). Most data holds none, so
-// the costlier tag check of UnmarshalCBOR is skipped.
-func mayHoldTag(b []byte) bool {
-	for _, c := range b {
-		if c >= 0xc0 && c <= 0xdb {
-			return true
-		}
-	}
-	return false
 }
 
 // MarshalJSON returns the value as is.

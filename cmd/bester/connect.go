@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+)
+
+// Defaults of the connection flags.
+const (
+	// defaultAddr is the TCP listener of the default configuration.
+	defaultAddr = "127.0.0.1:2223"
+	// defaultTimeout bounds connecting and authenticating (10 s); for
+	// send it also bounds the wait for the report.
+	defaultTimeout = 10 * time.Second
+)
+
+// Environment variables that stand in for flags.
+const (
+	envAddr     = "BESTER_ADDR"
+	envUser     = "BESTER_USER"
+	envPassword = "BESTER_PASSWORD"
+)
+
+// connectFlags are the flags of every command that talks to a server;
+// each call returns fresh flags, since a flag holds its parsed value.
+func connectFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
+			Usage: "server address: host:port, or a socket path with -network unix"},
+		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork,
+			Usage: "tcp, tcp4, tcp6 or unix"},
+		&cli.StringFlag{Name: "user", Sources: cli.EnvVars(envUser),
+			Usage: "username to authenticate as"},
+		&cli.StringFlag{Name: "password", Sources: cli.EnvVars(envPassword),
+			Usage: "password (prefer the environment variable: flags show in the process list)"},
+		&cli.StringFlag{Name: "codec", Value: wire.CodecCBOR.String(),
+			Usage: "codec to speak: cbor or json"},
+		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout,
+			Usage: "how long to wait for the server"},
+	}
+}
+
+// dial connects and authenticates as the flags of cmd say.
+func dial(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
+	codec, err := wire.ParseCodec(cmd.String("codec"))
+	if err != nil || codec == wire.CodecAuto {
+		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
+	}
+	user := cmd.String("user")
+	if user == "" {
+		return nil, fmt.Errorf("no user: give -user or set %s", envUser)
+	}
+	return client.Dial(ctx, client.Options{
+		Network:  cmd.String("network"),
+		Address:  cmd.String("addr"),
+		Codec:    codec,
+		Username: user,
+		Password: cmd.String("password"),
+		Timeout:  cmd.Duration("timeout"),
+	})
+}

@@ -1,0 +1,96 @@
+// Command bester is the Bester client: it sends messages, listens for
+// deliveries and manages the users of an htpasswd file.
+//
+//	bester send -addr 127.0.0.1:2223 -user T -password x -type relay '{"to":"G","body":"hello"}'
+//	bester listen -addr 127.0.0.1:2223 -user G -password y
+//	bester useradd -file users.htpasswd G
+//
+// Credentials may come from BESTER_USER and BESTER_PASSWORD instead of
+// flags, so that they do not show in the process list.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, systemEnv())
+	stop()
+	os.Exit(code)
+}
+
+// env is what the commands touch outside their arguments, so that tests
+// can give them other streams and a fake terminal.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stdinTerminal tells whether stdin is a terminal.
+	stdinTerminal bool
+	// readPassword reads one line from the terminal without echo.
+	readPassword func() ([]byte, error)
+}
+
+// systemEnv is the env of the real process.
+func systemEnv() *env {
+	fd := int(os.Stdin.Fd())
+	return &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		stdinTerminal: term.IsTerminal(fd),
+		readPassword:  func() ([]byte, error) { return term.ReadPassword(fd) },
+	}
+}
+
+// exitCode ends the program with a status and no further message: the
+// command has already printed what happened (a bad report, for one).
+type exitCode int
+
+// Error only matters to code that prints errors; run never does for it.
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// run runs the command line args and returns the process exit status.
+// Errors are printed here, once, as one line on stderr.
+func run(ctx context.Context, args []string, e *env) int {
+	err := newApp(e).Run(ctx, args)
+	var code exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintln(e.stderr, "bester:", err)
+		return 1
+	}
+}
+
+// newApp builds the command tree around e.
+func newApp(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "bester",
+		Usage:     "send messages to a Bester server, listen for deliveries, manage users",
+		Writer:    e.stdout,
+		ErrWriter: e.stderr,
+		// Errors are reported by run; the library must neither print
+		// them nor exit.
+		ExitErrHandler: func(context.Context, *cli.Command, error) {},
+		OnUsageError:   usageError,
+		HideVersion:    true,
+		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e)},
+	}
+}
+
+// usageError turns a flag or argument mistake into a one-line error that
+// points at the help.
+func usageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+	return fmt.Errorf("%w (see '%s -help')", err, cmd.FullName())
+}

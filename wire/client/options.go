@@ -1,0 +1,81 @@
+package client
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultNetwork is the network dialled when Options.Network is empty.
+	DefaultNetwork = "tcp"
+	// DefaultTimeout bounds dialling plus authentication (10 s).
+	DefaultTimeout = 10 * time.Second
+	// DefaultBufferSize is the size in bytes of each of the read and write
+	// buffers (8 KiB): room for a burst of small pipelined messages without
+	// making thousands of idle clients expensive.
+	DefaultBufferSize = 8 << 10
+)
+
+// closeFlushTimeout bounds how long Close waits to write what Send and
+// Queue left buffered (1 s).
+const closeFlushTimeout = time.Second
+
+// Options say where and how to connect. The zero value of each field
+// means its default.
+type Options struct {
+	// Network is "tcp" (default), "tcp4", "tcp6" or "unix".
+	Network string
+	// Address is host:port, or a socket path for "unix".
+	Address string
+	// Codec is wire.CodecCBOR (default when zero) or wire.CodecJSON.
+	Codec wire.Codec
+	// Username and Password authenticate the client (protocol §3).
+	Username, Password string
+	// Timeout bounds dialling plus authentication; default DefaultTimeout.
+	Timeout time.Duration
+	// MaxFrame is the largest body, in bytes, read or written; default
+	// wire.DefaultMaxFrame.
+	MaxFrame int
+	// BufferSize is the size in bytes of each of the read and write
+	// buffers; default DefaultBufferSize.
+	BufferSize int
+}
+
+// withDefaults fills the zero fields and checks the others, so that a
+// mistake is reported before anything is dialled.
+func (o Options) withDefaults() (Options, error) {
+	switch o.Network {
+	case "":
+		o.Network = DefaultNetwork
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return o, fmt.Errorf("network %q: want tcp, tcp4, tcp6 or unix", o.Network)
+	}
+	if o.Address == "" {
+		return o, fmt.Errorf("no address to dial")
+	}
+	switch o.Codec {
+	case wire.CodecAuto:
+		o.Codec = wire.CodecCBOR
+	case wire.CodecCBOR, wire.CodecJSON:
+	default:
+		return o, fmt.Errorf("codec %d: want cbor or json", o.Codec)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	switch {
+	case o.MaxFrame == 0:
+		o.MaxFrame = wire.DefaultMaxFrame
+	case o.MaxFrame < 0 || uint64(o.MaxFrame) > math.MaxUint32:
+		return o, fmt.Errorf("max frame %d: want 1 to %d bytes", o.MaxFrame, uint64(math.MaxUint32))
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	return o, nil
+}
