@@ -1,0 +1,296 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.uber.org/goleak"
+
+	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+)
+
+// waitLong bounds every wait in these tests. It is generous: these tests
+// check what happens, never how fast.
+const waitLong = 20 * time.Second
+
+// bins holds handler programs built once for all tests.
+var bins struct {
+	testhandler, relay string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bester-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	build := func(pkg string) string {
+		out := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			os.Exit(2)
+		}
+		return out
+	}
+	bins.testhandler = build("github.com/bester-project/bester/ipc/internal/testhandler")
+	bins.relay = build("github.com/bester-project/bester/examples/relay")
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked after the tests:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// testServer is a real server on loopback with real handler processes.
+type testServer struct {
+	*Server
+	t       *testing.T
+	dir     string // runtime dir: sockets live here
+	cfgPath string
+}
+
+// startServer writes a config made of a fixed head (open auth, a TCP and a
+// UNIX listener, an informer) and extra, which holds handler blocks and may
+// use $TESTHANDLER, $RELAY and $DIR. It waits until every handler is up.
+func startServer(t *testing.T, extra string) *testServer {
+	t.Helper()
+	ts := newServer(t, extra)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := ts.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// newServer starts a server without waiting for its handlers.
+func newServer(t *testing.T, extra string) *testServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	head := `
+server {
+  name             = "J"
+  runtime_dir      = "$DIR"
+  shutdown_timeout = "5s"
+}
+auth {
+  mode = "open"
+}
+listener "tcp" {
+  network = "tcp4"
+  address = "127.0.0.1:0"
+}
+listener "unix" {
+  network = "unix"
+  address = "client.sock"
+}
+informer {
+  socket = "informer.sock"
+}
+`
+	if !strings.Contains(extra, "\nauth") {
+		extra = head + extra
+	} else {
+		extra = strings.Replace(head, "auth {\n  mode = \"open\"\n}\n", "", 1) + extra
+	}
+	src := strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(extra)
+	cfgPath := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "besterd", Level: hclog.Debug, Output: t.Output()})
+	srv, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return ts
+}
+
+// handlerBlock is a stream or oneshot handler running the test handler.
+func handlerBlock(name, mode, codec string, extra ...string) string {
+	return fmt.Sprintf(`
+handler %q {
+  socket  = "%s.sock"
+  command = ["$TESTHANDLER"]
+  mode    = %q
+  codec   = %q
+  timeout = "2s"
+%s
+}
+`, name, name, mode, codec, strings.Join(extra, "\n"))
+}
+
+// dial connects a client as user over TCP.
+func (ts *testServer) dial(user string, codec wire.Codec) *client.Client {
+	ts.t.Helper()
+	return ts.dialOpts(client.Options{Address: ts.Addr("tcp").String(), Codec: codec, Username: user, Password: "pw"})
+}
+
+func (ts *testServer) dialOpts(o client.Options) *client.Client {
+	ts.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	c, err := client.Dial(ctx, o)
+	if err != nil {
+		ts.t.Fatalf("dial as %s: %v", o.Username, err)
+	}
+	ts.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// recv waits for the next message on c.
+func recv(t *testing.T, c *client.Client) *client.Incoming {
+	t.Helper()
+	type result struct {
+		in  *client.Incoming
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		in, err := c.Receive()
+		ch <- result{in, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("receive: %v", r.err)
+		}
+		return r.in
+	case <-time.After(waitLong):
+		c.Close()
+		t.Fatal("nothing received in time")
+	}
+	return nil
+}
+
+// recvEnd waits for the server to close c's connection.
+func recvEnd(t *testing.T, c *client.Client) {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := c.Receive(); err != nil {
+				ch <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-ch:
+		if !errors.Is(err, os.ErrDeadlineExceeded) && err == nil {
+			t.Fatalf("unexpected: %v", err)
+		}
+	case <-time.After(waitLong):
+		c.Close()
+		t.Fatal("connection not closed in time")
+	}
+}
+
+// sendForReport sends a message and returns its status report, failing the test on
+// any other message first.
+func sendForReport(t *testing.T, c *client.Client, typ, id string, data any) *wire.StatusReport {
+	t.Helper()
+	if err := c.Send(typ, id, data); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	return expectReport(t, c, id)
+}
+
+// expectReport waits for the status report of id.
+func expectReport(t *testing.T, c *client.Client, id string) *wire.StatusReport {
+	t.Helper()
+	in := recv(t, c)
+	if in.Kind != wire.MessageTypeStatusReport {
+		t.Fatalf("want the report of %q, got %s %s", id, in.Kind, in.Raw)
+	}
+	if in.Report.Payload.ID != id {
+		t.Fatalf("want the report of %q, got the report of %q", id, in.Report.Payload.ID)
+	}
+	return in.Report
+}
+
+// wantGood fails unless r is a good report.
+func wantGood(t *testing.T, r *wire.StatusReport) {
+	t.Helper()
+	if r.Header.Status != wire.StatusGood {
+		t.Fatalf("want good, got %s %s: %s", r.Header.Status, r.Header.Error, r.Header.Detail)
+	}
+}
+
+// wantBad fails unless r is a bad report with code.
+func wantBad(t *testing.T, r *wire.StatusReport, code wire.ErrorCode) {
+	t.Helper()
+	if r.Header.Status != wire.StatusBad || r.Header.Error != code {
+		t.Fatalf("want bad %s, got %s %s: %s", code, r.Header.Status, r.Header.Error, r.Header.Detail)
+	}
+	if r.Header.Detail == "" {
+		t.Fatalf("bad %s report has no detail", code)
+	}
+}
+
+// expectDelivery waits for a receivedMessage and decodes its data into v.
+func expectDelivery(t *testing.T, c *client.Client, v any) *client.Incoming {
+	t.Helper()
+	in := recv(t, c)
+	if in.Kind != wire.MessageTypeReceived {
+		t.Fatalf("want a delivery, got %s %s", in.Kind, in.Raw)
+	}
+	if v != nil {
+		if err := in.Decode(v); err != nil {
+			t.Fatalf("decode delivery: %v", err)
+		}
+	}
+	return in
+}
+
+// eventually polls cond until it holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// handlerState returns the named link's state.
+func (ts *testServer) handlerState(name string) *LinkState {
+	for _, st := range ts.HandlerStates() {
+		if st.Name == name {
+			return st
+		}
+	}
+	ts.t.Fatalf("no handler %q", name)
+	return nil
+}

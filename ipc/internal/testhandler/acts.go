@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bester-project/bester/ipc"
+	"github.com/bester-project/bester/wire"
+)
+
+// crashStatus is the exit status of the crash act.
+const crashStatus = 3
+
+func relay(_ context.Context, _ *ipc.Request, in *input) (*ipc.Response, error) {
+	if len(in.To) == 0 {
+		return nil, errors.New(`testhandler: relay: "to" names no user`)
+	}
+	return ipc.SendClients(in.To, in.Body), nil
+}
+
+func echo(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	return ipc.SendClients([]string{req.From.Name}, req.Data), nil
+}
+
+func fail(context.Context, *ipc.Request, *input) (*ipc.Response, error) {
+	return ipc.Fail(ipc.FailStatus, "fail requested"), nil
+}
+
+func garbage(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
+	if in.Junk == "invalid" {
+		return ipc.RawFrame([]byte{0xff, 0x00}), nil
+	}
+	body, err := req.Codec.Marshal([]int{1, 2})
+	if err != nil {
+		return nil, fmt.Errorf("testhandler: garbage: %w", err)
+	}
+	return ipc.RawFrame(body), nil
+}
+
+func late(ctx context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
+	t := time.NewTimer(time.Duration(in.Ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return echo(ctx, req, in)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func never(ctx context.Context, _ *ipc.Request, _ *input) (*ipc.Response, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// hangUp writes half of a well-formed response frame and closes.
+func hangUp(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	body, err := req.Codec.Marshal(map[string]any{
+		"id":     req.ID,
+		"header": map[string]any{"status": wire.HandlerStatusOK},
+		"data":   "this answer is cut in half",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("testhandler: close: %w", err)
+	}
+	frame := wire.AppendFrame(nil, body)
+	return ipc.HangUp(frame[:len(frame)/2]), nil
+}
+
+func crash(context.Context, *ipc.Request, *input) (*ipc.Response, error) {
+	os.Exit(crashStatus)
+	return nil, nil
+}
+
+func forward(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
+	if in.Next == "" {
+		return nil, errors.New(`testhandler: forward: no "next" handler`)
+	}
+	data, err := withAct(req, in.Then, "echo")
+	if err != nil {
+		return nil, err
+	}
+	return ipc.SendHandler(in.Next, data), nil
+}
+
+func byteString(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	return ipc.SendClients([]string{req.From.Name}, []byte{0xde, 0xad, 0xbe, 0xef}), nil
+}
+
+func info(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	inf, err := ipc.DialInformer(req.Informer, req.Codec)
+	if err != nil {
+		return nil, err
+	}
+	defer inf.Close()
+	clients, err := inf.ListClients()
+	if err != nil {
+		return nil, err
+	}
+	if clients == nil {
+		clients = []string{}
+	}
+	return ipc.SendClients([]string{req.From.Name}, map[string]any{"clients": clients}), nil
+}
+
+func servers(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
+	data, err := withAct(req, in.Then, "relay")
+	if err != nil {
+		return nil, err
+	}
+	return ipc.SendServers(in.Peers, data), nil
+}
+
+// withAct returns the request data with its "act" set to then, or to def
+// when then is empty; every other field stays encoded as it came.
+func withAct(req *ipc.Request, then, def string) (map[string]wire.RawValue, error) {
+	if then == "" {
+		then = def
+	}
+	var m map[string]wire.RawValue
+	if err := req.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = make(map[string]wire.RawValue)
+	}
+	act, err := req.Codec.Marshal(then)
+	if err != nil {
+		return nil, fmt.Errorf("testhandler: encode act: %w", err)
+	}
+	m["act"] = act
+	return m, nil
+}

@@ -1,0 +1,99 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// errNoResponse is answered when a handler returns neither a response nor an
+// error, so that the sender still gets a report.
+var errNoResponse = errors.New("handler returned no response")
+
+// invoke calls h and turns an error, a nil response or a panic into a
+// failure response, so that one bad request never takes the process down.
+func invoke(ctx context.Context, h HandlerFunc, req *Request, log *slog.Logger) (resp *Response) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("handler panicked", "type", req.Type, "id", req.ID,
+				"panic", p, "stack", string(debug.Stack()))
+			resp = failure(fmt.Errorf("handler panicked: %v", p))
+		}
+	}()
+	resp, err := h(ctx, req)
+	switch {
+	case err != nil:
+		return failure(err)
+	case resp == nil:
+		return failure(errNoResponse)
+	}
+	return resp
+}
+
+// failure is the response for an error: status "1", data the error text.
+func failure(err error) *Response {
+	return &Response{Status: FailStatus, Data: err.Error()}
+}
+
+// encodeFrame turns r into the bytes to write: a whole frame, or for HangUp
+// the raw bytes and hangUp set. id is nil in oneshot mode. A response that
+// cannot be encoded, or is larger than max, is replaced by a failure.
+func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
+	if r.hangUp {
+		return r.raw, true
+	}
+	if r.rawSet {
+		return wire.AppendFrame(nil, r.raw), false
+	}
+	body, err := marshalResponse(r, c, id)
+	if err == nil && len(body) > max {
+		err = fmt.Errorf("response of %d bytes exceeds the %d-byte frame limit", len(body), max)
+	}
+	if err != nil {
+		// A failure's data is a plain string, which always encodes.
+		body, _ = marshalResponse(failure(err), c, id)
+	}
+	return wire.AppendFrame(nil, body), false
+}
+
+// marshalResponse encodes r as a wire.HandlerResponse in codec c.
+func marshalResponse(r *Response, c wire.Codec, id *uint64) ([]byte, error) {
+	msg := wire.HandlerResponse{ID: id, Header: wire.ResponseHeader{Status: r.Status}}
+	if msg.Header.Status == "" {
+		msg.Header.Status = wire.HandlerStatusOK
+	}
+	var err error
+	if r.Command != nil {
+		msg.Header.Command = &wire.Command{Type: r.Command.Type}
+		if msg.Header.Command.Data, err = encodeValue(c, r.Command.Data); err != nil {
+			return nil, fmt.Errorf("encode command data: %w", err)
+		}
+	}
+	if msg.Data, err = encodeValue(c, r.Data); err != nil {
+		return nil, fmt.Errorf("encode response data: %w", err)
+	}
+	body, err := c.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return body, nil
+}
+
+// encodeValue encodes v in codec c, passing a wire.RawValue through.
+func encodeValue(c wire.Codec, v any) (wire.RawValue, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case wire.RawValue:
+		return t, nil
+	}
+	b, err := c.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return wire.RawValue(b), nil
+}

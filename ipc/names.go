@@ -1,0 +1,44 @@
+package ipc
+
+import (
+	"fmt"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// Names is a list of user, peer or handler names that also decodes from a
+// single bare name, since data written by people says "to": "G" as often as
+// "to": ["G"]. null decodes as an empty list.
+type Names []string
+
+// UnmarshalJSON accepts a string, a list of strings or null.
+func (n *Names) UnmarshalJSON(b []byte) error { return n.decode(wire.CodecJSON, b) }
+
+// UnmarshalCBOR accepts a text string, an array of text strings or null.
+func (n *Names) UnmarshalCBOR(b []byte) error { return n.decode(wire.CodecCBOR, b) }
+
+func (n *Names) decode(c wire.Codec, b []byte) error {
+	var v any
+	if err := c.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("names: %w", err)
+	}
+	switch t := v.(type) {
+	case nil:
+		*n = nil
+	case string:
+		*n = Names{t}
+	case []any:
+		out := make(Names, 0, len(t))
+		for i, x := range t {
+			s, ok := x.(string)
+			if !ok {
+				return fmt.Errorf("names: element %d is %T, not a string", i, x)
+			}
+			out = append(out, s)
+		}
+		*n = out
+	default:
+		return fmt.Errorf("names: want a name or a list of names, got %T", v)
+	}
+	return nil
+}

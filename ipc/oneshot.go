@@ -1,0 +1,37 @@
+package ipc
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// oneshotReadTimeout bounds the wait for the single frame of a oneshot
+// connection; the server writes it as soon as it connects.
+const oneshotReadTimeout = 30 * time.Second
+
+// serveOneshot reads one frame holding the client's data, answers it with
+// one frame without an id, and closes (protocol §5, oneshot).
+func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	o := s.opts
+	conn.SetReadDeadline(time.Now().Add(oneshotReadTimeout))
+	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	body, err := wire.ReadFrame(conn, o.MaxFrame, nil)
+	stopRead()
+	if err != nil {
+		if ctx.Err() == nil {
+			o.Logger.Warn("oneshot read failed; closing connection", "err", err)
+		}
+		return
+	}
+	req := &Request{Type: o.Type, Data: wire.RawValue(body), Codec: o.Codec, Informer: o.Informer}
+	resp := invoke(ctx, s.h, req, o.Logger)
+	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame) // a HangUp closes below anyway
+	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := conn.Write(b); err != nil {
+		o.Logger.Warn("oneshot write failed", "err", err)
+	}
+}

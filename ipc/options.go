@@ -1,0 +1,140 @@
+package ipc
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// Environment variables the server sets for a handler it starts (protocol
+// §5). They are exported so that launchers and tests use the same names.
+const (
+	EnvSocket   = "BESTER_SOCKET"
+	EnvType     = "BESTER_TYPE"
+	EnvMode     = "BESTER_MODE"
+	EnvCodec    = "BESTER_CODEC"
+	EnvInformer = "BESTER_INFORMER"
+)
+
+// DefaultMaxInFlight is how many requests of one stream connection are
+// handled at the same time when Options.MaxInFlight is zero. Beyond it the
+// connection stops reading, which pushes back on the server.
+const DefaultMaxInFlight = 256
+
+// Mode is how the server talks to a handler (protocol §5).
+type Mode string
+
+// The two handler modes.
+const (
+	// ModeStream keeps persistent connections carrying pipelined requests
+	// with ids; it is the default.
+	ModeStream Mode = "stream"
+	// ModeOneshot is one connection per message whose only frame is the
+	// client's data, as the original besterd did.
+	ModeOneshot Mode = "oneshot"
+)
+
+// ParseMode reads a mode as written in BESTER_MODE; empty means stream.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeStream:
+		return ModeStream, nil
+	case ModeOneshot:
+		return ModeOneshot, nil
+	}
+	return "", fmt.Errorf("unknown handler mode %q (want stream or oneshot)", s)
+}
+
+// Options are the settings of ServeConfig. Zero fields take the defaults
+// noted on each, so that only Socket is required.
+type Options struct {
+	// Socket is the path of the UNIX socket to listen on. Required.
+	Socket string
+	// Type is the message type this handler serves; oneshot requests carry
+	// it in Request.Type since their frame does not.
+	Type string
+	// Mode is stream (default) or oneshot.
+	Mode Mode
+	// Codec encodes every frame; the zero value (wire.CodecAuto) means CBOR.
+	// A handler cannot detect its codec, so auto is not accepted otherwise.
+	Codec wire.Codec
+	// MaxFrame is the largest frame body read or written, in bytes;
+	// zero means wire.DefaultMaxFrame.
+	MaxFrame int
+	// MaxInFlight bounds the concurrent requests of one stream connection;
+	// zero means DefaultMaxInFlight.
+	MaxInFlight int
+	// Informer is the path of the server's informer socket, passed on in
+	// Request.Informer; empty when the server has none.
+	Informer string
+	// Logger receives connection errors and recovered panics; nil discards
+	// them.
+	Logger *slog.Logger
+}
+
+// OptionsFromEnv reads the environment of a started handler. It is what
+// Serve uses; call it directly to adjust the result before ServeConfig.
+func OptionsFromEnv() (Options, error) {
+	o := Options{
+		Socket:   os.Getenv(EnvSocket),
+		Type:     os.Getenv(EnvType),
+		Informer: os.Getenv(EnvInformer),
+	}
+	if o.Socket == "" {
+		return o, fmt.Errorf("%s is not set: the handler does not know where to listen", EnvSocket)
+	}
+	var err error
+	if o.Mode, err = ParseMode(os.Getenv(EnvMode)); err != nil {
+		return o, fmt.Errorf("%s: %w", EnvMode, err)
+	}
+	if o.Codec, err = parseHandlerCodec(os.Getenv(EnvCodec)); err != nil {
+		return o, fmt.Errorf("%s: %w", EnvCodec, err)
+	}
+	return o, nil
+}
+
+// parseHandlerCodec accepts the concrete codecs only: empty means CBOR, the
+// default of protocol §2 for handlers.
+func parseHandlerCodec(name string) (wire.Codec, error) {
+	if name == "" {
+		return wire.CodecCBOR, nil
+	}
+	c, err := wire.ParseCodec(name)
+	if err != nil {
+		return c, err
+	}
+	if c == wire.CodecAuto {
+		return c, fmt.Errorf("codec %q cannot be used by a handler (want cbor or json)", name)
+	}
+	return c, nil
+}
+
+// withDefaults checks o and fills in its zero fields.
+func (o Options) withDefaults() (Options, error) {
+	if o.Socket == "" {
+		return o, fmt.Errorf("no socket path given")
+	}
+	var err error
+	if o.Mode, err = ParseMode(string(o.Mode)); err != nil {
+		return o, err
+	}
+	switch o.Codec {
+	case wire.CodecAuto:
+		o.Codec = wire.CodecCBOR
+	case wire.CodecCBOR, wire.CodecJSON:
+	default:
+		return o, fmt.Errorf("unknown codec %d", o.Codec)
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = wire.DefaultMaxFrame
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}

@@ -1,0 +1,45 @@
+package ipc
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// HandlerFunc handles one request. A non-nil error is answered as a failure
+// (status "1", data the error text), so handlers can simply return errors.
+// ctx is cancelled when the connection closes or the handler shuts down;
+// long work should watch it.
+type HandlerFunc func(ctx context.Context, req *Request) (*Response, error)
+
+// Request is one message handed to the handler.
+type Request struct {
+	// ID is the server's id for the request; zero in oneshot mode, where
+	// there is no id. The SDK copies it into the response itself.
+	ID uint64
+	// Type is the message type (payload.type of the client).
+	Type string
+	// From says who sent the message; empty in oneshot mode, whose frame
+	// carries only the data.
+	From wire.From
+	// Data is the client's payload.data, still encoded in Codec.
+	Data wire.RawValue
+	// Codec is the codec of Data and of the response.
+	Codec wire.Codec
+	// Informer is the informer socket path (see DialInformer), empty when
+	// the server has none.
+	Informer string
+}
+
+// Decode decodes Data into v with the request's codec. Absent data leaves v
+// untouched, as a null would.
+func (r *Request) Decode(v any) error {
+	if len(r.Data) == 0 {
+		return nil
+	}
+	if err := r.Codec.Unmarshal(r.Data, v); err != nil {
+		return fmt.Errorf("decode request data: %w", err)
+	}
+	return nil
+}

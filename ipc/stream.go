@@ -1,0 +1,190 @@
+package ipc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+const (
+	// writeTimeout bounds one write to the server, so a server that stops
+	// reading cannot pin a connection forever.
+	writeTimeout = 30 * time.Second
+	// writeQueueLen is how many encoded answers may wait for the writer.
+	writeQueueLen = 64
+	// readBufferSize and writeBufferSize size the per-connection buffers:
+	// many small frames travel in few system calls.
+	readBufferSize  = 64 << 10
+	writeBufferSize = 64 << 10
+)
+
+var (
+	// errHungUp ends the writer after a HangUp response.
+	errHungUp = errors.New("connection hung up by the handler")
+	// errShuttingDown answers a request read while the handler stops.
+	errShuttingDown = errors.New("handler is shutting down")
+)
+
+// outFrame is one queued write: a whole frame, or HangUp bytes.
+type outFrame struct {
+	b      []byte
+	hangUp bool
+}
+
+// streamConn is one stream-mode connection: a reader that starts a
+// goroutine per request and a writer that serializes and batches answers.
+type streamConn struct {
+	s          *server
+	conn       net.Conn
+	queue      chan outFrame
+	writerDone chan struct{}
+}
+
+// serveStream runs a stream connection until the server closes it, it
+// breaks the protocol, or ctx is done. Requests already running are then
+// cancelled and what they still answer is written before the close.
+func (s *server) serveStream(ctx context.Context, conn net.Conn) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &streamConn{
+		s:          s,
+		conn:       conn,
+		queue:      make(chan outFrame, writeQueueLen),
+		writerDone: make(chan struct{}),
+	}
+	go c.writeLoop()
+	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	var wg sync.WaitGroup
+	c.readLoop(ctx, &wg)
+	stopRead()
+	cancel()
+	wg.Wait()
+	close(c.queue)
+	<-c.writerDone
+	conn.Close()
+}
+
+// readLoop reads requests and starts their handling, at most MaxInFlight at
+// once per connection.
+func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
+	o := c.s.opts
+	br := bufio.NewReaderSize(c.conn, readBufferSize)
+	sem := make(chan struct{}, o.MaxInFlight)
+	var buf []byte
+	for {
+		body, err := wire.ReadFrame(br, o.MaxFrame, buf)
+		if err != nil {
+			c.readFailed(ctx, err)
+			return
+		}
+		buf = body // decoding copies what it keeps, so the buffer is reused
+		var msg wire.HandlerRequest
+		if err := o.Codec.UnmarshalMap(body, &msg); err != nil {
+			o.Logger.Warn("undecodable request; closing connection", "codec", o.Codec, "err", err)
+			c.conn.Close()
+			return
+		}
+		id := msg.ID
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			b, _ := encodeFrame(failure(errShuttingDown), o.Codec, &id, o.MaxFrame)
+			c.send(outFrame{b: b})
+			return
+		}
+		req := &Request{ID: id, Type: msg.Type, From: msg.From, Data: msg.Data,
+			Codec: o.Codec, Informer: o.Informer}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c.handle(ctx, req)
+		}()
+	}
+}
+
+// readFailed logs why reading stopped. A protocol error closes the
+// connection at once; an orderly end lets running requests answer first.
+func (c *streamConn) readFailed(ctx context.Context, err error) {
+	log := c.s.opts.Logger
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, wire.ErrFrameTooLarge), errors.Is(err, wire.ErrEmptyFrame),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		log.Warn("bad frame from the server; closing connection", "err", err)
+		c.conn.Close()
+	default:
+		log.Warn("read failed; closing connection", "err", err)
+		c.conn.Close()
+	}
+}
+
+// handle answers one request.
+func (c *streamConn) handle(ctx context.Context, req *Request) {
+	o := c.s.opts
+	resp := invoke(ctx, c.s.h, req, o.Logger)
+	id := req.ID
+	b, hangUp := encodeFrame(resp, o.Codec, &id, o.MaxFrame)
+	c.send(outFrame{b: b, hangUp: hangUp})
+}
+
+// send queues f for the writer; it is dropped if the writer has stopped.
+func (c *streamConn) send(f outFrame) {
+	select {
+	case c.queue <- f:
+	case <-c.writerDone:
+	}
+}
+
+// writeLoop writes queued answers until the queue is closed or a write
+// fails, which closes the connection.
+func (c *streamConn) writeLoop() {
+	defer close(c.writerDone)
+	bw := bufio.NewWriterSize(c.conn, writeBufferSize)
+	for f := range c.queue {
+		if err := c.writeBatch(bw, f); err != nil {
+			if !errors.Is(err, errHungUp) && !errors.Is(err, net.ErrClosed) {
+				c.s.opts.Logger.Warn("write failed; closing connection", "err", err)
+			}
+			c.conn.Close()
+			return
+		}
+	}
+}
+
+// writeBatch writes f and every answer already queued behind it, then
+// flushes once: one system call for a burst of answers.
+func (c *streamConn) writeBatch(bw *bufio.Writer, f outFrame) error {
+	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	for {
+		if _, err := bw.Write(f.b); err != nil {
+			return fmt.Errorf("write response: %w", err)
+		}
+		if f.hangUp {
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("write before hanging up: %w", err)
+			}
+			return errHungUp
+		}
+		select {
+		case next, ok := <-c.queue:
+			if ok {
+				f = next
+				continue
+			}
+		default:
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("flush responses: %w", err)
+		}
+		return nil
+	}
+}

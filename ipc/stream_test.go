@@ -1,0 +1,286 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+)
+
+type numbered struct {
+	N int `cbor:"n" json:"n"`
+}
+
+// Requests are pipelined on one connection and released in reverse order:
+// the answers must come back in that order, each with its own id.
+func TestStreamPipelinedOutOfOrder(t *testing.T) {
+	const n = 16
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			arrived := make(chan struct{}, n)
+			release := make([]chan struct{}, n)
+			for i := range release {
+				release[i] = make(chan struct{})
+			}
+			path := start(t, Options{Codec: codec}, func(ctx context.Context, req *Request) (*Response, error) {
+				var in numbered
+				if err := req.Decode(&in); err != nil {
+					return nil, err
+				}
+				arrived <- struct{}{}
+				select {
+				case <-release[in.N]:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return SendClients([]string{req.From.Name}, map[string]any{"n": in.N, "type": req.Type}), nil
+			})
+			c := dial(t, path, codec)
+			for i := range n {
+				c.request(uint64(1000+i), numbered{N: i})
+			}
+			for range n {
+				<-arrived // all n run at the same time
+			}
+			for i := n - 1; i >= 0; i-- {
+				close(release[i])
+				r := c.response()
+				if r.ID == nil || *r.ID != uint64(1000+i) {
+					t.Fatalf("answer for n=%d has id %v", i, r.ID)
+				}
+				if r.Header.Status != "0" || r.Header.Command == nil ||
+					r.Header.Command.Type != wire.CommandSendClients {
+					t.Fatalf("header %+v", r.Header)
+				}
+				var users []string
+				c.decode(r.Header.Command.Data, &users)
+				if len(users) != 1 || users[0] != "T" {
+					t.Fatalf("users %v", users)
+				}
+				var out struct {
+					N    int    `cbor:"n" json:"n"`
+					Type string `cbor:"type" json:"type"`
+				}
+				c.decode(r.Data, &out)
+				if out.N != i || out.Type != "t" {
+					t.Fatalf("data %+v for n=%d", out, i)
+				}
+			}
+		})
+	}
+}
+
+// Many requests over several connections all get their own answer.
+func TestStreamManyConnections(t *testing.T) {
+	const conns, perConn = 4, 200
+	path := start(t, Options{MaxInFlight: 8}, func(ctx context.Context, req *Request) (*Response, error) {
+		return SendClients([]string{"G"}, req.Data), nil
+	})
+	errs := make(chan error, conns)
+	for k := range conns {
+		c := dial(t, path, wire.CodecCBOR)
+		go func() {
+			got := make(map[uint64]bool)
+			for i := range perConn {
+				c.request(uint64(i), numbered{N: k*perConn + i})
+			}
+			for range perConn {
+				body, err := wire.ReadFrame(c.conn, wire.DefaultMaxFrame, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var r wire.HandlerResponse
+				var in numbered
+				if err := wire.CodecCBOR.UnmarshalMap(body, &r); err != nil {
+					errs <- err
+					return
+				}
+				if err := wire.CodecCBOR.Unmarshal(r.Data, &in); err != nil {
+					errs <- err
+					return
+				}
+				if r.ID == nil || in.N != k*perConn+int(*r.ID) || got[*r.ID] {
+					errs <- fmt.Errorf("bad or repeated answer id %v data %d", r.ID, in.N)
+					return
+				}
+				got[*r.ID] = true
+			}
+			errs <- nil
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStreamHandlerErrorAndPanic(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			path := start(t, Options{Codec: codec}, func(ctx context.Context, req *Request) (*Response, error) {
+				var in struct {
+					Do string `cbor:"do" json:"do"`
+				}
+				if err := req.Decode(&in); err != nil {
+					return nil, err
+				}
+				switch in.Do {
+				case "error":
+					return nil, errors.New("no such user")
+				case "panic":
+					panic("boom")
+				case "nil":
+					return nil, nil
+				case "fail":
+					return Fail("", "refused"), nil
+				}
+				return SendHandler("next", wire.RawValue(req.Data)), nil
+			})
+			c := dial(t, path, codec)
+			for i, tc := range []struct{ do, status, text string }{
+				{"error", "1", "no such user"},
+				{"panic", "1", "handler panicked: boom"},
+				{"nil", "1", errNoResponse.Error()},
+				{"fail", "1", "refused"},
+			} {
+				c.request(uint64(i), map[string]string{"do": tc.do})
+				r := c.response()
+				var text string
+				c.decode(r.Data, &text)
+				if *r.ID != uint64(i) || r.Header.Status != tc.status || r.Header.Command != nil || text != tc.text {
+					t.Errorf("%s: got id %d status %q command %v data %q", tc.do, *r.ID,
+						r.Header.Status, r.Header.Command, text)
+				}
+			}
+			// The connection survived them all.
+			c.request(9, map[string]string{"do": "ok"})
+			r := c.response()
+			var next string
+			c.decode(r.Header.Command.Data, &next)
+			if *r.ID != 9 || r.Header.Status != "0" || r.Header.Command.Type != wire.CommandSendHandler || next != "next" {
+				t.Fatalf("after failures: %+v", r)
+			}
+			var data map[string]string
+			c.decode(r.Data, &data)
+			if data["do"] != "ok" {
+				t.Fatalf("data passed through as %v", data)
+			}
+		})
+	}
+}
+
+// A frame over the limit closes its connection and no other.
+func TestStreamOversizedFrameClosesOnlyThatConnection(t *testing.T) {
+	const max = 1024
+	path := start(t, Options{MaxFrame: max}, func(ctx context.Context, req *Request) (*Response, error) {
+		return SendClients([]string{"G"}, req.Data), nil
+	})
+	good := dial(t, path, wire.CodecCBOR)
+	bad := dial(t, path, wire.CodecCBOR)
+	good.request(1, "before")
+	good.response()
+	bad.write(make([]byte, max+1))
+	bad.expectClosed()
+	good.request(2, "after")
+	if r := good.response(); *r.ID != 2 {
+		t.Fatalf("id %d", *r.ID)
+	}
+}
+
+func TestStreamBadRequestsCloseConnection(t *testing.T) {
+	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
+		return SendClients(nil, nil), nil
+	})
+	for name, frame := range map[string][]byte{
+		"empty frame": {0, 0, 0, 0},
+		"not a map":   wire.AppendFrame(nil, []byte{0x82, 0x01, 0x02}),
+		"wrong codec": wire.AppendFrame(nil, []byte(`{"id":1}`)),
+		"cut short":   {10, 0, 0, 0, 0xa0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dial(t, path, wire.CodecCBOR)
+			if _, err := c.conn.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			if name == "cut short" {
+				c.conn.(interface{ CloseWrite() error }).CloseWrite()
+			}
+			c.expectClosed()
+		})
+	}
+}
+
+func TestResponseTooLargeBecomesFailure(t *testing.T) {
+	const max = 256
+	path := start(t, Options{MaxFrame: max}, func(ctx context.Context, req *Request) (*Response, error) {
+		return SendClients([]string{"G"}, strings.Repeat("x", max)), nil
+	})
+	c := dial(t, path, wire.CodecCBOR)
+	c.request(5, nil)
+	r := c.response()
+	var text string
+	c.decode(r.Data, &text)
+	if *r.ID != 5 || r.Header.Status != "1" || !strings.Contains(text, "exceeds") {
+		t.Fatalf("got %+v %q", r.Header, text)
+	}
+}
+
+// RawFrame writes its bytes unchanged; HangUp writes and closes.
+func TestEscapeHatches(t *testing.T) {
+	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
+		var s string
+		if err := req.Decode(&s); err != nil {
+			return nil, err
+		}
+		if s == "raw" {
+			return RawFrame([]byte{0xff, 0x00}), nil
+		}
+		return HangUp([]byte{100, 0, 0, 0, 0xa1}), nil
+	})
+	c := dial(t, path, wire.CodecCBOR)
+	c.request(1, "raw")
+	body, err := wire.ReadFrame(c.conn, wire.DefaultMaxFrame, nil)
+	if err != nil || string(body) != "\xff\x00" {
+		t.Fatalf("raw frame %x, %v", body, err)
+	}
+	c.request(2, "hangup")
+	if _, err := wire.ReadFrame(c.conn, wire.DefaultMaxFrame, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("after hang-up: %v", err)
+	}
+}
+
+// Cancelling the context stops requests in flight, answers them, and
+// returns.
+func TestShutdownAnswersRequestsInFlight(t *testing.T) {
+	o := Options{Socket: socketPath(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeConfig(ctx, o, func(ctx context.Context, req *Request) (*Response, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	}()
+	waitListening(t, o.Socket, done)
+	c := dial(t, o.Socket, wire.CodecCBOR)
+	c.request(3, nil)
+	<-started
+	cancel()
+	r := c.response()
+	if *r.ID != 3 || r.Header.Status != "1" {
+		t.Fatalf("answer %+v", r)
+	}
+	c.expectClosed()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
