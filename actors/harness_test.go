@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 // testServer is a real server on loopback with real handler processes.
 type testServer struct {
 	*Server
-	t       *testing.T
+	t       testing.TB
 	dir     string // runtime dir: sockets live here
 	cfgPath string
 }
@@ -68,7 +68,7 @@ type testServer struct {
 // startServer writes a config made of a fixed head (open auth, a TCP and a
 // UNIX listener, an informer) and extra, which holds handler blocks and may
 // use $TESTHANDLER, $RELAY and $DIR. It waits until every handler is up.
-func startServer(t *testing.T, extra string) *testServer {
+func startServer(t testing.TB, extra string) *testServer {
 	t.Helper()
 	ts := newServer(t, extra)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -80,7 +80,7 @@ func startServer(t *testing.T, extra string) *testServer {
 }
 
 // newServer starts a server without waiting for its handlers.
-func newServer(t *testing.T, extra string) *testServer {
+func newServer(t testing.TB, extra string) *testServer {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
 	if err != nil {

@@ -152,3 +152,29 @@ func (c *client) expectClosed() {
 }
 
 var codecs = []wire.Codec{wire.CodecCBOR, wire.CodecJSON}
+
+// benchSocket is socketPath for benchmarks.
+func benchSocket(b *testing.B) string {
+	dir, err := os.MkdirTemp("", "ipc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "h.sock")
+}
+
+// benchDial connects once the handler listens.
+func benchDial(b *testing.B, path string) net.Conn {
+	deadline := time.Now().Add(testTimeout)
+	for {
+		conn, err := net.Dial("unix", path)
+		if err == nil {
+			b.Cleanup(func() { conn.Close() })
+			return conn
+		}
+		if time.Now().After(deadline) {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

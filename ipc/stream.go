@@ -15,9 +15,12 @@ import (
 )
 
 const (
-	// writeTimeout bounds one write to the server, so a server that stops
-	// reading cannot pin a connection forever.
+	// writeTimeout bounds how long a write to the server may stall, so a
+	// server that stops reading cannot pin a connection forever.
 	writeTimeout = 30 * time.Second
+	// deadlineRefresh is how stale the write deadline may get before it is
+	// pushed back; it spares a timer update per frame.
+	deadlineRefresh = time.Second
 	// writeQueueLen is how many encoded answers may wait for the writer.
 	writeQueueLen = 64
 	// readBufferSize and writeBufferSize size the per-connection buffers:
@@ -46,6 +49,9 @@ type streamConn struct {
 	conn       net.Conn
 	queue      chan outFrame
 	writerDone chan struct{}
+	// deadlineSet is when the write deadline was last pushed back; only
+	// the writer goroutine touches it.
+	deadlineSet time.Time
 }
 
 // serveStream runs a stream connection until the server closes it, it
@@ -163,8 +169,11 @@ func (c *streamConn) writeLoop() {
 // writeBatch writes f and every answer already queued behind it, then
 // flushes once: one system call for a burst of answers.
 func (c *streamConn) writeBatch(bw *bufio.Writer, f outFrame) error {
-	c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	for {
+		if now := time.Now(); now.Sub(c.deadlineSet) > deadlineRefresh {
+			c.conn.SetWriteDeadline(now.Add(writeTimeout))
+			c.deadlineSet = now
+		}
 		if _, err := bw.Write(f.b); err != nil {
 			return fmt.Errorf("write response: %w", err)
 		}
