@@ -56,15 +56,25 @@ handler "relay" {
 		}
 		credit := make(chan struct{}, window)
 		wg.Add(3)
-		go func() { // sender
+		go func() { // sender: writes in batches, as a pipelining client does
 			defer wg.Done()
-			for n := range per {
-				credit <- struct{}{}
-				if err := p.from.Send("relay", "", wire.RawValue(raw)); err != nil {
+			for range per {
+				select {
+				case credit <- struct{}{}:
+				default:
+					if err := p.from.Flush(); err != nil {
+						b.Error(err)
+						return
+					}
+					credit <- struct{}{}
+				}
+				if err := p.from.Queue("relay", "", wire.RawValue(raw)); err != nil {
 					b.Error(err)
 					return
 				}
-				_ = n
+			}
+			if err := p.from.Flush(); err != nil {
+				b.Error(err)
 			}
 		}()
 		go func() { // the sender's reports
