@@ -92,7 +92,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		c.log.Debug("client authenticated", "codec", m.codec)
 	case *report:
-		<-c.inFlight
+		c.release()
 		if m.err == nil {
 			c.queue(ctx, wire.GoodReport(m.id))
 		} else {
@@ -100,7 +100,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 		c.stopWhenDone(ctx)
 	case *dummyReply:
-		<-c.inFlight
+		c.release()
 		c.queue(ctx, wire.NewDummyReply(m.id))
 		c.stopWhenDone(ctx)
 	case *deliver:
@@ -126,6 +126,17 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
 		c.out.close(!c.dropped)
+	}
+}
+
+// release returns the in-flight token of a reported message. It never
+// blocks: a second report for one message would be a bug, logged here
+// rather than allowed to stall the connection.
+func (c *clientConn) release() {
+	select {
+	case <-c.inFlight:
+	default:
+		c.log.Error("report for a message that was not in flight")
 	}
 }
 

@@ -33,8 +33,27 @@ func hcLevel(lv slog.Level) hclog.Level {
 	return hclog.Error
 }
 
+// levelFor corrects the levels protoactor logs two messages at: a dead
+// letter is routine here (a report for a client that just disconnected),
+// while a recovered panic is a bug.
+func levelFor(msg string, lv slog.Level) hclog.Level {
+	switch msg {
+	case "[DeadLetter]":
+		return hclog.Debug
+	case "[ACTOR] Recovering":
+		return hclog.Error
+	}
+	return hcLevel(lv)
+}
+
+// Enabled lets Info records through at any level up to Error, since
+// levelFor may raise one; Handle makes the final decision.
 func (h *slogToHclog) Enabled(_ context.Context, lv slog.Level) bool {
-	return hcLevel(lv) >= h.l.GetLevel()
+	l := hcLevel(lv)
+	if l == hclog.Info {
+		l = hclog.Error
+	}
+	return l >= h.l.GetLevel()
 }
 
 func (h *slogToHclog) Handle(_ context.Context, r slog.Record) error {
@@ -44,7 +63,11 @@ func (h *slogToHclog) Handle(_ context.Context, r slog.Record) error {
 		f, _ := runtime.CallersFrames([]uintptr{r.PC}).Next()
 		args = append(args, "caller", fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
 	}
-	h.l.Log(hcLevel(r.Level), r.Message, args...)
+	lv := levelFor(r.Message, r.Level)
+	if lv < h.l.GetLevel() {
+		return nil
+	}
+	h.l.Log(lv, r.Message, args...)
 	return nil
 }
 
