@@ -90,6 +90,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.log = c.log.With("user", m.user)
 		c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec})
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
+		close(m.registered)
 		c.log.Debug("client authenticated", "codec", m.codec)
 	case *report:
 		c.release()
@@ -193,7 +194,15 @@ func (r *connReader) run() string {
 		r.root.Send(r.self, &finalReport{wire.BadReport(wire.IDAuth, e, nil)})
 		return "authentication failed"
 	}
-	r.root.Send(r.self, &authenticated{user: r.user, codec: codec})
+	registered := make(chan struct{})
+	r.root.Send(r.self, &authenticated{user: r.user, codec: codec, registered: registered})
+	// Nothing is dispatched before the user is in the registry: a handler
+	// may answer at once with a delivery to the sender.
+	select {
+	case <-registered:
+	case <-r.stopped:
+		return "stopped"
+	}
 	if env.Payload != nil && env.Payload.Type != "" {
 		if !r.handle(env.Payload) {
 			return "closed by the client"

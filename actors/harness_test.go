@@ -1,13 +1,16 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,4 +296,95 @@ func (ts *testServer) handlerState(name string) *LinkState {
 	}
 	ts.t.Fatalf("no handler %q", name)
 	return nil
+}
+
+// serverOptions adjusts the server newServerWith starts.
+type serverOptions struct {
+	server string    // more attributes of the server block, one per line
+	log    io.Writer // also receives the server's log, when set
+}
+
+// newServerWith is newServer with more settings in the server block and
+// the log copied to o.log. It does not wait for the handlers.
+func newServerWith(t *testing.T, o serverOptions, extra string) *testServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	src := `
+server {
+  name             = "J"
+  runtime_dir      = "$DIR"
+  shutdown_timeout = "5s"
+` + o.server + `
+}
+listener "tcp" {
+  network = "tcp4"
+  address = "127.0.0.1:0"
+}
+listener "unix" {
+  network = "unix"
+  address = "client.sock"
+}
+informer {
+  socket = "informer.sock"
+}
+`
+	if !strings.Contains(extra, "\nauth") {
+		src += "auth {\n  mode = \"open\"\n}\n"
+	}
+	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
+	cfgPath := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := io.Writer(t.Output())
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd", Level: hclog.Debug, Output: out}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+}
+
+// startServerWith is startServer with options: it waits for the handlers.
+func startServerWith(t *testing.T, o serverOptions, extra string) *testServer {
+	t.Helper()
+	ts := newServerWith(t, o, extra)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := ts.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// logBuffer collects a server's log for checks; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -93,9 +93,9 @@ type (
 		conn      *linkConn // nil in oneshot mode: the socket accepts
 	}
 	connBroken struct {
-		gen, slot int
-		err       error
-		garbage   bool // the handler wrote something that is not a response
+		conn    *linkConn // which one: its slot may hold a newer one by now
+		err     error
+		garbage bool // the handler wrote something that is not a response
 	}
 	startTimedOut struct{ gen int }
 	restartNow    struct{ gen int }
@@ -284,7 +284,7 @@ func (l *handlerLink) pickConn() int {
 
 // answered carries out a handler's response.
 func (l *handlerLink) answered(ctx actor.Context, a *answer) {
-	if a.done && a.gen == l.gen {
+	if a.done { // the count spans generations: an exchange may outlive its handler process
 		l.oneshot--
 		defer l.pump(ctx)
 	}
@@ -459,23 +459,24 @@ func (l *handlerLink) connUp(ctx actor.Context, m *connUp) {
 }
 
 func (l *handlerLink) connBroken(ctx actor.Context, m *connBroken) {
-	if m.gen != l.gen || l.conns[m.slot] == nil {
+	slot := m.conn.slot
+	if m.conn.gen != l.gen || l.conns[slot] != m.conn {
 		return
 	}
-	l.conns[m.slot].close()
-	l.conns[m.slot] = nil
+	m.conn.close()
+	l.conns[slot] = nil
 	if m.garbage {
 		l.log.Error("handler answered garbage, reconnecting", "error", m.err)
-		l.failPending(ctx, m.slot, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", l.handler.Name, m.err))
+		l.failPending(ctx, slot, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", l.handler.Name, m.err))
 	} else {
 		l.log.Warn("connection to handler lost", "error", m.err)
-		l.failPending(ctx, m.slot, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection", l.handler.Name))
+		l.failPending(ctx, slot, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection", l.handler.Name))
 	}
 	if l.state != stateStopping && !slices.ContainsFunc(l.conns, func(c *linkConn) bool { return c != nil }) {
 		l.state = stateConnecting
 	}
 	if l.state != stateStopping {
-		go l.dial(l.genCtx, l.gen, m.slot)
+		go l.dial(l.genCtx, l.gen, slot)
 	}
 }
 

@@ -47,8 +47,10 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 	for {
 		body, err := wire.ReadFrame(br, c.maxFrame, buf)
 		if err != nil {
-			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: err,
-				garbage: !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF)})
+			// Only a bad frame is the handler's doing; any other error
+			// (end of stream, a reset when it closed with requests unread)
+			// means the connection is lost.
+			root.Send(self, &connBroken{conn: c, err: err, garbage: isFrameError(err)})
 			return
 		}
 		if cap(body) <= maxIdleReadBuffer {
@@ -56,11 +58,11 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 		}
 		resp := new(wire.HandlerResponse)
 		if err := c.codec.UnmarshalMap(body, resp); err != nil {
-			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: err, garbage: true})
+			root.Send(self, &connBroken{conn: c, err: err, garbage: true})
 			return
 		}
 		if resp.ID == nil {
-			root.Send(self, &connBroken{gen: c.gen, slot: c.slot, err: errors.New("response has no id"), garbage: true})
+			root.Send(self, &connBroken{conn: c, err: errors.New("response has no id"), garbage: true})
 			return
 		}
 		root.Send(self, &answer{gen: c.gen, id: *resp.ID, resp: resp})
@@ -85,7 +87,7 @@ func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 			lc := &linkConn{gen: gen, slot: slot, conn: conn, codec: h.Codec, maxFrame: l.maxFrame}
 			self, root := l.self, l.root
 			lc.out = newOutbox(conn, h.MaxInFlight, func() wire.Codec { return h.Codec }, func(err error) {
-				root.Send(self, &connBroken{gen: gen, slot: slot, err: fmt.Errorf("write: %w", err)})
+				root.Send(self, &connBroken{conn: lc, err: fmt.Errorf("write: %w", err)})
 			})
 			l.root.Send(l.self, &connUp{gen: gen, slot: slot, conn: lc})
 			return
@@ -131,14 +133,22 @@ func (l *handlerLink) oneshotRoundTrip(data wire.RawValue) (*wire.HandlerRespons
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return nil, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", h.Name, h.Timeout)
+	case isFrameError(err):
+		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection without an answer", h.Name)
 	case err != nil:
-		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
+		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q: connection lost: %v", h.Name, err)
 	}
 	resp := new(wire.HandlerResponse)
 	if err := h.Codec.UnmarshalMap(body, resp); err != nil {
 		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
 	}
 	return resp, nil
+}
+
+// isFrameError reports whether a read failed on a frame the handler wrote
+// wrongly, rather than on the connection.
+func isFrameError(err error) bool {
+	return errors.Is(err, wire.ErrEmptyFrame) || errors.Is(err, wire.ErrFrameTooLarge)
 }

@@ -39,10 +39,12 @@ type dummyReply struct {
 	id string
 }
 
-// authenticated tells a connection actor who its reader let in.
+// authenticated tells a connection actor who its reader let in. The actor
+// closes registered once the user is in the registry.
 type authenticated struct {
-	user  string
-	codec wire.Codec
+	user       string
+	codec      wire.Codec
+	registered chan struct{}
 }
 
 // readerDone tells a connection actor its reader goroutine has ended;

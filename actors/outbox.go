@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bester-project/bester/wire"
@@ -14,11 +16,15 @@ const writeTimeout = 10 * time.Second
 
 // outbox is a connection's bounded queue of outgoing messages, drained by
 // one writer goroutine that encodes everything queued and writes it with a
-// single system call. Its memory grows only while messages wait.
+// single system call. Its memory grows only while messages wait. The limit
+// counts only while the socket takes no more (the peer is not reading):
+// messages that wait merely for the writer to be scheduled are no sign of
+// a peer that does not read, however many arrive at once.
 type outbox struct {
 	mu      sync.Mutex
 	items   []any // *wire.StatusReport, *wire.Delivery, *wire.DummyReply
 	limit   int
+	blocked bool // the writer waits for the peer to read before it can write more
 	closing bool // no more items; the writer flushes and then closes conn
 	abort   bool // close without flushing
 	wake    chan struct{}
@@ -32,10 +38,11 @@ func newOutbox(conn net.Conn, limit int, codec func() wire.Codec, onErr func(err
 	return &outbox{conn: conn, limit: limit, codec: codec, onErr: onErr, wake: make(chan struct{}, 1)}
 }
 
-// push queues m and reports false when the queue is full or closing.
+// push queues m and reports false when the queue is closing, or full
+// while the peer is not reading.
 func (o *outbox) push(m any) bool {
 	o.mu.Lock()
-	if o.closing || len(o.items) >= o.limit {
+	if o.closing || (o.blocked && len(o.items) >= o.limit) {
 		o.mu.Unlock()
 		return false
 	}
@@ -88,7 +95,7 @@ func (o *outbox) run() {
 				buf = wire.AppendFrame(buf, body)
 			}
 			o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := o.conn.Write(buf); err != nil {
+			if err := o.write(buf); err != nil {
 				failed = true
 				o.onErr(err)
 			}
@@ -101,4 +108,52 @@ func (o *outbox) run() {
 			return
 		}
 	}
+}
+
+func (o *outbox) setBlocked(b bool) {
+	o.mu.Lock()
+	o.blocked = b
+	o.mu.Unlock()
+}
+
+// write writes all of buf, marking the outbox blocked while the socket
+// takes no more.
+func (o *outbox) write(buf []byte) error {
+	sc, ok := o.conn.(syscall.Conn)
+	if !ok { // no way to tell: any write might be waiting for the peer
+		o.setBlocked(true)
+		defer o.setBlocked(false)
+		_, err := o.conn.Write(buf)
+		return err
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for len(buf) > 0 {
+			n, err := syscall.Write(int(fd), buf)
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				o.setBlocked(true)
+				return false // wait until the socket takes more
+			case err != nil:
+				werr = err
+				return true
+			case n <= 0:
+				werr = io.ErrShortWrite
+				return true
+			default:
+				buf = buf[n:]
+			}
+		}
+		return true
+	})
+	o.setBlocked(false)
+	if err == nil {
+		err = werr
+	}
+	return err
 }
