@@ -127,6 +127,9 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
 		c.out.close(!c.dropped)
+		if c.dropped { // also ends a write already waiting on a client that does not read
+			c.conn.Close()
+		}
 	}
 }
 
