@@ -32,14 +32,18 @@ func run() error {
 	level := flag.String("log-level", "", "log level: trace, debug, info, warn, error or off (overrides the config)")
 	check := flag.Bool("check", false, "check the configuration and exit")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (the configuration is given with -config)", flag.Arg(0))
+	}
+
+	// Signals are caught from the start, so that one arriving while the
+	// server starts still stops it gracefully.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
 	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return err
-	}
-	if *check {
-		fmt.Printf("%s: configuration is valid (%d listeners, %d handlers)\n", *configPath, len(cfg.Listeners), len(cfg.Handlers))
-		return nil
 	}
 	if *level != "" {
 		cfg.Log.Level = *level
@@ -47,6 +51,11 @@ func run() error {
 	lvl := hclog.LevelFromString(cfg.Log.Level)
 	if lvl == hclog.NoLevel {
 		return fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", cfg.Log.Level)
+	}
+	if *check {
+		fmt.Printf("%s: configuration is valid (%s, %s)\n", *configPath,
+			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"))
+		return nil
 	}
 	log := hclog.New(&hclog.LoggerOptions{
 		Name: "besterd", Level: lvl, JSONFormat: cfg.Log.JSON,
@@ -62,8 +71,6 @@ func run() error {
 	}
 	log.Info("server started", "name", cfg.Server.Name, "config", cfg.Path)
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			srv.Reload()
@@ -75,4 +82,12 @@ func run() error {
 		return nil
 	}
 	return nil
+}
+
+// count writes n things, with the plural when n is not 1.
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/ipc"
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+)
+
+// waitLong bounds every wait in these tests. It is generous: they check
+// what happens, never how fast.
+const waitLong = 30 * time.Second
+
+// bins holds the programs under test, built once by TestMain.
+var bins struct {
+	besterd, bester, relay string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bd-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	build := func(pkg string) string {
+		out := filepath.Join(dir, path.Base(pkg))
+		args := []string{"build", "-o", out}
+		if raceEnabled() {
+			args = append(args, "-race") // a race in the server then fails its exit status
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			os.RemoveAll(dir)
+			os.Exit(2)
+		}
+		return out
+	}
+	bins.besterd = build("github.com/bester-project/bester/cmd/besterd")
+	bins.bester = build("github.com/bester-project/bester/cmd/bester")
+	bins.relay = build("github.com/bester-project/bester/examples/relay")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// raceEnabled tells whether this test binary was built with -race.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer a process writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// eventually polls cond until it holds, failing the test after waitLong.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// server is a besterd process running the relay handler.
+type server struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	log      *syncBuffer // its stdout and stderr
+	done     chan struct{}
+	dir      string // runtime dir: every socket lives here
+	addr     string // the tcp4 listener
+	unix     string // the unix listener
+	informer string
+	relayPID int
+}
+
+const configTemplate = `
+server {
+  name        = "J"
+  runtime_dir = %q
+}
+
+auth {
+  mode = "open"
+}
+
+listener "tcp4" {
+  network = "tcp4"
+  address = %q
+}
+
+listener "local" {
+  network = "unix"
+  address = "client.sock"
+}
+
+handler "relay" {
+  socket  = "relay.sock"
+  command = [%q]
+}
+
+informer {
+  socket = "informer.sock"
+}
+`
+
+// startServer starts besterd on a free loopback port and waits until its
+// relay handler is up. It is stopped with SIGTERM at the end of the test
+// unless the test stopped it already.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := tryStart(t)
+		if err == nil {
+			return s
+		}
+		// Another process may take the free port between our check and
+		// the server's bind; try another port then.
+		if attempt == 3 || !strings.Contains(s.log.String(), "address already in use") {
+			t.Fatalf("besterd did not start: %v\n%s", err, s.log)
+		}
+	}
+}
+
+func tryStart(t *testing.T) (*server, error) {
+	dir, err := os.MkdirTemp("", "bd") // short: UNIX socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &server{t: t, log: &syncBuffer{}, done: make(chan struct{}), dir: dir,
+		addr: freeAddr(t), unix: filepath.Join(dir, "client.sock"), informer: filepath.Join(dir, "informer.sock")}
+	cfg := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTemplate, dir, s.addr, bins.relay), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(bins.besterd, "-config", cfg, "-log-level", "debug")
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		if !s.exited() {
+			s.stop()
+		}
+		if t.Failed() {
+			t.Logf("besterd log:\n%s", s.log)
+		}
+	})
+	deadline := time.Now().Add(waitLong)
+	for {
+		if s.exited() {
+			return s, fmt.Errorf("besterd exited: %v", s.cmd.ProcessState)
+		}
+		if pid, ok := s.relayUp(); ok {
+			s.relayPID = pid
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return s, errors.New("the relay handler did not come up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// relayUp asks the informer whether the relay handler is up and returns
+// the pid of its process.
+func (s *server) relayUp() (int, bool) {
+	in, err := ipc.DialInformer(s.informer, wire.CodecJSON)
+	if err != nil {
+		return 0, false
+	}
+	defer in.Close()
+	var info struct {
+		Handlers []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+			PID   int    `json:"pid"`
+		} `json:"handlers"`
+	}
+	if err := in.Query(wire.InformerServerInfo, nil, &info); err != nil {
+		return 0, false
+	}
+	for _, h := range info.Handlers {
+		if h.Name == "relay" && h.State == "up" && h.PID > 0 {
+			return h.PID, true
+		}
+	}
+	return 0, false
+}
+
+func (s *server) exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and returns the exit status, killing the server if it
+// does not stop within waitLong.
+func (s *server) stop() int {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Errorf("SIGTERM: %v", err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(waitLong):
+		s.cmd.Process.Kill()
+		<-s.done
+		s.t.Errorf("besterd did not stop within %s of SIGTERM", waitLong)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+// dial connects and authenticates a client.
+func dial(t *testing.T, network, addr, user string, codec wire.Codec) *client.Client {
+	t.Helper()
+	c, err := client.Dial(context.Background(), client.Options{
+		Network: network, Address: addr, Codec: codec, Username: user, Timeout: waitLong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// receive reads one message; a client that gets nothing within waitLong is
+// closed, which ends the read with an error.
+func receive(t *testing.T, c *client.Client) (*client.Incoming, error) {
+	t.Helper()
+	timer := time.AfterFunc(waitLong, func() { c.Close() })
+	defer timer.Stop()
+	return c.Receive()
+}
+
+func TestRelayThenSIGTERM(t *testing.T) {
+	s := startServer(t)
+	g := dial(t, "unix", s.unix, "G", wire.CodecJSON)
+	sender := dial(t, "tcp4", s.addr, "T", wire.CodecCBOR)
+
+	type body struct {
+		N    int64  `cbor:"n" json:"n"`
+		Text string `cbor:"text" json:"text"`
+	}
+	want := body{N: 7, Text: "hallo wêreld"}
+	if err := sender.Send("relay", "m-1", map[string]any{"to": "G", "body": want}); err != nil {
+		t.Fatal(err)
+	}
+	report, err := receive(t, sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Report == nil || report.ID != "m-1" || report.Err() != nil {
+		t.Fatalf("want a good report for m-1, got %s", report.Raw)
+	}
+	in, err := receive(t, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got body
+	if err := in.Decode(&got); err != nil {
+		t.Fatalf("%s: %v", in.Raw, err)
+	}
+	if in.Kind != wire.MessageTypeReceived || in.Type != "relay" ||
+		in.From != (wire.Address{Server: "J", User: "T"}) || got != want {
+		t.Fatalf("G got %s", in.Raw)
+	}
+
+	for _, p := range []string{s.unix, s.informer, filepath.Join(s.dir, "relay.sock")} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Fatalf("while running: %v", err)
+		}
+	}
+	if err := syscall.Kill(s.relayPID, 0); err != nil {
+		t.Fatalf("relay handler (pid %d) while running: %v", s.relayPID, err)
+	}
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	if !strings.Contains(s.log.String(), "stopped") {
+		t.Errorf("no \"stopped\" in the log")
+	}
+	if _, err := receive(t, g); err == nil {
+		t.Errorf("G's connection is still open after the server stopped")
+	}
+	for _, p := range []string{s.unix, s.informer, filepath.Join(s.dir, "relay.sock")} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
+	}
+	if err := syscall.Kill(s.relayPID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("relay handler (pid %d) still exists after the server stopped: %v", s.relayPID, err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	defaultConfig, err := filepath.Abs("../../config.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bins.besterd, "-check", "-config", defaultConfig).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "configuration is valid") {
+		t.Errorf("-check of the default config: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	bad := `server {
+  name         = "J"
+  auth_timeout = "ten seconds"
+  max_frames   = 4096
+}
+
+auth {
+  mode = "open"
+}
+
+listener "public" {
+  network = "tcp4"
+  address = "0.0.0.0:2223"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "bad.hcl"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want []string // every one must be in the output
+	}{
+		// Every problem of the file, at once, each with its line and field.
+		{[]string{"-check", "-config", "bad.hcl"}, []string{
+			`bad.hcl line 3`, `"auth_timeout"`,
+			`bad.hcl line 4`, `"max_frames"`,
+			`bad.hcl line 13`, `auth mode "open"`,
+		}},
+		{[]string{"-check", "-config", "missing.hcl"}, []string{"missing.hcl", "no such file"}},
+		{[]string{"-check", "-config", defaultConfig, "-log-level", "loud"}, []string{`unknown log level "loud"`}},
+		{[]string{"-check", "config.hcl"}, []string{`unexpected argument "config.hcl"`}},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(bins.besterd, tc.args...)
+		cmd.Dir = dir
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("%v: %v, want exit status 1", tc.args, err)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%v: stdout %q, want nothing", tc.args, stdout.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("%v: no %q in\n%s", tc.args, w, stderr.String())
+			}
+		}
+	}
+}
+
+// TestCLI drives the bester binary against a real server, as the README's
+// quickstart does.
+func TestCLI(t *testing.T) {
+	s := startServer(t)
+	var listenOut, listenErr syncBuffer
+	listen := exec.Command(bins.bester, "listen", "-addr", s.addr, "-user", "G")
+	listen.Stdout, listen.Stderr = &listenOut, &listenErr
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listenDone := make(chan struct{})
+	var listenExit error
+	go func() {
+		listenExit = listen.Wait()
+		close(listenDone)
+	}()
+	t.Cleanup(func() {
+		listen.Process.Kill()
+		<-listenDone
+	})
+	eventually(t, `"listening as G"`, func() bool {
+		return strings.Contains(listenErr.String(), "listening as G")
+	})
+
+	send := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bins.bester, append([]string{"send", "-user", "T"}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("send %v: stderr %q", args, stderr.String())
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+
+	out, code := send("-addr", s.addr, "-type", "relay", `{"to":"G","body":"hello"}`)
+	if out != "good m-1\n" || code != 0 {
+		t.Errorf("send: %q, exit status %d; want \"good m-1\", 0", out, code)
+	}
+	out, code = send("-network", "unix", "-addr", s.unix, "-codec", "json", "-id", "m-2",
+		"-type", "relay", `{"to":["G","H"],"body":{"n":1}}`)
+	if !strings.HasPrefix(out, "bad m-2 undelivered") || !strings.HasSuffix(out, " [H]\n") || code != 1 {
+		t.Errorf("send to G and H: %q, exit status %d; want bad m-2 undelivered ... [H], 1", out, code)
+	}
+	want := "from T@J type relay: \"hello\"\nfrom T@J type relay: {\"n\":1}\n"
+	eventually(t, "both deliveries", func() bool { return listenOut.String() == want })
+
+	if err := listen.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-listenDone:
+		if listenExit != nil {
+			t.Errorf("listen after SIGINT: %v; stderr %q", listenExit, listenErr.String())
+		}
+	case <-time.After(waitLong):
+		t.Fatal("listen did not end after SIGINT")
+	}
+	if code := s.stop(); code != 0 {
+		t.Fatalf("server exit status %d, want 0", code)
+	}
+}
