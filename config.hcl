@@ -30,10 +30,11 @@ listener "tcp4" {
   address = "127.0.0.1:2223"
 }
 
-listener "tcp6" {
-  network = "tcp6"
-  address = "[::1]:2224"
-}
+# IPv6 loopback too, where the machine has it:
+# listener "tcp6" {
+#   network = "tcp6"
+#   address = "[::1]:2224"
+# }
 
 # The worked example: data {"to": "G", "body": ...} is delivered to G.
 handler "relay" {

@@ -488,8 +488,13 @@ handler "ext" {
 func TestHandlerFailStatus(t *testing.T) {
 	ts := startServer(t, handlerBlock("s", "stream", "cbor")+handlerBlock("o", "oneshot", "json"))
 	c := ts.dial("T", wire.CodecJSON)
-	wantBad(t, sendForReport(t, c, "s", "s-1", act("fail")), wire.CodeHandlerError)
-	wantBad(t, sendForReport(t, c, "o", "o-1", act("fail")), wire.CodeHandlerError)
+	for _, h := range []string{"s", "o"} {
+		r := sendForReport(t, c, h, h+"-1", act("fail"))
+		wantBad(t, r, wire.CodeHandlerError)
+		if !strings.Contains(r.Header.Detail, "fail requested") { // the handler's own words reach the sender
+			t.Fatalf("detail %q does not quote the handler's data", r.Header.Detail)
+		}
+	}
 	echoWorks(t, c, "s", "s-2")
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -306,7 +307,8 @@ func (l *handlerLink) answered(ctx actor.Context, a *answer) {
 // carryOut does what a handler's response asks (protocol §5).
 func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.HandlerResponse) {
 	if resp.Header.Status != wire.HandlerStatusOK {
-		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered status %q", l.handler.Name, resp.Header.Status))
+		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered status %q: %s",
+			l.handler.Name, resp.Header.Status, l.explain(resp.Data)))
 		return
 	}
 	cmd := resp.Header.Command
@@ -340,6 +342,28 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 	default:
 		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered unknown command %q", l.handler.Name, cmd.Type))
 	}
+}
+
+// maxExplanation bounds, in bytes, how much of a failing handler's data is
+// quoted to the sender.
+const maxExplanation = 256
+
+// explain renders a failing handler's data (usually its error text) for the
+// sender's report.
+func (l *handlerLink) explain(data wire.RawValue) string {
+	var text string
+	if l.handler.Codec.Unmarshal(data, &text) != nil {
+		if js, err := wire.Convert(data, l.handler.Codec, wire.CodecJSON); err == nil {
+			text = string(js)
+		}
+	}
+	if len(text) > maxExplanation {
+		text = strings.ToValidUTF8(text[:maxExplanation], "") + "…"
+	}
+	if text == "" {
+		return "no detail given"
+	}
+	return text
 }
 
 // deliver sends data to every connection of each user and reports to the

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	for k, v := range h.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out := log.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info})
+	out := &lineLogger{log: log}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = outputWaitDelay
@@ -67,6 +68,38 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// maxOutputLine bounds one logged line of handler output, in bytes; longer
+// lines are logged in pieces.
+const maxOutputLine = 4 << 10
+
+// lineLogger logs a handler's output one line at a time, whatever the
+// sizes of the writes it arrives in. os/exec calls it from one goroutine.
+type lineLogger struct {
+	log     hclog.Logger
+	partial []byte
+}
+
+func (w *lineLogger) Write(b []byte) (int, error) {
+	w.partial = append(w.partial, b...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 && len(w.partial) < maxOutputLine {
+			break
+		}
+		if i < 0 {
+			i = maxOutputLine
+		}
+		if line := bytes.TrimRight(w.partial[:i], "\r"); len(line) > 0 {
+			w.log.Info("handler output", "line", string(line))
+		}
+		w.partial = w.partial[min(i+1, len(w.partial)):]
+	}
+	if len(w.partial) == 0 {
+		w.partial = nil // do not keep a long line's buffer
+	}
+	return len(b), nil
 }
 
 func (p *handlerProcess) pid() int { return p.cmd.Process.Pid }

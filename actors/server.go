@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,8 +76,8 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 // handlers, and returns. Handlers come up in the background; messages for
 // them wait in their queues meanwhile.
 func (s *Server) Start() (err error) {
-	if err := os.MkdirAll(s.cfg.Server.RuntimeDir, 0o700); err != nil {
-		return fmt.Errorf("create runtime dir: %w", err)
+	if err := privateDir(s.cfg.Server.RuntimeDir); err != nil {
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -334,4 +335,27 @@ func (s *Server) closeListeners() {
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
+}
+
+// privateDir creates dir with mode 0700, or checks that an existing one
+// belongs to this user and that nobody else may write to it: whoever can
+// write there can put their own socket in place of a handler's.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create runtime dir: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("check runtime dir: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("runtime dir %s is not a directory", dir)
+	case ok && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("runtime dir %s belongs to uid %d, not to this user (%d); choose another runtime_dir", dir, st.Uid, os.Getuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("runtime dir %s may be written by others (mode %v); run chmod go-w on it or choose another runtime_dir", dir, fi.Mode().Perm())
+	}
+	return nil
 }

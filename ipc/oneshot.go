@@ -2,6 +2,8 @@ package ipc
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"time"
 
@@ -22,7 +24,9 @@ func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
 	body, err := wire.ReadFrame(conn, o.MaxFrame, nil)
 	stopRead()
 	if err != nil {
-		if ctx.Err() == nil {
+		// A connection closed before its first byte is the server checking
+		// that the handler accepts: not a failure.
+		if ctx.Err() == nil && !errors.Is(err, io.EOF) {
 			o.Logger.Warn("oneshot read failed; closing connection", "err", err)
 		}
 		return

@@ -36,12 +36,19 @@ IO_TIMEOUT = 30  # seconds a connection may take to send its frame
 HEADER = struct.Struct("<I")  # the frame length: 4 bytes, little-endian
 
 
-def read_exactly(conn, n):
+class Closed(Exception):
+    """The connection ended before its first byte: the server checking
+    that the handler accepts, not an error."""
+
+
+def read_exactly(conn, n, first=False):
     """Read n bytes, or raise EOFError if the connection ends first."""
     buf = bytearray()
     while len(buf) < n:
         chunk = conn.recv(n - len(buf))
         if not chunk:
+            if first and not buf:
+                raise Closed()
             raise EOFError("connection closed inside a frame")
         buf += chunk
     return bytes(buf)
@@ -49,7 +56,7 @@ def read_exactly(conn, n):
 
 def read_frame(conn):
     """Read one frame, checking its length before reading the body."""
-    (n,) = HEADER.unpack(read_exactly(conn, HEADER.size))
+    (n,) = HEADER.unpack(read_exactly(conn, HEADER.size, first=True))
     if not 1 <= n <= MAX_FRAME:
         raise ValueError("frame length %d outside 1..%d" % (n, MAX_FRAME))
     return read_exactly(conn, n)
@@ -83,6 +90,8 @@ class OneshotHandler(socketserver.BaseRequestHandler):
         conn.settimeout(IO_TIMEOUT)
         try:
             body = read_frame(conn)
+        except Closed:
+            return
         except (OSError, EOFError, ValueError) as e:
             print("oneshot_relay: bad frame: %s" % e, file=sys.stderr)
             return
