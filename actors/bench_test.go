@@ -25,14 +25,53 @@ func BenchmarkRelay(b *testing.B) {
 	}
 }
 
-func benchRelay(b *testing.B, pairs, window int, codec wire.Codec) {
-	ts := startServer(b, `
+// benchRelayHandler is the relay handler block of the relay benchmarks.
+const benchRelayHandler = `
 handler "relay" {
   socket  = "relay.sock"
   command = ["$RELAY"]
   timeout = "30s"
   max_in_flight = 65536
-}`)
+}`
+
+func benchRelay(b *testing.B, pairs, window int, codec wire.Codec) {
+	ts := startServer(b, benchRelayHandler)
+	runRelay(b, ts, ts, pairs, window, codec, "G%d")
+}
+
+// BenchmarkFederatedRelay is BenchmarkRelay across two servers: the
+// senders are on J, the recipients on K, and every message goes from J's
+// relay handler over the peer link to K's relay handler.
+func BenchmarkFederatedRelay(b *testing.B) {
+	for _, tc := range []struct {
+		pairs, window int
+		codec         wire.Codec
+	}{{1, 1, wire.CodecCBOR}, {16, 64, wire.CodecCBOR}} {
+		b.Run(fmt.Sprintf("pairs=%d/window=%d/%s", tc.pairs, tc.window, tc.codec), func(b *testing.B) {
+			aj, ak := freeAddr(b), freeAddr(b)
+			peer := `
+  timeout = "30s"
+  queue   = 65536`
+			j := startNamedServer(b, namedOptions{name: "J", tcp: aj}, benchRelayHandler+peerBlock("K", ak, "bench", peer))
+			k := startNamedServer(b, namedOptions{name: "K", tcp: ak}, benchRelayHandler+peerBlock("J", aj, "bench", peer))
+			for _, ts := range []*testServer{j, k} {
+				deadline := time.Now().Add(waitLong)
+				for ts.PeerStates()[0].State != stateUp {
+					if time.Now().After(deadline) {
+						b.Fatal("peer link not up")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			runRelay(b, j, k, tc.pairs, tc.window, tc.codec, "G%d@K")
+		})
+	}
+}
+
+// runRelay runs the relay benchmark: P senders on server `from` each keep W
+// messages unreported, to P recipients on server `to`; recipient formats
+// the i-th recipient's name for the data's "to".
+func runRelay(b *testing.B, from, to *testServer, pairs, window int, codec wire.Codec, recipient string) {
 	body := make([]byte, 128)
 	for i := range body {
 		body[i] = 'x'
@@ -40,7 +79,7 @@ handler "relay" {
 	type pair struct{ from, to *client.Client }
 	ps := make([]pair, pairs)
 	for i := range ps {
-		ps[i] = pair{from: ts.dial(fmt.Sprintf("T%d", i), codec), to: ts.dial(fmt.Sprintf("G%d", i), codec)}
+		ps[i] = pair{from: from.dial(fmt.Sprintf("T%d", i), codec), to: to.dial(fmt.Sprintf("G%d", i), codec)}
 	}
 	per := b.N/pairs + 1
 	var bad, missing sync.Map
@@ -49,7 +88,7 @@ handler "relay" {
 	b.ResetTimer()
 	start := time.Now()
 	for i, p := range ps {
-		data := map[string]any{"to": fmt.Sprintf("G%d", i), "body": string(body)}
+		data := map[string]any{"to": fmt.Sprintf(recipient, i), "body": string(body)}
 		raw, err := codec.Marshal(data)
 		if err != nil {
 			b.Fatal(err)

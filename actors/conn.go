@@ -2,6 +2,8 @@ package actors
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -36,12 +38,19 @@ type connSettings struct {
 	registry    *registry
 	router      *actor.PID
 	log         hclog.Logger
+	// peerSecrets holds the SHA-256 of each configured peer's secret, by
+	// peer name: what a connection with scope server must prove.
+	peerSecrets map[string][sha256.Size]byte
+	// allowLegacy accepts one unauthenticated server-scope message per
+	// connection, as the original besterd sent them.
+	allowLegacy bool
 }
 
-// clientConn is the actor of one client connection. Its reader goroutine
-// decodes frames and sends them on; its outbox's writer goroutine writes
-// what the actor queues. The actor owns the connection's state: who is
-// logged in, how many messages await their report, and when to close.
+// clientConn is the actor of one client connection, or of one connection
+// a peer server opened (scope server). Its reader goroutine decodes frames
+// and sends them on; its outbox's writer goroutine writes what the actor
+// queues. The actor owns the connection's state: who is logged in, how
+// many messages await their report, and when to close.
 type clientConn struct {
 	*connSettings
 	conn     net.Conn
@@ -53,6 +62,7 @@ type clientConn struct {
 	log      hclog.Logger
 
 	user        string
+	peer        string // the peer server, on a server-scope connection
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
 }
@@ -86,6 +96,14 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		go c.out.run()
 		go c.read(self, root)
 	case *authenticated:
+		if m.peer != "" { // a peer server: it receives no deliveries, only reports
+			c.peer = m.peer
+			c.log = c.log.With("peer", m.peer)
+			c.queue(ctx, wire.GoodReport(wire.IDAuth))
+			close(m.registered)
+			c.log.Info("peer server connected", "codec", m.codec)
+			return
+		}
 		c.user = m.user
 		c.log = c.log.With("user", m.user)
 		c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec})
@@ -123,6 +141,9 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
+		}
+		if c.peer != "" {
+			c.log.Info("peer server disconnected")
 		}
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
@@ -184,6 +205,10 @@ type connReader struct {
 	br   *bufio.Reader
 	buf  []byte
 	user string
+
+	peer   string // set once a peer server authenticated
+	legacy bool   // an original-style peer: one message, no authentication
+	logged bool   // the failed authentication was logged already
 }
 
 // run reads until the connection ends and returns why it ended.
@@ -193,18 +218,31 @@ func (r *connReader) run() string {
 		return r.fail(wire.IDAuth, err)
 	}
 	if e := r.authenticate(env.Header); e != nil {
-		r.log.Warn("authentication failed", "detail", e.Detail)
+		if !r.logged {
+			r.log.Warn("authentication failed", "detail", e.Detail)
+		}
 		r.root.Send(r.self, &finalReport{wire.BadReport(wire.IDAuth, e, nil)})
 		return "authentication failed"
 	}
+	if r.legacy {
+		if env.Payload == nil {
+			r.reportNow("", wire.Errorf(wire.CodeBadMessage, "an original-style peer message needs a payload"))
+		} else {
+			r.handlePeer(env)
+		}
+		return "original-style peer message read"
+	}
 	registered := make(chan struct{})
-	r.root.Send(r.self, &authenticated{user: r.user, codec: codec, registered: registered})
+	r.root.Send(r.self, &authenticated{user: r.user, peer: r.peer, codec: codec, registered: registered})
 	// Nothing is dispatched before the user is in the registry: a handler
 	// may answer at once with a delivery to the sender.
 	select {
 	case <-registered:
 	case <-r.stopped:
 		return "stopped"
+	}
+	if r.peer != "" {
+		return r.runPeer(env)
 	}
 	if env.Payload != nil && env.Payload.Type != "" {
 		if !r.handle(env.Payload) {
@@ -315,7 +353,7 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 	case h == nil || h.Scope == "":
 		return wire.Errorf(wire.CodeUnauthorized, "the first message must carry header.scope")
 	case h.Scope == wire.ScopeServer:
-		return wire.Errorf(wire.CodeUnauthorized, "this server accepts no peer servers")
+		return r.authenticatePeer(h)
 	case h.Scope != wire.ScopeClient:
 		return wire.Errorf(wire.CodeUnauthorized, "unknown scope %q", h.Scope)
 	case h.Authentication == nil:
@@ -386,4 +424,101 @@ func (r *connReader) acquire() bool {
 	case <-r.stopped:
 		return false
 	}
+}
+
+// authenticatePeer checks the credentials of a connection with scope
+// server (protocol §6): the name of a configured peer and its secret. The
+// answer does not say which of the two was wrong; the log does.
+func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
+	refused := wire.Errorf(wire.CodeUnauthorized, "bad peer name or secret")
+	if h.Authentication == nil {
+		if r.allowLegacy {
+			r.legacy = true
+			return nil
+		}
+		r.logged = true
+		r.log.Warn("peer server refused: no authentication (original-style peers are not allowed)")
+		return wire.Errorf(wire.CodeUnauthorized, "a peer server must authenticate with its name and the shared secret")
+	}
+	name := h.Authentication.Username
+	want, ok := r.peerSecrets[name]
+	got := sha256.Sum256([]byte(h.Authentication.Password))
+	// Comparing digests takes the same time whatever the secrets' lengths.
+	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	r.logged = true
+	switch {
+	case !ok:
+		r.log.Warn("peer server refused: unknown peer", "peer", name)
+		return refused
+	case !match:
+		r.log.Warn("peer server refused: wrong secret", "peer", name)
+		return refused
+	}
+	r.peer = name
+	return nil
+}
+
+// runPeer reads the messages of an authenticated peer server until the
+// connection ends. Peer connections have no idle timeout: a peer keeps its
+// connection open while it has nothing to send.
+func (r *connReader) runPeer(first *wire.Envelope) string {
+	if first.Payload != nil && first.Payload.Type != "" {
+		if !r.handlePeer(first) {
+			return "stopped"
+		}
+	}
+	for {
+		_, env, err := r.next(0)
+		if err != nil {
+			var bad *badMessage
+			if errors.As(err, &bad) {
+				if !r.reportNow(bad.id, wire.Errorf(wire.CodeBadMessage, "%v", bad.err)) {
+					return "stopped"
+				}
+				continue
+			}
+			return r.fail("", err)
+		}
+		if !r.handlePeer(env) {
+			return "stopped"
+		}
+	}
+}
+
+// handlePeer dispatches one message of a peer server to the handler of its
+// type, from the peer, on behalf of the user who wrote it (header.origin).
+// It reports false when the connection stopped.
+func (r *connReader) handlePeer(env *wire.Envelope) bool {
+	p := env.Payload
+	if p == nil {
+		return r.reportNow("", wire.Errorf(wire.CodeBadMessage, "message has no payload"))
+	}
+	h := env.Header
+	var origin wire.Address
+	hops := 0
+	if h != nil {
+		if h.Origin != nil {
+			origin = *h.Origin
+		}
+		hops = h.Hops
+	}
+	switch {
+	case p.Type == "":
+		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "payload.type is missing"))
+	case !r.legacy && (h == nil || h.Origin == nil):
+		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "a peer's message needs header.origin"))
+	case hops < 0:
+		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "header.hops must not be negative"))
+	case hops > maxHops:
+		return r.reportNow(p.ID, wire.Errorf(wire.CodeLoop, "message passed between handlers and servers more than %d times", maxHops))
+	}
+	if !r.acquire() {
+		return false
+	}
+	r.root.Send(r.router, &dispatch{
+		replyTo: r.self, id: p.ID, typ: p.Type, data: p.Data, codec: wire.Codec(r.codec.Load()),
+		from:   wire.From{Scope: wire.FromServer, Name: r.peer, Server: r.peer},
+		origin: origin, hops: hops,
+	})
+	return true
 }

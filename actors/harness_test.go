@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -387,4 +388,127 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// namedOptions describe one server of a test with several servers.
+type namedOptions struct {
+	name   string    // server name
+	tcp    string    // address of the "tcp" listener; 127.0.0.1:0 when empty
+	server string    // more attributes of the server block, one per line
+	log    io.Writer // also receives the server's log, when set
+}
+
+// newNamedServer starts a server called o.name with its TCP listener on
+// o.tcp, a UNIX listener and an informer in a runtime dir of its own, and
+// extra (handler and peer blocks, which may use $TESTHANDLER, $RELAY and
+// $DIR). Its log lines are named after it. It does not wait for the
+// handlers.
+func newNamedServer(t testing.TB, o namedOptions, extra string) *testServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if o.tcp == "" {
+		o.tcp = "127.0.0.1:0"
+	}
+	src := fmt.Sprintf(`
+server {
+  name             = %q
+  runtime_dir      = "$DIR"
+  shutdown_timeout = "5s"
+%s
+}
+auth {
+  mode = "open"
+}
+listener "tcp" {
+  network = "tcp4"
+  address = %q
+}
+listener "unix" {
+  network = "unix"
+  address = "client.sock"
+}
+informer {
+  socket = "informer.sock"
+}
+`, o.name, o.server, o.tcp)
+	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
+	cfgPath := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := io.Writer(t.Output())
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+}
+
+// startNamedServer is newNamedServer that waits for the handlers.
+func startNamedServer(t testing.TB, o namedOptions, extra string) *testServer {
+	t.Helper()
+	ts := newNamedServer(t, o, extra)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := ts.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// freeAddr reserves a loopback TCP address: it listens on port 0 and
+// closes at once, so that a server or peer can be told the address before
+// anything listens there.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// peerBlock is a peer block; extra holds more attributes, one per line.
+func peerBlock(name, address, secret string, extra ...string) string {
+	return fmt.Sprintf(`
+peer %q {
+  address = %q
+  secret  = %q
+%s
+}
+`, name, address, secret, strings.Join(extra, "\n"))
+}
+
+// peerState returns the named peer's state.
+func (ts *testServer) peerState(name string) *PeerState {
+	for _, st := range ts.PeerStates() {
+		if st.Name == name {
+			return st
+		}
+	}
+	ts.t.Fatalf("no peer %q", name)
+	return nil
+}
+
+// waitPeerUp waits until the named peer link is up.
+func (ts *testServer) waitPeerUp(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, "peer "+name+" up", func() bool { return ts.peerState(name).State == stateUp })
 }

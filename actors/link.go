@@ -14,8 +14,8 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
-// maxHops is how many times a message may be passed on with sendHandler
-// before it is stopped with error `loop`.
+// maxHops is how many times a message may be passed on, with sendHandler
+// or sendServers, before it is stopped with error `loop`.
 const maxHops = 8
 
 // Link states, as the informer reports them.
@@ -37,6 +37,10 @@ type linkSettings struct {
 	registry *registry
 	router   *actor.PID
 	log      hclog.Logger
+	// peers are the peer links by peer name, fixed at start.
+	peers map[string]*actor.PID
+	// allowUnnamed lets sendServers name a peer by host:port.
+	allowUnnamed bool
 }
 
 // handlerLink is the actor of one handler: it starts and supervises the
@@ -63,6 +67,10 @@ type handlerLink struct {
 	restarts    []time.Time  // recent restarts, for the restart limit
 	total       int          // restarts since the server started
 	stopper     *actor.PID   // who asked for stopLink
+	fanouts     map[uint64]*fanout
+	nextToken   uint64
+	peerCtx     context.Context // ends with the link; exchanges with unnamed peers watch it
+	peerCancel  context.CancelFunc
 	timers      *scheduler.TimerScheduler
 	cancelTick  scheduler.CancelFunc
 	cancelTimer scheduler.CancelFunc
@@ -113,7 +121,7 @@ type (
 
 func newHandlerLink(s *linkSettings) *handlerLink {
 	return &handlerLink{linkSettings: s, pending: make(map[uint64]*pendingReq),
-		conns: make([]*linkConn, s.handler.Connections)}
+		conns: make([]*linkConn, s.handler.Connections), fanouts: make(map[uint64]*fanout)}
 }
 
 func (l *handlerLink) managed() bool { return len(l.handler.Command) > 0 }
@@ -126,11 +134,14 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		l.timers = scheduler.NewTimerScheduler(l.root)
 		tick := max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
 		l.cancelTick = l.timers.SendRepeatedly(tick, tick, l.self, &sweep{})
+		l.peerCtx, l.peerCancel = context.WithCancel(context.Background())
 		l.start()
 	case *dispatch:
 		l.accept(ctx, m)
 	case *answer:
 		l.answered(ctx, m)
+	case *peerResult:
+		l.peerAnswered(ctx, m)
 	case *connUp:
 		l.connUp(ctx, m)
 	case *connBroken:
@@ -160,6 +171,7 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	case *stopLink:
 		l.stop(ctx)
 	case *actor.Stopping:
+		l.peerCancel()
 		l.cancelTick()
 		if l.cancelTimer != nil {
 			l.cancelTimer()
@@ -338,7 +350,7 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 		fwd.typ, fwd.data, fwd.codec, fwd.hops = next, resp.Data, l.handler.Codec, d.hops+1
 		ctx.Send(l.router, &fwd)
 	case wire.CommandSendServers:
-		l.fail(ctx, d, wire.Errorf(wire.CodePeerUnavailable, "this server has no peer servers"))
+		l.sendServers(ctx, d, cmd.Data, resp.Data)
 	default:
 		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "handler %q answered unknown command %q", l.handler.Name, cmd.Type))
 	}
@@ -568,6 +580,8 @@ func (l *handlerLink) stop(ctx actor.Context) {
 	shutting := wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
 	l.failQueue(ctx, shutting)
 	l.failPending(ctx, -2, shutting)
+	l.failFanouts(ctx, shutting)
+	l.peerCancel()
 	l.teardown()
 	if l.proc == nil {
 		l.stopped(ctx)

@@ -40,9 +40,11 @@ type dummyReply struct {
 }
 
 // authenticated tells a connection actor who its reader let in. The actor
-// closes registered once the user is in the registry.
+// closes registered once the user is in the registry (at once for a peer
+// server, which is never in it).
 type authenticated struct {
 	user       string
+	peer       string // set instead of user for a peer server
 	codec      wire.Codec
 	registered chan struct{}
 }
@@ -83,4 +85,48 @@ type LinkState struct {
 	Queued      int    `cbor:"queued" json:"queued"`
 	Restarts    int    `cbor:"restarts" json:"restarts"`
 	PID         int    `cbor:"pid,omitempty" json:"pid,omitempty"`
+}
+
+// peerSend asks a peer link to pass a handler's output on to its peer
+// server (sendServers). The peer link answers with exactly one peerResult.
+type peerSend struct {
+	token   uint64     // the link's fan-out this belongs to
+	replyTo *actor.PID // the handler link that waits for the result
+	origin  wire.Address
+	typ     string // payload.type at the peer: the handler's name
+	data    wire.RawValue
+	codec   wire.Codec // the codec data is encoded in
+	hops    int        // passes so far, this one included
+}
+
+// peerResult answers a peerSend: nil err once the peer reported the
+// message good, else why it was not delivered (the peer's own error code
+// when it reported one).
+type peerResult struct {
+	token uint64
+	peer  string
+	err   *wire.Error
+}
+
+// stopPeer asks a peer link to fail what it holds with shutting_down,
+// close its connection and answer peerStopped.
+type stopPeer struct{}
+
+// peerStopped answers stopPeer.
+type peerStopped struct{}
+
+// retryPeer asks a peer link that is backing off to connect now (SIGHUP).
+type retryPeer struct{}
+
+// getPeerState asks a peer link for a PeerState.
+type getPeerState struct{}
+
+// PeerState describes a peer link for the informer's serverInfo.
+type PeerState struct {
+	Name     string `cbor:"name" json:"name"`
+	Address  string `cbor:"address" json:"address"`
+	State    string `cbor:"state" json:"state"`
+	Queued   int    `cbor:"queued" json:"queued"`
+	InFlight int    `cbor:"in_flight" json:"in_flight"`
+	Connects int    `cbor:"connects" json:"connects"`
 }

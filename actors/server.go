@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,8 @@ const (
 	lateReportWait = 2 * time.Second
 	// stateTimeout bounds a question to a link actor from outside actors.
 	stateTimeout = 2 * time.Second
+	// peerStopTimeout bounds the wait for a peer link to stop.
+	peerStopTimeout = 5 * time.Second
 )
 
 // Server is one Bester server: its listeners, its actors and its handlers.
@@ -47,6 +50,7 @@ type Server struct {
 	acceptor  *actor.PID
 	links     map[string]*actor.PID
 	linkOrder []string
+	peers     map[string]*actor.PID
 
 	listeners []net.Listener
 	sockets   []string // UNIX socket files this server created
@@ -57,7 +61,14 @@ type Server struct {
 
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, registry: newRegistry(), links: make(map[string]*actor.PID)}
+	s := &Server{cfg: cfg, log: log, registry: newRegistry(), links: make(map[string]*actor.PID),
+		peers: make(map[string]*actor.PID)}
+	if len(cfg.Peers) > 0 && cfg.Path != "" {
+		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
+				"config", cfg.Path, "mode", st.Mode().Perm().String())
+		}
+	}
 	switch cfg.Auth.Mode {
 	case config.AuthOpen:
 		log.Warn("authentication is open: any username is accepted; for local development only")
@@ -121,9 +132,17 @@ func (s *Server) Start() (err error) {
 	return nil
 }
 
-// startActors spawns the router, one link per handler and the acceptor.
+// startActors spawns the router, one link per peer, one link per handler
+// and the acceptor.
 func (s *Server) startActors() {
 	root := s.sys.Root
+	peerSecrets := make(map[string][sha256.Size]byte, len(s.cfg.Peers))
+	for _, p := range s.cfg.Peers {
+		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
+			log: s.log.Named("peer").With("peer", p.Name)}
+		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }))
+		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
+	}
 	links := make(map[string]*actor.PID, len(s.cfg.Handlers))
 	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }))
 	informerPath := ""
@@ -133,7 +152,8 @@ func (s *Server) startActors() {
 	for _, h := range s.cfg.Handlers {
 		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
 			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router,
-			log: s.log.Named("handler").With("handler", h.Name)}
+			log:   s.log.Named("handler").With("handler", h.Name),
+			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers}
 		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }))
 		links[h.Name] = pid
 		s.linkOrder = append(s.linkOrder, h.Name)
@@ -144,6 +164,7 @@ func (s *Server) startActors() {
 		authTimeout: s.cfg.Server.AuthTimeout, idleTimeout: s.cfg.Server.IdleTimeout,
 		sendQueue: s.cfg.Server.SendQueue, maxInFlight: s.cfg.Server.MaxInFlight,
 		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"),
+		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections)))
@@ -220,6 +241,20 @@ func (s *Server) HandlerStates() []*LinkState {
 	return out
 }
 
+// PeerStates asks every peer link for its state, in configuration order.
+func (s *Server) PeerStates() []*PeerState {
+	out := make([]*PeerState, 0, len(s.cfg.Peers))
+	for _, p := range s.cfg.Peers {
+		res, err := s.sys.Root.RequestFuture(s.peers[p.Name], &getPeerState{}, stateTimeout).Result()
+		st, ok := res.(*PeerState)
+		if err != nil || !ok {
+			st = &PeerState{Name: p.Name, Address: p.Address, State: "unknown"}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // WaitReady waits until every handler is up.
 func (s *Server) WaitReady(ctx context.Context) error {
 	for {
@@ -240,7 +275,8 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the users file and retries failed handlers (SIGHUP).
+// Reload re-reads the users file, retries failed handlers and makes peers
+// that are backing off connect now (SIGHUP).
 func (s *Server) Reload() {
 	if h, ok := s.auth.(*auth.Htpasswd); ok {
 		if err := h.Reload(); err != nil {
@@ -251,6 +287,9 @@ func (s *Server) Reload() {
 	}
 	for _, pid := range s.links {
 		s.sys.Root.Send(pid, &retryLink{})
+	}
+	for _, pid := range s.peers {
+		s.sys.Root.Send(pid, &retryPeer{})
 	}
 }
 
@@ -266,6 +305,7 @@ func (s *Server) serverInfo() map[string]any {
 		"users":     len(s.registry.names()),
 		"listeners": listeners,
 		"handlers":  s.HandlerStates(),
+		"peers":     s.PeerStates(),
 	}
 }
 
@@ -312,6 +352,17 @@ func (s *Server) stop(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// Peers stop after the links, which have reported what waited for them.
+	for name, pid := range s.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := root.RequestFuture(pid, &stopPeer{}, peerStopTimeout).Result(); err != nil {
+				s.log.Error("peer link did not stop in time", "peer", name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
 	select {
 	case <-done:
 	case <-time.After(lateReportWait):
@@ -320,6 +371,9 @@ func (s *Server) stop(ctx context.Context) {
 		root.PoisonFuture(pid).Wait()
 	}
 	for _, pid := range s.links {
+		root.PoisonFuture(pid).Wait()
+	}
+	for _, pid := range s.peers {
 		root.PoisonFuture(pid).Wait()
 	}
 	for _, path := range s.sockets {

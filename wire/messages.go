@@ -36,7 +36,12 @@ type Envelope struct {
 type Header struct {
 	Scope          string       `cbor:"scope" json:"scope"`
 	Authentication *Credentials `cbor:"authentication" json:"authentication"`
-	Origin         *Address     `cbor:"origin" json:"origin"`
+	// Origin is who wrote a message that a peer server passes on.
+	Origin *Address `cbor:"origin" json:"origin"`
+	// Hops counts how many times a peer's message has already been passed
+	// from handler to handler or server to server; absent means 0. It is
+	// this implementation's extension of protocol §6, to stop loops.
+	Hops int `cbor:"hops,omitempty" json:"hops,omitempty"`
 }
 
 // Credentials authenticate a client (username, password) or a peer server
@@ -50,6 +55,33 @@ type Credentials struct {
 type Address struct {
 	Server string `cbor:"server" json:"server"`
 	User   string `cbor:"user" json:"user"`
+}
+
+// AuthMessage is the first message of a connection when it carries no
+// payload: the scope and the credentials (protocol §3, §6).
+type AuthMessage struct {
+	Header AuthHeader `cbor:"header" json:"header"`
+}
+
+// AuthHeader is the header of an AuthMessage.
+type AuthHeader struct {
+	Scope          string      `cbor:"scope" json:"scope"`
+	Authentication Credentials `cbor:"authentication" json:"authentication"`
+}
+
+// ServerMessage is a message a server sends to a peer after
+// authenticating (protocol §6). Scope is set only in original-style
+// messages, which are the first and only message of their connection.
+type ServerMessage struct {
+	Header  ServerHeader `cbor:"header" json:"header"`
+	Payload Payload      `cbor:"payload" json:"payload"`
+}
+
+// ServerHeader is the header of a ServerMessage.
+type ServerHeader struct {
+	Scope  string  `cbor:"scope,omitempty" json:"scope,omitempty"`
+	Origin Address `cbor:"origin" json:"origin"`
+	Hops   int     `cbor:"hops,omitempty" json:"hops,omitempty"`
 }
 
 // Payload is what a message asks for: a type, the sender's id for it and

@@ -26,6 +26,9 @@ type Config struct {
 	// Informer is the socket handlers ask the server on; nil when the file
 	// has no informer block.
 	Informer *Informer
+	// Peers are the servers this one exchanges messages with, in file
+	// order.
+	Peers []Peer
 }
 
 // Server holds the settings that apply to the whole server (the `server`
@@ -52,6 +55,14 @@ type Server struct {
 	// MaxInFlight is how many messages per connection may be dispatched and
 	// not yet reported; past it the reader waits (`max_in_flight`).
 	MaxInFlight int
+	// AllowUnnamedPeers lets handlers name a peer by "host:port" in
+	// sendServers, not only by a configured peer's name
+	// (`allow_unnamed_peers`).
+	AllowUnnamedPeers bool
+	// AllowLegacyPeers accepts original-style peer messages: one
+	// unauthenticated server-scope message per connection
+	// (`allow_legacy_peers`).
+	AllowLegacyPeers bool
 }
 
 // Log says how the server logs (the `log` block).
@@ -164,4 +175,31 @@ type Restart struct {
 type Informer struct {
 	// Socket is the absolute path of the informer's UNIX socket (`socket`).
 	Socket string
+}
+
+// Peer is a server this one exchanges messages with (a `peer "name"`
+// block). The name is the peer's own server name: it is what the peer
+// authenticates with, and what handlers write in sendServers.
+type Peer struct {
+	// Name is the block label: the peer's server name.
+	Name string
+	// Address is the peer's host:port (`address`).
+	Address string
+	// Secret is shared by both servers: each sends it when it connects to
+	// the other, and checks it when the other connects (`secret`).
+	Secret string
+	// Codec is what this server speaks on its connection to the peer
+	// (`codec`).
+	Codec wire.Codec
+	// Timeout bounds each message: the peer's report must arrive within
+	// it, waiting in the queue included (`timeout`).
+	Timeout time.Duration
+	// Queue is how many messages are held while the connection is being
+	// made or remade; past it messages get `overloaded` (`queue`).
+	Queue int
+	// BackoffMin is the first delay before connecting again
+	// (`backoff_min`).
+	BackoffMin time.Duration
+	// BackoffMax caps the growing delay between attempts (`backoff_max`).
+	BackoffMax time.Duration
 }

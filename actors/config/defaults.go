@@ -83,6 +83,28 @@ const (
 	DefaultRestartRetryAfter = time.Minute
 )
 
+// Defaults for `peer` blocks and for peers named by address.
+const (
+	// DefaultPeerCodec is the codec spoken to a peer when none is given.
+	DefaultPeerCodec = wire.CodecCBOR
+	// DefaultPeerTimeout bounds each message to a peer, from when it is
+	// handed over until the peer's report arrives.
+	DefaultPeerTimeout = 5 * time.Second
+	// DefaultPeerQueue is the number of messages held while the connection
+	// to a peer is being made.
+	DefaultPeerQueue = 1024
+	// DefaultPeerBackoffMin is the first delay before connecting to a peer
+	// again.
+	DefaultPeerBackoffMin = 100 * time.Millisecond
+	// DefaultPeerBackoffMax caps the delay between connection attempts.
+	DefaultPeerBackoffMax = 10 * time.Second
+	// DefaultAllowUnnamedPeers is false: handlers may only send to
+	// configured peers.
+	DefaultAllowUnnamedPeers = false
+	// DefaultAllowLegacyPeers is false: every peer must authenticate.
+	DefaultAllowLegacyPeers = false
+)
+
 // Limits checked on load.
 const (
 	// MinMaxFrame is the smallest `max_frame` accepted, in bytes: below it

@@ -89,6 +89,7 @@ func (c *checker) build(raw *rawFile) *Config {
 	if raw.Informer != nil {
 		cfg.Informer = c.informer(raw.Informer, cfg.Server.RuntimeDir)
 	}
+	cfg.Peers = c.peers(raw.Peers, cfg.Server.Name)
 	cfg.Auth = c.auth(raw.Auth, raw.Listeners, cfg.Listeners)
 	c.sockets(raw, cfg)
 	return cfg

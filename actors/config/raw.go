@@ -15,6 +15,7 @@ type rawFile struct {
 	Listeners []rawListener `hcl:"listener,block"`
 	Handlers  []rawHandler  `hcl:"handler,block"`
 	Informer  *rawInformer  `hcl:"informer,block"`
+	Peers     []rawPeer     `hcl:"peer,block"`
 }
 
 // rawServer is the `server` block.
@@ -35,6 +36,8 @@ type rawServer struct {
 	SendQueueRange       hcl.Range `hcl:"send_queue,attr_range"`
 	MaxInFlight          *int      `hcl:"max_in_flight,optional"`
 	MaxInFlightRange     hcl.Range `hcl:"max_in_flight,attr_range"`
+	AllowUnnamedPeers    *bool     `hcl:"allow_unnamed_peers,optional"`
+	AllowLegacyPeers     *bool     `hcl:"allow_legacy_peers,optional"`
 }
 
 // rawLog is the `log` block.
@@ -112,4 +115,24 @@ type rawRestart struct {
 type rawInformer struct {
 	Socket      string    `hcl:"socket"`
 	SocketRange hcl.Range `hcl:"socket,attr_range"`
+}
+
+// rawPeer is a `peer "name"` block.
+type rawPeer struct {
+	Name            string    `hcl:"name,label"`
+	Address         string    `hcl:"address"`
+	AddressRange    hcl.Range `hcl:"address,attr_range"`
+	Secret          string    `hcl:"secret"`
+	SecretRange     hcl.Range `hcl:"secret,attr_range"`
+	Codec           *string   `hcl:"codec,optional"`
+	CodecRange      hcl.Range `hcl:"codec,attr_range"`
+	Timeout         *string   `hcl:"timeout,optional"`
+	TimeoutRange    hcl.Range `hcl:"timeout,attr_range"`
+	Queue           *int      `hcl:"queue,optional"`
+	QueueRange      hcl.Range `hcl:"queue,attr_range"`
+	BackoffMin      *string   `hcl:"backoff_min,optional"`
+	BackoffMinRange hcl.Range `hcl:"backoff_min,attr_range"`
+	BackoffMax      *string   `hcl:"backoff_max,optional"`
+	BackoffMaxRange hcl.Range `hcl:"backoff_max,attr_range"`
+	DefRange        hcl.Range `hcl:",def_range"`
 }

@@ -20,6 +20,9 @@ func (c *checker) server(r *rawServer) Server {
 		IdleTimeout:     c.duration(r.IdleTimeout, r.IdleTimeoutRange, "idle_timeout", DefaultIdleTimeout, nonNegative),
 		SendQueue:       c.count(r.SendQueue, r.SendQueueRange, "send_queue", DefaultSendQueue, 1),
 		MaxInFlight:     c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultConnMaxInFlight, 1),
+
+		AllowUnnamedPeers: flag(r.AllowUnnamedPeers, DefaultAllowUnnamedPeers),
+		AllowLegacyPeers:  flag(r.AllowLegacyPeers, DefaultAllowLegacyPeers),
 	}
 	if r.MaxFrame != nil && int64(*r.MaxFrame) > MaxMaxFrame {
 		c.errorf(r.MaxFrameRange, `Invalid "max_frame"`,
@@ -47,6 +50,15 @@ func (c *checker) server(r *rawServer) Server {
 		}
 	}
 	return s
+}
+
+// flag reads an optional boolean attribute, returning def when it is
+// absent.
+func flag(v *bool, def bool) bool {
+	if v == nil {
+		return def
+	}
+	return *v
 }
 
 // log checks the `log` block and fills its defaults.

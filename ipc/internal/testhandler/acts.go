@@ -114,12 +114,40 @@ func servers(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, err
 	return ipc.SendServers(in.Peers, data), nil
 }
 
+// route passes the request on along "route": sendServers to its first
+// peer with the rest of the route as the new "route", or, once the route is
+// empty, behaves as the act "then" (default relay).
+func route(ctx context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
+	if len(in.Route) == 0 {
+		then := in.Then
+		if then == "" || then == "route" {
+			then = "relay"
+		}
+		a, ok := acts[then]
+		if !ok {
+			return nil, fmt.Errorf("testhandler: route: unknown act %q", then)
+		}
+		return a(ctx, req, in)
+	}
+	data, err := withField(req, "route", []string(in.Route[1:]))
+	if err != nil {
+		return nil, err
+	}
+	return ipc.SendServers(in.Route[:1], data), nil
+}
+
 // withAct returns the request data with its "act" set to then, or to def
 // when then is empty; every other field stays encoded as it came.
 func withAct(req *ipc.Request, then, def string) (map[string]wire.RawValue, error) {
 	if then == "" {
 		then = def
 	}
+	return withField(req, "act", then)
+}
+
+// withField returns the request data with field key set to v; every other
+// field stays encoded as it came.
+func withField(req *ipc.Request, key string, v any) (map[string]wire.RawValue, error) {
 	var m map[string]wire.RawValue
 	if err := req.Decode(&m); err != nil {
 		return nil, err
@@ -127,10 +155,10 @@ func withAct(req *ipc.Request, then, def string) (map[string]wire.RawValue, erro
 	if m == nil {
 		m = make(map[string]wire.RawValue)
 	}
-	act, err := req.Codec.Marshal(then)
+	raw, err := req.Codec.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("testhandler: encode act: %w", err)
+		return nil, fmt.Errorf("testhandler: encode %s: %w", key, err)
 	}
-	m["act"] = act
+	m[key] = raw
 	return m, nil
 }

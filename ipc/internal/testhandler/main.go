@@ -27,6 +27,10 @@
 //	         sendClients to the sender with {"clients": [...]}.
 //	servers  sendServers to the peers in "peers", with the request data
 //	         whose "act" is replaced by "then" (default "relay").
+//	route    sendServers to the first peer in "route" (a name or a list),
+//	         with the request data whose "route" is the rest of the list;
+//	         with an empty route, behave as the act "then" (default relay).
+//	         Each server on the route runs this act in turn.
 //
 // Acts that answer the sender need stream mode: oneshot requests do not say
 // who sent them. The program writes nothing to stdout; errors go to stderr.
@@ -53,6 +57,7 @@ type input struct {
 	Next  string        `cbor:"next" json:"next"`
 	Then  string        `cbor:"then" json:"then"`
 	Peers ipc.Names     `cbor:"peers" json:"peers"`
+	Route ipc.Names     `cbor:"route" json:"route"`
 	Junk  string        `cbor:"junk" json:"junk"`
 }
 
@@ -72,6 +77,10 @@ var acts = map[string]act{
 	"bytes":   byteString,
 	"info":    info,
 	"servers": servers,
+}
+
+func init() {
+	acts["route"] = route // route runs other acts: added here to avoid an initialization cycle
 }
 
 func handle(ctx context.Context, req *ipc.Request) (*ipc.Response, error) {

@@ -193,6 +193,19 @@ func TestActs(t *testing.T) {
 				t.Fatalf("data for peers %v", fwd)
 			}
 
+			p.request(13, map[string]any{"act": "route", "route": []string{"K", "L"}, "to": "G"})
+			r = p.response(13)
+			p.expect(r, "0", wire.CommandSendServers, []string{"K"})
+			var routed map[string]any
+			p.decode(r.Data, &routed)
+			if rest, _ := routed["route"].([]any); len(rest) != 1 || rest[0] != "L" || routed["to"] != "G" {
+				t.Fatalf("routed data %v", routed)
+			}
+			p.request(14, map[string]any{"act": "route", "route": []string{}, "to": "G"})
+			p.expect(p.response(14), "0", wire.CommandSendClients, []string{"G"})
+			p.request(15, map[string]any{"act": "route", "then": "fail"})
+			p.expect(p.response(15), "1", "", nil)
+
 			p.request(9, map[string]any{"act": "bytes"})
 			p.expect(p.response(9), "0", wire.CommandSendClients, []string{"T"})
 

@@ -1,0 +1,139 @@
+package actors
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/ipc"
+	"github.com/bester-project/bester/wire"
+)
+
+// fanout is one sendServers under way: the message went to several peers
+// at once, and the sender's report waits for all of their results.
+type fanout struct {
+	d       *dispatch
+	peers   []string // as named, without repeats
+	errs    map[string]*wire.Error
+	waiting int
+}
+
+// sendServers carries out a handler's sendServers (protocol §5, §6): the
+// handler's data goes to every named peer in parallel, as a server-scope
+// message of this handler's type. The sender's report is good when every
+// peer reported the message good; otherwise it carries the first failed
+// peer's code (in the order named) and lists the failed peers.
+func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data wire.RawValue) {
+	var names ipc.Names
+	if err := l.handler.Codec.Unmarshal(target, &names); err != nil {
+		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendServers needs a list of peer names: %v", err))
+		return
+	}
+	if d.hops+1 > maxHops {
+		l.fail(ctx, d, wire.Errorf(wire.CodeLoop, "message passed between handlers and servers more than %d times", maxHops))
+		return
+	}
+	token := l.nextToken
+	l.nextToken++
+	f := &fanout{d: d, errs: make(map[string]*wire.Error)}
+	for _, name := range names {
+		if slices.Contains(f.peers, name) {
+			continue
+		}
+		f.peers = append(f.peers, name)
+		if pid, ok := l.peers[name]; ok {
+			ctx.Send(pid, &peerSend{token: token, replyTo: l.self, origin: d.origin, typ: l.handler.Name,
+				data: data, codec: l.handler.Codec, hops: d.hops + 1})
+			f.waiting++
+			continue
+		}
+		if !isHostPort(name) {
+			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no peer named %q", name)
+			continue
+		}
+		if !l.allowUnnamed {
+			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable,
+				"peer %s is not configured, and this server does not send to unnamed peers (allow_unnamed_peers)", name)
+			continue
+		}
+		converted, err := wire.Convert(data, l.handler.Codec, unnamedPeerCodec)
+		if err != nil {
+			f.errs[name] = wire.Errorf(wire.CodeBadMessage, "data cannot be sent to peer %s (%s): %v", name, unnamedPeerCodec, err)
+			continue
+		}
+		msg := &wire.ServerMessage{
+			Header:  wire.ServerHeader{Scope: wire.ScopeServer, Origin: d.origin, Hops: d.hops + 1},
+			Payload: wire.Payload{Type: l.handler.Name, ID: strconv.FormatUint(token, 10), Data: converted},
+		}
+		f.waiting++
+		self, root, pctx, maxFrame := l.self, l.root, l.peerCtx, l.maxFrame
+		go func() {
+			err := legacyExchange(pctx, name, msg, config.DefaultPeerTimeout, maxFrame)
+			root.Send(self, &peerResult{token: token, peer: name, err: err})
+		}()
+	}
+	if f.waiting == 0 {
+		l.finishFanout(ctx, f)
+		return
+	}
+	l.fanouts[token] = f
+}
+
+// peerAnswered records one peer's result and reports to the sender once
+// every peer has answered.
+func (l *handlerLink) peerAnswered(ctx actor.Context, m *peerResult) {
+	f, ok := l.fanouts[m.token]
+	if !ok {
+		return // failed already, at stop
+	}
+	if m.err != nil {
+		f.errs[m.peer] = m.err
+	}
+	if f.waiting--; f.waiting == 0 {
+		delete(l.fanouts, m.token)
+		l.finishFanout(ctx, f)
+	}
+}
+
+func (l *handlerLink) finishFanout(ctx actor.Context, f *fanout) {
+	var failed, details []string
+	var first *wire.Error
+	for _, name := range f.peers {
+		if e := f.errs[name]; e != nil {
+			if first == nil {
+				first = e
+			}
+			failed = append(failed, name)
+			details = append(details, e.Detail)
+		}
+	}
+	if first == nil {
+		ctx.Send(f.d.replyTo, &report{id: f.d.id})
+		return
+	}
+	ctx.Send(f.d.replyTo, &report{id: f.d.id, undelivered: failed,
+		err: &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}})
+}
+
+// failFanouts reports every sendServers still waiting as failed with err.
+func (l *handlerLink) failFanouts(ctx actor.Context, err *wire.Error) {
+	for token, f := range l.fanouts {
+		delete(l.fanouts, token)
+		l.fail(ctx, f.d, err)
+	}
+}
+
+// isHostPort tells whether a sendServers target is an address (host:port
+// with a port from 1 to 65535) rather than a peer name.
+func isHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
+}

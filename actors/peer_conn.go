@@ -1,0 +1,191 @@
+package actors
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// peerConn is a peer link's authenticated connection: an outbox whose
+// writer encodes server messages, and a reader that turns the peer's
+// status reports into peerReport.
+type peerConn struct {
+	gen      int
+	conn     net.Conn
+	br       *bufio.Reader // holds what the peer sent after the auth report
+	out      *outbox
+	codec    wire.Codec
+	maxFrame int
+}
+
+// start runs the connection's writer and reader goroutines.
+func (c *peerConn) start(self *actor.PID, root *actor.RootContext, g *gate) {
+	go c.out.run()
+	go c.read(self, root, g)
+}
+
+// close ends both goroutines; the writer closes the socket.
+func (c *peerConn) close() {
+	c.out.close(false)
+	c.conn.Close()
+}
+
+func (c *peerConn) read(self *actor.PID, root *actor.RootContext, g *gate) {
+	var buf []byte
+	for {
+		body, err := wire.ReadFrame(c.br, c.maxFrame, buf)
+		if err != nil {
+			g.send(func() { root.Send(self, &peerLost{gen: c.gen, err: err}) })
+			return
+		}
+		if cap(body) <= maxIdleReadBuffer {
+			buf = body[:0]
+		}
+		r := new(wire.StatusReport)
+		if err := c.codec.UnmarshalMap(body, r); err != nil {
+			g.send(func() {
+				root.Send(self, &peerLost{gen: c.gen, err: fmt.Errorf("peer wrote something that is not a %s status report: %w", c.codec, err)})
+			})
+			return
+		}
+		g.send(func() { root.Send(self, &peerReport{gen: c.gen, report: r}) })
+	}
+}
+
+// dial makes one connection attempt: connect, authenticate, and hand the
+// connection to the actor (peerDialed) or say why not (peerDialFailed).
+func (l *peerLink) dial(ctx context.Context, gen int) {
+	p := &l.peer
+	self, root, g := l.self, l.root, l.gate
+	failed := func(err error, refused *wire.Error) {
+		g.send(func() { root.Send(self, &peerDialFailed{gen: gen, err: err, refused: refused}) })
+	}
+	d := net.Dialer{Timeout: p.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", p.Address)
+	if err != nil {
+		failed(err, nil)
+		return
+	}
+	br, refused, err := l.hello(ctx, conn)
+	if err != nil || refused != nil {
+		conn.Close()
+		failed(err, refused)
+		return
+	}
+	pc := &peerConn{gen: gen, conn: conn, br: br, codec: p.Codec, maxFrame: l.maxFrame}
+	pc.out = newOutbox(conn, p.Queue, func() wire.Codec { return p.Codec }, func(err error) {
+		g.send(func() { root.Send(self, &peerLost{gen: gen, err: fmt.Errorf("write: %w", err)}) })
+	})
+	if !g.send(func() { root.Send(self, &peerDialed{gen: gen, conn: pc}) }) {
+		conn.Close()
+	}
+}
+
+// hello sends this server's credentials on a new connection and reads the
+// auth_special report (protocol §6). A bad report is returned as refused;
+// anything else that goes wrong as err.
+func (l *peerLink) hello(ctx context.Context, conn net.Conn) (br *bufio.Reader, refused *wire.Error, err error) {
+	p := &l.peer
+	conn.SetDeadline(time.Now().Add(p.Timeout))
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	body, err := p.Codec.Marshal(&wire.AuthMessage{Header: wire.AuthHeader{
+		Scope:          wire.ScopeServer,
+		Authentication: wire.Credentials{Username: l.server, Password: p.Secret},
+	}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode credentials: %w", err)
+	}
+	if err := wire.WriteFrame(conn, body); err != nil {
+		return nil, nil, fmt.Errorf("send credentials: %w", err)
+	}
+	br = bufio.NewReaderSize(conn, readBufferSize)
+	r, err := readReport(br, p.Codec, l.maxFrame)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
+		return nil, nil, fmt.Errorf("no answer to our credentials within %s", p.Timeout)
+	case err != nil:
+		return nil, nil, fmt.Errorf("read the answer to our credentials: %w", err)
+	case r.Payload.ID != wire.IDAuth:
+		return nil, nil, fmt.Errorf("peer answered our credentials with a report about %q, not %q", r.Payload.ID, wire.IDAuth)
+	case r.Header.Status != wire.StatusGood:
+		code := r.Header.Error
+		if code == "" {
+			code = wire.CodeUnauthorized
+		}
+		return nil, &wire.Error{Code: code, Detail: r.Header.Detail}, nil
+	}
+	if !stop() {
+		return nil, nil, ctx.Err()
+	}
+	conn.SetDeadline(time.Time{})
+	return br, nil, nil
+}
+
+// readReport reads one frame and decodes it as a status report.
+func readReport(r io.Reader, codec wire.Codec, maxFrame int) (*wire.StatusReport, error) {
+	body, err := wire.ReadFrame(r, maxFrame, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := new(wire.StatusReport)
+	if err := codec.UnmarshalMap(body, rep); err != nil {
+		return nil, fmt.Errorf("not a %s status report: %w", codec, err)
+	}
+	if rep.Header.MessageType != wire.MessageTypeStatusReport {
+		return nil, fmt.Errorf("not a status report (messageType %q)", rep.Header.MessageType)
+	}
+	return rep, nil
+}
+
+// unnamedPeerCodec is what messages to peers named by address are written
+// in: JSON, what the original besterd spoke.
+const unnamedPeerCodec = wire.CodecJSON
+
+// legacyExchange sends msg to the server at address the way the original
+// besterd did: a new connection, one unauthenticated server-scope message,
+// then close. It waits up to timeout for a status report (which the
+// original never sent) and returns nil when that report is good.
+func legacyExchange(ctx context.Context, address string, msg *wire.ServerMessage, timeout time.Duration, maxFrame int) *wire.Error {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", address)
+	if err != nil {
+		return wire.Errorf(wire.CodePeerUnavailable, "cannot reach peer %s: %v", address, err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	body, err := unnamedPeerCodec.Marshal(msg)
+	if err != nil {
+		return wire.Errorf(wire.CodeBadMessage, "message for peer %s cannot be encoded: %v", address, err)
+	}
+	if err := wire.WriteFrame(conn, body); err != nil {
+		return wire.Errorf(wire.CodePeerUnavailable, "cannot send to peer %s: %v", address, err)
+	}
+	r, err := readReport(conn, unnamedPeerCodec, maxFrame)
+	switch {
+	case ctx.Err() != nil:
+		return wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
+	case errors.Is(err, io.EOF):
+		return wire.Errorf(wire.CodePeerUnavailable,
+			"peer %s closed the connection without a report; the message may or may not have been delivered", address)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return wire.Errorf(wire.CodePeerUnavailable,
+			"peer %s did not report within %s; the message may or may not have been delivered", address, timeout)
+	case err != nil:
+		return wire.Errorf(wire.CodePeerUnavailable, "peer %s: %v", address, err)
+	case r.Header.Status != wire.StatusGood:
+		return remoteError(address, r)
+	}
+	return nil
+}
