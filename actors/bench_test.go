@@ -52,8 +52,8 @@ func BenchmarkFederatedRelay(b *testing.B) {
 			peer := `
   timeout = "30s"
   queue   = 65536`
-			j := startNamedServer(b, namedOptions{name: "J", tcp: aj}, benchRelayHandler+peerBlock("K", ak, "bench", peer))
-			k := startNamedServer(b, namedOptions{name: "K", tcp: ak}, benchRelayHandler+peerBlock("J", aj, "bench", peer))
+			j := startServerWith(b, serverOptions{name: "J", tcp: aj}, benchRelayHandler+peerBlock("K", ak, "bench", peer))
+			k := startServerWith(b, serverOptions{name: "K", tcp: ak}, benchRelayHandler+peerBlock("J", aj, "bench", peer))
 			for _, ts := range []*testServer{j, k} {
 				deadline := time.Now().Add(waitLong)
 				for ts.PeerStates()[0].State != stateUp {

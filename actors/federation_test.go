@@ -38,8 +38,8 @@ handler "relay" {
 func startPair(t *testing.T) (j, k *testServer) {
 	t.Helper()
 	aj, ak := freeAddr(t), freeAddr(t)
-	j = startNamedServer(t, namedOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
-	k = startNamedServer(t, namedOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j = startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
+	k = startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 	j.waitPeerUp(t, "K")
 	k.waitPeerUp(t, "J")
 	return j, k
@@ -123,10 +123,10 @@ func TestFederationRemoteErrors(t *testing.T) {
 
 func TestFederationChain(t *testing.T) {
 	aj, ak, al := freeAddr(t), freeAddr(t), freeAddr(t)
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
-	k := startNamedServer(t, namedOptions{name: "K", tcp: ak}, fedHandlers()+
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+
 		peerBlock("J", aj, fedSecret, fastPeer)+peerBlock("L", al, "s3cret-of-K-and-L", fastPeer))
-	l := startNamedServer(t, namedOptions{name: "L", tcp: al}, fedHandlers()+peerBlock("K", ak, "s3cret-of-K-and-L", fastPeer))
+	l := startServerWith(t, serverOptions{name: "L", tcp: al}, fedHandlers()+peerBlock("K", ak, "s3cret-of-K-and-L", fastPeer))
 	j.waitPeerUp(t, "K")
 	k.waitPeerUp(t, "L")
 	tj, gl := j.dial("T", wire.CodecCBOR), l.dial("G", wire.CodecJSON)
@@ -162,11 +162,11 @@ func TestFederationLoop(t *testing.T) {
 // peers that failed.
 func TestFederationFanout(t *testing.T) {
 	aj, ak, al, am := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj}, fedHandlers()+
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+
 		peerBlock("K", ak, fedSecret, fastPeer)+peerBlock("L", al, fedSecret, fastPeer)+
 		peerBlock("M", am, fedSecret, fastPeer, `  timeout = "1s"`)) // M never runs
-	k := startNamedServer(t, namedOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
-	l := startNamedServer(t, namedOptions{name: "L", tcp: al}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	l := startServerWith(t, serverOptions{name: "L", tcp: al}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 	j.waitPeerUp(t, "K")
 	j.waitPeerUp(t, "L")
 	tj := j.dial("T", wire.CodecCBOR)
@@ -289,7 +289,7 @@ func (p *tcpProxy) close() {
 // queue and flow once the peer comes up.
 func TestFederationPeerDownAtStart(t *testing.T) {
 	aj, ak := freeAddr(t), freeAddr(t) // nothing listens on ak yet
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj},
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj},
 		fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer, `  timeout = "1m"`))
 	tj := j.dial("T", wire.CodecJSON)
 	for i := range 3 {
@@ -313,7 +313,7 @@ func TestFederationPeerDownAtStart(t *testing.T) {
 
 	// K comes up on ak. (Through a proxy started last, so that G is
 	// connected to K before J's link can reach it.)
-	k := startNamedServer(t, namedOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 	gk := k.dial("G", wire.CodecCBOR)
 	startProxy(t, ak, k.Addr("tcp").String())
 	seen := map[string]bool{}
@@ -344,9 +344,9 @@ func TestFederationPeerDownAtStart(t *testing.T) {
 func TestFederationPeerKilledMidStream(t *testing.T) {
 	aj, proxyAddr := freeAddr(t), freeAddr(t)
 	log := &logBuffer{}
-	k := startNamedServer(t, namedOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 	proxy := startProxy(t, proxyAddr, k.Addr("tcp").String())
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj, log: log},
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj, log: log},
 		fedHandlers()+peerBlock("K", proxyAddr, fedSecret, fastPeer, `  timeout = "1m"`))
 	j.waitPeerUp(t, "K")
 	tj := j.dial("T", wire.CodecCBOR)
@@ -377,8 +377,8 @@ func TestFederationPeerKilledMidStream(t *testing.T) {
 func TestFederationWrongSecret(t *testing.T) {
 	aj, ak := freeAddr(t), freeAddr(t)
 	logJ, logK := &logBuffer{}, &logBuffer{}
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj, log: logJ}, fedHandlers()+peerBlock("K", ak, "secret-one", fastPeer))
-	k := startNamedServer(t, namedOptions{name: "K", tcp: ak, log: logK}, fedHandlers()+peerBlock("J", aj, "secret-two", fastPeer))
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj, log: logJ}, fedHandlers()+peerBlock("K", ak, "secret-one", fastPeer))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak, log: logK}, fedHandlers()+peerBlock("J", aj, "secret-two", fastPeer))
 	for _, l := range []*logBuffer{logJ, logK} {
 		eventually(t, "refusals logged", func() bool {
 			s := l.String()
@@ -472,7 +472,7 @@ func TestFederationPeerNeverAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := fakePeer(t, tc.serve)
-			j := startNamedServer(t, namedOptions{name: "J"}, fedHandlers()+peerBlock("K", addr, fedSecret, fastPeer, `  timeout = "700ms"`))
+			j := startServerWith(t, serverOptions{name: "J"}, fedHandlers()+peerBlock("K", addr, fedSecret, fastPeer, `  timeout = "700ms"`))
 			if tc.name == "silent after auth" {
 				j.waitPeerUp(t, "K")
 			}
@@ -490,7 +490,7 @@ func TestFederationPeerNeverAnswers(t *testing.T) {
 // While the peer is away its queue fills; one message more is refused with
 // overloaded, and the queued ones time out.
 func TestFederationQueueFull(t *testing.T) {
-	j := startNamedServer(t, namedOptions{name: "J"}, fedHandlers()+
+	j := startServerWith(t, serverOptions{name: "J"}, fedHandlers()+
 		peerBlock("K", freeAddr(t), fedSecret, fastPeer, `  queue = 2`, `  timeout = "2s"`))
 	tj := j.dial("T", wire.CodecJSON)
 	for _, id := range []string{"q1", "q2"} {
@@ -511,8 +511,8 @@ func TestFederationQueueFull(t *testing.T) {
 func TestFederationBothRestarted(t *testing.T) {
 	aj, ak := freeAddr(t), freeAddr(t)
 	for round := range 2 {
-		j := startNamedServer(t, namedOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
-		k := startNamedServer(t, namedOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+		j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
+		k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 		j.waitPeerUp(t, "K")
 		k.waitPeerUp(t, "J")
 		tj, gk := j.dial("T", wire.CodecCBOR), k.dial("G", wire.CodecJSON)
@@ -563,7 +563,7 @@ func serverMsg(typ, id string, origin map[string]any, hops int, data any) map[st
 // Incoming connections with scope server, as protocol §6 has them.
 func TestFederationIncomingServerScope(t *testing.T) {
 	log := &logBuffer{}
-	k := startNamedServer(t, namedOptions{name: "K", log: log}, fedHandlers()+peerBlock("J", freeAddr(t), fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K", log: log}, fedHandlers()+peerBlock("J", freeAddr(t), fedSecret, fastPeer))
 	for _, tc := range []struct {
 		name, logged string
 		hello        map[string]any
@@ -623,7 +623,7 @@ func TestFederationIncomingServerScope(t *testing.T) {
 // refused by default and served where allow_legacy_peers is set; handlers
 // may name peers by address only where allow_unnamed_peers is set.
 func TestFederationLegacyAndUnnamedPeers(t *testing.T) {
-	k := startNamedServer(t, namedOptions{name: "K", server: "allow_legacy_peers = true"}, fedHandlers())
+	k := startServerWith(t, serverOptions{name: "K", server: "allow_legacy_peers = true"}, fedHandlers())
 	g := k.dial("G", wire.CodecCBOR)
 	r := k.dialRawTo(t, "tcp", k.Addr("tcp").String(), wire.CodecJSON)
 	r.send(map[string]any{"header": map[string]any{"scope": "server", "origin": map[string]any{"server": "old", "user": "T"}},
@@ -636,7 +636,7 @@ func TestFederationLegacyAndUnnamedPeers(t *testing.T) {
 	}
 
 	kAddr := k.Addr("tcp").String()
-	strict := startNamedServer(t, namedOptions{name: "J"}, fedHandlers())
+	strict := startServerWith(t, serverOptions{name: "J"}, fedHandlers())
 	ts := strict.dial("T", wire.CodecJSON)
 	rep := sendForReport(t, ts, "h", "unnamed", act("servers", "peers", kAddr, "to", "G", "body", "x"))
 	wantBad(t, rep, wire.CodePeerUnavailable)
@@ -644,7 +644,7 @@ func TestFederationLegacyAndUnnamedPeers(t *testing.T) {
 		t.Fatalf("detail %q", rep.Header.Detail)
 	}
 
-	open := startNamedServer(t, namedOptions{name: "O", server: "allow_unnamed_peers = true"}, fedHandlers())
+	open := startServerWith(t, serverOptions{name: "O", server: "allow_unnamed_peers = true"}, fedHandlers())
 	to := open.dial("T", wire.CodecCBOR)
 	wantGood(t, sendForReport(t, to, "h", "unnamed", act("servers", "peers", kAddr, "to", "G", "body", "by address")))
 	if in := expectDelivery(t, g, &got); got != "by address" || in.From != (wire.Address{Server: "O", User: "T"}) {
@@ -678,7 +678,7 @@ func TestFederationPeerDropsAtOnce(t *testing.T) {
 		count.Unlock()
 	})
 	log := &logBuffer{}
-	j := startNamedServer(t, namedOptions{name: "J", log: log}, fedHandlers()+
+	j := startServerWith(t, serverOptions{name: "J", log: log}, fedHandlers()+
 		peerBlock("K", addr, fedSecret, `  backoff_min = "5ms"`, `  backoff_max = "1m"`, `  timeout = "1s"`))
 	tj := j.dial("T", wire.CodecJSON)
 	wantBad(t, sendForReport(t, tj, "relay", "m", map[string]any{"to": "G@K", "body": 1}), wire.CodePeerUnavailable)
@@ -697,8 +697,8 @@ func TestFederationPeerDropsAtOnce(t *testing.T) {
 // A link that speaks JSON: data is converted on the way and keeps its kinds.
 func TestFederationJSONLink(t *testing.T) {
 	aj, ak := freeAddr(t), freeAddr(t)
-	j := startNamedServer(t, namedOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer, `  codec = "json"`))
-	k := startNamedServer(t, namedOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer, `  codec = "json"`))
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer, `  codec = "json"`))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer, `  codec = "json"`))
 	j.waitPeerUp(t, "K")
 	k.waitPeerUp(t, "J")
 	tj, gk := j.dial("T", wire.CodecCBOR), k.dial("G", wire.CodecCBOR)

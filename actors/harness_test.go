@@ -69,12 +69,32 @@ type testServer struct {
 	cfgPath string
 }
 
-// startServer writes a config made of a fixed head (open auth, a TCP and a
-// UNIX listener, an informer) and extra, which holds handler blocks and may
-// use $TESTHANDLER, $RELAY and $DIR. It waits until every handler is up.
+// serverOptions adjust the server a test starts; the zero value is
+// server "J" on a free loopback port.
+type serverOptions struct {
+	name   string    // server name; "J" when empty
+	tcp    string    // address of the "tcp" listener; 127.0.0.1:0 when empty
+	server string    // more attributes of the server block, one per line
+	log    io.Writer // also receives the server's log, when set
+}
+
+// startServer starts server J with extra and waits until every handler is
+// up.
 func startServer(t testing.TB, extra string) *testServer {
 	t.Helper()
-	ts := newServer(t, extra)
+	return startServerWith(t, serverOptions{}, extra)
+}
+
+// newServer starts server J with extra, without waiting for its handlers.
+func newServer(t testing.TB, extra string) *testServer {
+	t.Helper()
+	return newServerWith(t, serverOptions{}, extra)
+}
+
+// startServerWith is newServerWith that waits until every handler is up.
+func startServerWith(t testing.TB, o serverOptions, extra string) *testServer {
+	t.Helper()
+	ts := newServerWith(t, o, extra)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	if err := ts.WaitReady(ctx); err != nil {
@@ -83,26 +103,34 @@ func startServer(t testing.TB, extra string) *testServer {
 	return ts
 }
 
-// newServer starts a server without waiting for its handlers.
-func newServer(t testing.TB, extra string) *testServer {
+// newServerWith starts a real server from a config made of a fixed head (a
+// TCP and a UNIX listener and an informer in a runtime dir of its own, and
+// open auth unless extra has an auth block) and extra: handler and peer
+// blocks, which may use $TESTHANDLER, $RELAY and $DIR. It does not wait for
+// the handlers; t's cleanup stops it.
+func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	head := `
+	if o.name == "" {
+		o.name = "J"
+	}
+	if o.tcp == "" {
+		o.tcp = "127.0.0.1:0"
+	}
+	src := fmt.Sprintf(`
 server {
-  name             = "J"
+  name             = %q
   runtime_dir      = "$DIR"
   shutdown_timeout = "5s"
-}
-auth {
-  mode = "open"
+%s
 }
 listener "tcp" {
   network = "tcp4"
-  address = "127.0.0.1:0"
+  address = %q
 }
 listener "unix" {
   network = "unix"
@@ -111,13 +139,11 @@ listener "unix" {
 informer {
   socket = "informer.sock"
 }
-`
+`, o.name, o.server, o.tcp)
 	if !strings.Contains(extra, "\nauth") {
-		extra = head + extra
-	} else {
-		extra = strings.Replace(head, "auth {\n  mode = \"open\"\n}\n", "", 1) + extra
+		src += "auth {\n  mode = \"open\"\n}\n"
 	}
-	src := strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(extra)
+	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
 	cfgPath := filepath.Join(dir, "bester.hcl")
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -126,17 +152,19 @@ informer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "besterd", Level: hclog.Debug, Output: t.Output()})
-	srv, err := New(cfg, log)
+	out := io.Writer(t.Output())
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return ts
+	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
 }
 
 // handlerBlock is a stream or oneshot handler running the test handler.
@@ -299,79 +327,6 @@ func (ts *testServer) handlerState(name string) *LinkState {
 	return nil
 }
 
-// serverOptions adjusts the server newServerWith starts.
-type serverOptions struct {
-	server string    // more attributes of the server block, one per line
-	log    io.Writer // also receives the server's log, when set
-}
-
-// newServerWith is newServer with more settings in the server block and
-// the log copied to o.log. It does not wait for the handlers.
-func newServerWith(t *testing.T, o serverOptions, extra string) *testServer {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "bt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	src := `
-server {
-  name             = "J"
-  runtime_dir      = "$DIR"
-  shutdown_timeout = "5s"
-` + o.server + `
-}
-listener "tcp" {
-  network = "tcp4"
-  address = "127.0.0.1:0"
-}
-listener "unix" {
-  network = "unix"
-  address = "client.sock"
-}
-informer {
-  socket = "informer.sock"
-}
-`
-	if !strings.Contains(extra, "\nauth") {
-		src += "auth {\n  mode = \"open\"\n}\n"
-	}
-	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
-	cfgPath := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := io.Writer(t.Output())
-	if o.log != nil {
-		out = io.MultiWriter(out, o.log)
-	}
-	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd", Level: hclog.Debug, Output: out}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
-}
-
-// startServerWith is startServer with options: it waits for the handlers.
-func startServerWith(t *testing.T, o serverOptions, extra string) *testServer {
-	t.Helper()
-	ts := newServerWith(t, o, extra)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	if err := ts.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return ts
-}
-
 // logBuffer collects a server's log for checks; safe for concurrent use.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -388,87 +343,6 @@ func (b *logBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// namedOptions describe one server of a test with several servers.
-type namedOptions struct {
-	name   string    // server name
-	tcp    string    // address of the "tcp" listener; 127.0.0.1:0 when empty
-	server string    // more attributes of the server block, one per line
-	log    io.Writer // also receives the server's log, when set
-}
-
-// newNamedServer starts a server called o.name with its TCP listener on
-// o.tcp, a UNIX listener and an informer in a runtime dir of its own, and
-// extra (handler and peer blocks, which may use $TESTHANDLER, $RELAY and
-// $DIR). Its log lines are named after it. It does not wait for the
-// handlers.
-func newNamedServer(t testing.TB, o namedOptions, extra string) *testServer {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "bt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if o.tcp == "" {
-		o.tcp = "127.0.0.1:0"
-	}
-	src := fmt.Sprintf(`
-server {
-  name             = %q
-  runtime_dir      = "$DIR"
-  shutdown_timeout = "5s"
-%s
-}
-auth {
-  mode = "open"
-}
-listener "tcp" {
-  network = "tcp4"
-  address = %q
-}
-listener "unix" {
-  network = "unix"
-  address = "client.sock"
-}
-informer {
-  socket = "informer.sock"
-}
-`, o.name, o.server, o.tcp)
-	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
-	cfgPath := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := io.Writer(t.Output())
-	if o.log != nil {
-		out = io.MultiWriter(out, o.log)
-	}
-	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
-}
-
-// startNamedServer is newNamedServer that waits for the handlers.
-func startNamedServer(t testing.TB, o namedOptions, extra string) *testServer {
-	t.Helper()
-	ts := newNamedServer(t, o, extra)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	if err := ts.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return ts
 }
 
 // freeAddr reserves a loopback TCP address: it listens on port 0 and
