@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/bester-project/bester/wire"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -71,16 +70,7 @@ func (c *checker) handler(r *rawHandler, runtimeDir string) Handler {
 		}
 	}
 	if r.Codec != nil {
-		codec, err := parseCodec(*r.Codec)
-		switch {
-		case err != nil:
-			c.errorf(r.CodecRange, `Invalid "codec"`, "%s.", capitalize(err.Error()))
-		case codec == wire.CodecAuto:
-			c.errorf(r.CodecRange, `Invalid "codec"`,
-				`A handler's codec must be "cbor" or "json": the server speaks first, so it cannot detect it.`)
-		default:
-			h.Codec = codec
-		}
+		h.Codec = c.speakingCodec(*r.Codec, r.CodecRange, "handler", h.Codec)
 	}
 	return h
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/bester-project/bester/wire"
 )
 
@@ -67,6 +69,23 @@ func parseCodec(name string) (wire.Codec, error) {
 		return wire.CodecAuto, fmt.Errorf("unknown codec %q; use auto, cbor or json", name)
 	}
 	return codec, nil
+}
+
+// speakingCodec checks the codec of a link this server opens (to a handler
+// or a peer): it must be concrete, since the server speaks first and
+// nothing tells it what the other end expects. It returns def on error.
+func (c *checker) speakingCodec(name string, rng hcl.Range, what string, def wire.Codec) wire.Codec {
+	codec, err := parseCodec(name)
+	switch {
+	case err != nil:
+		c.errorf(rng, `Invalid "codec"`, "%s.", capitalize(err.Error()))
+	case codec == wire.CodecAuto:
+		c.errorf(rng, `Invalid "codec"`,
+			`A %s's codec must be "cbor" or "json": this server speaks first, so it cannot detect it.`, what)
+	default:
+		return codec
+	}
+	return def
 }
 
 // capitalize starts a sentence of an error detail with a capital letter.

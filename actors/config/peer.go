@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-
-	"github.com/bester-project/bester/wire"
 )
 
 // peers checks the `peer` blocks and fills their defaults. self is this
@@ -52,16 +50,7 @@ func (c *checker) peer(r *rawPeer) Peer {
 	}
 	c.required(r.Secret, r.SecretRange, "secret")
 	if r.Codec != nil {
-		codec, err := parseCodec(*r.Codec)
-		switch {
-		case err != nil:
-			c.errorf(r.CodecRange, `Invalid "codec"`, "%s.", capitalize(err.Error()))
-		case codec == wire.CodecAuto:
-			c.errorf(r.CodecRange, `Invalid "codec"`,
-				`A peer's codec must be "cbor" or "json": this server speaks first, so it cannot detect it.`)
-		default:
-			p.Codec = codec
-		}
+		p.Codec = c.speakingCodec(*r.Codec, r.CodecRange, "peer", p.Codec)
 	}
 	if p.BackoffMin > 0 && p.BackoffMax > 0 && p.BackoffMin > p.BackoffMax {
 		where, field := r.BackoffMaxRange, "backoff_max"
