@@ -715,3 +715,16 @@ func TestFederationJSONLink(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 }
+
+// TestFanoutBackstop: a sendServers whose peer link never answers (here:
+// it is gone) still gets the sender a report, once the backstop passes.
+func TestFanoutBackstop(t *testing.T) {
+	ts := startServer(t, handlerBlock("h", "stream", "cbor")+peerBlock("K", freeAddr(t), "s", `timeout = "200ms"`))
+	ts.sys.Root.PoisonFuture(ts.peers["K"]).Wait()
+	c := ts.dial("T", wire.CodecCBOR)
+	r := sendForReport(t, c, "h", "gone", act("servers", "peers", []string{"K"}, "to", "G"))
+	wantBad(t, r, wire.CodePeerUnavailable)
+	if !strings.Contains(r.Header.Detail, "no result from the link to peer K") || len(r.Payload.Undelivered) != 1 {
+		t.Fatalf("report %+v does not come from the backstop", r)
+	}
+}

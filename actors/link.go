@@ -41,6 +41,10 @@ type linkSettings struct {
 	peers map[string]*actor.PID
 	// allowUnnamed lets sendServers name a peer by host:port.
 	allowUnnamed bool
+	// fanoutTimeout bounds a sendServers: past it, peers that have not
+	// answered count as failed. Peer links answer within their own timeout;
+	// this is the backstop that keeps a sender from waiting forever.
+	fanoutTimeout time.Duration
 }
 
 // handlerLink is the actor of one handler: it starts and supervises the
@@ -461,6 +465,7 @@ func (l *handlerLink) sweep(ctx actor.Context) {
 	if len(l.pending) == 0 {
 		l.deadlines = nil // drop ids of requests answered in time
 	}
+	l.expireFanouts(ctx, now)
 	for len(l.queue) > 0 && !l.queue[0].at.After(now) {
 		q := l.queue[0]
 		l.queue = l.queue[1:]

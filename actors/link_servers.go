@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -16,10 +17,11 @@ import (
 // fanout is one sendServers under way: the message went to several peers
 // at once, and the sender's report waits for all of their results.
 type fanout struct {
-	d       *dispatch
-	peers   []string // as named, without repeats
-	errs    map[string]*wire.Error
-	waiting int
+	d     *dispatch
+	peers []string            // as named, without repeats
+	left  map[string]struct{} // peers whose result is still to come
+	errs  map[string]*wire.Error
+	until time.Time // the backstop: see linkSettings.fanoutTimeout
 }
 
 // sendServers carries out a handler's sendServers (protocol §5, §6): the
@@ -39,7 +41,8 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 	}
 	token := l.nextToken
 	l.nextToken++
-	f := &fanout{d: d, errs: make(map[string]*wire.Error)}
+	f := &fanout{d: d, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
+		until: time.Now().Add(l.fanoutTimeout)}
 	for _, name := range names {
 		if slices.Contains(f.peers, name) {
 			continue
@@ -48,7 +51,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 		if pid, ok := l.peers[name]; ok {
 			ctx.Send(pid, &peerSend{token: token, replyTo: l.self, origin: d.origin, typ: l.handler.Name,
 				data: data, codec: l.handler.Codec, hops: d.hops + 1})
-			f.waiting++
+			f.left[name] = struct{}{}
 			continue
 		}
 		if !isHostPort(name) {
@@ -69,14 +72,14 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 			Header:  wire.ServerHeader{Scope: wire.ScopeServer, Origin: d.origin, Hops: d.hops + 1},
 			Payload: wire.Payload{Type: l.handler.Name, ID: strconv.FormatUint(token, 10), Data: converted},
 		}
-		f.waiting++
+		f.left[name] = struct{}{}
 		self, root, pctx, maxFrame := l.self, l.root, l.peerCtx, l.maxFrame
 		go func() {
 			err := legacyExchange(pctx, name, msg, config.DefaultPeerTimeout, maxFrame)
 			root.Send(self, &peerResult{token: token, peer: name, err: err})
 		}()
 	}
-	if f.waiting == 0 {
+	if len(f.left) == 0 {
 		l.finishFanout(ctx, f)
 		return
 	}
@@ -90,11 +93,30 @@ func (l *handlerLink) peerAnswered(ctx actor.Context, m *peerResult) {
 	if !ok {
 		return // failed already, at stop
 	}
+	if _, ok := f.left[m.peer]; !ok {
+		return
+	}
+	delete(f.left, m.peer)
 	if m.err != nil {
 		f.errs[m.peer] = m.err
 	}
-	if f.waiting--; f.waiting == 0 {
+	if len(f.left) == 0 {
 		delete(l.fanouts, m.token)
+		l.finishFanout(ctx, f)
+	}
+}
+
+// expireFanouts fails the peers of every sendServers past its backstop that
+// have still not answered, so that no sender waits forever.
+func (l *handlerLink) expireFanouts(ctx actor.Context, now time.Time) {
+	for token, f := range l.fanouts {
+		if now.Before(f.until) {
+			continue
+		}
+		for name := range f.left {
+			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no result from the link to peer %s within %s", name, l.fanoutTimeout)
+		}
+		delete(l.fanouts, token)
 		l.finishFanout(ctx, f)
 	}
 }

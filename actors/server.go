@@ -132,6 +132,22 @@ func (s *Server) Start() (err error) {
 	return nil
 }
 
+// fanoutGrace is how much longer than the slowest peer's timeout a
+// sendServers may wait before its handler link gives up on a peer link.
+const fanoutGrace = time.Second
+
+// fanoutTimeout is the handler links' backstop for sendServers.
+func (s *Server) fanoutTimeout() time.Duration {
+	var d time.Duration
+	if s.cfg.Server.AllowUnnamedPeers {
+		d = config.DefaultPeerTimeout // what an exchange with an unnamed peer may take
+	}
+	for _, p := range s.cfg.Peers {
+		d = max(d, p.Timeout)
+	}
+	return d + fanoutGrace
+}
+
 // startActors spawns the router, one link per peer, one link per handler
 // and the acceptor.
 func (s *Server) startActors() {
@@ -153,7 +169,7 @@ func (s *Server) startActors() {
 		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
 			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router,
 			log:   s.log.Named("handler").With("handler", h.Name),
-			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers}
+			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
 		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }))
 		links[h.Name] = pid
 		s.linkOrder = append(s.linkOrder, h.Name)
