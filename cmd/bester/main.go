@@ -1,9 +1,11 @@
 // Command bester is the Bester client: it sends messages, listens for
-// deliveries and manages the users of an htpasswd file.
+// deliveries, manages the users of an htpasswd file and measures a server
+// under load.
 //
 //	bester send -addr 127.0.0.1:2223 -user T -password x -type relay '{"to":"G","body":"hello"}'
 //	bester listen -addr 127.0.0.1:2223 -user G -password y
 //	bester useradd -file users.htpasswd G
+//	bester bench -spawn relay -duration 10s
 //
 // Credentials may come from BESTER_USER and BESTER_PASSWORD instead of
 // flags, so that they do not show in the process list.
@@ -34,8 +36,9 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// stdinTerminal tells whether stdin is a terminal.
-	stdinTerminal bool
+	// stdinTerminal and stderrTerminal tell whether stdin and stderr
+	// are terminals.
+	stdinTerminal, stderrTerminal bool
 	// readPassword reads one line from the terminal without echo.
 	readPassword func() ([]byte, error)
 }
@@ -45,8 +48,9 @@ func systemEnv() *env {
 	fd := int(os.Stdin.Fd())
 	return &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		stdinTerminal: term.IsTerminal(fd),
-		readPassword:  func() ([]byte, error) { return term.ReadPassword(fd) },
+		stdinTerminal:  term.IsTerminal(fd),
+		stderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+		readPassword:   func() ([]byte, error) { return term.ReadPassword(fd) },
 	}
 }
 
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, e *env) int {
 func newApp(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "bester",
-		Usage:     "send messages to a Bester server, listen for deliveries, manage users",
+		Usage:     "send messages to a Bester server, listen for deliveries, manage users, measure a server under load",
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
 		// Errors are reported by run; the library must neither print
@@ -85,7 +89,7 @@ func newApp(e *env) *cli.Command {
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		OnUsageError:   usageError,
 		HideVersion:    true,
-		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e)},
+		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), benchCommand(e)},
 	}
 }
 

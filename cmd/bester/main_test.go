@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client/load"
 )
 
 // testTimeout bounds each command in these tests; generous, never raced.
@@ -274,6 +276,101 @@ func TestReportLine(t *testing.T) {
 	for want, r := range cases {
 		if got := reportLine(r); got != want {
 			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
+
+func TestBenchSpawnRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	// A terminal on stderr: the live progress line is drawn there.
+	e, out, errs := testEnv("")
+	e.stderrTerminal = true
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold build is slow
+	defer cancel()
+	code := run(ctx, []string{"bester", "bench", "-spawn", "relay", "-duration", "2s", "-warmup", "500ms", "-json"}, e)
+	if code != 0 {
+		t.Fatalf("status %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	var res load.Result
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("stdout is not the JSON result: %v\n%s", err, out)
+	}
+	a := res.Accounting
+	if !a.Complete || a.Sent == 0 || a.Good != a.Sent || a.Delivered != a.Sent || len(res.Errors) != 0 {
+		t.Fatalf("accounting %+v, errors %v", a, res.Errors)
+	}
+	if res.Senders != defaultPairs || res.Window != defaultWindow || res.Size != defaultSize ||
+		res.Delivered.PerSecond <= 0 || res.Latency.Delivery.Count == 0 || res.Latency.Delivery.P99 <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(errs.String(), "open-file limit") || !strings.Contains(errs.String(), "\r\x1b[Krelay measuring") {
+		t.Fatalf("stderr %q", errs)
+	}
+}
+
+func TestBenchSpawnConnect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	e, out, errs := testEnv("")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"bester", "bench", "connect", "-spawn", "-conns", "200", "-duration", "300ms"}, e)
+	if code != 0 {
+		t.Fatalf("status %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	for _, want := range []string{"connected   200 of 200", "per connection", "counts 200 connections", "errors      none"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(errs.String(), "\r") {
+		t.Errorf("a progress line on a stderr that is not a terminal: %q", errs)
+	}
+}
+
+func TestBenchSpawnFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts two servers")
+	}
+	e, out, errs := testEnv("")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"bester", "bench", "federation", "-spawn", "-pairs", "4", "-window", "8",
+		"-duration", "1s", "-warmup", "200ms"}, e)
+	if code != 0 {
+		t.Fatalf("status %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	for _, want := range []string{"federation:", "4 pairs", "recipients on its peer besterd B", "every id accounted for"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBenchFlagErrors(t *testing.T) {
+	cases := map[string][]string{
+		"no workload":         {"bench"},
+		"pingpong pairs":      {"bench", "pingpong", "-pairs", "4"},
+		"connect rate":        {"bench", "connect", "-rate", "100"},
+		"conns for relay":     {"bench", "relay", "-conns", "10"},
+		"addr with spawn":     {"bench", "relay", "-spawn", "-addr", "127.0.0.1:1"},
+		"handler w/o spawn":   {"bench", "relay", "-handler", "x"},
+		"bad codec":           {"bench", "relay", "-codec", "auto"},
+		"stray argument":      {"bench", "relay", "extra"},
+		"unknown flag":        {"bench", "relay", "-bogus"},
+		"nothing listening":   {"bench", "relay", "-addr", "127.0.0.1:1", "-timeout", "1s"},
+		"federation w/o peer": {"bench", "federation", "-addr", "127.0.0.1:1"},
+		"peer-addr for relay": {"bench", "relay", "-peer-addr", "127.0.0.1:1"},
+	}
+	for name, args := range cases {
+		e, out, errs := testEnv("")
+		code := runWith(t, e, args...)
+		msg := errs.String()
+		if code != 1 || out.String() != "" || !strings.Contains(msg, "bester: ") {
+			t.Errorf("%s: status %d, stdout %q, stderr %q; want 1 and an error", name, code, out, msg)
 		}
 	}
 }

@@ -1,0 +1,449 @@
+// Command compare runs the same workloads against Bester, NATS and a
+// minimal hand-written Go relay, alternately (A B C A B C), and prints
+// their figures side by side with ratios to Bester.
+//
+//	cd bench && go run ./cmd/compare
+//
+// Every target runs as separate server and handler processes on loopback,
+// started afresh for each run; this process is the load generator. The
+// workloads: relay (16 pairs, window 64, 128-byte bodies), pingpong (one
+// pair, window 1) and connect (10,000 idle connections). Progress goes to
+// standard error, the table (or -json) to standard output.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bester-project/bester/bench/internal/targets"
+	"github.com/bester-project/bester/wire/client/load"
+)
+
+type options struct {
+	rounds           int
+	duration, warmup time.Duration
+	hold             time.Duration
+	pairs, window    int
+	size, conns      int
+	workloads        []string
+	targets          []string
+	json             bool
+	jsonFile         string
+	table            string
+}
+
+func main() {
+	var o options
+	var workloads, targetList string
+	flag.IntVar(&o.rounds, "rounds", 2, "rounds: each runs every target once per workload")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "time measured per run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time run before measuring")
+	flag.DurationVar(&o.hold, "hold", 3*time.Second, "connect: time the connections are held")
+	flag.IntVar(&o.pairs, "pairs", 16, "relay: sender/recipient pairs")
+	flag.IntVar(&o.window, "window", 64, "relay: unacknowledged messages per sender")
+	flag.IntVar(&o.size, "size", 128, "bytes of data per message")
+	flag.IntVar(&o.conns, "conns", 10000, "connect: idle connections")
+	flag.StringVar(&workloads, "workloads", "relay,pingpong,connect", "workloads to run, comma-separated")
+	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
+	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
+	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
+	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything")
+	flag.Parse()
+	o.workloads = strings.Split(workloads, ",")
+	o.targets = strings.Split(targetList, ",")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	run := run
+	if o.table != "" {
+		run = reprint
+	}
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+// cell is one run: a workload against a target in a round.
+type cell struct {
+	Workload string       `json:"workload"`
+	Target   string       `json:"target"`
+	Round    int          `json:"round"`
+	Result   *load.Result `json:"result"`
+	// CPU seconds used during the run by the server, its handler and
+	// this load generator.
+	ServerCPU    float64 `json:"server_cpu_s"`
+	HandlerCPU   float64 `json:"handler_cpu_s"`
+	GeneratorCPU float64 `json:"generator_cpu_s"`
+}
+
+// report is the JSON output.
+type report struct {
+	Machine machine `json:"machine"`
+	Options struct {
+		Rounds    int      `json:"rounds"`
+		DurationS float64  `json:"duration_s"`
+		WarmupS   float64  `json:"warmup_s"`
+		HoldS     float64  `json:"hold_s"`
+		Pairs     int      `json:"pairs"`
+		Window    int      `json:"window"`
+		Size      int      `json:"size"`
+		Conns     int      `json:"conns"`
+		Workloads []string `json:"workloads"`
+		Targets   []string `json:"targets"`
+	} `json:"options"`
+	Runs []cell `json:"runs"`
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	for _, w := range o.workloads {
+		if !slices.Contains([]string{"relay", "pingpong", "connect"}, w) {
+			return fmt.Errorf("unknown workload %q: want relay, pingpong or connect", w)
+		}
+	}
+	for _, t := range o.targets {
+		if !slices.Contains(targets.Names, t) {
+			return fmt.Errorf("unknown target %q: want %s", t, strings.Join(targets.Names, ", "))
+		}
+	}
+	nofile, err := load.RaiseOpenFileLimit()
+	if err != nil {
+		return err
+	}
+	if most := int(nofile) - load.ReservedFiles; o.conns > most {
+		logf("connect: %d connections, not %d: the open-file limit is %d", most, o.conns, nofile)
+		o.conns = most
+	}
+	logf("building the servers, handlers and relays")
+	bins, err := targets.Build(ctx)
+	if err != nil {
+		return err
+	}
+	defer bins.Remove()
+
+	rep := report{Machine: describeMachine()}
+	logf("%s; load average %s", rep.Machine, rep.Machine.LoadBefore)
+	for _, w := range o.workloads {
+		for round := 1; round <= o.rounds; round++ {
+			for _, t := range o.targets {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				c, err := runOne(ctx, o, bins, w, t, round)
+				if err != nil {
+					return fmt.Errorf("%s against %s, round %d: %w", w, t, round, err)
+				}
+				logf("%s", c.summary())
+				rep.Runs = append(rep.Runs, *c)
+			}
+		}
+	}
+	rep.Machine.LoadAfter = loadAvg()
+	ro := &rep.Options
+	ro.Rounds, ro.DurationS, ro.WarmupS, ro.HoldS = o.rounds, o.duration.Seconds(), o.warmup.Seconds(), o.hold.Seconds()
+	ro.Pairs, ro.Window, ro.Size, ro.Conns = o.pairs, o.window, o.size, o.conns
+	ro.Workloads, ro.Targets = o.workloads, o.targets
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	js = append(js, '\n')
+	if o.jsonFile != "" {
+		if err := os.WriteFile(o.jsonFile, js, 0o644); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		_, err := stdout.Write(js)
+		return err
+	}
+	return writeTable(stdout, o, &rep)
+}
+
+// reprint prints the table of a saved report.
+func reprint(_ context.Context, o options, stdout io.Writer) error {
+	b, err := os.ReadFile(o.table)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", o.table, err)
+	}
+	ro := rep.Options
+	o = options{rounds: ro.Rounds, duration: seconds(ro.DurationS), warmup: seconds(ro.WarmupS), hold: seconds(ro.HoldS),
+		pairs: ro.Pairs, window: ro.Window, size: ro.Size, conns: ro.Conns, workloads: ro.Workloads, targets: ro.Targets}
+	return writeTable(stdout, o, &rep)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+}
+
+// runOne starts target, runs workload against it and stops it.
+func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, target string, round int) (*cell, error) {
+	topts := targets.Options{Window: o.window, Pending: 8192}
+	if workload == "connect" {
+		topts.Pending = 64
+	}
+	t, err := targets.Start(ctx, target, bins, topts)
+	if err != nil {
+		return nil, err
+	}
+	c := &cell{Workload: workload, Target: target, Round: round}
+	cpu0 := cpuOf(t)
+	switch workload {
+	case "connect":
+		srcs, _, perr := load.PlanSources(t.Addr, o.conns, 0)
+		if perr != nil {
+			err = perr
+			break
+		}
+		c.Result, err = load.RunConnect(ctx, load.ConnectConfig{Driver: t.Driver, Conns: o.conns, Hold: o.hold,
+			Sources: srcs, Memory: t.RSS, ServerConns: t.ServerConns})
+	default:
+		cfg := load.Config{Workload: workload, Driver: t.Driver, Senders: o.pairs, Recipients: 1, Window: o.window,
+			Size: o.size, Warmup: o.warmup, Duration: o.duration}
+		if workload == "pingpong" {
+			cfg.Senders, cfg.Window = 1, 1
+		}
+		c.Result, err = load.Run(ctx, cfg)
+	}
+	cpu1 := cpuOf(t)
+	c.ServerCPU, c.HandlerCPU, c.GeneratorCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
+	if serr := t.Stop(); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.Result.Target = fmt.Sprintf("%s (server pid %d, handler pid %d, %s)", target, t.PID, t.HandlerPID, t.Addr)
+	return c, nil
+}
+
+// cpuOf is the CPU seconds used so far by the server, its handler and
+// this process.
+func cpuOf(t *targets.Running) [3]float64 {
+	var out [3]float64
+	out[0], _ = targets.CPUSeconds(t.PID)
+	out[1], _ = targets.CPUSeconds(t.HandlerPID)
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		out[2] = tv(ru.Utime) + tv(ru.Stime)
+	}
+	return out
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// summary is one line about a run, for the log.
+func (c *cell) summary() string {
+	r := c.Result
+	head := fmt.Sprintf("%-8s round %d %-6s", c.Workload, c.Round, c.Target)
+	if r.Connect != nil {
+		k := r.Connect
+		return fmt.Sprintf("%s %s of %s connections, %s/conn, %s/s, errors %d", head,
+			load.Thousands(uint64(k.Established)), load.Thousands(uint64(k.Wanted)), load.Bytes(k.BytesPerConn),
+			load.Thousands(uint64(k.PerSecond)), r.ErrorTotal())
+	}
+	acc := "every id accounted for"
+	if !r.Accounting.Complete {
+		acc = "NOT every id accounted for"
+	}
+	return fmt.Sprintf("%s %s msgs/s, p50 %s, p99 %s, errors %d, %s", head, load.Thousands(uint64(r.Delivered.PerSecond)),
+		load.Micros(r.Latency.Delivery.P50), load.Micros(r.Latency.Delivery.P99), r.ErrorTotal(), acc)
+}
+
+// figure is one row of the table: how to read it from a run, how to
+// write it, and whether more is better.
+type figure struct {
+	workload, name string
+	get            func(*cell) float64
+	format         func(float64) string
+	higherIsBetter bool
+}
+
+var figures = []figure{
+	{"relay", "delivered msgs/s", func(c *cell) float64 { return c.Result.Delivered.PerSecond }, count, true},
+	{"relay", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
+	{"relay", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, load.Micros, false},
+	{"relay", "p99.9 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P999 }, load.Micros, false},
+	{"relay", "server+handler CPU/msg", cpuPerMsg, micros1, false},
+	{"relay", "load generator CPU/msg", generatorPerMsg, micros1, false},
+	{"pingpong", "messages/s", func(c *cell) float64 { return c.Result.Acked.PerSecond }, count, true},
+	{"pingpong", "p50 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P50 }, load.Micros, false},
+	{"pingpong", "p99 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P99 }, load.Micros, false},
+	{"pingpong", "p50 to delivery", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
+	{"connect", "memory/idle conn", func(c *cell) float64 { return c.Result.Connect.BytesPerConn }, load.Bytes, false},
+	{"connect", "connections/s", func(c *cell) float64 { return c.Result.Connect.PerSecond }, count, true},
+	{"connect", "p99 connect", func(c *cell) float64 { return c.Result.Connect.Latency.P99 }, load.Micros, false},
+}
+
+func count(v float64) string { return load.Thousands(uint64(v + 0.5)) }
+
+// micros1 writes microseconds with one decimal.
+func micros1(us float64) string { return fmt.Sprintf("%.1fµs", us) }
+
+// cpuPerMsg is the server's and handler's CPU time per delivered message,
+// in microseconds, over the whole run (warmup included).
+func cpuPerMsg(c *cell) float64 {
+	n := c.Result.Accounting.Delivered
+	if n == 0 {
+		return 0
+	}
+	return (c.ServerCPU + c.HandlerCPU) / float64(n) * 1e6
+}
+
+// generatorPerMsg is this process's CPU time per delivered message, in
+// microseconds: what the target's client side costs the load generator,
+// which shares the machine with the target.
+func generatorPerMsg(c *cell) float64 {
+	n := c.Result.Accounting.Delivered
+	if n == 0 {
+		return 0
+	}
+	return c.GeneratorCPU / float64(n) * 1e6
+}
+
+// writeTable prints the mean of each figure over the rounds, per target,
+// with ratios to the first target, then every run.
+func writeTable(w io.Writer, o options, rep *report) error {
+	fmt.Fprintf(w, "%s\n", rep.Machine)
+	fmt.Fprintf(w, "load average before %s, after %s\n", rep.Machine.LoadBefore, rep.Machine.LoadAfter)
+	fmt.Fprintf(w, "relay: %d pairs, window %d, %d-byte bodies; pingpong: 1 pair, window 1; connect: %s idle connections held %s\n",
+		o.pairs, o.window, o.size, load.Thousands(uint64(o.conns)), o.hold)
+	fmt.Fprintf(w, "%s measured after %s warmup per run; %d rounds of %s, in turn; figures are means over the rounds\n\n",
+		o.duration, o.warmup, o.rounds, strings.Join(o.targets, " "))
+	// Numbers are right-aligned; the two label columns are padded to
+	// their width first, so that they read left-aligned.
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("figure")
+	for _, f := range figures {
+		width = max(width, len(f.name))
+	}
+	label := func(workload, name string) string { return fmt.Sprintf("%-9s\t%-*s\t", workload, width, name) }
+	head := label("workload", "figure")
+	for _, t := range o.targets {
+		head += t + "\t"
+	}
+	base := o.targets[0]
+	for _, t := range o.targets[1:] {
+		head += t + "/" + base + "\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, f := range figures {
+		if !slices.Contains(o.workloads, f.workload) {
+			continue
+		}
+		row := label(f.workload, f.name)
+		means := map[string]float64{}
+		for _, t := range o.targets {
+			var sum float64
+			var n int
+			for _, c := range rep.Runs {
+				if c.Workload == f.workload && c.Target == t {
+					sum += f.get(&c)
+					n++
+				}
+			}
+			if n > 0 {
+				means[t] = sum / float64(n)
+			}
+			row += f.format(means[t]) + "\t"
+		}
+		for _, t := range o.targets[1:] {
+			if means[base] == 0 {
+				row += "-\t"
+				continue
+			}
+			row += fmt.Sprintf("%.2fx\t", means[t]/means[base])
+		}
+		fmt.Fprintln(tw, row)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nRuns, in the order run:")
+	var problems []string
+	for _, c := range rep.Runs {
+		fmt.Fprintln(w, "  "+c.summary())
+		r := c.Result
+		switch {
+		case r.Connect == nil && !r.Accounting.Complete:
+			problems = append(problems, fmt.Sprintf("%s round %d %s: not every id accounted for", c.Workload, c.Round, c.Target))
+		case r.Connect != nil && r.Connect.Established < r.Connect.Wanted:
+			problems = append(problems, fmt.Sprintf("%s round %d %s: %s", c.Workload, c.Round, c.Target, r.Connect.Limit))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// machine says what the figures were measured on.
+type machine struct {
+	Date   string `json:"date"`
+	CPU    string `json:"cpu"`
+	CPUs   int    `json:"cpus"`
+	OS     string `json:"os"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+	// LoadBefore and LoadAfter are /proc/loadavg's 1, 5 and 15 minute
+	// figures before and after the runs: anything else running shows.
+	LoadBefore string `json:"loadavg_before"`
+	LoadAfter  string `json:"loadavg_after"`
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func (m machine) String() string {
+	return fmt.Sprintf("%s; %d x %s; %s, Linux %s; %s", m.Date, m.CPUs, m.CPU, m.OS, m.Kernel, m.Go)
+}
+
+func describeMachine() machine {
+	m := machine{Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU(), Go: runtime.Version(),
+		CPU: "unknown CPU", OS: runtime.GOOS, LoadBefore: loadAvg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				m.OS = strings.Trim(v, `"`)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}

@@ -1,0 +1,44 @@
+// Command natsd runs a NATS server (core NATS, no JetStream) embedded in
+// its own process, on a loopback address, for the comparison. It prints
+// `listening HOST:PORT` on standard output when it accepts connections,
+// and stops on SIGINT or SIGTERM.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+func main() {
+	host := flag.String("host", "127.0.0.1", "address to listen on (loopback)")
+	port := flag.Int("port", -1, "port to listen on (-1: a free one)")
+	maxConn := flag.Int("max-connections", 1<<20, "most client connections")
+	flag.Parse()
+	s, err := server.NewServer(&server.Options{
+		Host: *host, Port: *port, NoLog: true, NoSigs: true, MaxConn: *maxConn,
+		// Larger than the default 64 MiB: a recipient behind by a whole
+		// window must not be cut off as a slow consumer.
+		MaxPending: 256 << 20,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "natsd:", err)
+		os.Exit(1)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		fmt.Fprintln(os.Stderr, "natsd: not ready within 10 s")
+		os.Exit(1)
+	}
+	fmt.Println("listening", s.Addr())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	<-sigs
+	s.Shutdown()
+	s.WaitForShutdown()
+}

@@ -1,0 +1,214 @@
+package targets
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bester-project/bester/bench/internal/rawproto"
+	"github.com/bester-project/bester/wire/client/load"
+)
+
+// bufferSize is each connection's read and write buffer in the raw
+// driver: the Bester client's default, so that both clients batch alike.
+const bufferSize = 8 << 10
+
+// NATS drives core NATS with natshandler as the relay: a message to user
+// G is published on relay.G with the reply subject ack.SENDER.ID; the
+// handler publishes it on u.G and acknowledges on the reply subject. Each
+// connection subscribes to its user's subject and to its acks.
+type NATS struct {
+	URL     string
+	Timeout time.Duration
+	// Pending bounds the messages waiting for Receive on a connection;
+	// beyond it NATS drops them (slow consumer), which the accounting
+	// shows as lost.
+	Pending int
+}
+
+// Dial connects user and subscribes it.
+func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (load.Conn, error) {
+	timeout := n.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	c := &natsConn{user: user, ackPrefix: "ack." + user + ".", in: make(chan *nats.Msg, max(n.Pending, 64)),
+		closed: make(chan struct{})}
+	opts := []nats.Option{nats.Name(user), nats.NoReconnect(), nats.Timeout(timeout),
+		nats.ClosedHandler(func(*nats.Conn) { c.close() })}
+	if local != nil {
+		opts = append(opts, nats.SetCustomDialer(&net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: timeout}))
+	}
+	nc, err := nats.Connect(n.URL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.nc = nc
+	if _, err := nc.ChanSubscribe("u."+user, c.in); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if _, err := nc.ChanSubscribe(c.ackPrefix+"*", c.in); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	// A round trip: the server has both subscriptions before anyone
+	// sends to them.
+	if err := nc.FlushTimeout(timeout); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+type natsConn struct {
+	nc        *nats.Conn
+	user      string
+	ackPrefix string
+	in        chan *nats.Msg
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	// The sending side.
+	to      []string
+	subject string
+	reply   []byte
+}
+
+func (c *natsConn) Queue(m *load.Message) error {
+	if len(m.To) != 1 {
+		return errors.New("nats driver: one recipient per message")
+	}
+	if len(c.to) == 0 || c.to[0] != m.To[0] {
+		c.to, c.subject = m.To, "relay."+m.To[0]
+	}
+	c.reply = strconv.AppendUint(append(c.reply[:0], c.ackPrefix...), m.ID, 36)
+	return c.nc.PublishRequest(c.subject, string(c.reply), m.Body)
+}
+
+// Flush does nothing: the NATS client writes from its own goroutine as
+// soon as it has something (its Flush is a round trip to the server).
+func (c *natsConn) Flush() error { return nil }
+
+func (c *natsConn) Receive(ev *load.Event) error {
+	select {
+	case m := <-c.in:
+		if id, ok := strings.CutPrefix(m.Subject, c.ackPrefix); ok {
+			n, err := strconv.ParseUint(id, 36, 64)
+			if err != nil {
+				n = ^uint64(0)
+			}
+			*ev = load.Event{Kind: load.EventAck, ID: n}
+			return nil
+		}
+		*ev = load.Event{Kind: load.EventDelivery, Body: m.Data}
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+func (c *natsConn) close() { c.closeOnce.Do(func() { close(c.closed) }) }
+
+func (c *natsConn) Close() error {
+	c.close()
+	c.nc.Close()
+	return nil
+}
+
+// Raw drives rawrelay.
+type Raw struct {
+	Addr    string
+	Timeout time.Duration
+}
+
+// Dial connects and authenticates user.
+func (r *Raw) Dial(ctx context.Context, user string, local net.IP) (load.Conn, error) {
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	if local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: local}
+	}
+	conn, err := d.DialContext(ctx, "tcp", r.Addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &rawConn{conn: conn, br: bufio.NewReaderSize(conn, bufferSize), bw: bufio.NewWriterSize(conn, bufferSize)}
+	conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write(rawproto.AppendFrame(nil, []byte{rawproto.Auth}, []byte(user))); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	body, err := rawproto.ReadFrame(c.br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if body[0] != rawproto.AuthOK {
+		conn.Close()
+		return nil, errors.New("authenticate: refused")
+	}
+	conn.SetDeadline(time.Time{})
+	return c, nil
+}
+
+type rawConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	rbuf []byte
+	wbuf []byte
+}
+
+func (c *rawConn) Queue(m *load.Message) error {
+	if len(m.To) != 1 {
+		return errors.New("raw driver: one recipient per message")
+	}
+	c.wbuf = rawproto.AppendMessage(c.wbuf[:0], m.ID, m.To[0], m.Body)
+	_, err := c.bw.Write(c.wbuf)
+	return err
+}
+
+func (c *rawConn) Flush() error { return c.bw.Flush() }
+
+func (c *rawConn) Receive(ev *load.Event) error {
+	for {
+		body, err := rawproto.ReadFrame(c.br, c.rbuf)
+		if err != nil {
+			return err
+		}
+		c.rbuf = body
+		switch {
+		case body[0] == rawproto.Ack && len(body) == 10:
+			*ev = load.Event{Kind: load.EventAck, ID: leUint64(body[1:9])}
+			if body[9] != rawproto.StatusGood {
+				ev.Code, ev.Undelivered = load.CodeUndelivered, 1
+			}
+			return nil
+		case body[0] == rawproto.Delivery:
+			*ev = load.Event{Kind: load.EventDelivery, Body: body[1:]}
+			return nil
+		}
+	}
+}
+
+func (c *rawConn) Close() error { return c.conn.Close() }
+
+func leUint64(b []byte) uint64 {
+	var v uint64
+	for i := 7; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}

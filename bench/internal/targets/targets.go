@@ -1,0 +1,267 @@
+// Package targets starts the systems the comparison measures, each as
+// separate server and handler processes on loopback, and gives the load
+// engine a driver for each: Bester (besterd and its relay handler), NATS
+// (natsd and natshandler) and rawrelay (its server and handler).
+package targets
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bester-project/bester/wire/client/load"
+)
+
+// Names are the targets, in the order the comparison runs them.
+var Names = []string{"bester", "nats", "raw"}
+
+// benchModule is the import path of this module.
+const benchModule = "github.com/bester-project/bester/bench"
+
+// Binaries are the programs built for a comparison.
+type Binaries struct {
+	dir                          string
+	Besterd, Relay               string // from the Bester module
+	Natsd, NatsHandler, RawRelay string // from this module
+}
+
+// Build builds every program into a new temporary directory, from the
+// Bester module and this one as the go command finds them from the
+// working directory.
+func Build(ctx context.Context) (*Binaries, error) {
+	mainDir, err := load.FindModule(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", benchModule).Output()
+	if err != nil {
+		return nil, fmt.Errorf("find the %s module (run from the bench directory): %w", benchModule, err)
+	}
+	benchDir := strings.TrimSpace(string(out))
+	dir, err := os.MkdirTemp("", "bester-compare-bin")
+	if err != nil {
+		return nil, err
+	}
+	b := &Binaries{dir: dir}
+	for _, build := range []struct {
+		dir  string
+		pkgs []string
+	}{{mainDir, []string{"./cmd/besterd", "./examples/relay"}}, {benchDir, []string{"./cmd/natsd", "./cmd/natshandler", "./cmd/rawrelay"}}} {
+		cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", dir + string(filepath.Separator)}, build.pkgs...)...)
+		cmd.Dir = build.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Remove()
+			return nil, fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(build.pkgs, " "), build.dir, err, out)
+		}
+	}
+	b.Besterd, b.Relay = filepath.Join(dir, "besterd"), filepath.Join(dir, "relay")
+	b.Natsd, b.NatsHandler, b.RawRelay = filepath.Join(dir, "natsd"), filepath.Join(dir, "natshandler"), filepath.Join(dir, "rawrelay")
+	return b, nil
+}
+
+// Remove deletes the programs.
+func (b *Binaries) Remove() { os.RemoveAll(b.dir) }
+
+// Running is a started target.
+type Running struct {
+	Name   string
+	Driver load.Driver
+	// Addr is where clients connect; PID is the server process (whose
+	// memory is measured) and HandlerPID the handler's.
+	Addr            string
+	PID, HandlerPID int
+	// ServerConns asks the server how many clients it counts; nil when
+	// it cannot be asked.
+	ServerConns func() (int, error)
+	stop        func() error
+}
+
+// RSS is the server's resident memory in bytes.
+func (r *Running) RSS() (int64, error) { return load.RSS(r.PID) }
+
+// Stop stops the server, then the handler.
+func (r *Running) Stop() error { return r.stop() }
+
+// Options size a target for a workload.
+type Options struct {
+	// Window is the load's window; the servers' limits are set above it.
+	Window int
+	// Pending is how many incoming messages a NATS client connection
+	// holds for the reader (small for many idle connections).
+	Pending int
+}
+
+// Start starts target name.
+func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, error) {
+	switch name {
+	case "bester":
+		s, err := load.SpawnBester(ctx, load.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
+			MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		return &Running{Name: name, Driver: &load.Bester{Network: "tcp4", Address: s.Addr}, Addr: s.Addr,
+			PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
+	case "nats":
+		srv, line, err := startProc(ctx, "listening ", b.Natsd)
+		if err != nil {
+			return nil, err
+		}
+		addr := strings.TrimPrefix(line, "listening ")
+		url := "nats://" + addr
+		h, _, err := startProc(ctx, "ready", b.NatsHandler, "-url", url)
+		if err != nil {
+			srv.stop()
+			return nil, err
+		}
+		return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending}, Addr: addr, PID: srv.pid(),
+			HandlerPID: h.pid(), stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
+	case "raw":
+		dir, err := os.MkdirTemp("", "rr")
+		if err != nil {
+			return nil, err
+		}
+		sock := filepath.Join(dir, "handler.sock")
+		h, _, err := startProc(ctx, "ready", b.RawRelay, "handle", "-socket", sock)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		srv, line, err := startProc(ctx, "listening ", b.RawRelay, "serve", "-listen", "127.0.0.1:0", "-handler", sock)
+		if err != nil {
+			h.stop()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		addr := strings.TrimPrefix(line, "listening ")
+		return &Running{Name: name, Driver: &Raw{Addr: addr}, Addr: addr, PID: srv.pid(), HandlerPID: h.pid(),
+			stop: func() error { err := errors.Join(srv.stop(), h.stop()); os.RemoveAll(dir); return err }}, nil
+	}
+	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(Names, ", "))
+}
+
+// proc is a started server or handler process.
+type proc struct {
+	cmd      *exec.Cmd
+	done     chan struct{}
+	mu       sync.Mutex
+	stderr   strings.Builder
+	stopOnce sync.Once
+	stopErr  error
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// startProc starts a program and waits (30 s at most) for the first line
+// of its standard output that starts with ready, which it returns.
+func startProc(ctx context.Context, ready, path string, args ...string) (*proc, string, error) {
+	p := &proc{cmd: exec.Command(path, args...), done: make(chan struct{})}
+	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.stderr.Len() < 8<<10 {
+			p.stderr.Write(b)
+		}
+		return len(b), nil
+	})
+	// Its own process group, so that a Ctrl-C reaches only the
+	// comparison, which stops it; and stopped if the comparison dies.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sent := false
+		for sc.Scan() {
+			if !sent && strings.HasPrefix(sc.Text(), ready) {
+				lines <- sc.Text()
+				sent = true
+			}
+		}
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	name := filepath.Base(path)
+	select {
+	case line := <-lines:
+		return p, line, nil
+	case <-p.done:
+		return nil, "", fmt.Errorf("%s exited before it was ready: %v\n%s", name, p.cmd.ProcessState, p.stderrText())
+	case <-time.After(30 * time.Second):
+		p.stop()
+		return nil, "", fmt.Errorf("%s was not ready within 30 s", name)
+	case <-ctx.Done():
+		p.stop()
+		return nil, "", ctx.Err()
+	}
+}
+
+func (p *proc) stderrText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// stop sends SIGTERM and waits, killing it after 10 s.
+func (p *proc) stop() error {
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			p.stopErr = fmt.Errorf("%s did not stop within 10 s of SIGTERM", filepath.Base(p.cmd.Path))
+		}
+	})
+	return p.stopErr
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// CPUSeconds is the processor time (user and system) process pid has
+// used, from /proc/PID/stat.
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and
+	// 15 of the line, 12 and 13 after the name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return float64(ut+st) / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc's times: 100 on Linux.
+const clockTicks = 100

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/client/load"
+)
+
+// Defaults of the bench flags.
+const (
+	defaultPairs      = 16
+	defaultWindow     = 64
+	defaultSize       = 128
+	defaultRecipients = 16
+	defaultConns      = 1000
+	defaultDuration   = 10 * time.Second
+	defaultWarmup     = 2 * time.Second
+)
+
+// workloads are the subcommands of bench.
+var workloads = []struct{ name, usage string }{
+	{"relay", "P senders, each relaying to a recipient of its own, W messages unacknowledged (or -rate)"},
+	{"pingpong", "one sender, one recipient, one message at a time: the round trip"},
+	{"fanout", "each message to K recipients through one sendClients"},
+	{"connect", "open N idle authenticated connections, hold them, and measure the server's memory per connection"},
+	{"federation", "relay as P pairs do, from users of one server to users of its peer (-peer-addr, -peer-name)"},
+}
+
+func benchCommand(e *env) *cli.Command {
+	cmd := &cli.Command{
+		Name:  "bench",
+		Usage: "load a Bester server and measure throughput and latency, accounting for every message",
+		Description: "Against a running server (-addr, -password; users are PREFIXs0.., PREFIXr0.., PREFIXc0..)\n" +
+			"or a server of its own (-spawn: built from this repository with the relay handler, stopped at\n" +
+			"the end). The workload's handler must relay data {\"to\": NAMES, \"body\": TEXT} as\n" +
+			"examples/relay does. The loop is closed (a window of W unacknowledged messages per sender) or,\n" +
+			"with -rate, open: latency then counts from each message's intended send time. A live progress\n" +
+			"line goes to standard error when it is a terminal; the final table, or -json, to standard output.\n" +
+			"The exit status is 1 when not every message id is accounted for (acknowledged once, delivered\n" +
+			"once to each recipient) or, for connect, when not every connection opened.",
+		OnUsageError: usageError,
+		Flags:        benchFlags(),
+		Action: func(context.Context, *cli.Command) error {
+			return errors.New("bench: name a workload: relay, pingpong, fanout, connect or federation (see 'bester bench -help')")
+		},
+	}
+	for _, w := range workloads {
+		cmd.Commands = append(cmd.Commands, &cli.Command{
+			Name:         w.name,
+			Usage:        w.usage,
+			OnUsageError: usageError,
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if cmd.NArg() > 0 {
+					return fmt.Errorf("bench %s: unexpected argument %q", w.name, cmd.Args().First())
+				}
+				return runBench(ctx, cmd, e, w.name)
+			},
+		})
+	}
+	return cmd
+}
+
+func benchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
+			Usage: "server address (not with -spawn)"},
+		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork, Usage: "tcp, tcp4, tcp6 or unix"},
+		&cli.StringFlag{Name: "password", Sources: cli.EnvVars(envPassword),
+			Usage: "password of every user (prefer the environment variable)"},
+		&cli.StringFlag{Name: "user-prefix", Value: load.DefaultUserPrefix, Usage: "start of every user name"},
+		&cli.StringFlag{Name: "codec", Value: wire.CodecCBOR.String(), Usage: "codec to speak: cbor or json"},
+		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "bound on opening each connection"},
+		&cli.StringFlag{Name: "type", Value: load.DefaultType, Usage: "payload type of the relay handler"},
+		&cli.BoolFlag{Name: "spawn", Usage: "start a server of its own with the relay handler, on loopback, and stop it at the end"},
+		&cli.StringFlag{Name: "besterd", Usage: "with -spawn: the server program (default: built from this repository)"},
+		&cli.StringFlag{Name: "handler", Usage: "with -spawn: the relay handler program (default: built from this repository)"},
+		&cli.BoolFlag{Name: "server-log", Usage: "with -spawn: copy the server's log to standard error"},
+		&cli.IntFlag{Name: "pairs", Aliases: []string{"senders"}, DefaultText: fmt.Sprintf("%d; fanout: 1", defaultPairs),
+			Usage: "relay: sender/recipient pairs, P; fanout: senders"},
+		&cli.IntFlag{Name: "window", Value: defaultWindow, Usage: "closed loop: unacknowledged messages per sender, W"},
+		&cli.FloatFlag{Name: "rate", Usage: "open loop: messages per second, all senders together"},
+		&cli.IntFlag{Name: "size", Value: defaultSize, Usage: fmt.Sprintf("bytes of data each recipient gets, D (at least %d)", load.MinSize)},
+		&cli.IntFlag{Name: "recipients", Value: defaultRecipients, Usage: "fanout: recipients of each message, K"},
+		&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "connect: connections to open, N"},
+		&cli.IntFlag{Name: "concurrency", Value: load.DefaultDialConcurrency, Usage: "connections being opened at once"},
+		&cli.IntFlag{Name: "sources", Usage: "loopback source addresses to dial from (default: as many as the ephemeral ports need)"},
+		&cli.IntFlag{Name: "server-pid", Usage: "connect against a server on this machine: its process id, to read its memory"},
+		&cli.StringFlag{Name: "peer-addr", Usage: "federation: address of the recipients' server (not with -spawn)"},
+		&cli.StringFlag{Name: "peer-name", Usage: "federation: the recipients' server's name, as a peer of the senders' server"},
+		&cli.DurationFlag{Name: "duration", Value: defaultDuration, Usage: "time measured (connect: time held)"},
+		&cli.DurationFlag{Name: "warmup", Value: defaultWarmup, Usage: "time run before measuring"},
+		&cli.DurationFlag{Name: "drain", Value: load.DefaultDrain, Usage: "longest wait at the end for acknowledgements and deliveries"},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+	}
+}
+
+// benchRun is what one bench command needs, gathered from its flags.
+type benchRun struct {
+	e        *env
+	cmd      *cli.Command
+	workload string
+	codec    wire.Codec
+	network  string
+	addr     string
+	peerAddr string // federation: the recipients' server
+	peerName string
+	target   string
+	notes    []string
+	spawned  []*load.Spawned
+	progress func(load.Progress)
+}
+
+// runBench runs one workload and prints its result.
+func runBench(ctx context.Context, cmd *cli.Command, e *env, workload string) error {
+	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: cmd.String("addr"),
+		peerAddr: cmd.String("peer-addr"), peerName: cmd.String("peer-name")}
+	codec, err := wire.ParseCodec(cmd.String("codec"))
+	if err != nil || codec == wire.CodecAuto {
+		return fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
+	}
+	b.codec = codec
+	if err := b.checkFlags(); err != nil {
+		return err
+	}
+	nofile, err := load.RaiseOpenFileLimit()
+	if err != nil {
+		return err
+	}
+	b.info("open-file limit %d", nofile)
+	defer b.stopServers()
+	switch {
+	case cmd.Bool("spawn") && workload == "federation":
+		if err := b.spawnPeers(ctx); err != nil {
+			return err
+		}
+	case cmd.Bool("spawn"):
+		if err := b.spawn(ctx, b.spawnOptions()); err != nil {
+			return err
+		}
+	case workload == "federation":
+		b.target = fmt.Sprintf("%s, recipients on its peer %s at %s", b.addr, b.peerName, b.peerAddr)
+	default:
+		b.target = b.addr
+	}
+	if e.stderrTerminal {
+		b.progress = b.liveLine
+	}
+	var res *load.Result
+	if workload == "connect" {
+		res, err = b.runConnect(ctx, nofile)
+	} else {
+		res, err = b.runTraffic(ctx)
+	}
+	if b.progress != nil {
+		fmt.Fprint(e.stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		return err
+	}
+	res.Target = b.target
+	res.Notes = append(b.notes, res.Notes...)
+	if err := b.stopServers(); err != nil {
+		b.info("warning: %v", err)
+	}
+	if err := b.print(res); err != nil {
+		return err
+	}
+	switch {
+	case res.Connect != nil && res.Connect.Established < res.Connect.Wanted:
+		return exitCode(1)
+	case res.Connect == nil && !res.Accounting.Complete:
+		return exitCode(1)
+	}
+	return nil
+}
+
+// checkFlags refuses flags that do not fit the workload.
+func (b *benchRun) checkFlags() error {
+	cmd := b.cmd
+	spawn := cmd.Bool("spawn")
+	switch {
+	case !spawn && (cmd.IsSet("besterd") || cmd.IsSet("handler") || cmd.Bool("server-log")):
+		return errors.New("-besterd, -handler and -server-log go with -spawn")
+	case spawn && cmd.IsSet("addr"):
+		return errors.New("-addr names a running server: not with -spawn, which starts its own")
+	case spawn && cmd.IsSet("server-pid"):
+		return errors.New("-server-pid names a running server: not with -spawn, which measures its own")
+	case b.workload == "pingpong" && (cmd.IsSet("pairs") || cmd.IsSet("window") || cmd.IsSet("rate")):
+		return errors.New("pingpong is one pair with a window of 1: use relay for -pairs, -window or -rate")
+	case b.workload == "connect" && (cmd.IsSet("rate") || cmd.IsSet("pairs") || cmd.IsSet("window")):
+		return errors.New("connect opens idle connections: -rate, -pairs and -window do not apply")
+	case b.workload != "connect" && (cmd.IsSet("conns") || cmd.IsSet("server-pid")):
+		return errors.New("-conns and -server-pid go with the connect workload")
+	case b.workload != "federation" && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
+		return errors.New("-peer-addr and -peer-name go with the federation workload")
+	case b.workload == "federation" && spawn && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
+		return errors.New("-peer-addr and -peer-name name running servers: not with -spawn, which starts two")
+	case b.workload == "federation" && !spawn && (b.peerAddr == "" || b.peerName == ""):
+		return errors.New("federation needs -peer-addr and -peer-name (the recipients' server), or -spawn")
+	case cmd.Float("rate") < 0:
+		return fmt.Errorf("-rate %v: want a positive number of messages per second", cmd.Float("rate"))
+	}
+	return nil
+}
+
+// info writes one line for people on standard error.
+func (b *benchRun) info(format string, args ...any) {
+	fmt.Fprintf(b.e.stderr, "bester bench: "+format+"\n", args...)
+}
+
+// spawnOptions sizes the spawned server's limits for the workload.
+func (b *benchRun) spawnOptions() load.SpawnOptions {
+	o := load.SpawnOptions{Besterd: b.cmd.String("besterd"), Handler: b.cmd.String("handler")}
+	if b.cmd.Bool("server-log") {
+		o.Log, o.LogLevel = b.e.stderr, "info"
+	}
+	o.MaxInFlight = max(256, 2*b.cmd.Int("window"))
+	if b.cmd.Float("rate") > 0 {
+		o.MaxInFlight = 4096
+	}
+	return o
+}
+
+// spawn starts a server of its own.
+func (b *benchRun) spawn(ctx context.Context, o load.SpawnOptions) error {
+	if o.Besterd == "" {
+		b.info("building besterd and the relay handler")
+	}
+	s, err := load.SpawnBester(ctx, o)
+	if err != nil {
+		return err
+	}
+	b.spawned = append(b.spawned, s)
+	b.addr, b.network = s.Addr, "tcp4"
+	how := "built from this repository"
+	if !s.Built {
+		how = s.Besterd
+	}
+	b.target = fmt.Sprintf("besterd pid %d on %s, relay handler pid %d (spawned; %s)", s.PID, s.Addr, s.HandlerPID, how)
+	b.info("started %s", b.target)
+	return nil
+}
+
+// spawnPeers starts two servers, A and B, each the other's peer, and
+// waits until their links are up: the senders use A, the recipients B.
+func (b *benchRun) spawnPeers(ctx context.Context) error {
+	addrA, err := load.FreeAddr()
+	if err != nil {
+		return err
+	}
+	addrB, err := load.FreeAddr()
+	if err != nil {
+		return err
+	}
+	var key [16]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return err
+	}
+	secret := hex.EncodeToString(key[:])
+	oa := b.spawnOptions()
+	oa.Name, oa.Listen, oa.Peers = "A", addrA, []load.Peer{{Name: "B", Address: addrB, Secret: secret}}
+	if oa.Besterd == "" {
+		b.info("building besterd and the relay handler")
+	}
+	a, err := load.SpawnBester(ctx, oa)
+	if err != nil {
+		return err
+	}
+	b.spawned = append(b.spawned, a)
+	ob := b.spawnOptions()
+	ob.Besterd, ob.Handler = a.Besterd, a.Handler
+	ob.Name, ob.Listen, ob.Peers = "B", addrB, []load.Peer{{Name: "A", Address: addrA, Secret: secret}}
+	bs, err := load.SpawnBester(ctx, ob)
+	if err != nil {
+		return err
+	}
+	b.spawned = append(b.spawned, bs)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, s := range b.spawned {
+		if err := s.WaitPeers(wctx); err != nil {
+			return err
+		}
+	}
+	b.addr, b.network, b.peerAddr, b.peerName = a.Addr, "tcp4", bs.Addr, "B"
+	b.target = fmt.Sprintf("senders on besterd A pid %d on %s, recipients on its peer besterd B pid %d on %s (spawned)",
+		a.PID, a.Addr, bs.PID, bs.Addr)
+	b.info("started %s", b.target)
+	return nil
+}
+
+// stopServers stops the servers spawned, once.
+func (b *benchRun) stopServers() error {
+	var errs []error
+	for _, s := range b.spawned {
+		errs = append(errs, s.Stop())
+	}
+	b.spawned = nil
+	return errors.Join(errs...)
+}
+
+func (b *benchRun) driver() *load.Bester {
+	return &load.Bester{Network: b.network, Address: b.addr, Codec: b.codec,
+		Password: b.cmd.String("password"), Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
+}
+
+// sources plans the source addresses for conns connections.
+func (b *benchRun) sources(conns int) ([]net.IP, error) {
+	if b.network == "unix" {
+		if b.cmd.IsSet("sources") {
+			return nil, errors.New("-sources needs a TCP target")
+		}
+		return nil, nil
+	}
+	srcs, note, err := load.PlanSources(b.addr, conns, b.cmd.Int("sources"))
+	if err != nil {
+		return nil, err
+	}
+	if note != "" {
+		b.notes = append(b.notes, note)
+		b.info("%s", note)
+	}
+	return srcs, nil
+}
+
+// runTraffic runs relay, pingpong or fanout.
+func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
+	cmd := b.cmd
+	cfg := load.Config{
+		Workload: b.workload, Driver: b.driver(), Senders: defaultPairs, Recipients: 1,
+		Window: cmd.Int("window"), Rate: cmd.Float("rate"), Size: cmd.Int("size"),
+		Warmup: cmd.Duration("warmup"), Duration: cmd.Duration("duration"), Drain: cmd.Duration("drain"),
+		UserPrefix: cmd.String("user-prefix"), DialConcurrency: cmd.Int("concurrency"), Progress: b.progress,
+	}
+	switch b.workload {
+	case "federation":
+		d := b.driver()
+		d.Address = b.peerAddr
+		cfg.RecipientDriver, cfg.RecipientSuffix = d, "@"+b.peerName
+	case "pingpong":
+		cfg.Senders, cfg.Window = 1, 1
+	case "fanout":
+		cfg.Senders, cfg.Recipients, cfg.SharedRecipients = 1, cmd.Int("recipients"), true
+	}
+	if cmd.IsSet("pairs") {
+		cfg.Senders = cmd.Int("pairs")
+	}
+	conns := cfg.Senders + cfg.Recipients
+	if !cfg.SharedRecipients {
+		conns = cfg.Senders * (1 + cfg.Recipients)
+	}
+	srcs, err := b.sources(conns)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Sources = srcs
+	res, err := load.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Codec = b.codec.String()
+	return res, nil
+}
+
+// runConnect runs the connect workload within the open-file limit.
+func (b *benchRun) runConnect(ctx context.Context, nofile uint64) (*load.Result, error) {
+	cmd := b.cmd
+	cfg := load.ConnectConfig{
+		Driver: b.driver(), Conns: cmd.Int("conns"), Concurrency: cmd.Int("concurrency"),
+		Hold: cmd.Duration("duration"), UserPrefix: cmd.String("user-prefix"), Progress: b.progress,
+	}
+	if most := int(nofile) - load.ReservedFiles; cfg.Conns > most {
+		who := "this process"
+		if len(b.spawned) > 0 {
+			who = "this process and the server it started"
+		}
+		cfg.Limit = fmt.Sprintf("the open-file limit of %s (%d, the hard limit; raise it with ulimit -n as root): "+
+			"%d connections at most, not %d", who, nofile, most, cfg.Conns)
+		b.info("%s", cfg.Limit)
+		cfg.Asked, cfg.Conns = cfg.Conns, most
+	}
+	if len(b.spawned) > 0 {
+		s := b.spawned[0]
+		cfg.Memory, cfg.ServerConns = s.RSS, s.Clients
+	} else if pid := cmd.Int("server-pid"); pid > 0 {
+		cfg.Memory = func() (int64, error) { return load.RSS(pid) }
+	}
+	srcs, err := b.sources(cfg.Conns)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Sources = srcs
+	res, err := load.RunConnect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Codec = b.codec.String()
+	return res, nil
+}
+
+// liveLine rewrites the progress line on the terminal.
+func (b *benchRun) liveLine(p load.Progress) {
+	w := b.e.stderr
+	if b.workload == "connect" {
+		fmt.Fprintf(w, "\r\x1b[K%s %s %s: %s connections (%s/s), errors %s",
+			b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), load.Thousands(uint64(p.Conns)),
+			load.Thousands(uint64(p.Rate)), load.Thousands(p.Errors))
+		return
+	}
+	fmt.Fprintf(w, "\r\x1b[K%s %s %s: sent %s, delivered %s (%s/s), acked %s, errors %s",
+		b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), load.Thousands(p.Sent),
+		load.Thousands(p.Delivered), load.Thousands(uint64(p.Rate)), load.Thousands(p.Acked), load.Thousands(p.Errors))
+}
+
+// print writes the result: a table, or JSON with -json.
+func (b *benchRun) print(res *load.Result) error {
+	if b.cmd.Bool("json") {
+		return writeJSON(b.e.stdout, res)
+	}
+	return load.WriteTable(b.e.stdout, res)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

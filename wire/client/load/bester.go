@@ -1,0 +1,209 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+)
+
+// DefaultType is the payload type of the relay handler.
+const DefaultType = "relay"
+
+// Bester drives a Bester server whose handler of type Type relays data
+// {"to": NAMES, "body": TEXT} to the users named, as examples/relay does.
+// Message ids travel as base-36 text in payload.id.
+type Bester struct {
+	// Network and Address are dialled as by client.Dial.
+	Network, Address string
+	// Codec is spoken on every connection; default CBOR.
+	Codec wire.Codec
+	// Password authenticates every user (open authentication ignores
+	// it).
+	Password string
+	// Type is the payload type; default DefaultType.
+	Type string
+	// Timeout bounds connecting and authenticating; default
+	// client.DefaultTimeout.
+	Timeout time.Duration
+	// BufferSize is each connection's read and write buffer; default
+	// client.DefaultBufferSize.
+	BufferSize int
+}
+
+// Dial connects and authenticates user, from local when it is set.
+func (b *Bester) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
+	o := client.Options{Network: b.Network, Address: b.Address, Codec: b.Codec, Username: user,
+		Password: b.Password, Timeout: b.Timeout, BufferSize: b.BufferSize}
+	var c *client.Client
+	var err error
+	if local == nil {
+		c, err = client.Dial(ctx, o)
+	} else {
+		timeout := cmp(o.Timeout, client.DefaultTimeout)
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: timeout}
+		network := cmp(o.Network, client.DefaultNetwork)
+		var conn net.Conn
+		conn, err = d.DialContext(ctx, network, o.Address)
+		if err != nil {
+			return nil, fmt.Errorf("connect from %s: %w", local, err)
+		}
+		c, err = client.Handshake(ctx, conn, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &besterConn{c: c, typ: cmp(b.Type, DefaultType), codec: c.Codec()}, nil
+}
+
+// cmp is the first of its arguments that is not the zero value.
+func cmp[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+type besterConn struct {
+	c     *client.Client
+	typ   string
+	codec wire.Codec
+
+	// The sending side (Queue and Flush).
+	to   []string
+	head []byte // the data's encoding up to the body text
+	buf  []byte
+	id   []byte
+}
+
+// Queue encodes {"to": m.To, "body": m.Body} by hand around the body
+// text, and queues it with the id in base 36.
+func (b *besterConn) Queue(m *Message) error {
+	if b.head == nil || !slices.Equal(b.to, m.To) {
+		head, err := relayHead(b.codec, m.To)
+		if err != nil {
+			return err
+		}
+		b.to, b.head = slices.Clone(m.To), head
+	}
+	b.buf = append(b.buf[:0], b.head...)
+	if b.codec == wire.CodecJSON {
+		b.buf = append(append(append(b.buf, '"'), m.Body...), '"', '}')
+	} else {
+		b.buf = append(appendCBORTextHead(b.buf, len(m.Body)), m.Body...)
+	}
+	b.id = strconv.AppendUint(b.id[:0], m.ID, 36)
+	return b.c.Queue(b.typ, string(b.id), wire.RawValue(b.buf))
+}
+
+// relayHead encodes the relay data up to the body's value.
+func relayHead(codec wire.Codec, to []string) ([]byte, error) {
+	var v any = to
+	if len(to) == 1 {
+		v = to[0]
+	}
+	enc, err := codec.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode recipients: %w", err)
+	}
+	if codec == wire.CodecJSON {
+		return append(append([]byte(`{"to":`), enc...), `,"body":`...), nil
+	}
+	head := append([]byte{0xa2, 0x62, 't', 'o'}, enc...)
+	return append(head, 0x64, 'b', 'o', 'd', 'y'), nil
+}
+
+// appendCBORTextHead appends the head of a CBOR text string of n bytes.
+func appendCBORTextHead(dst []byte, n int) []byte {
+	const text = 3 << 5
+	switch {
+	case n < 24:
+		return append(dst, text|byte(n))
+	case n <= 0xff:
+		return append(dst, text|24, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(dst, text|25), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(dst, text|26), uint32(n))
+}
+
+func (b *besterConn) Flush() error { return b.c.Flush() }
+
+func (b *besterConn) Close() error { return b.c.Close() }
+
+// unknownID stands for a report id that is not one of the run's.
+const unknownID = ^uint64(0)
+
+func (b *besterConn) Receive(ev *Event) error {
+	for {
+		in, err := b.c.Receive()
+		if errors.Is(err, client.ErrUndecodable) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch in.Kind {
+		case wire.MessageTypeStatusReport:
+			if in.ID == "" && in.Err() != nil {
+				// The server refused the connection's input as a whole.
+				return fmt.Errorf("server: %w", in.Err())
+			}
+			id, err := strconv.ParseUint(in.ID, 36, 64)
+			if err != nil {
+				id = unknownID
+			}
+			*ev = Event{Kind: EventAck, ID: id}
+			if in.Report.Header.Status != wire.StatusGood {
+				ev.Code = cmp(string(in.Report.Header.Error), "bad")
+				ev.Undelivered = len(in.Report.Payload.Undelivered)
+			}
+			return nil
+		case wire.MessageTypeReceived:
+			*ev = Event{Kind: EventDelivery, Body: textOf(in, b.codec)}
+			return nil
+		}
+	}
+}
+
+// textOf is the text a delivery's data holds, without copying when it is
+// a plain CBOR text or JSON string; data of any other kind is returned
+// as is (and fails the engine's check of the body).
+func textOf(in *client.Incoming, codec wire.Codec) []byte {
+	d := []byte(in.Data)
+	if codec == wire.CodecJSON {
+		if len(d) >= 2 && d[0] == '"' && d[len(d)-1] == '"' && !bytes.ContainsRune(d[1:len(d)-1], '\\') {
+			return d[1 : len(d)-1]
+		}
+	} else if len(d) > 0 && d[0]>>5 == 3 {
+		n, head := uint64(d[0]&0x1f), 1
+		switch {
+		case n < 24:
+		case n == 24 && len(d) >= 2:
+			n, head = uint64(d[1]), 2
+		case n == 25 && len(d) >= 3:
+			n, head = uint64(binary.BigEndian.Uint16(d[1:])), 3
+		case n == 26 && len(d) >= 5:
+			n, head = uint64(binary.BigEndian.Uint32(d[1:])), 5
+		default:
+			n = ^uint64(0)
+		}
+		if uint64(len(d)-head) == n {
+			return d[head:]
+		}
+	}
+	var s string
+	if in.Decode(&s) == nil {
+		return []byte(s)
+	}
+	return d
+}

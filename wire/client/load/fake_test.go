@@ -1,0 +1,131 @@
+package load
+
+import (
+	"context"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+// fakeRelay is an in-memory relay: a Flush carries out every queued
+// message at once, delivering its body to each recipient and
+// acknowledging it, as its knobs say.
+type fakeRelay struct {
+	mu    sync.Mutex
+	conns map[string]*fakeConn
+
+	// Knobs, read under mu; each gets the message id.
+	drop      func(id uint64) bool   // deliver to nobody, acknowledge good
+	duplicate func(id uint64) bool   // deliver twice
+	bad       func(id uint64) string // acknowledge with this code, deliver nothing
+	redirect  func(id uint64) string // deliver to this user instead
+	// stall, when set, is called before a flush is carried out; it may
+	// sleep, as a server whose socket takes no more data.
+	stall func()
+
+	// What it did.
+	dropped, duplicated, refused, redirected int
+	dials                                    int
+	failDial                                 func(n int) error
+}
+
+func newFakeRelay() *fakeRelay { return &fakeRelay{conns: map[string]*fakeConn{}} }
+
+func (f *fakeRelay) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dials++
+	if f.failDial != nil {
+		if err := f.failDial(f.dials); err != nil {
+			return nil, err
+		}
+	}
+	c := &fakeConn{relay: f, user: user, in: make(chan Event, 1<<16), closed: make(chan struct{})}
+	f.conns[user] = c
+	return c, nil
+}
+
+type fakeConn struct {
+	relay     *fakeRelay
+	user      string
+	queued    []Message
+	in        chan Event
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (c *fakeConn) Queue(m *Message) error {
+	c.queued = append(c.queued, Message{ID: m.ID, To: m.To, Body: slices.Clone(m.Body)})
+	return nil
+}
+
+func (c *fakeConn) Flush() error {
+	f := c.relay
+	if f.stall != nil {
+		f.stall()
+	}
+	select {
+	case <-c.closed:
+		return net.ErrClosed
+	default:
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range c.queued {
+		if f.bad != nil {
+			if code := f.bad(m.ID); code != "" {
+				f.refused++
+				c.in <- Event{Kind: EventAck, ID: m.ID, Code: code}
+				continue
+			}
+		}
+		to := m.To
+		switch {
+		case f.drop != nil && f.drop(m.ID):
+			f.dropped++
+			to = nil
+		case f.redirect != nil && f.redirect(m.ID) != "":
+			f.redirected++
+			to = []string{f.redirect(m.ID)}
+		}
+		for _, u := range to {
+			if r := f.conns[u]; r != nil {
+				r.in <- Event{Kind: EventDelivery, Body: m.Body}
+				if f.duplicate != nil && f.duplicate(m.ID) {
+					f.duplicated++
+					r.in <- Event{Kind: EventDelivery, Body: m.Body}
+				}
+			}
+		}
+		c.in <- Event{Kind: EventAck, ID: m.ID}
+	}
+	c.queued = c.queued[:0]
+	return nil
+}
+
+func (c *fakeConn) Receive(ev *Event) error {
+	select {
+	case e := <-c.in:
+		*ev = e
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+func (c *fakeConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return nil
+}
+
+// stallWindow returns a stall function under which every flush between
+// at and at+d (from now) waits until at+d.
+func stallWindow(at, d time.Duration) func() {
+	start := time.Now()
+	return func() {
+		if since := time.Since(start); since >= at && since < at+d {
+			time.Sleep(at + d - since)
+		}
+	}
+}

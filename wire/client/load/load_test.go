@@ -1,0 +1,389 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+func quickConfig(d Driver) Config {
+	return Config{Workload: "relay", Driver: d, Senders: 4, Recipients: 1, Window: 8, Size: 64,
+		Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Drain: 2 * time.Second}
+}
+
+func TestRunAccountsForEveryID(t *testing.T) {
+	res, err := Run(context.Background(), quickConfig(newFakeRelay()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	if !a.Complete || a.Sent == 0 || a.Good != a.Sent || a.Delivered != a.Sent || a.Expected != a.Sent {
+		t.Fatalf("accounting %+v", a)
+	}
+	if len(res.Errors) != 0 {
+		t.Fatalf("errors %v", res.Errors)
+	}
+	if res.Sent.Count == 0 || res.Sent.Count > a.Sent || res.Delivered.PerSecond <= 0 {
+		t.Fatalf("throughput sent %+v delivered %+v of %d ids", res.Sent, res.Delivered, a.Sent)
+	}
+	if l := res.Latency.Delivery; l.Count == 0 || l.Count > int64(a.Sent) || l.P50 > l.P99 || l.P99 > l.Max {
+		t.Fatalf("delivery latency %+v", l)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "every id accounted for") {
+		t.Fatalf("table:\n%s", b.String())
+	}
+}
+
+func TestRunFindsLostDuplicatedAndRefused(t *testing.T) {
+	f := newFakeRelay()
+	// Each knob picks its own ids: 7 | id loses it, 11 | id (and not 7)
+	// doubles it, 13 | id refuses it with overloaded.
+	f.drop = func(id uint64) bool { return id%7 == 0 }
+	f.duplicate = func(id uint64) bool { return id%11 == 0 && id%7 != 0 }
+	f.bad = func(id uint64) string {
+		if id%13 == 0 {
+			return "overloaded"
+		}
+		return ""
+	}
+	cfg := quickConfig(f)
+	cfg.Drain = 300 * time.Millisecond // lost messages never come
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	f.mu.Lock()
+	dropped, duplicated, refused := f.dropped, f.duplicated, f.refused
+	f.mu.Unlock()
+	if dropped == 0 || duplicated == 0 || refused == 0 {
+		t.Fatalf("the run was too short to exercise the knobs: %d %d %d", dropped, duplicated, refused)
+	}
+	if a.Complete || a.Lost != uint64(dropped) || a.Duplicates != uint64(duplicated) || a.Bad != uint64(refused) ||
+		a.Good+a.Bad != a.Sent || a.Unacked != 0 {
+		t.Fatalf("accounting %+v; the relay dropped %d, duplicated %d, refused %d", a, dropped, duplicated, refused)
+	}
+	if res.Errors["overloaded"] != uint64(refused) || res.Errors["duplicate"] != uint64(duplicated) {
+		t.Fatalf("errors %v", res.Errors)
+	}
+	var b bytes.Buffer
+	WriteTable(&b, res)
+	for _, want := range []string{"NOT every id accounted for", Thousands(uint64(dropped)) + " lost", "overloaded"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestRunFindsMisdelivered(t *testing.T) {
+	f := newFakeRelay()
+	f.redirect = func(id uint64) string {
+		if s, seq := splitID(id); s == 0 && seq == 3 {
+			return DefaultUserPrefix + "r1" // sender 0 addresses r0 only
+		}
+		return ""
+	}
+	cfg := quickConfig(f)
+	cfg.Drain = 300 * time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := res.Accounting; a.Misdelivered != 1 || a.Lost != 1 || a.Complete {
+		t.Fatalf("accounting %+v", a)
+	}
+}
+
+func TestFanoutAccounting(t *testing.T) {
+	cfg := quickConfig(newFakeRelay())
+	cfg.Workload, cfg.Senders, cfg.Recipients, cfg.SharedRecipients = "fanout", 2, 5, true
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	if !a.Complete || a.Delivered != 5*a.Sent || a.Expected != 5*a.Sent {
+		t.Fatalf("accounting %+v", a)
+	}
+}
+
+func TestRunCountsUnacknowledged(t *testing.T) {
+	f := newFakeRelay()
+	// A relay that swallows everything after a while: the window fills
+	// and the drain ends with ids never acknowledged.
+	f.bad = func(id uint64) string {
+		if _, seq := splitID(id); seq >= 20 {
+			return "-" // marker below
+		}
+		return ""
+	}
+	d := &swallow{fakeRelay: f}
+	cfg := quickConfig(d)
+	cfg.Drain = 200 * time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	if a.Unacked != uint64(4*cfg.Window) || a.Good != 4*20 || a.Complete {
+		t.Fatalf("accounting %+v", a)
+	}
+}
+
+// swallow acknowledges nothing that its relay would refuse with "-".
+type swallow struct{ *fakeRelay }
+
+func (s *swallow) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
+	c, err := s.fakeRelay.Dial(ctx, user, local)
+	if err != nil {
+		return nil, err
+	}
+	return &swallowConn{c.(*fakeConn)}, nil
+}
+
+type swallowConn struct{ *fakeConn }
+
+func (c *swallowConn) Receive(ev *Event) error {
+	for {
+		if err := c.fakeConn.Receive(ev); err != nil || ev.Code != "-" {
+			return err
+		}
+	}
+}
+
+func TestOpenLoopLatencyFromIntendedTime(t *testing.T) {
+	// The relay stalls from 100 ms to 400 ms, holding up the senders as
+	// a socket that takes no more data would. The messages meant to be
+	// sent meanwhile go late, and their latency must count from when
+	// they were meant to go.
+	f := newFakeRelay()
+	f.stall = stallWindow(100*time.Millisecond, 300*time.Millisecond)
+	cfg := quickConfig(f)
+	cfg.Rate, cfg.Warmup, cfg.Duration = 2000, 0, 600*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	if !a.Complete {
+		t.Fatalf("accounting %+v", a)
+	}
+	// 2000/s for 600 ms: 1200 messages on schedule, every one sent.
+	if a.Sent != 1200 {
+		t.Fatalf("sent %d, want 1200 on schedule", a.Sent)
+	}
+	// Half the messages were due during the stall; those waited up to
+	// 300 ms, so p90 is about 240 ms. Measured from the actual send time,
+	// it would be well under a millisecond.
+	l := res.Latency.Ack
+	if l.Max < 250_000 || l.P90 < 100_000 {
+		t.Fatalf("ack latency %+v: the stall is hidden", l)
+	}
+	if l.P50 > l.P90 || l.Count != 1200 {
+		t.Fatalf("ack latency %+v", l)
+	}
+}
+
+func TestOpenLoopKeepsItsSchedule(t *testing.T) {
+	cfg := quickConfig(newFakeRelay())
+	cfg.Rate, cfg.Warmup, cfg.Duration = 1000, 100*time.Millisecond, 400*time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := res.Accounting; !a.Complete || a.Sent != 500 {
+		t.Fatalf("accounting %+v, want 500 sent", a)
+	}
+	// Messages meant for the measurement only: 400 of them.
+	if n := res.Latency.Delivery.Count; n != 400 {
+		t.Fatalf("%d latencies measured, want 400", n)
+	}
+}
+
+func TestHistogramPercentiles(t *testing.T) {
+	h := newHistogram()
+	for us := 1; us <= 10000; us++ {
+		h.record(time.Duration(us) * time.Microsecond)
+	}
+	h.record(0)               // below the range: counted as 1 µs
+	h.record(2 * time.Minute) // above it: counted as 60 s
+	p := h.percentiles()
+	near := func(got, want float64) bool { return got >= want*0.99 && got <= want*1.01 }
+	if p.Count != 10002 || !near(p.P50, 5000) || !near(p.P90, 9000) || !near(p.P99, 9900) ||
+		!near(p.P999, 9990) || !near(p.Max, 60e6) || p.Over != 1 {
+		t.Fatalf("percentiles %+v", p)
+	}
+	o := newHistogram()
+	o.record(time.Second)
+	h.merge(o)
+	if h.percentiles().Count != 10003 {
+		t.Fatal("merge lost a value")
+	}
+}
+
+func TestBody(t *testing.T) {
+	b := newBody(40)
+	stampBody(b, makeID(3, 12345), 987654321)
+	id, stamp, err := parseBody(b)
+	if err != nil || id != makeID(3, 12345) || stamp != 987654321 || string(b[32:]) != "xxxxxxxx" {
+		t.Fatalf("%q: %x %d %v", b, id, stamp, err)
+	}
+	if s, seq := splitID(id); s != 3 || seq != 12345 {
+		t.Fatalf("split %d %d", s, seq)
+	}
+	for _, bad := range []string{"short", strings.Repeat("g", 32)} {
+		if _, _, err := parseBody([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	if len(newBody(5)) != MinSize {
+		t.Error("a body is at least MinSize")
+	}
+}
+
+func TestLedger(t *testing.T) {
+	var l ledger
+	for i := range pageSize + 10 {
+		if seq := l.add(int64(i)); seq != uint64(i) {
+			t.Fatalf("seq %d, want %d", seq, i)
+		}
+	}
+	if at, first, known := l.ack(pageSize+3, 0, 0); at != pageSize+3 || !first || !known {
+		t.Fatalf("ack: %d %v %v", at, first, known)
+	}
+	if _, first, _ := l.ack(pageSize+3, 0, 0); first {
+		t.Fatal("a second ack counted as first")
+	}
+	if _, _, known := l.ack(pageSize+10, 0, 0); known {
+		t.Fatal("an ack of an id never sent is known")
+	}
+	if l.deliver(1<<30) || !l.deliver(0) {
+		t.Fatal("deliver")
+	}
+	var bs bitset
+	if bs.set(1000) || !bs.set(1000) || bs.set(999) {
+		t.Fatal("bitset")
+	}
+}
+
+func TestRunConnect(t *testing.T) {
+	f := newFakeRelay()
+	rss := int64(1 << 20)
+	res, err := RunConnect(context.Background(), ConnectConfig{Driver: f, Conns: 200, Hold: 50 * time.Millisecond,
+		Memory: func() (int64, error) { rss += 100 * 1024; return rss, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Connect
+	if c.Established != 200 || c.Failed != 0 || c.Latency.Count != 200 || c.BytesPerConn != 512 || c.Limit != "" {
+		t.Fatalf("connect %+v", c)
+	}
+}
+
+func TestRunConnectSaysWhatLimitedIt(t *testing.T) {
+	f := newFakeRelay()
+	f.failDial = func(n int) error {
+		if n > 150 {
+			return fmt.Errorf("connect: %w", syscall.EMFILE)
+		}
+		return nil
+	}
+	res, err := RunConnect(context.Background(), ConnectConfig{Driver: f, Conns: 1000, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Connect
+	if c.Established != 150 || c.Failed < 10 || !strings.Contains(c.Limit, "open-file limit") ||
+		res.Errors["connect: open files"] == 0 {
+		t.Fatalf("connect %+v, errors %v", c, res.Errors)
+	}
+}
+
+func TestRelayDataEncoding(t *testing.T) {
+	body := []byte(strings.Repeat("b", 300))
+	for _, codec := range []wire.Codec{wire.CodecCBOR, wire.CodecJSON} {
+		for _, to := range [][]string{{"G"}, {"G", "H"}} {
+			head, err := relayHead(codec, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := append([]byte{}, head...)
+			if codec == wire.CodecJSON {
+				data = append(append(append(data, '"'), body...), '"', '}')
+			} else {
+				data = append(appendCBORTextHead(data, len(body)), body...)
+			}
+			var got struct {
+				To   any    `cbor:"to" json:"to"`
+				Body string `cbor:"body" json:"body"`
+			}
+			if err := codec.Unmarshal(data, &got); err != nil {
+				t.Fatalf("%s %v: %v", codec, to, err)
+			}
+			if got.Body != string(body) || fmt.Sprint(got.To) != fmt.Sprint(map[bool]any{true: to[0], false: to}[len(to) == 1]) {
+				t.Fatalf("%s %v: decoded %v", codec, to, got)
+			}
+		}
+	}
+}
+
+func TestPlanSources(t *testing.T) {
+	srcs, note, err := PlanSources("127.0.0.1:2223", 10, 3)
+	if err != nil || len(srcs) != 3 || srcs[0] != nil || srcs[2].String() != "127.0.0.3" || note == "" {
+		t.Fatalf("%v %q %v", srcs, note, err)
+	}
+	if srcs, _, err := PlanSources("127.0.0.1:2223", 10, 0); err != nil || srcs != nil {
+		t.Fatalf("one source is enough for 10: %v %v", srcs, err)
+	}
+	if _, _, err := PlanSources("[::1]:2223", 10, 2); err == nil {
+		t.Fatal("several sources for an IPv6 target")
+	}
+}
+
+// blackhole accepts connections and never reads: a Flush blocks until
+// the connection is closed.
+type blackhole struct{}
+
+func (blackhole) Dial(context.Context, string, net.IP) (Conn, error) {
+	return &holeConn{closed: make(chan struct{})}, nil
+}
+
+type holeConn struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *holeConn) Queue(*Message) error { return nil }
+func (c *holeConn) Flush() error         { <-c.closed; return net.ErrClosed }
+func (c *holeConn) Receive(*Event) error { <-c.closed; return net.ErrClosed }
+func (c *holeConn) Close() error         { c.once.Do(func() { close(c.closed) }); return nil }
+
+func TestRunEndsWhenTheServerReadsNoMore(t *testing.T) {
+	for _, rate := range []float64{0, 1000} {
+		cfg := quickConfig(blackhole{})
+		cfg.Rate, cfg.Drain = rate, 200*time.Millisecond
+		start := time.Now()
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("rate %v: the run took %s", rate, d)
+		}
+		if a := res.Accounting; a.Sent == 0 || a.Unacked != a.Sent || a.Complete {
+			t.Errorf("rate %v: accounting %+v", rate, a)
+		}
+	}
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package load
+
+import "syscall"
+
+// ownGroup starts a process in a process group of its own.
+func ownGroup() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
