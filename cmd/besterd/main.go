@@ -53,8 +53,8 @@ func run() error {
 		return fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", cfg.Log.Level)
 	}
 	if *check {
-		fmt.Printf("%s: configuration is valid (%s, %s)\n", *configPath,
-			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"))
+		fmt.Printf("%s: configuration is valid (%s, %s, %s)\n", *configPath,
+			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"), count(len(cfg.Peers), "peer"))
 		return nil
 	}
 	log := hclog.New(&hclog.LoggerOptions{
