@@ -65,12 +65,12 @@ type handlerLink struct {
 	oneshot int         // oneshot exchanges under way
 
 	nextID      uint64
-	pending     map[uint64]*pendingReq
-	deadlines   []expiry     // pending ids in send order; all share one timeout
-	queue       []*queuedReq // waiting for the handler to be ready
-	restarts    []time.Time  // recent restarts, for the restart limit
-	total       int          // restarts since the server started
-	stopper     *actor.PID   // who asked for stopLink
+	pending     map[uint64]pendingReq // by value: one allocation less per request
+	deadlines   []expiry              // pending ids in send order; all share one timeout
+	queue       []*queuedReq          // waiting for the handler to be ready
+	restarts    []time.Time           // recent restarts, for the restart limit
+	total       int                   // restarts since the server started
+	stopper     *actor.PID            // who asked for stopLink
 	fanouts     map[uint64]*fanout
 	nextToken   uint64
 	peerCtx     context.Context // ends with the link; exchanges with unnamed peers watch it
@@ -124,7 +124,7 @@ type (
 )
 
 func newHandlerLink(s *linkSettings) *handlerLink {
-	return &handlerLink{linkSettings: s, pending: make(map[uint64]*pendingReq),
+	return &handlerLink{linkSettings: s, pending: make(map[uint64]pendingReq),
 		conns: make([]*linkConn, s.handler.Connections), fanouts: make(map[uint64]*fanout)}
 }
 
@@ -273,7 +273,7 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 	id := l.nextID
 	l.nextID++
 	if l.handler.Mode == config.ModeOneshot {
-		l.pending[id] = &pendingReq{d: d, slot: -1}
+		l.pending[id] = pendingReq{d: d, slot: -1}
 		l.oneshot++
 		go l.exchange(l.gen, id, data)
 	} else {
@@ -283,7 +283,7 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
 			return
 		}
-		l.pending[id] = &pendingReq{d: d, slot: slot}
+		l.pending[id] = pendingReq{d: d, slot: slot}
 	}
 	l.deadlines = append(l.deadlines, expiry{id: id, at: time.Now().Add(l.handler.Timeout)})
 }
@@ -334,8 +334,8 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 	}
 	switch cmd.Type {
 	case wire.CommandSendClients:
-		var users []string
-		if err := l.handler.Codec.Unmarshal(cmd.Data, &users); err != nil {
+		users, err := l.handler.Codec.UnmarshalStrings(cmd.Data)
+		if err != nil {
 			l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendClients needs a list of usernames: %v", err))
 			return
 		}
@@ -390,8 +390,9 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		detail      string
 		converted   [3]wire.RawValue // by wire.Codec
 		convErr     [3]error
-		rcpts       []recipient
+		rcptBuf     [4]recipient // a user rarely has more connections: no allocation
 	)
+	rcpts := rcptBuf[:0]
 	converted[l.handler.Codec] = data
 	for i, user := range users {
 		if slices.Contains(users[:i], user) {
@@ -407,7 +408,7 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
 				continue
 			}
-			ctx.Send(rc.pid, &deliver{msg: &wire.Delivery{
+			ctx.Send(rc.pid, &deliver{msg: wire.Delivery{
 				Header:  wire.DeliveryHeader{MessageType: wire.MessageTypeReceived, From: d.origin},
 				Payload: wire.DeliveryPayload{Type: d.typ, Data: converted[rc.codec]},
 			}})

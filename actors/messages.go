@@ -31,7 +31,7 @@ type report struct {
 // deliver carries a handler's output to one recipient connection; its data
 // is already in that connection's codec.
 type deliver struct {
-	msg *wire.Delivery
+	msg wire.Delivery // in the same allocation as the message
 }
 
 // dummyReply answers a `dummy` message in place of its status report.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"sync"
@@ -32,6 +33,13 @@ type outbox struct {
 	conn  net.Conn
 	codec func() wire.Codec
 	onErr func(error) // called once, from the writer, when encoding or writing fails
+
+	// The writer's own state for the socket's RawConn.Write, kept here
+	// so that a write allocates nothing.
+	rc        syscall.RawConn
+	writeFn   func(fd uintptr) bool
+	unwritten []byte
+	werr      error
 }
 
 func newOutbox(conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
@@ -73,7 +81,7 @@ func (o *outbox) signal() {
 func (o *outbox) run() {
 	defer o.conn.Close()
 	var batch []any
-	var buf []byte
+	var buf bytes.Buffer
 	failed := false
 	for range o.wake {
 		o.mu.Lock()
@@ -84,23 +92,20 @@ func (o *outbox) run() {
 			return
 		}
 		if !failed && len(batch) > 0 {
-			buf = buf[:0]
+			buf.Reset()
 			codec := o.codec()
 			for _, m := range batch {
-				body, err := codec.Marshal(m)
-				if err != nil {
+				if err := codec.AppendFrame(&buf, m); err != nil {
 					o.onErr(err)
-					continue
 				}
-				buf = wire.AppendFrame(buf, body)
 			}
 			o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := o.write(buf); err != nil {
+			if err := o.write(buf.Bytes()); err != nil {
 				failed = true
 				o.onErr(err)
 			}
-			if cap(buf) > 64<<10 { // do not keep a burst's buffer for an idle connection
-				buf = nil
+			if buf.Cap() > 64<<10 { // do not keep a burst's buffer for an idle connection
+				buf = bytes.Buffer{}
 			}
 		}
 		clear(batch)
@@ -119,41 +124,49 @@ func (o *outbox) setBlocked(b bool) {
 // write writes all of buf, marking the outbox blocked while the socket
 // takes no more.
 func (o *outbox) write(buf []byte) error {
-	sc, ok := o.conn.(syscall.Conn)
-	if !ok { // no way to tell: any write might be waiting for the peer
-		o.setBlocked(true)
-		defer o.setBlocked(false)
-		_, err := o.conn.Write(buf)
-		return err
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var werr error
-	err = rc.Write(func(fd uintptr) bool {
-		for len(buf) > 0 {
-			n, err := syscall.Write(int(fd), buf)
-			switch {
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				o.setBlocked(true)
-				return false // wait until the socket takes more
-			case err != nil:
-				werr = err
-				return true
-			case n <= 0:
-				werr = io.ErrShortWrite
-				return true
-			default:
-				buf = buf[n:]
-			}
+	if o.rc == nil {
+		sc, ok := o.conn.(syscall.Conn)
+		if !ok { // no way to tell: any write might be waiting for the peer
+			o.setBlocked(true)
+			defer o.setBlocked(false)
+			_, err := o.conn.Write(buf)
+			return err
 		}
-		return true
-	})
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		o.rc, o.writeFn = rc, o.writeSome
+	}
+	o.unwritten, o.werr = buf, nil
+	err := o.rc.Write(o.writeFn)
+	o.unwritten = nil
 	o.setBlocked(false)
 	if err == nil {
-		err = werr
+		err = o.werr
 	}
 	return err
+}
+
+// writeSome is the callback of RawConn.Write: it writes what is left of
+// o.unwritten and reports whether it is done.
+func (o *outbox) writeSome(fd uintptr) bool {
+	for len(o.unwritten) > 0 {
+		n, err := syscall.Write(int(fd), o.unwritten)
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			o.setBlocked(true)
+			return false // wait until the socket takes more
+		case err != nil:
+			o.werr = err
+			return true
+		case n <= 0:
+			o.werr = io.ErrShortWrite
+			return true
+		default:
+			o.unwritten = o.unwritten[n:]
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,25 +44,36 @@ func failure(err error) *Response {
 // the raw bytes and hangUp set. id is nil in oneshot mode. A response that
 // cannot be encoded, or is larger than max, is replaced by a failure.
 func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
+	var scratch bytes.Buffer
+	return encodeFrameWith(&scratch, r, c, id, max)
+}
+
+// encodeFrameWith is encodeFrame encoding in scratch, which the caller
+// keeps for its next response: the frame returned is then the one
+// allocation, of exactly its size.
+func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
 	if r.hangUp {
 		return r.raw, true
 	}
 	if r.rawSet {
 		return wire.AppendFrame(nil, r.raw), false
 	}
-	body, err := marshalResponse(r, c, id)
-	if err == nil && len(body) > max {
-		err = fmt.Errorf("response of %d bytes exceeds the %d-byte frame limit", len(body), max)
+	scratch.Reset()
+	err := appendResponse(scratch, r, c, id)
+	if n := scratch.Len() - wire.FrameHeaderSize; err == nil && n > max {
+		err = fmt.Errorf("response of %d bytes exceeds the %d-byte frame limit", n, max)
 	}
 	if err != nil {
 		// A failure's data is a plain string, which always encodes.
-		body, _ = marshalResponse(failure(err), c, id)
+		scratch.Reset()
+		appendResponse(scratch, failure(err), c, id)
 	}
-	return wire.AppendFrame(nil, body), false
+	return bytes.Clone(scratch.Bytes()), false
 }
 
-// marshalResponse encodes r as a wire.HandlerResponse in codec c.
-func marshalResponse(r *Response, c wire.Codec, id *uint64) ([]byte, error) {
+// appendResponse encodes r as a wire.HandlerResponse in codec c, as one
+// frame at the end of buf.
+func appendResponse(buf *bytes.Buffer, r *Response, c wire.Codec, id *uint64) error {
 	msg := wire.HandlerResponse{ID: id, Header: wire.ResponseHeader{Status: r.Status}}
 	if msg.Header.Status == "" {
 		msg.Header.Status = wire.HandlerStatusOK
@@ -70,17 +82,16 @@ func marshalResponse(r *Response, c wire.Codec, id *uint64) ([]byte, error) {
 	if r.Command != nil {
 		msg.Header.Command = &wire.Command{Type: r.Command.Type}
 		if msg.Header.Command.Data, err = encodeValue(c, r.Command.Data); err != nil {
-			return nil, fmt.Errorf("encode command data: %w", err)
+			return fmt.Errorf("encode command data: %w", err)
 		}
 	}
 	if msg.Data, err = encodeValue(c, r.Data); err != nil {
-		return nil, fmt.Errorf("encode response data: %w", err)
+		return fmt.Errorf("encode response data: %w", err)
 	}
-	body, err := c.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("encode response: %w", err)
+	if err := c.AppendFrame(buf, &msg); err != nil {
+		return fmt.Errorf("encode response: %w", err)
 	}
-	return body, nil
+	return nil
 }
 
 // encodeValue encodes v in codec c, passing a wire.RawValue through.

@@ -18,6 +18,17 @@ func (n *Names) UnmarshalJSON(b []byte) error { return n.decode(wire.CodecJSON, 
 func (n *Names) UnmarshalCBOR(b []byte) error { return n.decode(wire.CodecCBOR, b) }
 
 func (n *Names) decode(c wire.Codec, b []byte) error {
+	if c == wire.CodecCBOR { // the usual list, without a detour through []any
+		if list, ok := wire.CBORTextArray(b); ok {
+			*n = list
+			return nil
+		}
+		var s string
+		if len(b) > 0 && b[0]>>5 == 3 && c.Unmarshal(b, &s) == nil { // one bare name
+			*n = Names{s}
+			return nil
+		}
+	}
 	var v any
 	if err := c.Unmarshal(b, &v); err != nil {
 		return fmt.Errorf("names: %w", err)

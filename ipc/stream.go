@@ -2,12 +2,14 @@ package ipc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -27,6 +29,13 @@ const (
 	// many small frames travel in few system calls.
 	readBufferSize  = 64 << 10
 	writeBufferSize = 64 << 10
+	// maxIdleWorkers is how many finished workers of one connection wait
+	// for the next request; any more end, so a burst leaves no crowd of
+	// parked goroutines behind.
+	maxIdleWorkers = 32
+	// maxIdleScratch bounds the encoding buffer a worker keeps between
+	// requests, so one large answer does not pin its memory.
+	maxIdleScratch = 64 << 10
 )
 
 var (
@@ -42,13 +51,16 @@ type outFrame struct {
 	hangUp bool
 }
 
-// streamConn is one stream-mode connection: a reader that starts a
-// goroutine per request and a writer that serializes and batches answers.
+// streamConn is one stream-mode connection: a reader that hands each
+// request to a worker goroutine and a writer that serializes and batches
+// answers.
 type streamConn struct {
 	s          *server
 	conn       net.Conn
 	queue      chan outFrame
 	writerDone chan struct{}
+	// workers are the idle workers, the most recently idle last.
+	workers workerPool
 	// deadlineSet is when the write deadline was last pushed back; only
 	// the writer goroutine touches it.
 	deadlineSet time.Time
@@ -72,6 +84,7 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 	c.readLoop(ctx, &wg)
 	stopRead()
 	cancel()
+	c.workers.close()
 	wg.Wait()
 	close(c.queue)
 	<-c.writerDone
@@ -108,12 +121,89 @@ func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		req := &Request{ID: id, Type: msg.Type, From: msg.From, Data: msg.Data,
 			Codec: o.Codec, Informer: o.Informer}
+		w := c.workers.get()
+		if w == nil {
+			// Let running workers finish first: the reader outpaces them,
+			// and a fast handler needs no more workers than processors.
+			// A slow one still gets a new worker right after.
+			runtime.Gosched()
+			w = c.workers.get()
+		}
+		if w != nil {
+			w <- req
+			continue
+		}
 		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c.handle(ctx, req)
-		}()
+		go c.worker(ctx, wg, sem, req)
 	}
+}
+
+// worker handles req, then further requests the reader hands it, until the
+// reader stops or enough other workers are idle. Reusing workers spares a
+// new goroutine per request and, above all, the stack growth each new one
+// goes through while decoding.
+func (c *streamConn) worker(ctx context.Context, wg *sync.WaitGroup, sem chan struct{}, req *Request) {
+	defer wg.Done()
+	in := make(chan *Request, 1)
+	var scratch bytes.Buffer
+	for {
+		c.handle(ctx, req, &scratch)
+		<-sem
+		if !c.workers.put(in) {
+			return
+		}
+		var ok bool
+		if req, ok = <-in; !ok {
+			return
+		}
+	}
+}
+
+// workerPool holds idle workers by their input channel. The reader takes
+// the one that became idle last: a few workers then take most requests and
+// keep their grown stacks, where taking the longest idle would make every
+// worker regrow the stack the garbage collector shrank while it waited.
+type workerPool struct {
+	mu     sync.Mutex
+	idle   []chan *Request
+	closed bool
+}
+
+// get takes the most recently idle worker, nil when none is.
+func (p *workerPool) get() chan *Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	w := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	return w
+}
+
+// put makes a worker idle; false tells it to end instead, because the
+// reader has stopped or enough workers are idle already.
+func (p *workerPool) put(w chan *Request) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle) >= maxIdleWorkers {
+		return false
+	}
+	p.idle = append(p.idle, w)
+	return true
+}
+
+// close ends every idle worker and every worker that finishes later.
+func (p *workerPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, w := range p.idle {
+		close(w)
+	}
+	p.idle = nil
 }
 
 // readFailed logs why reading stopped. A protocol error closes the
@@ -133,12 +223,16 @@ func (c *streamConn) readFailed(ctx context.Context, err error) {
 	}
 }
 
-// handle answers one request.
-func (c *streamConn) handle(ctx context.Context, req *Request) {
+// handle answers one request, encoding the answer in the worker's scratch
+// buffer.
+func (c *streamConn) handle(ctx context.Context, req *Request, scratch *bytes.Buffer) {
 	o := c.s.opts
 	resp := invoke(ctx, c.s.h, req, o.Logger)
 	id := req.ID
-	b, hangUp := encodeFrame(resp, o.Codec, &id, o.MaxFrame)
+	b, hangUp := encodeFrameWith(scratch, resp, o.Codec, &id, o.MaxFrame)
+	if scratch.Cap() > maxIdleScratch {
+		*scratch = bytes.Buffer{}
+	}
 	c.send(outFrame{b: b, hangUp: hangUp})
 }
 

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,12 +64,15 @@ func DetectCodec(body []byte) (Codec, error) {
 	}
 }
 
+// maxArrayElements is the longest array the decoder takes.
+const maxArrayElements = 1 << 20
+
 // decMode is strict where it matters for envelopes (duplicate keys, case of
 // field names) and liberal inside opaque data (tags, indefinite lengths).
 var decMode = mustDecMode(cbor.DecOptions{
 	DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 	MaxNestedLevels:   64,
-	MaxArrayElements:  1 << 20,
+	MaxArrayElements:  maxArrayElements,
 	MaxMapPairs:       1 << 20,
 	IndefLength:       cbor.IndefLengthAllowed,
 	TagsMd:            cbor.TagsAllowed,
@@ -77,7 +81,18 @@ var decMode = mustDecMode(cbor.DecOptions{
 	DefaultMapType:    reflect.TypeOf(map[string]any(nil)),
 })
 
-var encMode = mustEncMode(cbor.EncOptions{Sort: cbor.SortBytewiseLexical})
+var encOptions = cbor.EncOptions{Sort: cbor.SortBytewiseLexical}
+
+var encMode = mustEncMode(encOptions)
+
+// bufEncMode encodes like encMode straight into a caller's buffer.
+var bufEncMode = func() cbor.UserBufferEncMode {
+	m, err := encOptions.UserBufferEncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
 
 func mustDecMode(o cbor.DecOptions) cbor.DecMode {
 	m, err := o.DecMode()
@@ -111,6 +126,36 @@ func (c Codec) Marshal(v any) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("marshal: codec %s is not concrete", c)
 }
+
+// AppendFrame encodes v in codec c as one frame at the end of buf, as
+// AppendFrame(buf, Marshal(v)) would, without the intermediate copy. On
+// error buf is left as it was.
+func (c Codec) AppendFrame(buf *bytes.Buffer, v any) error {
+	start := buf.Len()
+	buf.Write(frameHeaderZero[:])
+	var err error
+	switch c {
+	case CodecCBOR:
+		err = bufEncMode.MarshalToBuffer(v, buf)
+	case CodecJSON:
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err = enc.Encode(v); err == nil {
+			buf.Truncate(buf.Len() - 1) // the newline Encode adds
+		}
+	default:
+		err = fmt.Errorf("marshal: codec %s is not concrete", c)
+	}
+	if err != nil {
+		buf.Truncate(start)
+		return err
+	}
+	b := buf.Bytes()[start:]
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-FrameHeaderSize))
+	return nil
+}
+
+var frameHeaderZero [FrameHeaderSize]byte
 
 // UnmarshalMap decodes body, which must be exactly one map (protocol §1),
 // into v. Any other shape is an error whose text names the problem.
