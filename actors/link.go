@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
@@ -75,9 +74,9 @@ type handlerLink struct {
 	nextToken   uint64
 	peerCtx     context.Context // ends with the link; exchanges with unnamed peers watch it
 	peerCancel  context.CancelFunc
-	timers      *scheduler.TimerScheduler
-	cancelTick  scheduler.CancelFunc
-	cancelTimer scheduler.CancelFunc
+	timers      timers
+	cancelTick  cancelFunc
+	cancelTimer cancelFunc
 }
 
 type pendingReq struct {
@@ -135,9 +134,9 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		l.self, l.root = ctx.Self(), ctx.ActorSystem().Root
-		l.timers = scheduler.NewTimerScheduler(l.root)
+		l.timers = timers{root: l.root, pid: l.self}
 		tick := max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
-		l.cancelTick = l.timers.SendRepeatedly(tick, tick, l.self, &sweep{})
+		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
 		l.peerCtx, l.peerCancel = context.WithCancel(context.Background())
 		l.start()
 	case *dispatch:
@@ -207,7 +206,7 @@ func (l *handlerLink) start() {
 			<-p.done
 			root.Send(self, &procExited{gen: gen, err: p.err})
 		}()
-		l.cancelTimer = l.timers.SendOnce(l.handler.StartTimeout, l.self, &startTimedOut{gen: gen})
+		l.cancelTimer = l.timers.sendOnce(l.handler.StartTimeout, &startTimedOut{gen: gen})
 	}
 	if l.handler.Mode == config.ModeOneshot {
 		go l.dial(ctx, gen, -1)
@@ -544,13 +543,13 @@ func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
 		l.log.Error("handler keeps exiting, giving up for now", "exit", exitText(m.err),
 			"restarts", len(l.restarts), "window", r.Window.String(), "retry_after", r.RetryAfter.String())
 		l.failQueue(ctx, wire.Errorf(wire.CodeHandlerUnavailable, "handler %q keeps exiting", l.handler.Name))
-		l.cancelTimer = l.timers.SendOnce(r.RetryAfter, l.self, &retryLink{})
+		l.cancelTimer = l.timers.sendOnce(r.RetryAfter, &retryLink{})
 		return
 	}
 	delay := backoff{base: r.BackoffMin, max: r.BackoffMax}.delay(len(l.restarts) - 1)
 	l.state = stateBackoff
 	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
-	l.cancelTimer = l.timers.SendOnce(delay, l.self, &restartNow{gen: l.gen})
+	l.cancelTimer = l.timers.sendOnce(delay, &restartNow{gen: l.gen})
 }
 
 func exitText(err error) string {

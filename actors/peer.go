@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
@@ -60,9 +59,9 @@ type peerLink struct {
 	queued  int                 // entries of queue not yet answered
 	stopper *actor.PID
 
-	timers      *scheduler.TimerScheduler
-	cancelTick  scheduler.CancelFunc
-	cancelRetry scheduler.CancelFunc
+	timers      timers
+	cancelTick  cancelFunc
+	cancelRetry cancelFunc
 }
 
 // peerMsg is one message for the peer and who waits for its result.
@@ -108,9 +107,9 @@ func (l *peerLink) Receive(ctx actor.Context) {
 	case *actor.Started:
 		l.self, l.root = ctx.Self(), ctx.ActorSystem().Root
 		l.ctx, l.cancel = context.WithCancel(context.Background())
-		l.timers = scheduler.NewTimerScheduler(l.root)
+		l.timers = timers{root: l.root, pid: l.self}
 		tick := max(5*time.Millisecond, min(l.peer.Timeout/8, 200*time.Millisecond))
-		l.cancelTick = l.timers.SendRepeatedly(tick, tick, l.self, &sweep{})
+		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
 		l.connect()
 	case *peerSend:
 		l.accept(ctx, m)
@@ -197,7 +196,7 @@ func (l *peerLink) failed(ctx actor.Context, err error, refused *wire.Error) {
 	delay := backoff{base: l.peer.BackoffMin, max: l.peer.BackoffMax}.delay(l.attempts)
 	l.attempts++
 	l.state = stateBackoff
-	l.cancelRetry = l.timers.SendOnce(delay, l.self, &peerRetry{gen: l.gen})
+	l.cancelRetry = l.timers.sendOnce(delay, &peerRetry{gen: l.gen})
 	what := ""
 	if refused != nil {
 		what = string(refused.Code) + ": " + refused.Detail
@@ -257,7 +256,7 @@ func (l *peerLink) lost(ctx actor.Context, err error) {
 	}
 	l.log.Log(lv, "connection to peer lost, reconnecting", "address", l.peer.Address, "error", err,
 		"failed_in_flight", inFlight, "drops", l.drops, "retry_in", delay.String())
-	l.cancelRetry = l.timers.SendOnce(delay, l.self, &peerRetry{gen: l.gen})
+	l.cancelRetry = l.timers.sendOnce(delay, &peerRetry{gen: l.gen})
 }
 
 // accept takes a message for the peer: sends it, queues it or refuses it.
