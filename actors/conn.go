@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,43 @@ import (
 
 // readBufferSize is the size in bytes of a connection's read buffer.
 const readBufferSize = 4 << 10
+
+// readBuffers holds read buffers between bursts, shared by every
+// connection: an idle connection waits for its next frame header without
+// one (see frameReader).
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// frameReader is a connection's io.Reader for wire.ReadFrame. While no
+// read buffer is held it reads directly from the socket, which is how an
+// idle connection waits for a frame header; once a frame has begun it
+// takes a buffer from readBuffers so that the body, and the frames sent
+// with it, come in with few system calls. release gives the buffer back
+// when it is empty between frames.
+type frameReader struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.br == nil {
+		if len(p) <= wire.FrameHeaderSize {
+			return f.conn.Read(p)
+		}
+		f.br = readBuffers.Get().(*bufio.Reader)
+		f.br.Reset(f.conn)
+	}
+	return f.br.Read(p)
+}
+
+// release returns the read buffer to readBuffers unless it holds bytes
+// not read yet (or always, when the reader is done).
+func (f *frameReader) release(done bool) {
+	if f.br != nil && (done || f.br.Buffered() == 0) {
+		f.br.Reset(nil)
+		readBuffers.Put(f.br)
+		f.br = nil
+	}
+}
 
 // maxIdleReadBuffer is the largest frame body buffer, in bytes, a connection
 // keeps between frames; larger ones are dropped after use so that one big
@@ -59,7 +97,8 @@ type clientConn struct {
 	inFlight chan struct{} // one token per message awaiting its report
 	stopped  chan struct{} // closed when the actor stops; releases a waiting reader
 	draining atomic.Bool
-	log      hclog.Logger
+	id       string       // the connection's number, for the log
+	log      hclog.Logger // built on first use (logger): most connections never log
 
 	user        string
 	peer        string // the peer server, on a server-scope connection
@@ -72,10 +111,39 @@ type writeFailed struct{ err error }
 
 func newClientConn(s *connSettings, conn net.Conn, codec wire.Codec, id string) *clientConn {
 	c := &clientConn{connSettings: s, conn: conn,
-		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}),
-		log: s.log.With("conn", id, "remote", conn.RemoteAddr().String())}
+		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), id: id}
 	c.codec.Store(uint32(codec))
 	return c
+}
+
+// connLogger returns the server's logger with the connection's fields,
+// and extra ones. It allocates, so connections call it only to log.
+func (c *clientConn) connLogger(extra ...any) hclog.Logger {
+	return c.connSettings.log.With(append([]any{"conn", c.id, "remote", c.conn.RemoteAddr().String()}, extra...)...)
+}
+
+// logger is the actor's logger: the connection's fields and, once
+// authenticated, the user or peer.
+func (c *clientConn) logger() hclog.Logger {
+	if c.log == nil {
+		switch {
+		case c.peer != "":
+			c.log = c.connLogger("peer", c.peer)
+		case c.user != "":
+			c.log = c.connLogger("user", c.user)
+		default:
+			c.log = c.connLogger()
+		}
+	}
+	return c.log
+}
+
+// debug logs at debug level without building the logger when that level
+// is off.
+func (c *clientConn) debug(msg string, args ...any) {
+	if c.connSettings.log.IsDebug() {
+		c.logger().Debug(msg, args...)
+	}
 }
 
 func (c *clientConn) currentCodec() wire.Codec {
@@ -93,23 +161,26 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.out = newOutbox(c.conn, c.sendQueue, c.currentCodec, func(err error) {
 			root.Send(self, &writeFailed{err})
 		})
-		go c.out.run()
 		go c.read(self, root)
 	case *authenticated:
 		if m.peer != "" { // a peer server: it receives no deliveries, only reports
 			c.peer = m.peer
-			c.log = c.log.With("peer", m.peer)
+			if c.log != nil {
+				c.log = c.log.With("peer", m.peer)
+			}
 			c.queue(ctx, wire.GoodReport(wire.IDAuth))
 			close(m.registered)
-			c.log.Info("peer server connected", "codec", m.codec)
+			c.logger().Info("peer server connected", "codec", m.codec)
 			return
 		}
 		c.user = m.user
-		c.log = c.log.With("user", m.user)
+		if c.log != nil {
+			c.log = c.log.With("user", m.user)
+		}
 		c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec})
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
-		c.log.Debug("client authenticated", "codec", m.codec)
+		c.debug("client authenticated", "codec", m.codec)
 	case *report:
 		c.release()
 		if m.err == nil {
@@ -126,12 +197,12 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.queue(ctx, &m.msg)
 	case *readerDone:
 		c.readerEnded = true
-		c.log.Debug("reader ended", "reason", m.reason)
+		c.debug("reader ended", "reason", m.reason)
 		c.stopWhenDone(ctx)
 	case *finalReport:
 		c.queue(ctx, m.report)
 	case *writeFailed:
-		c.log.Debug("write failed, closing", "error", m.err)
+		c.debug("write failed, closing", "error", m.err)
 		c.dropped = true
 		ctx.Stop(ctx.Self())
 	case *drain:
@@ -143,7 +214,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.registry.remove(c.user, ctx.Self())
 		}
 		if c.peer != "" {
-			c.log.Info("peer server disconnected")
+			c.logger().Info("peer server disconnected")
 		}
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
@@ -161,7 +232,7 @@ func (c *clientConn) release() {
 	select {
 	case <-c.inFlight:
 	default:
-		c.log.Error("report for a message that was not in flight")
+		c.logger().Error("report for a message that was not in flight")
 	}
 }
 
@@ -171,7 +242,7 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	if c.out.push(m) || c.dropped {
 		return
 	}
-	c.log.Warn("client is not reading its messages, disconnecting", "send_queue", c.sendQueue)
+	c.logger().Warn("client is not reading its messages, disconnecting", "send_queue", c.sendQueue)
 	c.dropped = true
 	ctx.Stop(ctx.Self())
 }
@@ -189,20 +260,39 @@ func (c *clientConn) stopWhenDone(ctx actor.Context) {
 type finalReport struct{ report *wire.StatusReport }
 
 // read is the connection's reader goroutine: the only place that blocks on
-// the socket. It never touches the actor's state; it sends messages.
+// the socket. It never touches the actor's state; it sends messages. Once
+// the connection is authenticated, reading goes on in a new goroutine and
+// this one ends: decoding and checking the credentials grow a stack that
+// an idle connection would otherwise keep until a collection shrinks it,
+// while the new one starts small. Only one of them reads at a time.
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
-	r := &connReader{clientConn: c, log: c.log, self: self, root: root,
-		br: bufio.NewReaderSize(c.conn, readBufferSize)}
-	reason := r.run()
-	root.Send(self, &readerDone{reason: reason})
+	r := &connReader{clientConn: c, self: self, root: root}
+	r.fr.conn = c.conn
+	first, reason := r.start()
+	if first == nil {
+		r.end(reason)
+		return
+	}
+	go r.continueReading(first)
+}
+
+// continueReading reads after the first message until the connection ends.
+func (r *connReader) continueReading(first *wire.Envelope) {
+	r.end(r.run(first))
+}
+
+// end gives the read buffer back and tells the actor why reading ended.
+func (r *connReader) end(reason string) {
+	r.fr.release(true)
+	r.root.Send(r.self, &readerDone{reason: reason})
 }
 
 type connReader struct {
 	*clientConn
-	log  hclog.Logger // the reader's own: the actor adds fields to clientConn.log
+	log  hclog.Logger // the reader's own, built on first use (logger)
 	self *actor.PID
 	root *actor.RootContext
-	br   *bufio.Reader
+	fr   frameReader
 	buf  []byte
 	user string
 
@@ -211,18 +301,20 @@ type connReader struct {
 	logged bool   // the failed authentication was logged already
 }
 
-// run reads until the connection ends and returns why it ended.
-func (r *connReader) run() string {
+// start reads and checks the first message. It returns that message once
+// the connection is authenticated and registered, or nil and why reading
+// ended.
+func (r *connReader) start() (*wire.Envelope, string) {
 	codec, env, err := r.next(r.authTimeout)
 	if err != nil {
-		return r.fail(wire.IDAuth, err)
+		return nil, r.fail(wire.IDAuth, err)
 	}
 	if e := r.authenticate(env.Header); e != nil {
 		if !r.logged {
-			r.log.Warn("authentication failed", "detail", e.Detail)
+			r.logger().Warn("authentication failed", "detail", e.Detail)
 		}
 		r.root.Send(r.self, &finalReport{wire.BadReport(wire.IDAuth, e, nil)})
-		return "authentication failed"
+		return nil, "authentication failed"
 	}
 	if r.legacy {
 		if env.Payload == nil {
@@ -230,7 +322,7 @@ func (r *connReader) run() string {
 		} else {
 			r.handlePeer(env)
 		}
-		return "original-style peer message read"
+		return nil, "original-style peer message read"
 	}
 	registered := make(chan struct{})
 	r.root.Send(r.self, &authenticated{user: r.user, peer: r.peer, codec: codec, registered: registered})
@@ -239,8 +331,23 @@ func (r *connReader) run() string {
 	select {
 	case <-registered:
 	case <-r.stopped:
-		return "stopped"
+		return nil, "stopped"
 	}
+	return env, ""
+}
+
+// logger is the reader's logger: the connection's fields only, apart from
+// the actor's, which adds the user's.
+func (r *connReader) logger() hclog.Logger {
+	if r.log == nil {
+		r.log = r.connLogger()
+	}
+	return r.log
+}
+
+// run reads from the authenticated first message on until the connection
+// ends and returns why it ended.
+func (r *connReader) run(env *wire.Envelope) string {
 	if r.peer != "" {
 		return r.runPeer(env)
 	}
@@ -290,10 +397,11 @@ func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, er
 	} else {
 		r.conn.SetReadDeadline(time.Time{})
 	}
-	body, err := wire.ReadFrame(r.br, r.maxFrame, r.buf)
+	body, err := wire.ReadFrame(&r.fr, r.maxFrame, r.buf)
 	if err != nil {
 		return 0, nil, err
 	}
+	r.fr.release(false)
 	if cap(body) <= maxIdleReadBuffer {
 		r.buf = body[:0]
 	}
@@ -336,12 +444,12 @@ func (r *connReader) fail(id string, err error) string {
 		}
 		return "timed out"
 	case errors.Is(err, wire.ErrEmptyFrame), errors.Is(err, wire.ErrFrameTooLarge):
-		r.log.Warn("bad frame, closing", "error", err)
+		r.logger().Warn("bad frame, closing", "error", err)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id,
 			&wire.Error{Code: wire.FrameErrorCode(err), Detail: err.Error()}, nil)})
 		return "bad frame"
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		r.log.Debug("truncated frame", "error", err)
+		r.logger().Debug("truncated frame", "error", err)
 		return "truncated frame"
 	}
 	return err.Error()
@@ -437,7 +545,7 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 			return nil
 		}
 		r.logged = true
-		r.log.Warn("peer server refused: no authentication (original-style peers are not allowed)")
+		r.logger().Warn("peer server refused: no authentication (original-style peers are not allowed)")
 		return wire.Errorf(wire.CodeUnauthorized, "a peer server must authenticate with its name and the shared secret")
 	}
 	name := h.Authentication.Username
@@ -448,10 +556,10 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	r.logged = true
 	switch {
 	case !ok:
-		r.log.Warn("peer server refused: unknown peer", "peer", name)
+		r.logger().Warn("peer server refused: unknown peer", "peer", name)
 		return refused
 	case !match:
-		r.log.Warn("peer server refused: wrong secret", "peer", name)
+		r.logger().Warn("peer server refused: wrong secret", "peer", name)
 		return refused
 	}
 	r.peer = name

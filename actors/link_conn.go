@@ -29,9 +29,9 @@ type linkConn struct {
 	maxFrame  int
 }
 
-// start runs the connection's writer and reader goroutines.
+// start runs the connection's reader goroutine; the outbox runs a writer
+// whenever there is something to write.
 func (c *linkConn) start(self *actor.PID, root *actor.RootContext) {
-	go c.out.run()
 	go c.read(self, root)
 }
 

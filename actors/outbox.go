@@ -16,19 +16,25 @@ import (
 const writeTimeout = 10 * time.Second
 
 // outbox is a connection's bounded queue of outgoing messages, drained by
-// one writer goroutine that encodes everything queued and writes it with a
-// single system call. Its memory grows only while messages wait. The limit
-// counts only while the socket takes no more (the peer is not reading):
-// messages that wait merely for the writer to be scheduled are no sign of
-// a peer that does not read, however many arrive at once.
+// a writer goroutine that encodes everything queued and writes it with a
+// single system call. The writer runs only while there is something to
+// write or close: push starts it when none runs, and it ends once the
+// queue is empty, so an idle connection holds neither a goroutine nor a
+// buffer. There is never more than one writer, so messages go out in the
+// order they were queued. The limit counts only while the socket takes no
+// more (the peer is not reading): messages that wait merely for the writer
+// to be scheduled are no sign of a peer that does not read, however many
+// arrive at once.
 type outbox struct {
 	mu      sync.Mutex
 	items   []any // *wire.StatusReport, *wire.Delivery, *wire.DummyReply
+	spare   []any // the last batch's slice, reused by the next writer
 	limit   int
+	running bool // a writer goroutine runs
 	blocked bool // the writer waits for the peer to read before it can write more
 	closing bool // no more items; the writer flushes and then closes conn
 	abort   bool // close without flushing
-	wake    chan struct{}
+	failed  bool // a write failed: what is queued is dropped
 
 	conn  net.Conn
 	codec func() wire.Codec
@@ -42,8 +48,15 @@ type outbox struct {
 	werr      error
 }
 
+// maxSpareBatch is the largest batch slice an idle outbox keeps.
+const maxSpareBatch = 64
+
+// writeBuffers holds encoding buffers between bursts, shared by every
+// outbox, so that an idle connection keeps none.
+var writeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func newOutbox(conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
-	return &outbox{conn: conn, limit: limit, codec: codec, onErr: onErr, wake: make(chan struct{}, 1)}
+	return &outbox{conn: conn, limit: limit, codec: codec, onErr: onErr}
 }
 
 // push queues m and reports false when the queue is closing, or full
@@ -55,8 +68,12 @@ func (o *outbox) push(m any) bool {
 		return false
 	}
 	o.items = append(o.items, m)
+	start := !o.running
+	o.running = true
 	o.mu.Unlock()
-	o.signal()
+	if start {
+		go o.run()
+	}
 	return true
 }
 
@@ -66,52 +83,69 @@ func (o *outbox) close(flush bool) {
 	o.mu.Lock()
 	o.closing = true
 	o.abort = o.abort || !flush
+	start := !o.running
+	o.running = true
 	o.mu.Unlock()
-	o.signal()
-}
-
-func (o *outbox) signal() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	if start {
+		go o.run()
 	}
 }
 
-// run is the writer goroutine.
+// run is the writer goroutine: it writes until the queue is empty, then
+// ends, or closes the socket once the outbox is closing.
 func (o *outbox) run() {
-	defer o.conn.Close()
-	var batch []any
-	var buf bytes.Buffer
-	failed := false
-	for range o.wake {
+	var buf *bytes.Buffer
+	for {
 		o.mu.Lock()
-		batch, o.items = o.items, batch[:0]
+		batch := o.items
+		o.items, o.spare = o.spare[:0], nil
 		closing, abort := o.closing, o.abort
+		if !abort && len(batch) == 0 {
+			o.spare = batch
+			if !closing {
+				o.running = false
+			}
+		}
 		o.mu.Unlock()
-		if abort {
+		if abort || (closing && len(batch) == 0) {
+			if buf != nil {
+				writeBuffers.Put(buf)
+			}
+			o.conn.Close()
 			return
 		}
-		if !failed && len(batch) > 0 {
+		if len(batch) == 0 {
+			if buf != nil {
+				writeBuffers.Put(buf)
+			}
+			return
+		}
+		if !o.failed {
+			if buf == nil {
+				buf = writeBuffers.Get().(*bytes.Buffer)
+			}
 			buf.Reset()
 			codec := o.codec()
 			for _, m := range batch {
-				if err := codec.AppendFrame(&buf, m); err != nil {
+				if err := codec.AppendFrame(buf, m); err != nil {
 					o.onErr(err)
 				}
 			}
 			o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := o.write(buf.Bytes()); err != nil {
-				failed = true
+				o.failed = true
 				o.onErr(err)
 			}
-			if buf.Cap() > 64<<10 { // do not keep a burst's buffer for an idle connection
-				buf = bytes.Buffer{}
+			if buf.Cap() > 64<<10 { // do not keep a burst's buffer for idle connections
+				buf = new(bytes.Buffer)
 			}
 		}
 		clear(batch)
-		if closing {
-			return
+		o.mu.Lock()
+		if o.spare == nil && cap(batch) <= maxSpareBatch {
+			o.spare = batch[:0]
 		}
+		o.mu.Unlock()
 	}
 }
 

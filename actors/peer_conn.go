@@ -27,9 +27,9 @@ type peerConn struct {
 	maxFrame int
 }
 
-// start runs the connection's writer and reader goroutines.
+// start runs the connection's reader goroutine; the outbox runs a writer
+// whenever there is something to write.
 func (c *peerConn) start(self *actor.PID, root *actor.RootContext, g *gate) {
-	go c.out.run()
 	go c.read(self, root, g)
 }
 
