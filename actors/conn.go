@@ -346,18 +346,18 @@ func (r *connReader) logger() hclog.Logger {
 }
 
 // run reads from the authenticated first message on until the connection
-// ends and returns why it ended.
-func (r *connReader) run(env *wire.Envelope) string {
+// ends and returns why it ended. Peer connections have no idle timeout: a
+// peer keeps its connection open while it has nothing to send.
+func (r *connReader) run(first *wire.Envelope) string {
+	handle, timeout, ended := r.handleClient, r.idleTimeout, "closed by the client"
 	if r.peer != "" {
-		return r.runPeer(env)
+		handle, timeout, ended = r.handlePeer, 0, "stopped"
 	}
-	if env.Payload != nil && env.Payload.Type != "" {
-		if !r.handle(env.Payload) {
-			return "closed by the client"
-		}
+	if first.Payload != nil && first.Payload.Type != "" && !handle(first) {
+		return ended
 	}
 	for {
-		_, env, err := r.next(r.idleTimeout)
+		_, env, err := r.next(timeout)
 		if err != nil {
 			var bad *badMessage
 			if errors.As(err, &bad) {
@@ -368,16 +368,18 @@ func (r *connReader) run(env *wire.Envelope) string {
 			}
 			return r.fail("", err)
 		}
-		if env.Payload == nil {
-			if !r.reportNow("", wire.Errorf(wire.CodeBadMessage, "message has no payload")) {
-				return "stopped"
-			}
-			continue
-		}
-		if !r.handle(env.Payload) {
-			return "closed by the client"
+		if !handle(env) {
+			return ended
 		}
 	}
+}
+
+// handleClient dispatches one message of a client; false ends reading.
+func (r *connReader) handleClient(env *wire.Envelope) bool {
+	if env.Payload == nil {
+		return r.reportNow("", wire.Errorf(wire.CodeBadMessage, "message has no payload"))
+	}
+	return r.handle(env.Payload)
 }
 
 // badMessage is a frame that was read whole but does not decode: the
@@ -564,33 +566,6 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	}
 	r.peer = name
 	return nil
-}
-
-// runPeer reads the messages of an authenticated peer server until the
-// connection ends. Peer connections have no idle timeout: a peer keeps its
-// connection open while it has nothing to send.
-func (r *connReader) runPeer(first *wire.Envelope) string {
-	if first.Payload != nil && first.Payload.Type != "" {
-		if !r.handlePeer(first) {
-			return "stopped"
-		}
-	}
-	for {
-		_, env, err := r.next(0)
-		if err != nil {
-			var bad *badMessage
-			if errors.As(err, &bad) {
-				if !r.reportNow(bad.id, wire.Errorf(wire.CodeBadMessage, "%v", bad.err)) {
-					return "stopped"
-				}
-				continue
-			}
-			return r.fail("", err)
-		}
-		if !r.handlePeer(env) {
-			return "stopped"
-		}
-	}
 }
 
 // handlePeer dispatches one message of a peer server to the handler of its
