@@ -7,7 +7,8 @@
 // Every target runs as separate server and handler processes on loopback,
 // started afresh for each run; this process is the load generator. The
 // workloads: relay (16 pairs, window 64, 128-byte bodies), pingpong (one
-// pair, window 1) and connect (10,000 idle connections). Progress goes to
+// pair, window 1), connect (10,000 idle connections) and, when asked for,
+// fanout (one sender, each message to the same 100 recipients, window 64). Progress goes to
 // standard error, the table (or -json) to standard output.
 package main
 
@@ -37,6 +38,7 @@ type options struct {
 	hold             time.Duration
 	pairs, window    int
 	size, conns      int
+	fanout           int
 	workloads        []string
 	targets          []string
 	json             bool
@@ -55,6 +57,7 @@ func main() {
 	flag.IntVar(&o.window, "window", 64, "relay: unacknowledged messages per sender")
 	flag.IntVar(&o.size, "size", 128, "bytes of data per message")
 	flag.IntVar(&o.conns, "conns", 10000, "connect: idle connections")
+	flag.IntVar(&o.fanout, "fanout", 100, "fanout: recipients of each message")
 	flag.StringVar(&workloads, "workloads", "relay,pingpong,connect", "workloads to run, comma-separated")
 	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
@@ -100,6 +103,7 @@ type report struct {
 		Window    int      `json:"window"`
 		Size      int      `json:"size"`
 		Conns     int      `json:"conns"`
+		Fanout    int      `json:"fanout,omitempty"`
 		Workloads []string `json:"workloads"`
 		Targets   []string `json:"targets"`
 	} `json:"options"`
@@ -108,9 +112,12 @@ type report struct {
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	for _, w := range o.workloads {
-		if !slices.Contains([]string{"relay", "pingpong", "connect"}, w) {
-			return fmt.Errorf("unknown workload %q: want relay, pingpong or connect", w)
+		if !slices.Contains([]string{"relay", "pingpong", "connect", "fanout"}, w) {
+			return fmt.Errorf("unknown workload %q: want relay, pingpong, connect or fanout", w)
 		}
+	}
+	if o.fanout < 2 {
+		return fmt.Errorf("fanout %d: want at least 2 recipients", o.fanout)
 	}
 	for _, t := range o.targets {
 		if !slices.Contains(targets.Names, t) {
@@ -152,7 +159,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	rep.Machine.LoadAfter = loadAvg()
 	ro := &rep.Options
 	ro.Rounds, ro.DurationS, ro.WarmupS, ro.HoldS = o.rounds, o.duration.Seconds(), o.warmup.Seconds(), o.hold.Seconds()
-	ro.Pairs, ro.Window, ro.Size, ro.Conns = o.pairs, o.window, o.size, o.conns
+	ro.Pairs, ro.Window, ro.Size, ro.Conns, ro.Fanout = o.pairs, o.window, o.size, o.conns, o.fanout
 	ro.Workloads, ro.Targets = o.workloads, o.targets
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -183,7 +190,8 @@ func reprint(_ context.Context, o options, stdout io.Writer) error {
 	}
 	ro := rep.Options
 	o = options{rounds: ro.Rounds, duration: seconds(ro.DurationS), warmup: seconds(ro.WarmupS), hold: seconds(ro.HoldS),
-		pairs: ro.Pairs, window: ro.Window, size: ro.Size, conns: ro.Conns, workloads: ro.Workloads, targets: ro.Targets}
+		pairs: ro.Pairs, window: ro.Window, size: ro.Size, conns: ro.Conns, fanout: ro.Fanout, workloads: ro.Workloads,
+		targets: ro.Targets}
 	return writeTable(stdout, o, &rep)
 }
 
@@ -217,8 +225,13 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 	default:
 		cfg := load.Config{Workload: workload, Driver: t.Driver, Senders: o.pairs, Recipients: 1, Window: o.window,
 			Size: o.size, Warmup: o.warmup, Duration: o.duration}
-		if workload == "pingpong" {
+		switch workload {
+		case "pingpong":
 			cfg.Senders, cfg.Window = 1, 1
+		case "fanout":
+			// As bester bench fanout: one sender, every message to the
+			// same recipients.
+			cfg.Senders, cfg.Recipients, cfg.SharedRecipients = 1, o.fanout, true
 		}
 		c.Result, err = load.Run(ctx, cfg)
 	}
@@ -290,12 +303,21 @@ var figures = []figure{
 	{"connect", "memory/idle conn", func(c *cell) float64 { return c.Result.Connect.BytesPerConn }, load.Bytes, false},
 	{"connect", "connections/s", func(c *cell) float64 { return c.Result.Connect.PerSecond }, count, true},
 	{"connect", "p99 connect", func(c *cell) float64 { return c.Result.Connect.Latency.P99 }, load.Micros, false},
+	{"fanout", "delivered msgs/s", func(c *cell) float64 { return c.Result.Delivered.PerSecond }, count, true},
+	{"fanout", "messages sent/s", func(c *cell) float64 { return c.Result.Acked.PerSecond }, count, true},
+	{"fanout", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
+	{"fanout", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, load.Micros, false},
+	{"fanout", "server+handler CPU/delivery", cpuPerMsg, micros2, false},
+	{"fanout", "load generator CPU/delivery", generatorPerMsg, micros2, false},
 }
 
 func count(v float64) string { return load.Thousands(uint64(v + 0.5)) }
 
 // micros1 writes microseconds with one decimal.
 func micros1(us float64) string { return fmt.Sprintf("%.1fµs", us) }
+
+// micros2 writes microseconds with two decimals.
+func micros2(us float64) string { return fmt.Sprintf("%.2fµs", us) }
 
 // cpuPerMsg is the server's and handler's CPU time per delivered message,
 // in microseconds, over the whole run (warmup included).
@@ -325,6 +347,10 @@ func writeTable(w io.Writer, o options, rep *report) error {
 	fmt.Fprintf(w, "load average before %s, after %s\n", rep.Machine.LoadBefore, rep.Machine.LoadAfter)
 	fmt.Fprintf(w, "relay: %d pairs, window %d, %d-byte bodies; pingpong: 1 pair, window 1; connect: %s idle connections held %s\n",
 		o.pairs, o.window, o.size, load.Thousands(uint64(o.conns)), o.hold)
+	if slices.Contains(o.workloads, "fanout") {
+		fmt.Fprintf(w, "fanout: 1 sender, window %d, each message to the same %d recipients; msgs are deliveries\n",
+			o.window, o.fanout)
+	}
 	fmt.Fprintf(w, "%s measured after %s warmup per run; %d rounds of %s, in turn; figures are means over the rounds\n\n",
 		o.duration, o.warmup, o.rounds, strings.Join(o.targets, " "))
 	// Numbers are right-aligned; the two label columns are padded to
@@ -332,7 +358,9 @@ func writeTable(w io.Writer, o options, rep *report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	width := len("figure")
 	for _, f := range figures {
-		width = max(width, len(f.name))
+		if slices.Contains(o.workloads, f.workload) {
+			width = max(width, len(f.name))
+		}
 	}
 	label := func(workload, name string) string { return fmt.Sprintf("%-9s\t%-*s\t", workload, width, name) }
 	head := label("workload", "figure")

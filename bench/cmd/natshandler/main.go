@@ -1,8 +1,11 @@
 // Command natshandler is the relay handler of the NATS side of the
 // comparison, a process of its own as Bester's relay handler is. Its
-// connections subscribe to relay.* in one queue group; for a message on
-// relay.USER it publishes the payload to u.USER (the recipient's
-// subject), then an empty acknowledgement to the message's reply subject.
+// connections subscribe to relay.* and fanout in one queue group; for a
+// message on relay.USER it publishes the payload to u.USER (the
+// recipient's subject), then an empty acknowledgement to the message's
+// reply subject. A message on fanout names its recipients in its To
+// header, comma-separated: the handler publishes the payload to each
+// one's subject, then acknowledges.
 // It prints `ready` on standard output once subscribed, and stops on
 // SIGINT or SIGTERM.
 package main
@@ -40,19 +43,36 @@ func run(url string, conns int) error {
 			if err := nc.Publish("u."+to, m.Data); err != nil {
 				fmt.Fprintln(os.Stderr, "natshandler: deliver:", err)
 			}
-			if m.Reply != "" {
-				if err := nc.Publish(m.Reply, nil); err != nil {
-					fmt.Fprintln(os.Stderr, "natshandler: acknowledge:", err)
-				}
-			}
+			acknowledge(nc, m)
 		})
 		if err != nil {
 			return err
 		}
-		// No limit on messages waiting for the callback: the load
-		// generator's windows bound them.
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
+		// The callback runs on one goroutine per subscription: the
+		// subjects it has built are its own.
+		subjects := map[string]string{}
+		fan, err := nc.QueueSubscribe("fanout", "relay", func(m *nats.Msg) {
+			for to := range strings.SplitSeq(m.Header.Get("To"), ",") {
+				subject, ok := subjects[to]
+				if !ok {
+					subject = "u." + to
+					subjects[to] = subject
+				}
+				if err := nc.Publish(subject, m.Data); err != nil {
+					fmt.Fprintln(os.Stderr, "natshandler: deliver:", err)
+				}
+			}
+			acknowledge(nc, m)
+		})
+		if err != nil {
 			return err
+		}
+		// No limit on messages waiting for the callbacks: the load
+		// generator's windows bound them.
+		for _, s := range []*nats.Subscription{sub, fan} {
+			if err := s.SetPendingLimits(-1, -1); err != nil {
+				return err
+			}
 		}
 		if err := nc.Flush(); err != nil {
 			return err
@@ -63,4 +83,14 @@ func run(url string, conns int) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	<-sigs
 	return nil
+}
+
+// acknowledge publishes an empty acknowledgement to m's reply subject.
+func acknowledge(nc *nats.Conn, m *nats.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	if err := nc.Publish(m.Reply, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "natshandler: acknowledge:", err)
+	}
 }

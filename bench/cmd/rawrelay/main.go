@@ -1,6 +1,6 @@
 // Command rawrelay is a minimal hand-written relay in Go, with the same
 // topology as Bester: client, server, handler process over a UNIX socket,
-// server, recipient. It has no actors, no codec, no timeouts and no
+// server, recipient (or a list of recipients, for a fan-out). It has no actors, no codec, no timeouts and no
 // limits, so its figures are the practical limit of that topology in Go
 // on a machine. The frames are in package rawproto.
 //
@@ -93,14 +93,27 @@ func handleConn(c net.Conn) {
 			return
 		}
 		buf = body
-		if body[0] != rawproto.Request {
+		switch body[0] {
+		case rawproto.Request:
+			r, err := rawproto.ParseRouted(body)
+			if err != nil {
+				return
+			}
+			out.Append(func(b []byte) []byte { return rawproto.AppendRouted(b, rawproto.Answer, r) })
+		case rawproto.FanoutRequest:
+			// Every user of the list gets the payload: read the list
+			// through, and answer with it.
+			r, err := rawproto.ParseFanoutRouted(body)
+			if err != nil || len(r.To) == 0 {
+				return
+			}
+			if rawproto.EachName(r.To, func([]byte) bool { return true }) != nil {
+				return
+			}
+			out.Append(func(b []byte) []byte { return rawproto.AppendFanoutRouted(b, rawproto.FanoutAnswer, r) })
+		default:
 			return
 		}
-		r, err := rawproto.ParseRouted(body)
-		if err != nil {
-			return
-		}
-		out.Append(func(b []byte) []byte { return rawproto.AppendRouted(b, rawproto.Answer, r) })
 	}
 }
 
@@ -191,16 +204,25 @@ func (s *server) serveClient(c net.Conn) {
 			return
 		}
 		buf = body
-		if body[0] != rawproto.Message {
-			return
-		}
-		m, err := rawproto.ParseMessage(body)
-		if err != nil {
-			return
-		}
-		m.Conn = cl.id
 		link := s.links[int(s.rr.Add(1))%len(s.links)]
-		link.Append(func(b []byte) []byte { return rawproto.AppendRouted(b, rawproto.Request, m) })
+		switch body[0] {
+		case rawproto.Message:
+			m, err := rawproto.ParseMessage(body)
+			if err != nil {
+				return
+			}
+			m.Conn = cl.id
+			link.Append(func(b []byte) []byte { return rawproto.AppendRouted(b, rawproto.Request, m) })
+		case rawproto.Fanout:
+			m, err := rawproto.ParseFanout(body)
+			if err != nil {
+				return
+			}
+			m.Conn = cl.id
+			link.Append(func(b []byte) []byte { return rawproto.AppendFanoutRouted(b, rawproto.FanoutRequest, m) })
+		default:
+			return
+		}
 	}
 }
 
@@ -215,6 +237,10 @@ func (s *server) readLink(c net.Conn) {
 			os.Exit(1)
 		}
 		buf = body
+		if body[0] == rawproto.FanoutAnswer {
+			s.fanout(body)
+			continue
+		}
 		a, err := rawproto.ParseRouted(body)
 		if err != nil || body[0] != rawproto.Answer {
 			fmt.Fprintln(os.Stderr, "rawrelay: bad answer from the handler")
@@ -230,5 +256,34 @@ func (s *server) readLink(c net.Conn) {
 		if from != nil {
 			from.out.Append(func(b []byte) []byte { return rawproto.AppendAck(b, a.ID, status) })
 		}
+	}
+}
+
+// fanout carries out a FanoutAnswer: deliver to every user of its list,
+// then acknowledge with the number of users not reached.
+func (s *server) fanout(body []byte) {
+	a, err := rawproto.ParseFanoutRouted(body)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rawrelay: bad answer from the handler")
+		os.Exit(1)
+	}
+	deliver := func(b []byte) []byte { return rawproto.AppendDelivery(b, a.Payload) }
+	lost := 0
+	s.mu.RLock()
+	err = rawproto.EachName(a.To, func(name []byte) bool {
+		if to := s.users[string(name)]; to == nil || !to.out.Append(deliver) {
+			lost++
+		}
+		return true
+	})
+	from := s.conns[a.Conn]
+	s.mu.RUnlock()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rawrelay: bad answer from the handler:", err)
+		os.Exit(1)
+	}
+	if from != nil {
+		status := byte(min(lost, 255))
+		from.out.Append(func(b []byte) []byte { return rawproto.AppendAck(b, a.ID, status) })
 	}
 }

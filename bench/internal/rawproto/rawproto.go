@@ -8,13 +8,17 @@
 //
 //	client to server    'A' user                      authenticate (answered by 'a')
 //	                    'M' id:8 n:1 to:n payload     relay payload to user to
+//	                    'F' id:8 n:2 list:n payload   relay payload to every user of list
 //	server to client    'a'                           authenticated
-//	                    'k' id:8 status:1             acknowledgement: 0 delivered, 1 undelivered
+//	                    'k' id:8 status:1             acknowledgement: the number of recipients not reached (0 all delivered)
 //	                    'd' payload                   a delivery
 //	server to handler   'R' conn:4 id:8 n:1 to:n payload
-//	handler to server   'D' conn:4 id:8 n:1 to:n payload   deliver payload to to, acknowledge id to conn
+//	                    'Q' conn:4 id:8 n:2 list:n payload
+//	handler to server   'D' conn:4 id:8 n:1 to:n payload     deliver payload to to, acknowledge id to conn
+//	                    'E' conn:4 id:8 n:2 list:n payload   deliver payload to every user of list, acknowledge id to conn
 //
-// Integers are little-endian.
+// A list is names, each preceded by its length in one byte. Integers are
+// little-endian. The acknowledgement's status saturates at 255.
 package rawproto
 
 import (
@@ -29,15 +33,20 @@ import (
 
 // Frame kinds.
 const (
-	Auth       = 'A'
-	AuthOK     = 'a'
-	Message    = 'M'
-	Ack        = 'k'
-	Delivery   = 'd'
-	Request    = 'R'
-	Answer     = 'D'
-	StatusGood = 0
-	StatusLost = 1
+	Auth     = 'A'
+	AuthOK   = 'a'
+	Message  = 'M'
+	Ack      = 'k'
+	Delivery = 'd'
+	Request  = 'R'
+	Answer   = 'D'
+	// The fan-out forms of Message, Request and Answer: a list of
+	// recipients instead of one.
+	Fanout        = 'F'
+	FanoutRequest = 'Q'
+	FanoutAnswer  = 'E'
+	StatusGood    = 0
+	StatusLost    = 1
 )
 
 // MaxFrame is the largest body accepted (1 MiB, as Bester's default).
@@ -222,4 +231,84 @@ func (o *Outbox) run() {
 			return
 		}
 	}
+}
+
+// ParseFanout reads a Fanout body (kind byte included); r.To is the list.
+func ParseFanout(b []byte) (Routed, error) {
+	return parseList(b[1:], false)
+}
+
+// ParseFanoutRouted reads a FanoutRequest or FanoutAnswer body (kind byte
+// included); r.To is the list.
+func ParseFanoutRouted(b []byte) (Routed, error) {
+	return parseList(b[1:], true)
+}
+
+func parseList(b []byte, withConn bool) (Routed, error) {
+	var r Routed
+	if withConn {
+		if len(b) < 4 {
+			return r, errShort
+		}
+		r.Conn = binary.LittleEndian.Uint32(b)
+		b = b[4:]
+	}
+	if len(b) < 10 {
+		return r, errShort
+	}
+	r.ID = binary.LittleEndian.Uint64(b)
+	n := int(binary.LittleEndian.Uint16(b[8:]))
+	if len(b) < 10+n {
+		return r, errShort
+	}
+	r.To, r.Payload = b[10:10+n], b[10+n:]
+	return r, nil
+}
+
+// AppendList appends names as a list. A name must be 1 to 255 bytes.
+func AppendList(dst []byte, names []string) []byte {
+	for _, name := range names {
+		dst = append(dst, byte(len(name)))
+		dst = append(dst, name...)
+	}
+	return dst
+}
+
+// EachName calls f with every name of list, in order, until f returns
+// false. It reports an error when list is malformed.
+func EachName(list []byte, f func(name []byte) bool) error {
+	for len(list) > 0 {
+		n := int(list[0])
+		if n == 0 || len(list) < 1+n {
+			return errors.New("malformed list of recipients")
+		}
+		if !f(list[1 : 1+n]) {
+			return nil
+		}
+		list = list[1+n:]
+	}
+	return nil
+}
+
+// AppendFanout appends a Fanout frame; list is made by AppendList.
+func AppendFanout(dst []byte, id uint64, list, payload []byte) []byte {
+	n := 1 + 8 + 2 + len(list) + len(payload)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, Fanout)
+	dst = binary.LittleEndian.AppendUint64(dst, id)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(list)))
+	dst = append(dst, list...)
+	return append(dst, payload...)
+}
+
+// AppendFanoutRouted appends a FanoutRequest or FanoutAnswer frame.
+func AppendFanoutRouted(dst []byte, kind byte, r Routed) []byte {
+	n := 1 + 4 + 8 + 2 + len(r.To) + len(r.Payload)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, kind)
+	dst = binary.LittleEndian.AppendUint32(dst, r.Conn)
+	dst = binary.LittleEndian.AppendUint64(dst, r.ID)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(r.To)))
+	dst = append(dst, r.To...)
+	return append(dst, r.Payload...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +24,11 @@ const bufferSize = 8 << 10
 
 // NATS drives core NATS with natshandler as the relay: a message to user
 // G is published on relay.G with the reply subject ack.SENDER.ID; the
-// handler publishes it on u.G and acknowledges on the reply subject. Each
-// connection subscribes to its user's subject and to its acks.
+// handler publishes it on u.G and acknowledges on the reply subject. A
+// message to several users is published once on fanout, with their names
+// in its To header, comma-separated; the handler publishes it on each
+// user's subject, then acknowledges. Each connection subscribes to its
+// user's subject and to its acks.
 type NATS struct {
 	URL     string
 	Timeout time.Duration
@@ -81,17 +85,38 @@ type natsConn struct {
 	to      []string
 	subject string
 	reply   []byte
+	fan     *nats.Msg // a message to several users, reused
 }
 
+// FanoutSubject is where a message to several users is published, and
+// ToHeader the header that names them, comma-separated.
+const (
+	FanoutSubject = "fanout"
+	ToHeader      = "To"
+)
+
 func (c *natsConn) Queue(m *load.Message) error {
-	if len(m.To) != 1 {
-		return errors.New("nats driver: one recipient per message")
+	if len(m.To) == 0 {
+		return errors.New("nats driver: no recipient")
+	}
+	if len(m.To) > 1 {
+		return c.queueFanout(m)
 	}
 	if len(c.to) == 0 || c.to[0] != m.To[0] {
 		c.to, c.subject = m.To, "relay."+m.To[0]
 	}
 	c.reply = strconv.AppendUint(append(c.reply[:0], c.ackPrefix...), m.ID, 36)
 	return c.nc.PublishRequest(c.subject, string(c.reply), m.Body)
+}
+
+func (c *natsConn) queueFanout(m *load.Message) error {
+	if c.fan == nil || !slices.Equal(c.to, m.To) {
+		c.to = slices.Clone(m.To)
+		c.fan = &nats.Msg{Subject: FanoutSubject, Header: nats.Header{ToHeader: {strings.Join(m.To, ",")}}}
+	}
+	c.reply = strconv.AppendUint(append(c.reply[:0], c.ackPrefix...), m.ID, 36)
+	c.fan.Reply, c.fan.Data = string(c.reply), m.Body
+	return c.nc.PublishMsg(c.fan)
 }
 
 // Flush does nothing: the NATS client writes from its own goroutine as
@@ -169,13 +194,30 @@ type rawConn struct {
 	bw   *bufio.Writer
 	rbuf []byte
 	wbuf []byte
+	to   []string // the recipients list encodes
+	list []byte
 }
 
 func (c *rawConn) Queue(m *load.Message) error {
-	if len(m.To) != 1 {
-		return errors.New("raw driver: one recipient per message")
+	switch {
+	case len(m.To) == 1:
+		c.wbuf = rawproto.AppendMessage(c.wbuf[:0], m.ID, m.To[0], m.Body)
+	case len(m.To) > 1:
+		if c.list == nil || !slices.Equal(c.to, m.To) {
+			for _, name := range m.To {
+				if len(name) == 0 || len(name) > 255 {
+					return fmt.Errorf("raw driver: recipient name of %d bytes", len(name))
+				}
+			}
+			c.to, c.list = slices.Clone(m.To), rawproto.AppendList(nil, m.To)
+			if len(c.list) > 65535 {
+				return errors.New("raw driver: recipient list longer than 65535 bytes")
+			}
+		}
+		c.wbuf = rawproto.AppendFanout(c.wbuf[:0], m.ID, c.list, m.Body)
+	default:
+		return errors.New("raw driver: no recipient")
 	}
-	c.wbuf = rawproto.AppendMessage(c.wbuf[:0], m.ID, m.To[0], m.Body)
 	_, err := c.bw.Write(c.wbuf)
 	return err
 }
@@ -193,7 +235,7 @@ func (c *rawConn) Receive(ev *load.Event) error {
 		case body[0] == rawproto.Ack && len(body) == 10:
 			*ev = load.Event{Kind: load.EventAck, ID: leUint64(body[1:9])}
 			if body[9] != rawproto.StatusGood {
-				ev.Code, ev.Undelivered = load.CodeUndelivered, 1
+				ev.Code, ev.Undelivered = load.CodeUndelivered, int(body[9])
 			}
 			return nil
 		case body[0] == rawproto.Delivery:
