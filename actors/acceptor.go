@@ -25,7 +25,6 @@ type drained struct{}
 // connection to finish and says when the last has gone.
 type acceptor struct {
 	settings *connSettings
-	props    *actor.Props
 	next     uint64
 	draining bool
 	waiter   *actor.PID // who asked to drain, until told
@@ -42,7 +41,7 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		a.next++
 		id := strconv.FormatUint(a.next, 10)
 		c := newClientConn(a.settings, m.conn, m.codec, id)
-		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "conn-"+id)
+		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithDispatcher(pooledDispatcher{a.settings.pool})), "conn-"+id)
 	case *drain:
 		a.draining, a.waiter = true, ctx.Sender()
 		for _, c := range ctx.Children() {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/auth"
+	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -76,6 +77,7 @@ type connSettings struct {
 	registry    *registry
 	router      *actor.PID
 	log         hclog.Logger
+	pool        *gopool.Pool // runs the writers; its dispatcher runs the actors
 	// peerSecrets holds the SHA-256 of each configured peer's secret, by
 	// peer name: what a connection with scope server must prove.
 	peerSecrets map[string][sha256.Size]byte
@@ -158,7 +160,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		c.out = newOutbox(c.conn, c.sendQueue, c.currentCodec, func(err error) {
+		c.out = newOutbox(c.pool, c.conn, c.sendQueue, c.currentCodec, func(err error) {
 			root.Send(self, &writeFailed{err})
 		})
 		go c.read(self, root)

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -36,6 +37,7 @@ type linkSettings struct {
 	registry *registry
 	router   *actor.PID
 	log      hclog.Logger
+	pool     *gopool.Pool // runs the connections' writers
 	// peers are the peer links by peer name, fixed at start.
 	peers map[string]*actor.PID
 	// allowUnnamed lets sendServers name a peer by host:port.

@@ -86,7 +86,7 @@ func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 			}
 			lc := &linkConn{gen: gen, slot: slot, conn: conn, codec: h.Codec, maxFrame: l.maxFrame}
 			self, root := l.self, l.root
-			lc.out = newOutbox(conn, h.MaxInFlight, func() wire.Codec { return h.Codec }, func(err error) {
+			lc.out = newOutbox(l.pool, conn, h.MaxInFlight, func() wire.Codec { return h.Codec }, func(err error) {
 				root.Send(self, &connBroken{conn: lc, err: fmt.Errorf("write: %w", err)})
 			})
 			l.root.Send(l.self, &connUp{gen: gen, slot: slot, conn: lc})

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -37,6 +38,7 @@ type outbox struct {
 	failed  bool // a write failed: what is queued is dropped
 
 	conn  net.Conn
+	pool  *gopool.Pool // runs the writer
 	codec func() wire.Codec
 	onErr func(error) // called once, from the writer, when encoding or writing fails
 
@@ -55,8 +57,8 @@ const maxSpareBatch = 64
 // outbox, so that an idle connection keeps none.
 var writeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func newOutbox(conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
-	return &outbox{conn: conn, limit: limit, codec: codec, onErr: onErr}
+func newOutbox(pool *gopool.Pool, conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
+	return &outbox{pool: pool, conn: conn, limit: limit, codec: codec, onErr: onErr}
 }
 
 // push queues m and reports false when the queue is closing, or full
@@ -72,7 +74,7 @@ func (o *outbox) push(m any) bool {
 	o.running = true
 	o.mu.Unlock()
 	if start {
-		go o.run()
+		o.pool.Go(o.run)
 	}
 	return true
 }
@@ -87,7 +89,7 @@ func (o *outbox) close(flush bool) {
 	o.running = true
 	o.mu.Unlock()
 	if start {
-		go o.run()
+		o.pool.Go(o.run)
 	}
 }
 

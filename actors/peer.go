@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -26,6 +27,7 @@ type peerSettings struct {
 	server   string // this server's name: how it authenticates at the peer
 	maxFrame int
 	log      hclog.Logger
+	pool     *gopool.Pool // runs the connection's writer
 }
 
 // peerLink is the actor of one configured peer server (protocol §6). It

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/actors/internal/gopool"
 )
 
 const (
@@ -45,6 +46,8 @@ type Server struct {
 	sys      *actor.ActorSystem
 	auth     auth.Authenticator
 	registry *registry
+	// pool runs the actors' mailboxes and the connections' writers.
+	pool *gopool.Pool
 
 	router    *actor.PID
 	acceptor  *actor.PID
@@ -61,7 +64,7 @@ type Server struct {
 
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, registry: newRegistry(), links: make(map[string]*actor.PID),
+	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines), links: make(map[string]*actor.PID),
 		peers: make(map[string]*actor.PID)}
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
 		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
@@ -154,23 +157,23 @@ func (s *Server) startActors() {
 	root := s.sys.Root
 	peerSecrets := make(map[string][sha256.Size]byte, len(s.cfg.Peers))
 	for _, p := range s.cfg.Peers {
-		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
+		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame, pool: s.pool,
 			log: s.log.Named("peer").With("peer", p.Name)}
-		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }))
+		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, s.dispatcher()))
 		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
 	}
 	links := make(map[string]*actor.PID, len(s.cfg.Handlers))
-	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }))
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }, s.dispatcher()))
 	informerPath := ""
 	if s.cfg.Informer != nil {
 		informerPath = s.cfg.Informer.Socket
 	}
 	for _, h := range s.cfg.Handlers {
 		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
-			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router,
+			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router, pool: s.pool,
 			log:   s.log.Named("handler").With("handler", h.Name),
 			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
-		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }))
+		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, s.dispatcher()))
 		links[h.Name] = pid
 		s.linkOrder = append(s.linkOrder, h.Name)
 	}
@@ -179,11 +182,31 @@ func (s *Server) startActors() {
 		server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
 		authTimeout: s.cfg.Server.AuthTimeout, idleTimeout: s.cfg.Server.IdleTimeout,
 		sendQueue: s.cfg.Server.SendQueue, maxInFlight: s.cfg.Server.MaxInFlight,
-		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"),
+		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
-		actor.WithSupervisor(stopConnections)))
+		actor.WithSupervisor(stopConnections), s.dispatcher()))
+}
+
+// maxIdleGoroutines bounds the goroutines the server keeps waiting for
+// work (see gopool): enough for every actor and writer busy at once under
+// load, a few hundred kilobytes of stacks when all of them are idle.
+const maxIdleGoroutines = 128
+
+// pooledDispatcher runs actors' mailboxes on the server's goroutine pool
+// instead of a new goroutine each time a mailbox gets work.
+type pooledDispatcher struct{ pool *gopool.Pool }
+
+func (d pooledDispatcher) Schedule(fn func()) { d.pool.Go(fn) }
+
+// Throughput is how many messages a mailbox handles before it lets other
+// goroutines run: protoactor's default.
+func (pooledDispatcher) Throughput() int { return 300 }
+
+// dispatcher is the Props option every actor of the server is spawned with.
+func (s *Server) dispatcher() actor.PropsOption {
+	return actor.WithDispatcher(pooledDispatcher{s.pool})
 }
 
 // listen opens one listener; a UNIX socket gets socketMode and replaces a
@@ -398,6 +421,7 @@ func (s *Server) stop(ctx context.Context) {
 		}
 	}
 	s.sys.Shutdown()
+	s.pool.Close()
 	s.log.Info("stopped")
 }
 

@@ -246,6 +246,16 @@ func (c *streamConn) send(f outFrame) {
 
 // writeLoop writes queued answers until the queue is closed or a write
 // fails, which closes the connection.
+// queued takes the next answer waiting for the writer, without waiting.
+func (c *streamConn) queued() (outFrame, bool) {
+	select {
+	case f, ok := <-c.queue:
+		return f, ok
+	default:
+		return outFrame{}, false
+	}
+}
+
 func (c *streamConn) writeLoop() {
 	defer close(c.writerDone)
 	bw := bufio.NewWriterSize(c.conn, writeBufferSize)
@@ -261,8 +271,11 @@ func (c *streamConn) writeLoop() {
 }
 
 // writeBatch writes f and every answer already queued behind it, then
-// flushes once: one system call for a burst of answers.
+// flushes once: one system call for a burst of answers. Before it flushes
+// it lets the other goroutines run once, so that workers about to answer
+// join the batch rather than each costing a system call of their own.
 func (c *streamConn) writeBatch(bw *bufio.Writer, f outFrame) error {
+	yielded := false
 	for {
 		if now := time.Now(); now.Sub(c.deadlineSet) > deadlineRefresh {
 			c.conn.SetWriteDeadline(now.Add(writeTimeout))
@@ -277,13 +290,15 @@ func (c *streamConn) writeBatch(bw *bufio.Writer, f outFrame) error {
 			}
 			return errHungUp
 		}
-		select {
-		case next, ok := <-c.queue:
-			if ok {
-				f = next
-				continue
-			}
-		default:
+		next, ok := c.queued()
+		if !ok && !yielded {
+			yielded = true
+			runtime.Gosched()
+			next, ok = c.queued()
+		}
+		if ok {
+			f = next
+			continue
 		}
 		if err := bw.Flush(); err != nil {
 			return fmt.Errorf("flush responses: %w", err)

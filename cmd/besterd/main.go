@@ -1,6 +1,6 @@
 // Command besterd is the Bester server.
 //
-//	besterd [-config config.hcl] [-log-level info] [-check]
+//	besterd [-config config.hcl] [-log-level info] [-check] [-pprof 127.0.0.1:6060]
 //
 // SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users file
 // and retries handlers that restarted too often.
@@ -10,9 +10,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -31,6 +35,7 @@ func run() error {
 	configPath := flag.String("config", "config.hcl", "path of the HCL configuration file")
 	level := flag.String("log-level", "", "log level: trace, debug, info, warn, error or off (overrides the config)")
 	check := flag.Bool("check", false, "check the configuration and exit")
+	pprofAddr := flag.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (the configuration is given with -config)", flag.Arg(0))
@@ -62,6 +67,11 @@ func run() error {
 		TimeFormat: "2006-01-02T15:04:05.000Z07:00", Color: hclog.AutoColor,
 	})
 
+	if *pprofAddr != "" {
+		if _, err := serveProfiler(*pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	srv, err := actors.New(cfg, log)
 	if err != nil {
 		return err
@@ -90,4 +100,29 @@ func count(n int, thing string) string {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// serveProfiler serves net/http/pprof on a loopback address and returns
+// the address it listens on. Profiles show what the server is doing, so
+// they are not offered beyond the machine.
+func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("-pprof %q: the profiler is served on loopback addresses only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof: %w", err)
+	}
+	log.Info("profiler listening", "address", ln.Addr().String())
+	go func() {
+		srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.Serve(ln); err != nil {
+			log.Error("profiler stopped", "error", err)
+		}
+	}()
+	return ln.Addr(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
@@ -482,5 +485,25 @@ func TestCLI(t *testing.T) {
 	}
 	if code := s.stop(); code != 0 {
 		t.Fatalf("server exit status %d, want 0", code)
+	}
+}
+
+func TestProfilerOnLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6060", "[::]:6060", "example.com:6060", "6060"} {
+		if _, err := serveProfiler(addr, hclog.NewNullLogger()); err == nil {
+			t.Errorf("-pprof %s was accepted", addr)
+		}
+	}
+	a, err := serveProfiler("127.0.0.1:0", hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + a.String() + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/cmdline: %s", resp.Status)
 	}
 }
