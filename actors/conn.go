@@ -185,11 +185,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.debug("client authenticated", "codec", m.codec)
 	case *report:
 		c.release()
-		if m.err == nil {
-			c.queue(ctx, wire.GoodReport(m.id))
-		} else {
-			c.queue(ctx, wire.BadReport(m.id, m.err, m.undelivered))
-		}
+		c.queue(ctx, &m.msg)
 		c.stopWhenDone(ctx)
 	case *dummyReply:
 		c.release()
@@ -296,6 +292,7 @@ type connReader struct {
 	root *actor.RootContext
 	fr   frameReader
 	buf  []byte
+	env  wire.Envelope // the last one read; next reuses it
 	user string
 
 	peer   string // set once a peer server authenticated
@@ -358,6 +355,7 @@ func (r *connReader) run(first *wire.Envelope) string {
 	if first.Payload != nil && first.Payload.Type != "" && !handle(first) {
 		return ended
 	}
+	r.env = wire.Envelope{} // a waiting reader keeps no message, nor the credentials
 	for {
 		_, env, err := r.next(timeout)
 		if err != nil {
@@ -373,6 +371,7 @@ func (r *connReader) run(first *wire.Envelope) string {
 		if !handle(env) {
 			return ended
 		}
+		r.env = wire.Envelope{}
 	}
 }
 
@@ -394,7 +393,8 @@ type badMessage struct {
 func (b *badMessage) Error() string { return b.err.Error() }
 
 // next reads and decodes one frame. Frame-level failures end the
-// connection; a body that does not decode is a *badMessage.
+// connection; a body that does not decode is a *badMessage. The envelope
+// it returns is the reader's own and holds only until the next call.
 func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, error) {
 	if timeout > 0 {
 		r.conn.SetReadDeadline(time.Now().Add(timeout))
@@ -416,11 +416,11 @@ func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, er
 		}
 		r.codec.Store(uint32(codec))
 	}
-	env := new(wire.Envelope)
-	if err := codec.UnmarshalMap(body, env); err != nil {
+	r.env = wire.Envelope{}
+	if err := codec.UnmarshalMap(body, &r.env); err != nil {
 		return codec, nil, &badMessage{id: wire.PeekID(codec, body), err: err}
 	}
-	return codec, env, nil
+	return codec, &r.env, nil
 }
 
 // fail turns the error that ended reading into the last report, when the
@@ -486,7 +486,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	}
 	switch p.Type {
 	case "":
-		r.root.Send(r.self, &report{id: p.ID, err: wire.Errorf(wire.CodeBadMessage, "payload.type is missing")})
+		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeBadMessage, "payload.type is missing"), nil))
 	case wire.TypeDummy:
 		r.root.Send(r.self, &dummyReply{id: p.ID})
 	case wire.TypeBuiltin:
@@ -507,14 +507,14 @@ func (r *connReader) builtin(p *wire.Payload) bool {
 	var d wire.BuiltinData
 	codec := wire.Codec(r.codec.Load())
 	if err := codec.UnmarshalMap(p.Data, &d); err != nil || d.Command == nil {
-		r.root.Send(r.self, &report{id: p.ID, err: wire.Errorf(wire.CodeBadMessage, "builtin needs data.command.type")})
+		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeBadMessage, "builtin needs data.command.type"), nil))
 		return true
 	}
 	if d.Command.Type != wire.BuiltinClose {
-		r.root.Send(r.self, &report{id: p.ID, err: wire.Errorf(wire.CodeUnknownCommand, "unknown builtin command %q", d.Command.Type)})
+		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeUnknownCommand, "unknown builtin command %q", d.Command.Type), nil))
 		return true
 	}
-	r.root.Send(r.self, &report{id: p.ID})
+	r.root.Send(r.self, goodReport(p.ID))
 	return false
 }
 
@@ -523,7 +523,7 @@ func (r *connReader) reportNow(id string, err *wire.Error) bool {
 	if !r.acquire() {
 		return false
 	}
-	r.root.Send(r.self, &report{id: id, err: err})
+	r.root.Send(r.self, badReport(id, err, nil))
 	return true
 }
 

@@ -114,11 +114,11 @@ type (
 	startTimedOut struct{ gen int }
 	restartNow    struct{ gen int }
 	sweep         struct{}
-	// answer is a handler's response, or why there is none.
+	// answer is a handler's response, or why there is none (err).
 	answer struct {
 		gen  int
 		id   uint64
-		resp *wire.HandlerResponse
+		resp wire.HandlerResponse // in the same allocation as the message
 		err  *wire.Error
 		done bool // a oneshot exchange ended
 	}
@@ -279,8 +279,8 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 		go l.exchange(l.gen, id, data)
 	} else {
 		slot := l.pickConn()
-		req := &wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data}
-		if slot < 0 || !l.conns[slot].out.push(req) {
+		d.req = wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data}
+		if slot < 0 || !l.conns[slot].out.push(&d.req) {
 			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
 			return
 		}
@@ -308,7 +308,7 @@ func (l *handlerLink) answered(ctx actor.Context, a *answer) {
 	}
 	p, ok := l.pending[a.id]
 	if !ok {
-		if a.resp != nil {
+		if a.err == nil {
 			l.log.Debug("answer for an unknown or expired request", "id", a.id)
 		}
 		return
@@ -318,7 +318,7 @@ func (l *handlerLink) answered(ctx actor.Context, a *answer) {
 		l.fail(ctx, p.d, a.err)
 		return
 	}
-	l.carryOut(ctx, p.d, a.resp)
+	l.carryOut(ctx, p.d, &a.resp)
 }
 
 // carryOut does what a handler's response asks (protocol §5).
@@ -330,7 +330,7 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 	}
 	cmd := resp.Header.Command
 	if cmd == nil {
-		ctx.Send(d.replyTo, &report{id: d.id})
+		ctx.Send(d.replyTo, goodReport(d.id))
 		return
 	}
 	switch cmd.Type {
@@ -420,19 +420,18 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		}
 	}
 	if len(undelivered) == 0 {
-		ctx.Send(d.replyTo, &report{id: d.id})
+		ctx.Send(d.replyTo, goodReport(d.id))
 		return
 	}
 	if detail == "" {
 		detail = "not connected to this server"
 	}
-	ctx.Send(d.replyTo, &report{id: d.id, undelivered: undelivered,
-		err: &wire.Error{Code: wire.CodeUndelivered, Detail: detail}})
+	ctx.Send(d.replyTo, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
 }
 
 // fail sends the sender a bad report.
 func (l *handlerLink) fail(ctx actor.Context, d *dispatch, err *wire.Error) {
-	ctx.Send(d.replyTo, &report{id: d.id, err: err})
+	ctx.Send(d.replyTo, badReport(d.id, err, nil))
 }
 
 // failPending fails every request sent on slot (all of them when slot is

@@ -56,16 +56,17 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 		if cap(body) <= maxIdleReadBuffer {
 			buf = body[:0]
 		}
-		resp := new(wire.HandlerResponse)
-		if err := c.codec.UnmarshalMap(body, resp); err != nil {
+		a := &answer{gen: c.gen}
+		if err := c.codec.UnmarshalMap(body, &a.resp); err != nil {
 			root.Send(self, &connBroken{conn: c, err: err, garbage: true})
 			return
 		}
-		if resp.ID == nil {
+		if a.resp.ID == nil {
 			root.Send(self, &connBroken{conn: c, err: errors.New("response has no id"), garbage: true})
 			return
 		}
-		root.Send(self, &answer{gen: c.gen, id: *resp.ID, resp: resp})
+		a.id = *a.resp.ID
+		root.Send(self, a)
 	}
 }
 
@@ -111,15 +112,17 @@ func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 // response, close (protocol §5). It always sends exactly one answer.
 func (l *handlerLink) exchange(gen int, id uint64, data wire.RawValue) {
 	a := &answer{gen: gen, id: id, done: true}
-	a.resp, a.err = l.oneshotRoundTrip(data)
+	a.err = l.oneshotRoundTrip(data, &a.resp)
 	l.root.Send(l.self, a)
 }
 
-func (l *handlerLink) oneshotRoundTrip(data wire.RawValue) (*wire.HandlerResponse, *wire.Error) {
+// oneshotRoundTrip decodes the handler's response into resp, or says why
+// there is none.
+func (l *handlerLink) oneshotRoundTrip(data wire.RawValue, resp *wire.HandlerResponse) *wire.Error {
 	h := &l.handler
 	conn, err := net.DialTimeout("unix", h.Socket, h.Timeout)
 	if err != nil {
-		return nil, wire.Errorf(wire.CodeHandlerUnavailable, "cannot reach handler %q: %v", h.Name, err)
+		return wire.Errorf(wire.CodeHandlerUnavailable, "cannot reach handler %q: %v", h.Name, err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(h.Timeout))
@@ -127,24 +130,23 @@ func (l *handlerLink) oneshotRoundTrip(data wire.RawValue) (*wire.HandlerRespons
 		data, _ = h.Codec.Marshal(nil)
 	}
 	if err := wire.WriteFrame(conn, data); err != nil {
-		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q: write: %v", h.Name, err)
+		return wire.Errorf(wire.CodeHandlerCrashed, "handler %q: write: %v", h.Name, err)
 	}
 	body, err := wire.ReadFrame(conn, l.maxFrame, nil)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", h.Name, h.Timeout)
+		return wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", h.Name, h.Timeout)
 	case isFrameError(err):
-		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
+		return wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection without an answer", h.Name)
+		return wire.Errorf(wire.CodeHandlerCrashed, "handler %q closed the connection without an answer", h.Name)
 	case err != nil:
-		return nil, wire.Errorf(wire.CodeHandlerCrashed, "handler %q: connection lost: %v", h.Name, err)
+		return wire.Errorf(wire.CodeHandlerCrashed, "handler %q: connection lost: %v", h.Name, err)
 	}
-	resp := new(wire.HandlerResponse)
 	if err := h.Codec.UnmarshalMap(body, resp); err != nil {
-		return nil, wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
+		return wire.Errorf(wire.CodeHandlerError, "handler %q answered garbage: %v", h.Name, err)
 	}
-	return resp, nil
+	return nil
 }
 
 // isFrameError reports whether a read failed on a frame the handler wrote

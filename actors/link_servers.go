@@ -134,11 +134,10 @@ func (l *handlerLink) finishFanout(ctx actor.Context, f *fanout) {
 		}
 	}
 	if first == nil {
-		ctx.Send(f.d.replyTo, &report{id: f.d.id})
+		ctx.Send(f.d.replyTo, goodReport(f.d.id))
 		return
 	}
-	ctx.Send(f.d.replyTo, &report{id: f.d.id, undelivered: failed,
-		err: &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}})
+	ctx.Send(f.d.replyTo, badReport(f.d.id, &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}, failed))
 }
 
 // failFanouts reports every sendServers still waiting as failed with err.

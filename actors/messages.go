@@ -18,14 +18,24 @@ type dispatch struct {
 	data    wire.RawValue
 	codec   wire.Codec // the codec data is encoded in
 	hops    int        // handlers this message has already passed through
+	// req is the message as a stream link writes it to its handler, kept
+	// here to spare an allocation; written by the link before it queues it.
+	req wire.HandlerRequest
 }
 
-// report is the status report for one dispatched message. A nil err is a
-// good report.
+// report is the status report for one dispatched message, built where
+// its outcome is known; the connection writes it as it is.
 type report struct {
-	id          string
-	err         *wire.Error
-	undelivered []string
+	msg wire.StatusReport // in the same allocation as the message
+}
+
+func goodReport(id string) *report {
+	return &report{msg: *wire.GoodReport(id)}
+}
+
+// badReport reports err; undelivered lists the recipients not reached.
+func badReport(id string, err *wire.Error, undelivered []string) *report {
+	return &report{msg: *wire.BadReport(id, err, undelivered)}
 }
 
 // deliver carries a handler's output to one recipient connection; its data
