@@ -403,3 +403,48 @@ handler "slow" {
 		t.Fatalf("want the dummy reply, got %s", in.Raw)
 	}
 }
+
+// TestClientFanOut sends messages to many users at once, half of them
+// speaking JSON and half CBOR: each connection gets every message once,
+// with its data and sender, although one delivery message is shared by
+// all connections of a codec and encoded once for them.
+func TestClientFanOut(t *testing.T) {
+	ts := startServer(t, handlerBlock("h", "stream", "cbor", `env = { TESTHANDLER_ACT = "relay" }`))
+	sender := ts.dial("T", wire.CodecJSON)
+	const users, messages = 40, 20
+	names := make([]string, users)
+	conns := make([]*client.Client, users)
+	for i := range names {
+		names[i] = fmt.Sprintf("U%d", i)
+		codec := wire.CodecJSON
+		if i%2 == 1 {
+			codec = wire.CodecCBOR
+		}
+		conns[i] = ts.dial(names[i], codec)
+	}
+	for n := range messages {
+		if err := sender.Send("h", fmt.Sprint(n), map[string]any{"to": names, "body": n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reported := map[string]bool{}
+	for range messages { // the handler answers in any order
+		in := recv(t, sender)
+		if in.Report == nil || reported[in.ID] {
+			t.Fatalf("want one report per message, got %s %s", in.Kind, in.Raw)
+		}
+		wantGood(t, in.Report)
+		reported[in.ID] = true
+	}
+	for i, c := range conns {
+		got := map[int]bool{}
+		for range messages {
+			var n int
+			in := expectDelivery(t, c, &n)
+			if n < 0 || n >= messages || got[n] || in.From != (wire.Address{Server: "J", User: "T"}) {
+				t.Fatalf("%s got message %d from %v: unknown, or a second time", names[i], n, in.From)
+			}
+			got[n] = true
+		}
+	}
+}

@@ -192,7 +192,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.queue(ctx, wire.NewDummyReply(m.id))
 		c.stopWhenDone(ctx)
 	case *deliver:
-		c.queue(ctx, &m.msg)
+		c.queue(ctx, m)
 	case *readerDone:
 		c.readerEnded = true
 		c.debug("reader ended", "reason", m.reason)

@@ -391,6 +391,7 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		detail      string
 		converted   [3]wire.RawValue // by wire.Codec
 		convErr     [3]error
+		deliveries  [3]*deliver  // by wire.Codec: one message for every connection
 		rcptBuf     [4]recipient // a user rarely has more connections: no allocation
 	)
 	rcpts := rcptBuf[:0]
@@ -409,10 +410,17 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
 				continue
 			}
-			ctx.Send(rc.pid, &deliver{msg: wire.Delivery{
-				Header:  wire.DeliveryHeader{MessageType: wire.MessageTypeReceived, From: d.origin},
-				Payload: wire.DeliveryPayload{Type: d.typ, Data: converted[rc.codec]},
-			}})
+			dl := deliveries[rc.codec]
+			if dl == nil {
+				dl = &deliver{msg: wire.Delivery{
+					Header:  wire.DeliveryHeader{MessageType: wire.MessageTypeReceived, From: d.origin},
+					Payload: wire.DeliveryPayload{Type: d.typ, Data: converted[rc.codec]},
+				}}
+				deliveries[rc.codec] = dl
+			} else {
+				dl.shared.Store(true)
+			}
+			ctx.Send(rc.pid, dl)
 			sent = true
 		}
 		if !sent {

@@ -1,6 +1,10 @@
 package actors
 
 import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/bester-project/bester/wire"
@@ -38,10 +42,33 @@ func badReport(id string, err *wire.Error, undelivered []string) *report {
 	return &report{msg: *wire.BadReport(id, err, undelivered)}
 }
 
-// deliver carries a handler's output to one recipient connection; its data
-// is already in that connection's codec.
+// deliver carries a handler's output to the recipient connections that
+// speak one codec, its data already in that codec. The one message goes to
+// all of them; when there are several, the first writer to need the frame
+// encodes it and the others copy its bytes.
 type deliver struct {
-	msg wire.Delivery // in the same allocation as the message
+	msg wire.Delivery
+	// shared is set when a second connection is sent the delivery. A
+	// writer that found it unset encoded a copy of its own, which is as
+	// correct.
+	shared  atomic.Bool
+	encoded sync.Once
+	frame   []byte
+	err     error
+}
+
+// appendFrame appends the delivery's frame in codec to buf.
+func (d *deliver) appendFrame(buf *bytes.Buffer, codec wire.Codec) error {
+	if !d.shared.Load() {
+		return codec.AppendFrame(buf, &d.msg)
+	}
+	d.encoded.Do(func() {
+		var b bytes.Buffer
+		d.err = codec.AppendFrame(&b, &d.msg)
+		d.frame = b.Bytes()
+	})
+	buf.Write(d.frame)
+	return d.err
 }
 
 // dummyReply answers a `dummy` message in place of its status report.

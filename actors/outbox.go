@@ -28,7 +28,7 @@ const writeTimeout = 10 * time.Second
 // arrive at once.
 type outbox struct {
 	mu      sync.Mutex
-	items   []any // *wire.StatusReport, *wire.Delivery, *wire.DummyReply
+	items   []any // *wire.StatusReport, *deliver, *wire.DummyReply, *wire.HandlerRequest, ...
 	spare   []any // the last batch's slice, reused by the next writer
 	limit   int
 	running bool // a writer goroutine runs
@@ -129,7 +129,7 @@ func (o *outbox) run() {
 			buf.Reset()
 			codec := o.codec()
 			for _, m := range batch {
-				if err := codec.AppendFrame(buf, m); err != nil {
+				if err := appendFrame(buf, codec, m); err != nil {
 					o.onErr(err)
 				}
 			}
@@ -149,6 +149,14 @@ func (o *outbox) run() {
 		}
 		o.mu.Unlock()
 	}
+}
+
+// appendFrame encodes m as a frame at the end of buf.
+func appendFrame(buf *bytes.Buffer, codec wire.Codec, m any) error {
+	if d, ok := m.(*deliver); ok {
+		return d.appendFrame(buf, codec)
+	}
+	return codec.AppendFrame(buf, m)
 }
 
 func (o *outbox) setBlocked(b bool) {
