@@ -64,16 +64,21 @@ func DetectCodec(body []byte) (Codec, error) {
 	}
 }
 
-// maxArrayElements is the longest array the decoder takes.
-const maxArrayElements = 1 << 20
+// The decoder's limits: the longest array, the largest map and the deepest
+// nesting of arrays, maps and tags it takes.
+const (
+	maxArrayElements = 1 << 20
+	maxMapPairs      = 1 << 20
+	maxNestedLevels  = 64
+)
 
 // decMode is strict where it matters for envelopes (duplicate keys, case of
 // field names) and liberal inside opaque data (tags, indefinite lengths).
 var decMode = mustDecMode(cbor.DecOptions{
 	DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-	MaxNestedLevels:   64,
+	MaxNestedLevels:   maxNestedLevels,
 	MaxArrayElements:  maxArrayElements,
-	MaxMapPairs:       1 << 20,
+	MaxMapPairs:       maxMapPairs,
 	IndefLength:       cbor.IndefLengthAllowed,
 	TagsMd:            cbor.TagsAllowed,
 	UTF8:              cbor.UTF8RejectInvalid,
@@ -129,14 +134,17 @@ func (c Codec) Marshal(v any) ([]byte, error) {
 
 // AppendFrame encodes v in codec c as one frame at the end of buf, as
 // AppendFrame(buf, Marshal(v)) would, without the intermediate copy. On
-// error buf is left as it was.
+// error buf is left as it was. The messages every relayed message is
+// written as are encoded in CBOR without reflection (see fastenc.go).
 func (c Codec) AppendFrame(buf *bytes.Buffer, v any) error {
 	start := buf.Len()
 	buf.Write(frameHeaderZero[:])
 	var err error
 	switch c {
 	case CodecCBOR:
-		err = bufEncMode.MarshalToBuffer(v, buf)
+		if !appendCBORFast(buf, v) {
+			err = bufEncMode.MarshalToBuffer(v, buf)
+		}
 	case CodecJSON:
 		enc := json.NewEncoder(buf)
 		enc.SetEscapeHTML(false)
@@ -158,12 +166,17 @@ func (c Codec) AppendFrame(buf *bytes.Buffer, v any) error {
 var frameHeaderZero [FrameHeaderSize]byte
 
 // UnmarshalMap decodes body, which must be exactly one map (protocol §1),
-// into v. Any other shape is an error whose text names the problem.
+// into v. Any other shape is an error whose text names the problem. The
+// messages every relayed message is read as are decoded from CBOR without
+// reflection when they have their usual form (see fastdec.go).
 func (c Codec) UnmarshalMap(body []byte, v any) error {
 	switch c {
 	case CodecCBOR:
 		if len(body) == 0 || body[0]>>5 != 5 {
 			return errors.New("body is not a CBOR map")
+		}
+		if fastUnmarshalMap(body, v) {
+			return nil
 		}
 		return decMode.Unmarshal(body, v)
 	case CodecJSON:

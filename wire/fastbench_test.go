@@ -1,0 +1,78 @@
+package wire
+
+import (
+	"bytes"
+	"testing"
+)
+
+// The direct readers and encoders side by side with the strict decoder and
+// encoder, on the usual messages:
+//
+//	go test -run='^$' -bench=Fast ./wire
+
+func BenchmarkFastDecode(b *testing.B) {
+	msgs := usualMessages(b)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		target func() any
+	}{
+		{"Envelope", msgs[0], fastTargets[0]},
+		{"HandlerResponse", msgs[3], fastTargets[1]},
+		{"HandlerRequest", msgs[6], fastTargets[2]},
+	} {
+		if !fastUnmarshalMap(tc.body, tc.target()) {
+			b.Fatalf("%s not read directly", tc.name)
+		}
+		b.Run(tc.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := CodecCBOR.UnmarshalMap(tc.body, tc.target()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/strict", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := decMode.Unmarshal(tc.body, tc.target()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkFastEncode(b *testing.B) {
+	data := sampleData(b)
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"Delivery", &Delivery{Header: DeliveryHeader{MessageType: MessageTypeReceived, From: Address{Server: "J", User: "T"}},
+			Payload: DeliveryPayload{Type: "relay", Data: data}}},
+		{"GoodReport", GoodReport("m-12345")},
+		{"BadReport", BadReport("m-12345", Errorf(CodeUndelivered, "1 of 3 recipients not connected"), []string{"G2"})},
+		{"HandlerRequest", &HandlerRequest{ID: 12345, Type: "relay", From: From{Scope: FromClient, Name: "T", Server: "J"}, Data: data}},
+	} {
+		var buf bytes.Buffer
+		b.Run(tc.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if !appendCBORFast(&buf, tc.v) {
+					b.Fatal("not written directly")
+				}
+			}
+		})
+		b.Run(tc.name+"/strict", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := bufEncMode.MarshalToBuffer(tc.v, &buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

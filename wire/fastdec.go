@@ -1,0 +1,337 @@
+package wire
+
+import "unicode/utf8"
+
+// The strict decoder, decMode, finds struct fields by reflection, which
+// costs more than anything else in passing a message on. The messages that
+// every relayed message is read as, a client's Envelope, a handler's
+// HandlerResponse and, in the handler SDK, a HandlerRequest, are read here
+// directly when they have their usual form.
+//
+// This parses untrusted input, so the rule is simple: a direct reader takes
+// only a body that the strict decoder takes too, and gives exactly what the
+// strict decoder gives. For anything else (an unknown or repeated key, a
+// value of another type, a tag, an indefinite length, an item nested too
+// deep or too long, ...) it answers false, and the caller decodes the body
+// in full, errors included. Each check answers false when in doubt: a
+// fallback costs time, never correctness.
+
+// CBOR major types (RFC 8949 §3.1), but 6, tags, which the direct readers
+// never take.
+const (
+	majorUint   = 0
+	majorNint   = 1
+	majorBytes  = 2
+	majorText   = 3
+	majorArray  = 4
+	majorMap    = 5
+	majorSimple = 7
+)
+
+// fastMaxDepth bounds the nesting of arrays and maps inside a raw value
+// that the direct readers take. The messages put raw values at most three
+// maps deep, so what they take stays well within maxNestedLevels.
+const fastMaxDepth = 16
+
+// fastUnmarshalMap reads body into v directly when v is one of the
+// messages above and holds its zero value: the strict decoder merges into
+// what v already holds (it keeps fields the body does not set and reuses
+// the memory of a RawValue), the direct readers build a new value. False
+// leaves v untouched.
+func fastUnmarshalMap(body []byte, v any) bool {
+	switch m := v.(type) {
+	case *Envelope:
+		return m != nil && *m == Envelope{} && readEnvelope(body, m)
+	case *HandlerResponse:
+		return m != nil && m.ID == nil && m.Header == ResponseHeader{} && m.Data == nil &&
+			readHandlerResponse(body, m)
+	case *HandlerRequest:
+		return m != nil && m.ID == 0 && m.Type == "" && m.From == From{} && m.Data == nil &&
+			readHandlerRequest(body, m)
+	}
+	return false
+}
+
+// The keys of each message, as the strict decoder matches them: exactly,
+// case included.
+var (
+	envelopeKeys = []string{"header", "payload"}
+	payloadKeys  = []string{"type", "id", "data"}
+	responseKeys = []string{"id", "header", "data"}
+	rheaderKeys  = []string{"status", "command"}
+	commandKeys  = []string{"type", "data"}
+	requestKeys  = []string{"id", "type", "from", "data"}
+	fromKeys     = []string{"scope", "name", "server"}
+)
+
+// readEnvelope reads an envelope without a header (or with a null one),
+// the form of every message of a client once it is authenticated.
+func readEnvelope(body []byte, v *Envelope) bool {
+	var m Envelope
+	r := fastReader{b: body}
+	ok := r.fields(envelopeKeys, func(key string) bool {
+		if key == "header" {
+			return r.null()
+		}
+		if r.null() {
+			return true
+		}
+		p := new(Payload)
+		m.Payload = p
+		return r.fields(payloadKeys, func(key string) bool {
+			switch key {
+			case "type":
+				return r.str(&p.Type)
+			case "id":
+				return r.str(&p.ID)
+			}
+			return r.raw(&p.Data)
+		})
+	})
+	if !ok || r.off != len(body) {
+		return false
+	}
+	*v = m
+	return true
+}
+
+func readHandlerResponse(body []byte, v *HandlerResponse) bool {
+	var m HandlerResponse
+	r := fastReader{b: body}
+	ok := r.fields(responseKeys, func(key string) bool {
+		switch key {
+		case "id":
+			if r.null() {
+				return true
+			}
+			m.ID = new(uint64)
+			return r.uint(m.ID)
+		case "header":
+			return r.responseHeader(&m.Header)
+		}
+		return r.raw(&m.Data)
+	})
+	if !ok || r.off != len(body) {
+		return false
+	}
+	*v = m
+	return true
+}
+
+func (r *fastReader) responseHeader(h *ResponseHeader) bool {
+	return r.fields(rheaderKeys, func(key string) bool {
+		if key == "status" {
+			return r.str(&h.Status)
+		}
+		if r.null() {
+			return true
+		}
+		c := new(Command)
+		h.Command = c
+		return r.fields(commandKeys, func(key string) bool {
+			if key == "type" {
+				return r.str(&c.Type)
+			}
+			return r.raw(&c.Data)
+		})
+	})
+}
+
+func readHandlerRequest(body []byte, v *HandlerRequest) bool {
+	var m HandlerRequest
+	r := fastReader{b: body}
+	ok := r.fields(requestKeys, func(key string) bool {
+		switch key {
+		case "id":
+			return r.uint(&m.ID)
+		case "type":
+			return r.str(&m.Type)
+		case "from":
+			return r.fields(fromKeys, func(key string) bool {
+				switch key {
+				case "scope":
+					return r.str(&m.From.Scope)
+				case "name":
+					return r.str(&m.From.Name)
+				}
+				return r.str(&m.From.Server)
+			})
+		}
+		return r.raw(&m.Data)
+	})
+	if !ok || r.off != len(body) {
+		return false
+	}
+	*v = m
+	return true
+}
+
+// fastReader reads the items of one CBOR body in order. Every method
+// answers false for an item it does not take, and the reader is then
+// abandoned.
+type fastReader struct {
+	b   []byte
+	off int // of the next item in b
+	// copied holds a copy of b from its first raw value on, and base is
+	// that value's offset in b. Raw values are slices of it: the strict
+	// decoder copies each one, so that they do not alias the body, which
+	// the caller reuses; here they share one allocation.
+	copied []byte
+	base   int
+}
+
+// head reads the head of an item of definite length.
+func (r *fastReader) head() (major byte, val uint64, ok bool) {
+	if r.off < len(r.b) && r.b[r.off]&0x1f < 24 { // a one-byte head, the most common
+		c := r.b[r.off]
+		r.off++
+		return c >> 5, uint64(c & 0x1f), true
+	}
+	major, val, indef, next, err := cborHead(r.b, r.off)
+	if err != nil || indef {
+		return 0, 0, false
+	}
+	r.off = next
+	return major, val, true
+}
+
+// fields reads a map whose keys are all among names, none twice, calling
+// value with each key to read the value that follows it. Since every key
+// is known and none repeats, the map has at most len(names) pairs.
+func (r *fastReader) fields(names []string, value func(key string) bool) bool {
+	major, n, ok := r.head()
+	if !ok || major != majorMap || n > uint64(len(names)) {
+		return false
+	}
+	var seen uint // bit i is set once names[i] is read
+	for range n {
+		k, ok := r.text()
+		if !ok {
+			return false
+		}
+		i := 0
+		for i < len(names) && names[i] != string(k) {
+			i++
+		}
+		if i == len(names) || seen&(1<<i) != 0 || !value(names[i]) {
+			return false
+		}
+		seen |= 1 << i
+	}
+	return true
+}
+
+// text reads a text string of definite length and valid UTF-8, as the
+// strict decoder requires of keys and string fields. The bytes are b's.
+func (r *fastReader) text() ([]byte, bool) {
+	major, n, ok := r.head()
+	if !ok || major != majorText {
+		return nil, false
+	}
+	s, ok := r.content(n)
+	return s, ok && utf8.Valid(s)
+}
+
+// content passes over the n bytes of a string's content, and returns them.
+func (r *fastReader) content(n uint64) ([]byte, bool) {
+	if n > uint64(len(r.b)-r.off) {
+		return nil, false
+	}
+	s := r.b[r.off : r.off+int(n)]
+	r.off += int(n)
+	return s, true
+}
+
+func (r *fastReader) str(v *string) bool {
+	s, ok := r.text()
+	if ok {
+		*v = string(s)
+	}
+	return ok
+}
+
+// uint reads an unsigned integer. The other items the strict decoder reads
+// into a uint64 (a bignum, a simple value) are left to it.
+func (r *fastReader) uint(v *uint64) bool {
+	major, n, ok := r.head()
+	if !ok || major != majorUint {
+		return false
+	}
+	*v = n
+	return true
+}
+
+// null passes over a null or an undefined, which the strict decoder reads
+// into a pointer as nil, and reports whether there was one.
+func (r *fastReader) null() bool {
+	if r.off < len(r.b) && (r.b[r.off] == 0xf6 || r.b[r.off] == 0xf7) {
+		r.off++
+		return true
+	}
+	return false
+}
+
+// raw reads one plain item (see skip) as a RawValue, which holds its bytes
+// as they are, as RawValue.UnmarshalCBOR does.
+func (r *fastReader) raw(v *RawValue) bool {
+	start := r.off
+	if !r.skip(0) {
+		return false
+	}
+	if r.copied == nil {
+		r.copied = append([]byte(nil), r.b[start:]...)
+		r.base = start
+	}
+	s, e := start-r.base, r.off-r.base
+	*v = r.copied[s:e:e]
+	return true
+}
+
+// skip passes over one plain item: an integer, a float, false, true, null,
+// undefined, a byte or text string, or an array or a map of plain items,
+// of definite lengths, within the strict decoder's limits and nested at
+// most fastMaxDepth deep. A plain item is well formed and holds no tag, so
+// RawValue.UnmarshalCBOR, and the encoder's check of what
+// RawValue.MarshalCBOR returns, take it as it is. What the strict decoder
+// and the encoder do not look for inside a RawValue is let through here
+// too: text that is not UTF-8, and repeated map keys.
+func (r *fastReader) skip(depth int) bool {
+	start := r.off
+	major, n, ok := r.head()
+	if !ok {
+		return false
+	}
+	switch major {
+	case majorUint, majorNint:
+		return true
+	case majorBytes, majorText:
+		_, ok := r.content(n)
+		return ok
+	case majorArray, majorMap:
+		if depth == fastMaxDepth || n > uint64(len(r.b)-r.off) ||
+			major == majorArray && n > maxArrayElements || major == majorMap && n > maxMapPairs {
+			return false
+		}
+		if major == majorMap {
+			n *= 2
+		}
+		for range n {
+			if !r.skip(depth + 1) {
+				return false
+			}
+		}
+		return true
+	case majorSimple:
+		// 20 to 23: false, true, null, undefined; 25 to 27: the floats,
+		// whose bits head has read. Other simple values are left out.
+		ai := r.b[start] & 0x1f
+		return ai >= 20 && ai <= 23 || ai >= 25 && ai <= 27
+	}
+	return false // a tag
+}
+
+// plainItem reports whether b is exactly one plain item (see skip).
+func plainItem(b []byte) bool {
+	r := fastReader{b: b}
+	return r.skip(0) && r.off == len(b)
+}

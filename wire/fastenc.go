@@ -1,0 +1,145 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// The reflective encoder costs more than anything else in writing a
+// message. The messages every relayed message is written as, a
+// HandlerRequest to its handler, a Delivery to each recipient and a
+// StatusReport to its sender, are encoded here directly, byte for byte as
+// bufEncMode writes them: struct fields as map keys in bytewise lexical
+// order of their encoding (SortBytewiseLexical: shorter keys first, as a
+// key's length is in its first byte), omitempty fields left out when
+// empty, heads as short as they can be, strings as they are (the encoder
+// does not check UTF-8) and a RawValue as RawValue.MarshalCBOR returns it.
+// A RawValue that is not a plain item (see fastReader.skip) is left to the
+// encoder, which checks it and may refuse it.
+
+// appendCBORFast appends the encoding of v to buf when v is one of the
+// messages above, and reports whether it did; false leaves buf as it was.
+// Whether to fall back is decided before anything is written: a nil
+// message (which the encoder writes as null) and data that is not a plain
+// item go to the encoder.
+func appendCBORFast(buf *bytes.Buffer, v any) bool {
+	b := buf.AvailableBuffer()
+	switch m := v.(type) {
+	case *HandlerRequest:
+		if m == nil || !fastRaw(m.Data) {
+			return false
+		}
+		b = appendHandlerRequest(b, m)
+	case *Delivery:
+		if m == nil || !fastRaw(m.Payload.Data) {
+			return false
+		}
+		b = appendDelivery(b, m)
+	case *StatusReport:
+		if m == nil {
+			return false
+		}
+		b = appendStatusReport(b, m)
+	default:
+		return false
+	}
+	buf.Write(b)
+	return true
+}
+
+func appendHandlerRequest(b []byte, m *HandlerRequest) []byte {
+	b = appendHead(b, majorMap, 4)
+	b = appendHead(appendText(b, "id"), majorUint, m.ID)
+	b = appendRaw(appendText(b, "data"), m.Data)
+	b = appendHead(appendText(b, "from"), majorMap, 3)
+	b = appendField(b, "name", m.From.Name)
+	b = appendField(b, "scope", m.From.Scope)
+	b = appendField(b, "server", m.From.Server)
+	return appendField(b, "type", m.Type)
+}
+
+func appendDelivery(b []byte, m *Delivery) []byte {
+	b = appendHead(b, majorMap, 2)
+	b = appendHead(appendText(b, "header"), majorMap, 2)
+	b = appendHead(appendText(b, "from"), majorMap, 2)
+	b = appendField(b, "user", m.Header.From.User)
+	b = appendField(b, "server", m.Header.From.Server)
+	b = appendField(b, "messageType", m.Header.MessageType)
+	b = appendHead(appendText(b, "payload"), majorMap, 2)
+	b = appendRaw(appendText(b, "data"), m.Payload.Data)
+	return appendField(b, "type", m.Payload.Type)
+}
+
+// appendStatusReport writes any report, good or bad: error, detail and
+// undelivered are omitempty fields.
+func appendStatusReport(b []byte, m *StatusReport) []byte {
+	h, p := &m.Header, &m.Payload
+	n := uint64(2)
+	if h.Error != "" {
+		n++
+	}
+	if h.Detail != "" {
+		n++
+	}
+	b = appendHead(b, majorMap, 2)
+	b = appendHead(appendText(b, "header"), majorMap, n)
+	if h.Error != "" {
+		b = appendField(b, "error", string(h.Error))
+	}
+	if h.Detail != "" {
+		b = appendField(b, "detail", h.Detail)
+	}
+	b = appendField(b, "status", h.Status)
+	b = appendField(b, "messageType", h.MessageType)
+	if len(p.Undelivered) == 0 {
+		b = appendHead(appendText(b, "payload"), majorMap, 1)
+		return appendField(b, "id", p.ID)
+	}
+	b = appendHead(appendText(b, "payload"), majorMap, 2)
+	b = appendField(b, "id", p.ID)
+	b = appendHead(appendText(b, "undelivered"), majorArray, uint64(len(p.Undelivered)))
+	for _, s := range p.Undelivered {
+		b = appendText(b, s)
+	}
+	return b
+}
+
+// appendHead appends the shortest head of an item of major type major
+// with argument n.
+func appendHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= 0xff:
+		return append(b, m|24, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= 0xffffffff:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
+}
+
+func appendText(b []byte, s string) []byte {
+	return append(appendHead(b, majorText, uint64(len(s))), s...)
+}
+
+// appendField appends a string field: its key, then its value.
+func appendField(b []byte, key, value string) []byte {
+	return appendText(appendText(b, key), value)
+}
+
+// fastRaw reports whether r is written here: empty, or a plain item,
+// which the encoder would check and write as it is.
+func fastRaw(r RawValue) bool {
+	return len(r) == 0 || plainItem(r)
+}
+
+// appendRaw appends r as RawValue.MarshalCBOR gives it: null when empty.
+func appendRaw(b []byte, r RawValue) []byte {
+	if len(r) == 0 {
+		return append(b, cborNull...)
+	}
+	return append(b, r...)
+}
