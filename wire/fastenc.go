@@ -121,6 +121,12 @@ func appendHead(b []byte, major byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
+// AppendCBORTextHead appends the head of a CBOR text string of n bytes, for
+// writers that append the string's bytes themselves.
+func AppendCBORTextHead(b []byte, n int) []byte {
+	return appendHead(b, majorText, uint64(n))
+}
+
 func appendText(b []byte, s string) []byte {
 	return append(appendHead(b, majorText, uint64(len(s))), s...)
 }

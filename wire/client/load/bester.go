@@ -99,7 +99,7 @@ func (b *besterConn) Queue(m *Message) error {
 	if b.codec == wire.CodecJSON {
 		b.buf = append(append(append(b.buf, '"'), m.Body...), '"', '}')
 	} else {
-		b.buf = append(appendCBORTextHead(b.buf, len(m.Body)), m.Body...)
+		b.buf = append(wire.AppendCBORTextHead(b.buf, len(m.Body)), m.Body...)
 	}
 	b.id = strconv.AppendUint(b.id[:0], m.ID, 36)
 	return b.c.Queue(b.typ, string(b.id), wire.RawValue(b.buf))
@@ -120,20 +120,6 @@ func relayHead(codec wire.Codec, to []string) ([]byte, error) {
 	}
 	head := append([]byte{0xa2, 0x62, 't', 'o'}, enc...)
 	return append(head, 0x64, 'b', 'o', 'd', 'y'), nil
-}
-
-// appendCBORTextHead appends the head of a CBOR text string of n bytes.
-func appendCBORTextHead(dst []byte, n int) []byte {
-	const text = 3 << 5
-	switch {
-	case n < 24:
-		return append(dst, text|byte(n))
-	case n <= 0xff:
-		return append(dst, text|24, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, text|25), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, text|26), uint32(n))
 }
 
 func (b *besterConn) Flush() error { return b.c.Flush() }

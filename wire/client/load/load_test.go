@@ -323,7 +323,7 @@ func TestRelayDataEncoding(t *testing.T) {
 			if codec == wire.CodecJSON {
 				data = append(append(append(data, '"'), body...), '"', '}')
 			} else {
-				data = append(appendCBORTextHead(data, len(body)), body...)
+				data = append(wire.AppendCBORTextHead(data, len(body)), body...)
 			}
 			var got struct {
 				To   any    `cbor:"to" json:"to"`
