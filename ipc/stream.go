@@ -244,8 +244,6 @@ func (c *streamConn) send(f outFrame) {
 	}
 }
 
-// writeLoop writes queued answers until the queue is closed or a write
-// fails, which closes the connection.
 // queued takes the next answer waiting for the writer, without waiting.
 func (c *streamConn) queued() (outFrame, bool) {
 	select {
@@ -256,6 +254,8 @@ func (c *streamConn) queued() (outFrame, bool) {
 	}
 }
 
+// writeLoop writes queued answers until the queue is closed or a write
+// fails, which closes the connection.
 func (c *streamConn) writeLoop() {
 	defer close(c.writerDone)
 	bw := bufio.NewWriterSize(c.conn, writeBufferSize)

@@ -182,7 +182,7 @@ handler "relay" {
 			Dir:          dir,
 			Mode:         ModeStream,
 			Codec:        wire.CodecCBOR,
-			Connections:  4,
+			Connections:  DefaultStreamConnections,
 			Timeout:      5 * time.Second,
 			StartTimeout: 30 * time.Second,
 			Queue:        1024,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/bester-project/bester/wire"
@@ -52,9 +53,9 @@ const (
 	// DefaultHandlerCodec is the codec spoken to handlers when none is
 	// given.
 	DefaultHandlerCodec = wire.CodecCBOR
-	// DefaultHandlerConnections is the number of stream connections kept
-	// open, or of oneshot exchanges run at once.
-	DefaultHandlerConnections = 4
+	// DefaultOneshotConnections is the number of oneshot exchanges run at
+	// once (see DefaultStreamConnections for stream mode).
+	DefaultOneshotConnections = 4
 	// DefaultHandlerTimeout bounds each request to a handler.
 	DefaultHandlerTimeout = 5 * time.Second
 	// DefaultHandlerStartTimeout is how long a started command may take to
@@ -125,3 +126,10 @@ const (
 	// ReservedBuiltin is the built-in server command type.
 	ReservedBuiltin = "builtin"
 )
+
+// DefaultStreamConnections is the number of stream connections kept open
+// to a handler: one per processor, at most 4. More connections let the
+// server and the handler read and write them in parallel; on fewer
+// processors than connections they only split the batches that make one
+// system call carry many messages.
+var DefaultStreamConnections = min(4, runtime.NumCPU())

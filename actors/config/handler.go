@@ -41,7 +41,6 @@ func (c *checker) handler(r *rawHandler, runtimeDir string) Handler {
 		Dir:          c.dir,
 		Mode:         DefaultHandlerMode,
 		Codec:        DefaultHandlerCodec,
-		Connections:  c.count(r.Connections, r.ConnectionsRange, "connections", DefaultHandlerConnections, 1),
 		Timeout:      c.duration(r.Timeout, r.TimeoutRange, "timeout", DefaultHandlerTimeout, positive),
 		StartTimeout: c.duration(r.StartTimeout, r.StartTimeoutRange, "start_timeout", DefaultHandlerStartTimeout, positive),
 		Queue:        c.count(r.Queue, r.QueueRange, "queue", DefaultHandlerQueue, 1),
@@ -72,6 +71,11 @@ func (c *checker) handler(r *rawHandler, runtimeDir string) Handler {
 	if r.Codec != nil {
 		h.Codec = c.speakingCodec(*r.Codec, r.CodecRange, "handler", h.Codec)
 	}
+	connections := DefaultOneshotConnections
+	if h.Mode == ModeStream {
+		connections = DefaultStreamConnections
+	}
+	h.Connections = c.count(r.Connections, r.ConnectionsRange, "connections", connections, 1)
 	return h
 }
 
