@@ -461,18 +461,26 @@ func (l *handlerLink) failQueue(ctx actor.Context, err *wire.Error) {
 }
 
 // sweep expires requests that waited longer than the handler's timeout.
+// It also drops the deadlines of requests answered already: deadlines are
+// in the order requests were sent, and handlers answer roughly in that
+// order, so the queue stays about as long as what is in flight instead of
+// holding every request of the last timeout's worth.
 func (l *handlerLink) sweep(ctx actor.Context) {
 	now := time.Now()
-	for len(l.deadlines) > 0 && !l.deadlines[0].at.After(now) {
-		id := l.deadlines[0].id
+	for len(l.deadlines) > 0 {
+		e := l.deadlines[0]
+		p, ok := l.pending[e.id]
+		if ok && e.at.After(now) {
+			break
+		}
 		l.deadlines = l.deadlines[1:]
-		if p, ok := l.pending[id]; ok {
-			delete(l.pending, id)
+		if ok {
+			delete(l.pending, e.id)
 			l.fail(ctx, p.d, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", l.handler.Name, l.handler.Timeout))
 		}
 	}
-	if len(l.pending) == 0 {
-		l.deadlines = nil // drop ids of requests answered in time
+	if len(l.deadlines) == 0 {
+		l.deadlines = nil // let go of the array the queue was sliced from
 	}
 	l.expireFanouts(ctx, now)
 	for len(l.queue) > 0 && !l.queue[0].at.After(now) {
