@@ -115,10 +115,14 @@ func mustEncMode(o cbor.EncOptions) cbor.EncMode {
 	return m
 }
 
-// Marshal encodes v in codec c.
+// Marshal encodes v in codec c. A string and a []string, a handler
+// command's data, are encoded in CBOR without reflection (see fastenc.go).
 func (c Codec) Marshal(v any) ([]byte, error) {
 	switch c {
 	case CodecCBOR:
+		if b, ok := marshalCBORFast(v); ok {
+			return b, nil
+		}
 		return encMode.Marshal(v)
 	case CodecJSON:
 		var b bytes.Buffer

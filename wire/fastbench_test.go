@@ -12,6 +12,8 @@ import (
 
 func BenchmarkFastDecode(b *testing.B) {
 	msgs := usualMessages(b)
+	client := clientMessages(b)
+	incoming := fastTargets[3]
 	for _, tc := range []struct {
 		name   string
 		body   []byte
@@ -20,6 +22,10 @@ func BenchmarkFastDecode(b *testing.B) {
 		{"Envelope", msgs[0], fastTargets[0]},
 		{"HandlerResponse", msgs[3], fastTargets[1]},
 		{"HandlerRequest", msgs[6], fastTargets[2]},
+		{"Incoming/GoodReport", client[0], incoming},
+		{"Incoming/BadReport", client[2], incoming},
+		{"Incoming/Delivery", client[6], incoming},
+		{"Incoming/DummyReply", client[8], incoming},
 	} {
 		if !fastUnmarshalMap(tc.body, tc.target()) {
 			b.Fatalf("%s not read directly", tc.name)
@@ -45,6 +51,7 @@ func BenchmarkFastDecode(b *testing.B) {
 
 func BenchmarkFastEncode(b *testing.B) {
 	data := sampleData(b)
+	id := uint64(12345)
 	for _, tc := range []struct {
 		name string
 		v    any
@@ -54,6 +61,9 @@ func BenchmarkFastEncode(b *testing.B) {
 		{"GoodReport", GoodReport("m-12345")},
 		{"BadReport", BadReport("m-12345", Errorf(CodeUndelivered, "1 of 3 recipients not connected"), []string{"G2"})},
 		{"HandlerRequest", &HandlerRequest{ID: 12345, Type: "relay", From: From{Scope: FromClient, Name: "T", Server: "J"}, Data: data}},
+		{"HandlerResponse", &HandlerResponse{ID: &id, Header: ResponseHeader{Status: HandlerStatusOK,
+			Command: &Command{Type: CommandSendClients, Data: mustCBOR(b, []string{"G", "G2"})}}, Data: data}},
+		{"HandlerResponse/oneshot", &HandlerResponse{Header: ResponseHeader{Status: HandlerStatusOK}, Data: data}},
 	} {
 		var buf bytes.Buffer
 		b.Run(tc.name+"/fast", func(b *testing.B) {
@@ -70,6 +80,37 @@ func BenchmarkFastEncode(b *testing.B) {
 			for b.Loop() {
 				buf.Reset()
 				if err := bufEncMode.MarshalToBuffer(tc.v, &buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFastMarshal: a handler's command data, through Marshal.
+func BenchmarkFastMarshal(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"Names", []string{"G", "G2", "user-0042"}},
+		{"Name", "echo-handler"},
+	} {
+		if _, ok := marshalCBORFast(tc.v); !ok {
+			b.Fatalf("%s not written directly", tc.name)
+		}
+		b.Run(tc.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := CodecCBOR.Marshal(tc.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/strict", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := encMode.Marshal(tc.v); err != nil {
 					b.Fatal(err)
 				}
 			}

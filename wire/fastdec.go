@@ -5,7 +5,8 @@ import "unicode/utf8"
 // The strict decoder, decMode, finds struct fields by reflection, which
 // costs more than anything else in passing a message on. The messages that
 // every relayed message is read as, a client's Envelope, a handler's
-// HandlerResponse and, in the handler SDK, a HandlerRequest, are read here
+// HandlerResponse, in the handler SDK, a HandlerRequest and, in a client,
+// the Incoming it reads every message from its server as, are read here
 // directly when they have their usual form.
 //
 // This parses untrusted input, so the rule is simple: a direct reader takes
@@ -48,6 +49,9 @@ func fastUnmarshalMap(body []byte, v any) bool {
 	case *HandlerRequest:
 		return m != nil && m.ID == 0 && m.Type == "" && m.From == From{} && m.Data == nil &&
 			readHandlerRequest(body, m)
+	case *Incoming:
+		return m != nil && m.Header == IncomingHeader{} && m.Payload.Type == "" && m.Payload.ID == "" &&
+			m.Payload.Data == nil && m.Payload.Undelivered == nil && readIncoming(body, m)
 	}
 	return false
 }
@@ -62,6 +66,23 @@ var (
 	commandKeys  = []string{"type", "data"}
 	requestKeys  = []string{"id", "type", "from", "data"}
 	fromKeys     = []string{"scope", "name", "server"}
+	incomingKeys = []string{"header", "payload"}
+	iheaderKeys  = []string{"messageType", "status", "error", "detail", "from"}
+	ipayloadKeys = []string{"type", "id", "data", "undelivered"}
+	addressKeys  = []string{"server", "user"}
+)
+
+// The values of Incoming's fields that a server writes most, which
+// readIncoming gives as these strings rather than new copies.
+var (
+	incomingMessageTypes = []string{MessageTypeStatusReport, MessageTypeReceived}
+	incomingStatuses     = []string{StatusGood, StatusBad, HandlerStatusOK}
+	incomingTypes        = []string{TypeDummy}
+	incomingErrors       = []string{string(CodeUndelivered), string(CodeUnauthorized), string(CodeBadFrame),
+		string(CodeFrameTooLarge), string(CodeBadMessage), string(CodeUnknownType), string(CodeUnknownCommand),
+		string(CodeHandlerUnavailable), string(CodeHandlerTimeout), string(CodeHandlerError),
+		string(CodeHandlerCrashed), string(CodePeerUnavailable), string(CodeLoop), string(CodeOverloaded),
+		string(CodeRateLimited), string(CodeShuttingDown)}
 )
 
 // readEnvelope reads an envelope without a header (or with a null one),
@@ -166,6 +187,79 @@ func readHandlerRequest(body []byte, v *HandlerRequest) bool {
 	return true
 }
 
+// readIncoming reads any message a server writes to a client. Unlike the
+// other messages, every field may be null or undefined, as a server of
+// another implementation may write one: the strict decoder then leaves the
+// field as it is (a string, a struct) or sets it to nil (a slice), which,
+// into a zero Incoming, is the zero value; data keeps the null as a
+// RawValue does.
+func readIncoming(body []byte, v *Incoming) bool {
+	var m Incoming
+	r := fastReader{b: body}
+	ok := r.fields(incomingKeys, func(key string) bool {
+		if r.null() {
+			return true
+		}
+		if key == "header" {
+			return r.incomingHeader(&m.Header)
+		}
+		return r.incomingPayload(&m.Payload)
+	})
+	if !ok || r.off != len(body) {
+		return false
+	}
+	*v = m
+	return true
+}
+
+func (r *fastReader) incomingHeader(h *IncomingHeader) bool {
+	return r.fields(iheaderKeys, func(key string) bool {
+		if r.null() {
+			return true
+		}
+		switch key {
+		case "messageType":
+			return r.known(&h.MessageType, incomingMessageTypes)
+		case "status":
+			return r.known(&h.Status, incomingStatuses)
+		case "error":
+			var s string
+			ok := r.known(&s, incomingErrors)
+			h.Error = ErrorCode(s)
+			return ok
+		case "detail":
+			return r.str(&h.Detail)
+		}
+		return r.fields(addressKeys, func(key string) bool {
+			if r.null() {
+				return true
+			}
+			if key == "server" {
+				return r.str(&h.From.Server)
+			}
+			return r.str(&h.From.User)
+		})
+	})
+}
+
+func (r *fastReader) incomingPayload(p *IncomingPayload) bool {
+	return r.fields(ipayloadKeys, func(key string) bool {
+		if key == "data" {
+			return r.raw(&p.Data)
+		}
+		if r.null() {
+			return true
+		}
+		switch key {
+		case "type":
+			return r.known(&p.Type, incomingTypes)
+		case "id":
+			return r.str(&p.ID)
+		}
+		return r.strs(&p.Undelivered)
+	})
+}
+
 // fastReader reads the items of one CBOR body in order. Every method
 // answers false for an item it does not take, and the reader is then
 // abandoned.
@@ -248,6 +342,44 @@ func (r *fastReader) str(v *string) bool {
 		*v = string(s)
 	}
 	return ok
+}
+
+// known reads a string like str, but gives the one of names it equals,
+// if any, rather than a new copy.
+func (r *fastReader) known(v *string, names []string) bool {
+	s, ok := r.text()
+	if !ok {
+		return false
+	}
+	for _, name := range names {
+		if string(s) == name {
+			*v = name
+			return true
+		}
+	}
+	*v = string(s)
+	return true
+}
+
+// strs reads an array of definite length of strings, or nulls or
+// undefineds, which leave an element "", into a nil slice, as the strict
+// decoder does: an empty array gives an empty slice, not nil. The count is
+// checked against the decoder's limit and against what is left of the
+// body, which has at least one byte for each element, before the slice is
+// made.
+func (r *fastReader) strs(v *[]string) bool {
+	major, n, ok := r.head()
+	if !ok || major != majorArray || n > maxArrayElements || n > uint64(len(r.b)-r.off) {
+		return false
+	}
+	s := make([]string, n)
+	for i := range s {
+		if !r.null() && !r.str(&s[i]) {
+			return false
+		}
+	}
+	*v = s
+	return true
 }
 
 // uint reads an unsigned integer. The other items the strict decoder reads

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // fastTargets make a zero value of each message read directly.
@@ -14,6 +16,7 @@ var fastTargets = []func() any{
 	func() any { return new(Envelope) },
 	func() any { return new(HandlerResponse) },
 	func() any { return new(HandlerRequest) },
+	func() any { return new(Incoming) },
 }
 
 // checkFastDecode holds the direct readers to the strict decoder on body,
@@ -60,6 +63,10 @@ func dump(v any) string {
 			id = fmt.Sprint(*m.ID)
 		}
 		return fmt.Sprintf("{ID:%s Header:{Status:%q Command:%+v} Data:%x}", id, m.Header.Status, m.Header.Command, m.Data)
+	case *Incoming:
+		// Undelivered may be nil or empty: the decoders must agree.
+		return fmt.Sprintf("{Header:%+v Payload:{Type:%q ID:%q Data:%x Undelivered:%#v}}",
+			m.Header, m.Payload.Type, m.Payload.ID, m.Payload.Data, m.Payload.Undelivered)
 	}
 	return fmt.Sprintf("%+v", v)
 }
@@ -92,14 +99,37 @@ func usualMessages(t testing.TB) [][]byte {
 	} {
 		out = append(out, mustCBOR(t, v))
 	}
+	return append(out, clientMessages(t)...)
+}
+
+// clientMessages are the messages a server writes to a client, all of
+// which are read directly as an Incoming.
+func clientMessages(t testing.TB) [][]byte {
+	data := sampleData(t)
+	var out [][]byte
+	for _, v := range []any{
+		GoodReport("m-12345"),
+		GoodReport(IDAuth),
+		BadReport("m-12345", Errorf(CodeUndelivered, "1 of 3 recipients not connected"), []string{"G2", "G3"}),
+		BadReport("", Errorf(CodeBadMessage, "payload.type: missing"), nil),
+		BadReport("m-1", &Error{Code: "a_new_code", Detail: "é"}, make([]string, 300)),
+		&Delivery{Header: DeliveryHeader{MessageType: MessageTypeReceived, From: Address{Server: "J", User: "T"}},
+			Payload: DeliveryPayload{Type: "relay", Data: data}},
+		&Delivery{Header: DeliveryHeader{MessageType: MessageTypeReceived, From: Address{Server: "J", User: "T"}},
+			Payload: DeliveryPayload{Type: "relay", Data: mustCBOR(t, "hello, wêreld")}},
+		NewDummyReply("p"),
+		&DummyReply{Header: DummyHeader{Status: HandlerStatusOK}, Payload: DummyPayload{Type: TypeDummy, ID: "p", Data: data}},
+	} {
+		out = append(out, mustCBOR(t, v))
+	}
 	return out
 }
 
 // unusualMessages are hand-picked edge cases, with the messages each one
 // is read directly as: E an Envelope, R a HandlerResponse, Q a
-// HandlerRequest. The strict decoder has the rest.
+// HandlerRequest, I an Incoming. The strict decoder has the rest.
 var unusualMessages = []struct{ hex, taken, why string }{
-	{"a0", "ERQ", "empty map"},
+	{"a0", "ERQI", "empty map"},
 	{"a1 62 6964 1b ffffffffffffffff", "RQ", "largest id"},
 	{"a1 62 6964 18 05", "RQ", "id with a longer head than needed"},
 	{"a1 78 02 6964 05", "RQ", "key with a longer head than needed"},
@@ -145,21 +175,57 @@ var unusualMessages = []struct{ hex, taken, why string }{
 	{"a1 66 686561646572 a1 66 737461747573 7f 61 30 ff", "", "indefinite-length status"},
 	{"a1 66 686561646572 a1 67 636f6d6d616e64 f6", "R", "null command"},
 	{"a1 66 686561646572 a1 67 636f6d6d616e64 a1 64 64617461 81 61 47", "R", "command with data only"},
-	{"a1 66 686561646572 f6", "E", "null header of a response"},
+	{"a1 66 686561646572 f6", "EI", "null header of a response"},
 	{"a1 66 686561646572 a1 65 73636f7065 66 636c69656e74", "", "envelope header: left to the strict decoder"},
-	{"a1 67 7061796c6f6164 f6", "E", "null payload"},
+	{"a1 67 7061796c6f6164 f6", "EI", "null payload"},
 	{"a1 67 7061796c6f6164 a2 64 74797065 61 74 64 74797065 61 75", "", "repeated key inside payload"},
 	{"a1 67 7061796c6f6164 a1 64 74797065 41 74", "", "byte string type"},
-	{"a2 66 686561646572 f6 67 7061796c6f6164 a1 62 6964 61 31", "E", "null header and a payload"},
+	{"a2 66 686561646572 f6 67 7061796c6f6164 a1 62 6964 61 31", "EI", "null header and a payload"},
 	{"a1 64 66726f6d a1 65 73636f7065 f6", "", "null scope"},
 	{"a1 64 66726f6d f6", "", "null from"},
 	{"a1 64 66726f6d a3 64 6e616d65 60 65 73636f7065 60 66 736572766572 60", "Q", "empty names"},
 	{"a1 64 66726f6d a4 64 6e616d65 60 65 73636f7065 60 66 736572766572 60 64 6e616d65 60", "", "four pairs for three keys"},
-	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", fastMaxDepth) + "00", "E", "data nested as deep as taken"},
+	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", fastMaxDepth) + "00", "EI", "data nested as deep as taken"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", fastMaxDepth+1) + "00", "", "one deeper"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", maxNestedLevels-2) + "00", "", "as deep as the strict decoder takes"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", maxNestedLevels-1) + "00", "", "one deeper"},
 	{"a1 66 686561646572 a1 67 636f6d6d616e64 a1 64 64617461 " + strings.Repeat("a1 60", 16) + "00", "R", "maps nested in command data"},
+	// What a client reads. The keys: 66 686561646572 header, 67
+	// 7061796c6f6164 payload, 6b 6d65737361676554797065 messageType, 66
+	// 737461747573 status, 65 6572726f72 error, 66 64657461696c detail,
+	// 64 66726f6d from, 66 736572766572 server, 64 75736572 user, 6b
+	// 756e64656c697665726564 undelivered.
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 80", "I", "empty undelivered: an empty slice, not nil"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 f6", "I", "null undelivered"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 f7", "I", "undefined undelivered"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 83 f6 61 47 f7", "I", "null and undefined names: empty strings"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 98 02 61 47 62 4732", "I", "count with a longer head than needed"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 81 01", "", "integer name"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 81 41 47", "", "byte string name"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 81 61 ff", "", "name not UTF-8"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 81 d9d9f7 61 47", "", "tagged name"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 9f 61 47 ff", "", "indefinite-length undelivered"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 83 61 47", "", "undelivered cut short"},
+	{"a1 67 7061796c6f6164 a1 6b 756e64656c697665726564 61 47", "", "undelivered as a string"},
+	{"a1 67 7061796c6f6164 a1 62 6964 f6", "I", "null id: refused in an envelope"},
+	{"a1 67 7061796c6f6164 a2 64 74797065 f7 64 64617461 f6", "I", "undefined type, null data: refused in an envelope"},
+	{"a1 67 7061796c6f6164 a1 64 64617461 f7", "EI", "undefined data"},
+	{"a1 67 7061796c6f6164 a1 65 6572726f72 60", "", "error in the payload"},
+	{"a1 66 686561646572 a2 6b 6d65737361676554797065 f6 66 737461747573 f7", "I", "null messageType, undefined status"},
+	{"a1 66 686561646572 a1 66 737461747573 78 04 676f6f64", "RI", "status with a longer head than needed: a response's too"},
+	{"a1 66 686561646572 a1 65 6572726f72 64 6c6f6f70", "I", "error"},
+	{"a1 66 686561646572 a1 65 6572726f72 01", "", "integer error"},
+	{"a1 66 686561646572 a1 66 64657461696c 41 78", "", "byte string detail"},
+	{"a1 66 686561646572 a1 64 66726f6d f6", "I", "null from"},
+	{"a1 66 686561646572 a1 64 66726f6d a2 66 736572766572 f6 64 75736572 61 54", "I", "null server"},
+	{"a1 66 686561646572 a1 64 66726f6d a1 64 6e616d65 61 54", "", "from with a request's key"},
+	{"a1 66 686561646572 a1 64 66726f6d 82 61 4a 61 54", "", "from as an array"},
+	{"a1 66 686561646572 a1 6b 4d65737361676554797065 60", "", "\"MessageType\": case matters"},
+	{"a1 66 686561646572 a2 66 737461747573 60 66 737461747573 60", "", "repeated status"},
+	{"a1 66 686561646572 a6 6b 6d65737361676554797065 60 66 737461747573 60 65 6572726f72 60 66 64657461696c 60 64 66726f6d f6 66 737461747573 60", "", "six pairs for five keys"},
+	{"a1 66 686561646572 a1 d9d9f7 66 737461747573 60", "", "tagged key"},
+	{"a1 66 686561646572 d9d9f7 f6", "", "tagged null header"},
+	{"a3 66 686561646572 f6 67 7061796c6f6164 f6 61 78 01", "", "unknown key beside the message"},
 }
 
 func unusualBodies(t testing.TB) [][]byte {
@@ -176,6 +242,40 @@ func TestFastDecodeUsualMessages(t *testing.T) {
 			t.Errorf("%x not read directly", b)
 		}
 	}
+	for _, b := range clientMessages(t) {
+		var in Incoming
+		if !fastUnmarshalMap(b, &in) {
+			t.Errorf("%x not read directly as an Incoming", b)
+		}
+	}
+}
+
+// Incoming has every field of every message a server writes to a client:
+// the strict decoder, told to refuse unknown fields, takes them all in
+// full.
+func TestIncomingHasEveryField(t *testing.T) {
+	opts := decMode.DecOptions()
+	opts.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	strict := mustDecMode(opts)
+	one := uint64(1)
+	for _, v := range []any{
+		BadReport("m", Errorf(CodeUndelivered, "x"), []string{"G"}),
+		&Delivery{Header: DeliveryHeader{MessageType: MessageTypeReceived, From: Address{Server: "J", User: "T"}},
+			Payload: DeliveryPayload{Type: "relay", Data: mustCBOR(t, 1)}},
+		&DummyReply{Header: DummyHeader{Status: HandlerStatusOK}, Payload: DummyPayload{Type: TypeDummy, ID: "p", Data: mustCBOR(t, 1)}},
+		// A message with fields Incoming lacks, to show that the check works.
+		&HandlerResponse{ID: &one},
+	} {
+		var in Incoming
+		err := strict.Unmarshal(mustCBOR(t, v), &in)
+		if _, ok := v.(*HandlerResponse); ok {
+			if err == nil {
+				t.Error("a response's id taken as a field of an Incoming")
+			}
+		} else if err != nil {
+			t.Errorf("%T: %v", v, err)
+		}
+	}
 }
 
 // TestFastDecodeUnusualMessages: each edge case, and each of its prefixes
@@ -184,7 +284,7 @@ func TestFastDecodeUnusualMessages(t *testing.T) {
 	for i, b := range unusualBodies(t) {
 		taken := ""
 		for _, name := range checkFastDecode(t, b) {
-			taken += map[string]string{"Envelope": "E", "HandlerResponse": "R", "HandlerRequest": "Q"}[name]
+			taken += map[string]string{"Envelope": "E", "HandlerResponse": "R", "HandlerRequest": "Q", "Incoming": "I"}[name]
 		}
 		if m := unusualMessages[i]; taken != m.taken {
 			t.Errorf("%s (%s): read directly as %q, want %q", m.hex, m.why, taken, m.taken)
@@ -215,7 +315,7 @@ func TestFastDecodeGenerated(t *testing.T) {
 		}
 	}
 	t.Logf("read directly, of %d bodies: %v", n, counts)
-	for _, name := range []string{"Envelope", "HandlerResponse", "HandlerRequest"} {
+	for _, name := range []string{"Envelope", "HandlerResponse", "HandlerRequest", "Incoming"} {
 		if counts[name] < n/50 {
 			t.Errorf("only %d bodies read directly as %s", counts[name], name)
 		}
@@ -226,19 +326,23 @@ func TestFastDecodeGenerated(t *testing.T) {
 // refused, counts up to them taken. The body must hold that many items,
 // which the limits would otherwise guard.
 func TestFastDecodeLimits(t *testing.T) {
-	key := fromHex(t, "a1 64 64617461")
+	data := "a1 64 64617461"
+	undelivered := "a1 67 7061796c6f6164 a1 6b 756e64656c697665726564" // read by strs
 	for _, tc := range []struct {
+		key   string
 		head  byte
 		count int
 		item  []byte
 		taken bool
 	}{
-		{0x9a, maxArrayElements, []byte{0x00}, true},
-		{0x9a, maxArrayElements + 1, []byte{0x00}, false},
-		{0xba, maxMapPairs, []byte{0x00, 0x00}, true},
-		{0xba, maxMapPairs + 1, []byte{0x00, 0x00}, false},
+		{data, 0x9a, maxArrayElements, []byte{0x00}, true},
+		{data, 0x9a, maxArrayElements + 1, []byte{0x00}, false},
+		{data, 0xba, maxMapPairs, []byte{0x00, 0x00}, true},
+		{data, 0xba, maxMapPairs + 1, []byte{0x00, 0x00}, false},
+		{undelivered, 0x9a, maxArrayElements, []byte{0x60}, true},
+		{undelivered, 0x9a, maxArrayElements + 1, []byte{0x60}, false},
 	} {
-		body := append(bytes.Clone(key), tc.head, 0, 0, 0, 0)
+		body := append(fromHex(t, tc.key), tc.head, 0, 0, 0, 0)
 		body[len(body)-4], body[len(body)-3], body[len(body)-2], body[len(body)-1] =
 			byte(tc.count>>24), byte(tc.count>>16), byte(tc.count>>8), byte(tc.count)
 		body = append(body, bytes.Repeat(tc.item, tc.count)...)
@@ -275,6 +379,13 @@ func TestFastDecodeOnlyIntoZero(t *testing.T) {
 	}
 	if &req.Data[:1][0] != &data[:1][0] {
 		t.Error("the request's data was not decoded into its own memory")
+	}
+	in := Incoming{Header: IncomingHeader{Detail: "kept"}, Payload: IncomingPayload{Undelivered: make([]string, 0, 4)}}
+	if err := CodecCBOR.UnmarshalMap(mustCBOR(t, BadReport("m", Errorf(CodeUndelivered, ""), []string{"G"})), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Header.Detail != "kept" || in.Header.Error != CodeUndelivered || cap(in.Payload.Undelivered) != 4 {
+		t.Errorf("got %+v", in)
 	}
 	var nilEnv *Envelope
 	if err, want := CodecCBOR.UnmarshalMap(usualMessages(t)[0], nilEnv), decMode.Unmarshal(usualMessages(t)[0], nilEnv); err == nil || err.Error() != want.Error() {

@@ -8,7 +8,10 @@ import (
 // The reflective encoder costs more than anything else in writing a
 // message. The messages every relayed message is written as, a
 // HandlerRequest to its handler, a Delivery to each recipient and a
-// StatusReport to its sender, are encoded here directly, byte for byte as
+// StatusReport to its sender, and, in the handler SDK, the
+// HandlerResponse a handler answers with and the data of its command (a
+// []string of names or a string, see marshalCBORFast) are encoded here
+// directly, byte for byte as
 // bufEncMode writes them: struct fields as map keys in bytewise lexical
 // order of their encoding (SortBytewiseLexical: shorter keys first, as a
 // key's length is in its first byte), omitempty fields left out when
@@ -40,6 +43,11 @@ func appendCBORFast(buf *bytes.Buffer, v any) bool {
 			return false
 		}
 		b = appendStatusReport(b, m)
+	case *HandlerResponse:
+		if m == nil || !fastRaw(m.Data) || m.Header.Command != nil && !fastRaw(m.Header.Command.Data) {
+			return false
+		}
+		b = appendHandlerResponse(b, m)
 	default:
 		return false
 	}
@@ -102,6 +110,74 @@ func appendStatusReport(b []byte, m *StatusReport) []byte {
 		b = appendText(b, s)
 	}
 	return b
+}
+
+// appendHandlerResponse writes a response with or without an id and a
+// command, both omitempty pointers: left out when nil, written when set,
+// even to a zero value. The keys in order: id, data, header; status,
+// command; data, type.
+func appendHandlerResponse(b []byte, m *HandlerResponse) []byte {
+	n := uint64(2)
+	if m.ID != nil {
+		n++
+	}
+	b = appendHead(b, majorMap, n)
+	if m.ID != nil {
+		b = appendHead(appendText(b, "id"), majorUint, *m.ID)
+	}
+	b = appendRaw(appendText(b, "data"), m.Data)
+	c := m.Header.Command
+	if c == nil {
+		b = appendHead(appendText(b, "header"), majorMap, 1)
+		return appendField(b, "status", m.Header.Status)
+	}
+	b = appendHead(appendText(b, "header"), majorMap, 2)
+	b = appendField(b, "status", m.Header.Status)
+	b = appendHead(appendText(b, "command"), majorMap, 2)
+	b = appendRaw(appendText(b, "data"), c.Data)
+	return appendField(b, "type", c.Type)
+}
+
+// marshalCBORFast encodes, as encMode.Marshal does, the values the handler
+// SDK encodes as a command's data: a []string of names (sendClients,
+// sendServers) or a string (sendHandler). A nil []string is null, as the
+// encoder writes nil containers (NilContainersAsNull), and an empty one an
+// empty array. Other values, named string and slice types included, are
+// left to the encoder. The result is a new slice of exactly its length.
+func marshalCBORFast(v any) ([]byte, bool) {
+	switch s := v.(type) {
+	case string:
+		return appendText(make([]byte, 0, headLen(uint64(len(s)))+len(s)), s), true
+	case []string:
+		if s == nil {
+			return []byte{0xf6}, true
+		}
+		n := headLen(uint64(len(s)))
+		for _, x := range s {
+			n += headLen(uint64(len(x))) + len(x)
+		}
+		b := appendHead(make([]byte, 0, n), majorArray, uint64(len(s)))
+		for _, x := range s {
+			b = appendText(b, x)
+		}
+		return b, true
+	}
+	return nil, false
+}
+
+// headLen is the length of the head appendHead writes for argument n.
+func headLen(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffffff:
+		return 5
+	}
+	return 9
 }
 
 // appendHead appends the shortest head of an item of major type major

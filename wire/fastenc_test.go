@@ -26,9 +26,28 @@ func checkFastEncode(t *testing.T, v any) bool {
 	return ok
 }
 
+// checkFastMarshal holds marshalCBORFast to the strict encoder on v, and
+// Marshal too. It reports whether v was written directly.
+func checkFastMarshal(t *testing.T, v any) bool {
+	t.Helper()
+	fast, ok := marshalCBORFast(v)
+	strict, err := encMode.Marshal(v)
+	if ok && (err != nil || !bytes.Equal(fast, strict) || len(fast) != cap(fast)) {
+		t.Fatalf("%s: wrote %x (capacity %d); strict encoder %x, %v", show(v), fast, cap(fast), strict, err)
+	}
+	if !ok && fast != nil {
+		t.Fatalf("%s: refused, but wrote %x", show(v), fast)
+	}
+	got, gerr := CodecCBOR.Marshal(v)
+	if fmt.Sprint(gerr) != fmt.Sprint(err) || !bytes.Equal(got, strict) {
+		t.Fatalf("%s: Marshal gave %x, %v; strict encoder %x, %v", show(v), got, gerr, strict, err)
+	}
+	return ok
+}
+
 // show prints a message with its strings shortened.
 func show(v any) string {
-	s := fmt.Sprintf("%+v", v)
+	s := dump(v)
 	if len(s) > 300 {
 		s = s[:300] + "..."
 	}
@@ -73,15 +92,26 @@ func TestFastEncodeMatchesStrict(t *testing.T) {
 		)
 	}
 	for _, id := range []uint64{0, 23, 24, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<64 - 1} {
-		values = append(values, &HandlerRequest{ID: id})
+		values = append(values, &HandlerRequest{ID: id}, &HandlerResponse{ID: &id})
+	}
+	for i, s := range fastEncodeTexts {
+		id := uint64(1) << (i * 5)
+		for _, r := range raws {
+			values = append(values,
+				&HandlerResponse{ID: &id, Header: ResponseHeader{Status: s}, Data: r},
+				&HandlerResponse{Header: ResponseHeader{Status: HandlerStatusOK, Command: &Command{Type: s, Data: r}}, Data: r},
+				&HandlerResponse{ID: &id, Header: ResponseHeader{Status: s, Command: &Command{Type: CommandSendClients,
+					Data: mustCBOR(t, []string{"G", s})}}, Data: r})
+		}
+		values = append(values, &HandlerResponse{Header: ResponseHeader{Command: &Command{}}})
 	}
 	many := make([]string, 300)
 	for i := range many {
 		many[i] = fmt.Sprint("G", i)
 	}
 	values = append(values, &StatusReport{}, BadReport("m", Errorf(CodeUndelivered, "x"), many),
-		(*HandlerRequest)(nil), (*Delivery)(nil), (*StatusReport)(nil),
-		HandlerRequest{}, &DummyReply{}, map[string]any{"id": 1})
+		(*HandlerRequest)(nil), (*Delivery)(nil), (*StatusReport)(nil), (*HandlerResponse)(nil),
+		HandlerRequest{}, HandlerResponse{}, &DummyReply{}, map[string]any{"id": 1})
 
 	written := 0
 	for _, v := range values {
@@ -90,8 +120,32 @@ func TestFastEncodeMatchesStrict(t *testing.T) {
 		}
 	}
 	// Every message whose data is empty or plain is written directly.
-	if want := len(fastEncodeTexts) * (2*14 + 5); written < want {
+	if want := len(fastEncodeTexts) * (5*14 + 6); written < want {
 		t.Errorf("%d of %d messages written directly, want at least %d", written, len(values), want)
+	}
+}
+
+// TestFastMarshal: strings and lists of them, as a handler's command data.
+func TestFastMarshal(t *testing.T) {
+	values := []any{[]string(nil), []string{}, fastEncodeTexts, make([]string, 65536)}
+	for _, s := range fastEncodeTexts {
+		values = append(values, s, []string{s}, []string{"G", s, s})
+	}
+	written := 0
+	for _, v := range values {
+		if checkFastMarshal(t, v) {
+			written++
+		}
+	}
+	if written != len(values) {
+		t.Errorf("%d of %d values written directly", written, len(values))
+	}
+	type names []string
+	type name string
+	for _, v := range []any{names{"G"}, name("G"), &[]string{"G"}, []any{"G"}, [1]string{"G"}, nil, 1, HandlerResponse{}} {
+		if checkFastMarshal(t, v) {
+			t.Errorf("%T written directly", v)
+		}
 	}
 }
 
@@ -108,6 +162,15 @@ func TestFastEncodeGenerated(t *testing.T) {
 		if checkFastEncode(t, g.message()) {
 			written++
 		}
+		var names []string
+		if g.chance(0.9) {
+			names = make([]string, g.r.IntN(4))
+		}
+		for i := range names {
+			names[i] = g.str()
+		}
+		checkFastMarshal(t, names)
+		checkFastMarshal(t, g.str())
 	}
 	if written < n/2 {
 		t.Errorf("only %d of %d messages written directly", written, n)
@@ -120,9 +183,22 @@ func (g *msgGen) message() any {
 	if g.chance(0.1) {
 		data = nil
 	}
-	switch g.r.IntN(3) {
+	switch g.r.IntN(4) {
 	case 0:
 		return &HandlerRequest{ID: g.uint(), Type: g.str(), From: From{Scope: g.str(), Name: g.str(), Server: g.str()}, Data: data}
+	case 3:
+		m := &HandlerResponse{Header: ResponseHeader{Status: g.str()}, Data: data}
+		if g.chance(0.7) {
+			id := g.uint()
+			m.ID = &id
+		}
+		if g.chance(0.6) {
+			m.Header.Command = &Command{Type: g.str()}
+			if !g.chance(0.1) {
+				m.Header.Command.Data = RawValue(g.item(nil, 0))
+			}
+		}
+		return m
 	case 1:
 		return &Delivery{Header: DeliveryHeader{MessageType: g.str(), From: Address{Server: g.str(), User: g.str()}},
 			Payload: DeliveryPayload{Type: g.str(), Data: data}}
@@ -147,7 +223,20 @@ func FuzzFastEncode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id uint64, a, b, c, d string, data []byte, n uint8) {
 		undelivered := []string{a, b, c, d}[:n%5]
+		if n&0x20 != 0 && n%5 == 0 {
+			undelivered = nil
+		}
+		resp := &HandlerResponse{Header: ResponseHeader{Status: a}, Data: data}
+		if n&0x40 == 0 {
+			resp.ID = &id
+		}
+		if n&0x80 == 0 {
+			resp.Header.Command = &Command{Type: b, Data: RawValue(c)}
+		}
+		checkFastMarshal(t, undelivered)
+		checkFastMarshal(t, d)
 		for _, v := range []any{
+			resp,
 			&HandlerRequest{ID: id, Type: a, From: From{Scope: b, Name: c, Server: d}, Data: data},
 			&Delivery{Header: DeliveryHeader{MessageType: a, From: Address{Server: b, User: c}},
 				Payload: DeliveryPayload{Type: d, Data: data}},

@@ -270,17 +270,79 @@ func (g *msgGen) handlerRequest(b []byte) []byte {
 		genField{"from", from}, genField{"data", g.rawValue})
 }
 
+// incoming writes what a server writes to a client: a status report, a
+// delivery or a dummy reply, with the fields of the others now and then,
+// and null or undefined for any field.
+func (g *msgGen) incoming(b []byte) []byte {
+	var header, payload []genField
+	str := func(name string, values ...string) genField {
+		return genField{name, g.nullOr(func(b []byte) []byte {
+			if g.chance(0.7) {
+				return g.text(b, values[g.r.IntN(len(values))])
+			}
+			return g.strValue(b)
+		})}
+	}
+	undelivered := genField{"undelivered", g.nullOr(func(b []byte) []byte {
+		k := g.r.IntN(4)
+		if g.chance(0.02) {
+			k = 300
+		}
+		b = g.head(b, majorArray, uint64(k))
+		for range k {
+			switch {
+			case g.chance(0.03):
+				b = append(b, 0xf6+byte(g.r.IntN(2)))
+			case g.chance(0.03):
+				b = g.item(b, 1)
+			default:
+				b = g.strValue(b)
+			}
+		}
+		return b
+	})}
+	from := genField{"from", g.nullOr(func(b []byte) []byte {
+		return g.object(b, genField{"server", g.strValue}, genField{"user", g.strValue})
+	})}
+	kind := g.r.IntN(4)
+	switch kind {
+	case 0: // a good report
+		header = []genField{str("messageType", MessageTypeStatusReport), str("status", StatusGood)}
+		payload = []genField{str("id", "m-1", IDAuth)}
+	case 1: // a bad report
+		header = []genField{str("messageType", MessageTypeStatusReport), str("status", StatusBad),
+			str("error", string(CodeUndelivered), string(CodeBadMessage), "new_code"), str("detail", "x", "")}
+		payload = []genField{str("id", "m-1", ""), undelivered}
+	case 2: // a delivery
+		header = []genField{str("messageType", MessageTypeReceived), from}
+		payload = []genField{str("type", "relay"), {"data", g.rawValue}}
+	default: // a dummy reply
+		header = []genField{str("status", HandlerStatusOK)}
+		payload = []genField{str("type", TypeDummy), str("id", "p"), {"data", g.nullOr(g.rawValue)}}
+	}
+	if g.chance(0.1) { // a field of another kind of message
+		header = append(header, []genField{from, str("error", "loop"), str("detail", "d")}[g.r.IntN(3)])
+	}
+	if g.chance(0.1) {
+		payload = append(payload, []genField{undelivered, {"data", g.rawValue}, str("type", "relay")}[g.r.IntN(3)])
+	}
+	return g.object(b, genField{"header", g.nullOr(func(b []byte) []byte { return g.object(b, header...) })},
+		genField{"payload", g.nullOr(func(b []byte) []byte { return g.object(b, payload...) })})
+}
+
 // body writes one of the messages, now and then cut short or followed by
 // a stray byte.
 func (g *msgGen) body() []byte {
 	var b []byte
-	switch g.r.IntN(3) {
+	switch g.r.IntN(4) {
 	case 0:
 		b = g.envelope(nil)
 	case 1:
 		b = g.handlerResponse(nil)
-	default:
+	case 2:
 		b = g.handlerRequest(nil)
+	default:
+		b = g.incoming(nil)
 	}
 	switch {
 	case g.chance(0.02):

@@ -147,6 +147,41 @@ type DeliveryPayload struct {
 	Data RawValue `cbor:"data" json:"data"`
 }
 
+// Incoming is what a client reads: any message a server writes to a
+// client (a StatusReport, a Delivery or a DummyReply), with every field
+// any of them has, so that one decode serves all of them without knowing
+// first which one came. The fields a message does not have stay empty:
+// Header.MessageType tells a report from a delivery, and a dummy reply,
+// which has none, has Payload.Type TypeDummy. It is only read, never
+// written.
+type Incoming struct {
+	Header  IncomingHeader  `cbor:"header" json:"header"`
+	Payload IncomingPayload `cbor:"payload" json:"payload"`
+}
+
+// IncomingHeader is the header of an Incoming: the message type of a
+// report or a delivery, the status of a report or a dummy reply, the
+// error code and detail of a bad report, the sender of a delivery.
+type IncomingHeader struct {
+	MessageType string    `cbor:"messageType" json:"messageType"`
+	Status      string    `cbor:"status" json:"status"`
+	Error       ErrorCode `cbor:"error" json:"error"`
+	Detail      string    `cbor:"detail" json:"detail"`
+	From        Address   `cbor:"from" json:"from"`
+}
+
+// IncomingPayload is the payload of an Incoming: the type of a delivery
+// or a dummy reply, the id of a report or a dummy reply, the data of a
+// delivery or a dummy reply (in the client's codec, null as written; nil
+// when the key is absent), the
+// undelivered recipients of a bad report.
+type IncomingPayload struct {
+	Type        string   `cbor:"type" json:"type"`
+	ID          string   `cbor:"id" json:"id"`
+	Data        RawValue `cbor:"data" json:"data"`
+	Undelivered []string `cbor:"undelivered" json:"undelivered"`
+}
+
 // DummyReply is the answer to a `dummy` message.
 type DummyReply struct {
 	Header  DummyHeader  `cbor:"header" json:"header"`

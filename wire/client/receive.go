@@ -72,28 +72,6 @@ func nullIn(c wire.Codec) []byte {
 	return []byte{0xf6}
 }
 
-// incoming holds every field the server may write, so that one decode
-// serves all kinds of message.
-type incoming struct {
-	Header  incomingHeader  `cbor:"header" json:"header"`
-	Payload incomingPayload `cbor:"payload" json:"payload"`
-}
-
-type incomingHeader struct {
-	MessageType string         `cbor:"messageType" json:"messageType"`
-	Status      string         `cbor:"status" json:"status"`
-	Error       wire.ErrorCode `cbor:"error" json:"error"`
-	Detail      string         `cbor:"detail" json:"detail"`
-	From        wire.Address   `cbor:"from" json:"from"`
-}
-
-type incomingPayload struct {
-	Type        string        `cbor:"type" json:"type"`
-	ID          string        `cbor:"id" json:"id"`
-	Data        wire.RawValue `cbor:"data" json:"data"`
-	Undelivered []string      `cbor:"undelivered" json:"undelivered"`
-}
-
 // Receive blocks until the server writes a message and returns it. A
 // server that closes the connection between messages gives an error
 // wrapping io.EOF. A body that does not decode gives an error wrapping
@@ -105,7 +83,9 @@ func (c *Client) Receive() (*Incoming, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
 	}
-	var m incoming
+	// One decode serves every kind of message; in CBOR, the usual ones
+	// are read without reflection.
+	var m wire.Incoming
 	if err := c.codec.UnmarshalMap(body, &m); err != nil {
 		return nil, fmt.Errorf("receive: %w: %s body: %w", ErrUndecodable, c.codec, err)
 	}
