@@ -338,17 +338,19 @@ func (b *benchRun) sources(conns int) ([]net.IP, error) {
 // runTraffic runs relay, pingpong or fanout.
 func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
 	cmd := b.cmd
+	busy := b.driver()
+	busy.BufferSize = load.BusyBufferSize
 	cfg := load.Config{
-		Workload: b.workload, Driver: b.driver(), Senders: defaultPairs, Recipients: 1,
+		Workload: b.workload, Driver: busy, Senders: defaultPairs, Recipients: 1,
 		Window: cmd.Int("window"), Rate: cmd.Float("rate"), Size: cmd.Int("size"),
 		Warmup: cmd.Duration("warmup"), Duration: cmd.Duration("duration"), Drain: cmd.Duration("drain"),
 		UserPrefix: cmd.String("user-prefix"), DialConcurrency: cmd.Int("concurrency"), Progress: b.progress,
 	}
 	switch b.workload {
 	case "federation":
-		d := b.driver()
+		d := *busy
 		d.Address = b.peerAddr
-		cfg.RecipientDriver, cfg.RecipientSuffix = d, "@"+b.peerName
+		cfg.RecipientDriver, cfg.RecipientSuffix = &d, "@"+b.peerName
 	case "pingpong":
 		cfg.Senders, cfg.Window = 1, 1
 	case "fanout":

@@ -203,9 +203,9 @@ func logf(format string, args ...any) {
 
 // runOne starts target, runs workload against it and stops it.
 func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, target string, round int) (*cell, error) {
-	topts := targets.Options{Window: o.window, Pending: 8192}
+	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: load.BusyBufferSize}
 	if workload == "connect" {
-		topts.Pending = 64
+		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
 	}
 	t, err := targets.Start(ctx, target, bins, topts)
 	if err != nil {

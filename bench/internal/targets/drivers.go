@@ -2,6 +2,7 @@ package targets
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,12 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bester-project/bester/bench/internal/rawproto"
+	"github.com/bester-project/bester/wire/client"
 	"github.com/bester-project/bester/wire/client/load"
 )
-
-// bufferSize is each connection's read and write buffer in the raw
-// driver: the Bester client's default, so that both clients batch alike.
-const bufferSize = 8 << 10
 
 // NATS drives core NATS with natshandler as the relay: a message to user
 // G is published on relay.G with the reply subject ack.SENDER.ID; the
@@ -153,6 +151,10 @@ func (c *natsConn) Close() error {
 type Raw struct {
 	Addr    string
 	Timeout time.Duration
+	// BufferSize is each connection's read and write buffer, as the Bester
+	// driver's, so that both clients batch alike; default
+	// client.DefaultBufferSize.
+	BufferSize int
 }
 
 // Dial connects and authenticates user.
@@ -169,7 +171,8 @@ func (r *Raw) Dial(ctx context.Context, user string, local net.IP) (load.Conn, e
 	if err != nil {
 		return nil, err
 	}
-	c := &rawConn{conn: conn, br: bufio.NewReaderSize(conn, bufferSize), bw: bufio.NewWriterSize(conn, bufferSize)}
+	size := cmp.Or(r.BufferSize, client.DefaultBufferSize)
+	c := &rawConn{conn: conn, br: bufio.NewReaderSize(conn, size), bw: bufio.NewWriterSize(conn, size)}
 	conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(rawproto.AppendFrame(nil, []byte{rawproto.Auth}, []byte(user))); err != nil {
 		conn.Close()

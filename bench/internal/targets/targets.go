@@ -98,6 +98,9 @@ type Options struct {
 	// Pending is how many incoming messages a NATS client connection
 	// holds for the reader (small for many idle connections).
 	Pending int
+	// BufferSize is each Bester and raw client connection's read and write
+	// buffer, in bytes (NATS's client has 32 KiB).
+	BufferSize int
 }
 
 // Start starts target name.
@@ -109,7 +112,7 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 		if err != nil {
 			return nil, err
 		}
-		return &Running{Name: name, Driver: &load.Bester{Network: "tcp4", Address: s.Addr}, Addr: s.Addr,
+		return &Running{Name: name, Driver: &load.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}, Addr: s.Addr,
 			PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
 	case "nats":
 		srv, line, err := startProc(ctx, "listening ", b.Natsd)
@@ -143,7 +146,7 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 			return nil, err
 		}
 		addr := strings.TrimPrefix(line, "listening ")
-		return &Running{Name: name, Driver: &Raw{Addr: addr}, Addr: addr, PID: srv.pid(), HandlerPID: h.pid(),
+		return &Running{Name: name, Driver: &Raw{Addr: addr, BufferSize: o.BufferSize}, Addr: addr, PID: srv.pid(), HandlerPID: h.pid(),
 			stop: func() error { err := errors.Join(srv.stop(), h.stop()); os.RemoveAll(dir); return err }}, nil
 	}
 	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(Names, ", "))

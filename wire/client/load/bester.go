@@ -18,6 +18,12 @@ import (
 // DefaultType is the payload type of the relay handler.
 const DefaultType = "relay"
 
+// BusyBufferSize is a read and write buffer size for connections that keep
+// many messages in flight (32 KiB, as NATS's Go client has): a burst of
+// reports or deliveries then comes in with few system calls. Idle
+// connections do better with the client's default.
+const BusyBufferSize = 32 << 10
+
 // Bester drives a Bester server whose handler of type Type relays data
 // {"to": NAMES, "body": TEXT} to the users named, as examples/relay does.
 // Message ids travel as base-36 text in payload.id.
@@ -35,7 +41,8 @@ type Bester struct {
 	// client.DefaultTimeout.
 	Timeout time.Duration
 	// BufferSize is each connection's read and write buffer; default
-	// client.DefaultBufferSize.
+	// client.DefaultBufferSize. BusyBufferSize suits connections that
+	// keep many messages in flight.
 	BufferSize int
 }
 
