@@ -20,8 +20,12 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
-// readBufferSize is the size in bytes of a connection's read buffer.
-const readBufferSize = 4 << 10
+// readBufferSize is the size in bytes of a connection's read buffer. A
+// client connection holds one only while it reads a burst (see
+// frameReader), so it can be large enough for many pipelined frames: with
+// 4 KiB, the relay benchmark made 0.17 read system calls per message, with
+// 32 KiB 0.10.
+const readBufferSize = 32 << 10
 
 // readBuffers holds read buffers between bursts, shared by every
 // connection: an idle connection waits for its next frame header without
