@@ -55,6 +55,10 @@ type Server struct {
 	// MaxInFlight is how many messages per connection may be dispatched and
 	// not yet reported; past it the reader waits (`max_in_flight`).
 	MaxInFlight int
+	// GCPercent is the garbage collector's target, as GOGC sets it: the
+	// heap may grow by this percentage of what is live before a collection
+	// (`gc_percent`). besterd applies it unless GOGC is set.
+	GCPercent int
 	// AllowUnnamedPeers lets handlers name a peer by "host:port" in
 	// sendServers, not only by a configured peer's name
 	// (`allow_unnamed_peers`).

@@ -46,6 +46,7 @@ server {
   idle_timeout     = "5m"
   send_queue       = 16
   max_in_flight    = 8
+  gc_percent       = 150
 }
 log {
   level = "DEBUG"
@@ -104,6 +105,7 @@ informer {
 			IdleTimeout:     5 * time.Minute,
 			SendQueue:       16,
 			MaxInFlight:     8,
+			GCPercent:       150,
 		},
 		Log:  Log{Level: "debug", JSON: true},
 		Auth: Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
@@ -172,6 +174,7 @@ handler "relay" {
 			IdleTimeout:     0,
 			SendQueue:       1024,
 			MaxInFlight:     256,
+			GCPercent:       DefaultGCPercent,
 		},
 		Log:       Log{Level: "info"},
 		Auth:      Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},

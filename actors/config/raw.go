@@ -36,6 +36,8 @@ type rawServer struct {
 	SendQueueRange       hcl.Range `hcl:"send_queue,attr_range"`
 	MaxInFlight          *int      `hcl:"max_in_flight,optional"`
 	MaxInFlightRange     hcl.Range `hcl:"max_in_flight,attr_range"`
+	GCPercent            *int      `hcl:"gc_percent,optional"`
+	GCPercentRange       hcl.Range `hcl:"gc_percent,attr_range"`
 	AllowUnnamedPeers    *bool     `hcl:"allow_unnamed_peers,optional"`
 	AllowLegacyPeers     *bool     `hcl:"allow_legacy_peers,optional"`
 }

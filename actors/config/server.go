@@ -20,6 +20,7 @@ func (c *checker) server(r *rawServer) Server {
 		IdleTimeout:     c.duration(r.IdleTimeout, r.IdleTimeoutRange, "idle_timeout", DefaultIdleTimeout, nonNegative),
 		SendQueue:       c.count(r.SendQueue, r.SendQueueRange, "send_queue", DefaultSendQueue, 1),
 		MaxInFlight:     c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultConnMaxInFlight, 1),
+		GCPercent:       c.count(r.GCPercent, r.GCPercentRange, "gc_percent", DefaultGCPercent, 1),
 
 		AllowUnnamedPeers: flag(r.AllowUnnamedPeers, DefaultAllowUnnamedPeers),
 		AllowLegacyPeers:  flag(r.AllowLegacyPeers, DefaultAllowLegacyPeers),

@@ -15,6 +15,7 @@ import (
 	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -67,6 +68,9 @@ func run() error {
 		TimeFormat: "2006-01-02T15:04:05.000Z07:00", Color: hclog.AutoColor,
 	})
 
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(cfg.Server.GCPercent)
+	}
 	if *pprofAddr != "" {
 		if _, err := serveProfiler(*pprofAddr, log); err != nil {
 			return err
