@@ -299,11 +299,11 @@ func (r *fastReader) fields(names []string, value func(key string) bool) bool {
 	}
 	var seen uint // bit i is set once names[i] is read
 	for range n {
-		k, ok := r.text()
+		k, ok := r.unchecked()
 		if !ok {
 			return false
 		}
-		i := 0
+		i := 0 // a key equal to one of names is valid UTF-8 as they are
 		for i < len(names) && names[i] != string(k) {
 			i++
 		}
@@ -318,12 +318,18 @@ func (r *fastReader) fields(names []string, value func(key string) bool) bool {
 // text reads a text string of definite length and valid UTF-8, as the
 // strict decoder requires of keys and string fields. The bytes are b's.
 func (r *fastReader) text() ([]byte, bool) {
+	s, ok := r.unchecked()
+	return s, ok && utf8.Valid(s)
+}
+
+// unchecked reads a text string of definite length like text, leaving
+// the check of its UTF-8 to the caller.
+func (r *fastReader) unchecked() ([]byte, bool) {
 	major, n, ok := r.head()
 	if !ok || major != majorText {
 		return nil, false
 	}
-	s, ok := r.content(n)
-	return s, ok && utf8.Valid(s)
+	return r.content(n)
 }
 
 // content passes over the n bytes of a string's content, and returns them.
@@ -347,15 +353,18 @@ func (r *fastReader) str(v *string) bool {
 // known reads a string like str, but gives the one of names it equals,
 // if any, rather than a new copy.
 func (r *fastReader) known(v *string, names []string) bool {
-	s, ok := r.text()
+	s, ok := r.unchecked()
 	if !ok {
 		return false
 	}
 	for _, name := range names {
-		if string(s) == name {
+		if string(s) == name { // valid UTF-8, as name is
 			*v = name
 			return true
 		}
+	}
+	if !utf8.Valid(s) {
+		return false
 	}
 	*v = string(s)
 	return true
