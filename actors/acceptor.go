@@ -41,7 +41,9 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		a.next++
 		id := strconv.FormatUint(a.next, 10)
 		c := newClientConn(a.settings, m.conn, m.codec, id)
-		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithDispatcher(pooledDispatcher{a.settings.pool})), "conn-"+id)
+		props := actor.PropsFromProducer(func() actor.Actor { return c },
+			actor.WithDispatcher(pooledDispatcher{a.settings.pool}))
+		ctx.SpawnNamed(props, "conn-"+id)
 	case *drain:
 		a.draining, a.waiter = true, ctx.Sender()
 		for _, c := range ctx.Children() {
