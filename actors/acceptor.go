@@ -41,9 +41,7 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		a.next++
 		id := strconv.FormatUint(a.next, 10)
 		c := newClientConn(a.settings, m.conn, m.codec, id)
-		props := actor.PropsFromProducer(func() actor.Actor { return c },
-			actor.WithDispatcher(pooledDispatcher{a.settings.pool}))
-		ctx.SpawnNamed(props, "conn-"+id)
+		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, onPool(a.settings.pool)), "conn-"+id)
 	case *drain:
 		a.draining, a.waiter = true, ctx.Sender()
 		for _, c := range ctx.Children() {

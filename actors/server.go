@@ -64,7 +64,8 @@ type Server struct {
 
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines), links: make(map[string]*actor.PID),
+	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
+		links: make(map[string]*actor.PID),
 		peers: make(map[string]*actor.PID)}
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
 		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
@@ -159,11 +160,11 @@ func (s *Server) startActors() {
 	for _, p := range s.cfg.Peers {
 		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame, pool: s.pool,
 			log: s.log.Named("peer").With("peer", p.Name)}
-		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, s.dispatcher()))
+		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
 		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
 	}
 	links := make(map[string]*actor.PID, len(s.cfg.Handlers))
-	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }, s.dispatcher()))
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }, onPool(s.pool)))
 	informerPath := ""
 	if s.cfg.Informer != nil {
 		informerPath = s.cfg.Informer.Socket
@@ -173,7 +174,7 @@ func (s *Server) startActors() {
 			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router, pool: s.pool,
 			log:   s.log.Named("handler").With("handler", h.Name),
 			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
-		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, s.dispatcher()))
+		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
 		links[h.Name] = pid
 		s.linkOrder = append(s.linkOrder, h.Name)
 	}
@@ -186,7 +187,7 @@ func (s *Server) startActors() {
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
-		actor.WithSupervisor(stopConnections), s.dispatcher()))
+		actor.WithSupervisor(stopConnections), onPool(s.pool)))
 }
 
 // maxIdleGoroutines bounds the goroutines the server keeps waiting for
@@ -204,9 +205,9 @@ func (d pooledDispatcher) Schedule(fn func()) { d.pool.Go(fn) }
 // goroutines run: protoactor's default.
 func (pooledDispatcher) Throughput() int { return 300 }
 
-// dispatcher is the Props option every actor of the server is spawned with.
-func (s *Server) dispatcher() actor.PropsOption {
-	return actor.WithDispatcher(pooledDispatcher{s.pool})
+// onPool is the Props option every actor of the server is spawned with.
+func onPool(pool *gopool.Pool) actor.PropsOption {
+	return actor.WithDispatcher(pooledDispatcher{pool})
 }
 
 // listen opens one listener; a UNIX socket gets socketMode and replaces a
