@@ -13,6 +13,11 @@ const (
 	// DefaultMaxFrame is the largest body, in bytes, accepted when the
 	// configuration does not say otherwise (1 MiB).
 	DefaultMaxFrame = 1 << 20
+	// firstBodyStep is the most memory, in bytes, a frame body is given
+	// before any of it has arrived. Each step that fills at most doubles
+	// it, so a body holds at most about twice what has arrived, whatever
+	// its length prefix claims.
+	firstBodyStep = 32 << 10
 )
 
 var (
@@ -24,12 +29,25 @@ var (
 )
 
 // ReadFrame reads one frame from r and returns its body. The length is
-// checked against max before anything is allocated. buf is reused for the
-// header and for the body when it is large enough, so the result may alias
-// it, and a reader that passes the same buf each time allocates nothing.
-// A stream that ends cleanly between frames gives io.EOF; one that ends
-// inside a frame gives io.ErrUnexpectedEOF.
+// checked against max before anything is allocated, and the body's memory
+// grows with what arrives rather than with what the length claims (see
+// ReadFrameGrow). buf is reused for the header and for the body when it is
+// large enough, so the result may alias it, and a reader that passes the
+// same buf each time allocates nothing. A stream that ends cleanly between
+// frames gives io.EOF; one that ends inside a frame gives
+// io.ErrUnexpectedEOF.
 func ReadFrame(r io.Reader, max int, buf []byte) ([]byte, error) {
+	return ReadFrameGrow(r, max, buf, nil)
+}
+
+// ReadFrameGrow is ReadFrame that tells grow about each body buffer it
+// allocates. A body that does not fit in buf is read in steps: the first
+// buffer holds up to 32 KiB (or cap(buf), if larger), and each one that
+// fills is replaced by one twice its size, up to the frame's length. Before
+// each allocation, grow is called with the size of the buffer it replaces
+// (0 for the first) and the size of the new one; an error from grow ends
+// the read and is returned as it is. grow may be nil.
+func ReadFrameGrow(r io.Reader, max int, buf []byte, grow func(prev, next int) error) ([]byte, error) {
 	// The header goes into buf when it can: a local array would escape
 	// through the io.Reader call and cost an allocation per frame.
 	hdr := buf[:0]
@@ -47,18 +65,50 @@ func ReadFrame(r io.Reader, max int, buf []byte) ([]byte, error) {
 	case uint64(n) > uint64(max):
 		return nil, fmt.Errorf("%w: %d > %d bytes", ErrFrameTooLarge, n, max)
 	}
-	body := buf[:0]
-	if cap(body) < int(n) {
-		body = make([]byte, n)
-	}
-	body = body[:n]
-	if _, err := io.ReadFull(r, body); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	if int(n) <= cap(buf) {
+		body := buf[:n]
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, unexpectedEOF(err)
 		}
-		return nil, err
+		return body, nil
 	}
-	return body, nil
+	return readBodyInSteps(r, int(n), buf[:0], grow)
+}
+
+// readBodyInSteps reads an n-byte body that does not fit in buf, in
+// buffers that grow only as they fill (see ReadFrameGrow).
+func readBodyInSteps(r io.Reader, n int, buf []byte, grow func(prev, next int) error) ([]byte, error) {
+	body, owned := buf, 0 // owned: the size of the buffer this call allocated, 0 while it is buf
+	size := min(n, max(cap(buf), firstBodyStep))
+	for {
+		if cap(body) < size {
+			if grow != nil {
+				if err := grow(owned, size); err != nil {
+					return nil, err
+				}
+			}
+			next := make([]byte, len(body), size)
+			copy(next, body)
+			body, owned = next, size
+		}
+		if _, err := io.ReadFull(r, body[len(body):size]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		body = body[:size]
+		if size == n {
+			return body, nil
+		}
+		size = min(n, 2*size)
+	}
+}
+
+// unexpectedEOF turns the io.EOF of a stream that ended inside a frame
+// into io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // AppendFrame appends body, prefixed with its length, to dst.

@@ -239,3 +239,75 @@ func TestReadFrameReusedBufferAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per frame, want 0", n)
 	}
 }
+
+// trickle serves a length prefix and then only part of the body it
+// claims, as a peer that announces a large frame and stalls would.
+func trickle(claim uint32, sent int) io.Reader {
+	return io.MultiReader(bytes.NewReader(header(claim)), bytes.NewReader(bytes.Repeat([]byte{'x'}, sent)))
+}
+
+// TestReadFrameMemoryFollowsArrival checks that a frame claiming the
+// largest body but sending little of it costs little memory.
+func TestReadFrameMemoryFollowsArrival(t *testing.T) {
+	const claim = 64 << 20
+	for _, sent := range []int{0, 10, 40 << 10, 1 << 20} {
+		r := trickle(claim, sent)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := wire.ReadFrame(r, claim, nil)
+		runtime.ReadMemStats(&after)
+		if err != io.ErrUnexpectedEOF {
+			t.Fatalf("sent %d: got %v, want io.ErrUnexpectedEOF", sent, err)
+		}
+		// Steps double, so all of them together are at most twice the
+		// last, which is at most twice what arrived (or the first step).
+		limit := uint64(4*sent + 2*32<<10 + 1<<10)
+		if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+			t.Errorf("sent %d of a claimed %d bytes: %d bytes allocated, want at most %d", sent, claim, got, limit)
+		}
+	}
+}
+
+// TestReadFrameGrowSteps checks the sizes grow is told about: each step
+// doubles, the last is the body's length, and the caller's buffer is
+// the first step when it is large enough.
+func TestReadFrameGrowSteps(t *testing.T) {
+	type step struct{ prev, next int }
+	for _, tc := range []struct {
+		n     int
+		buf   int
+		steps []step
+	}{
+		{n: 100, buf: 0, steps: []step{{0, 100}}},
+		{n: 100, buf: 200, steps: nil},
+		{n: 100 << 10, buf: 0, steps: []step{{0, 32 << 10}, {32 << 10, 64 << 10}, {64 << 10, 100 << 10}}},
+		{n: 100 << 10, buf: 64 << 10, steps: []step{{0, 100 << 10}}},
+	} {
+		body := bytes.Repeat([]byte{'b'}, tc.n)
+		var got []step
+		out, err := wire.ReadFrameGrow(bytes.NewReader(frames(body)), tc.n, make([]byte, 0, tc.buf), func(prev, next int) error {
+			got = append(got, step{prev, next})
+			return nil
+		})
+		if err != nil || !bytes.Equal(out, body) {
+			t.Fatalf("n %d, buf %d: %d bytes, %v", tc.n, tc.buf, len(out), err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.steps) {
+			t.Errorf("n %d, buf %d: steps %v, want %v", tc.n, tc.buf, got, tc.steps)
+		}
+	}
+}
+
+func TestReadFrameGrowRefused(t *testing.T) {
+	refused := errors.New("over budget")
+	body := bytes.Repeat([]byte{'b'}, 50<<10)
+	_, err := wire.ReadFrameGrow(bytes.NewReader(frames(body)), len(body), nil, func(prev, next int) error {
+		if prev > 0 {
+			return refused
+		}
+		return nil
+	})
+	if err != refused {
+		t.Fatalf("got %v, want grow's error itself", err)
+	}
+}

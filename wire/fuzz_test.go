@@ -138,3 +138,80 @@ func sameData(c wire.Codec, a, b wire.RawValue) bool {
 	var ca, cb bytes.Buffer
 	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
+
+// splitReader serves a stream in reads whose sizes come from sizes, in
+// turn, each at least one byte.
+type splitReader struct {
+	b     []byte
+	sizes []byte
+	i     int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if len(r.sizes) > 0 {
+		n = min(n, int(r.sizes[r.i%len(r.sizes)])*97+1)
+		r.i++
+	}
+	n = copy(p, r.b[:min(n, len(r.b))])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// FuzzReadFrameGrow reads streams whose first frame is large (up to three
+// growth steps, its body made of the fuzzed bytes repeated and possibly cut
+// short) in reads of fuzzed sizes, and checks that ReadFrameGrow gives the
+// frames ReadFrame gives and that its buffers never outgrow what arrived.
+func FuzzReadFrameGrow(f *testing.F) {
+	for _, b := range seedBodies(f) {
+		f.Add(frames(b), []byte{1, 3, 200}, uint32(70_000), uint32(70_000))
+	}
+	f.Add([]byte{}, []byte{}, uint32(1<<20), uint32(5))
+	f.Add([]byte("x"), []byte{0, 1}, uint32(33_000), uint32(33_000))
+	f.Fuzz(func(t *testing.T, rest, sizes []byte, claim, sent uint32) {
+		const limit = 1 << 20
+		claim = claim%limit + 1
+		sent = min(sent, claim)
+		body := bytes.Repeat(append(rest, 'f'), int(sent)/(len(rest)+1)+1)[:sent]
+		stream := append(header(claim), body...)
+		if sent == claim {
+			stream = append(stream, rest...)
+		}
+		want, wantErr := readFrames(&splitReader{b: stream}, nil)
+		grow := func(prev, next int) error {
+			if next <= prev || next > limit || prev > 0 && next > 2*prev || prev == 0 && next > 32<<10 {
+				t.Fatalf("grow(%d, %d)", prev, next)
+			}
+			return nil
+		}
+		got, gotErr := readFrames(&splitReader{b: stream, sizes: sizes}, grow)
+		if len(got) != len(want) || (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Fatalf("split reads: %d frames, %v; whole: %d frames, %v", len(got), gotErr, len(want), wantErr)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("frame %d differs with split reads", i)
+			}
+		}
+	})
+}
+
+// readFrames reads frames with ReadFrameGrow and a small reused buffer
+// until the first error, returning copies of the bodies.
+func readFrames(r io.Reader, grow func(prev, next int) error) ([][]byte, error) {
+	var out [][]byte
+	buf := make([]byte, 0, 512)
+	for {
+		b, err := wire.ReadFrameGrow(r, 1<<20, buf, grow)
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return out, err
+		}
+		out = append(out, bytes.Clone(b))
+	}
+}
