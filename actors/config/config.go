@@ -55,6 +55,38 @@ type Server struct {
 	// MaxInFlight is how many messages per connection may be dispatched and
 	// not yet reported; past it the reader waits (`max_in_flight`).
 	MaxInFlight int
+	// MaxAuthFrame is the largest frame body accepted before a connection
+	// has authenticated, in bytes (`max_auth_frame`).
+	MaxAuthFrame int
+	// FrameTimeout is how long a frame that has begun may take to arrive
+	// whole (`frame_timeout`).
+	FrameTimeout time.Duration
+	// SendQueueBytes bounds, in bytes, what may wait in a connection's
+	// outbox while its peer does not read (`send_queue_bytes`).
+	SendQueueBytes int
+	// BufferBudget bounds, in bytes, what the whole server holds in
+	// partial frames and outboxes; past it, large frames wait before they
+	// are read further (`buffer_budget`).
+	BufferBudget int
+	// MaxConnections bounds the open client and peer connections
+	// (`max_connections`).
+	MaxConnections int
+	// MaxConnectionsPerAddress bounds the open connections from one source
+	// address (`max_connections_per_address`).
+	MaxConnectionsPerAddress int
+	// MaxConnectionsPerUser bounds the connections one user may have logged
+	// in at once (`max_connections_per_user`).
+	MaxConnectionsPerUser int
+	// MaxRecipients bounds the usernames in one sendClients
+	// (`max_recipients`).
+	MaxRecipients int
+	// MessageRate is how many messages per second each user may send, on
+	// average over all their connections; zero means no limit
+	// (`message_rate`).
+	MessageRate int
+	// MessageBurst is how many messages a user may send at once above
+	// MessageRate (`message_burst`).
+	MessageBurst int
 	// GCPercent is the garbage collector's target, as GOGC sets it: the
 	// heap may grow by this percentage of what is live before a collection
 	// (`gc_percent`). besterd applies it unless GOGC is set.

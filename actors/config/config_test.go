@@ -47,6 +47,17 @@ server {
   send_queue       = 16
   max_in_flight    = 8
   gc_percent       = 150
+
+  max_auth_frame              = 4096
+  frame_timeout               = "20s"
+  send_queue_bytes            = 1048576
+  buffer_budget               = 67108864
+  max_connections             = 1000
+  max_connections_per_address = 100
+  max_connections_per_user    = 10
+  max_recipients              = 64
+  message_rate                = 50
+  message_burst               = 100
 }
 log {
   level = "DEBUG"
@@ -106,6 +117,17 @@ informer {
 			SendQueue:       16,
 			MaxInFlight:     8,
 			GCPercent:       150,
+
+			MaxAuthFrame:             4096,
+			FrameTimeout:             20 * time.Second,
+			SendQueueBytes:           1 << 20,
+			BufferBudget:             64 << 20,
+			MaxConnections:           1000,
+			MaxConnectionsPerAddress: 100,
+			MaxConnectionsPerUser:    10,
+			MaxRecipients:            64,
+			MessageRate:              50,
+			MessageBurst:             100,
 		},
 		Log:  Log{Level: "debug", JSON: true},
 		Auth: Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
@@ -175,6 +197,16 @@ handler "relay" {
 			SendQueue:       1024,
 			MaxInFlight:     256,
 			GCPercent:       DefaultGCPercent,
+
+			MaxAuthFrame:             DefaultMaxAuthFrame,
+			FrameTimeout:             DefaultFrameTimeout,
+			SendQueueBytes:           DefaultSendQueueBytes,
+			BufferBudget:             DefaultBufferBudget,
+			MaxConnections:           DefaultMaxConnections,
+			MaxConnectionsPerAddress: DefaultMaxConnectionsPerAddress,
+			MaxConnectionsPerUser:    DefaultMaxConnectionsPerUser,
+			MaxRecipients:            DefaultMaxRecipients,
+			MessageBurst:             1,
 		},
 		Log:       Log{Level: "info"},
 		Auth:      Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},

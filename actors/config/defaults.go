@@ -32,6 +32,35 @@ const (
 	// DefaultConnMaxInFlight is the number of messages per connection
 	// dispatched and not yet reported.
 	DefaultConnMaxInFlight = 256
+	// DefaultMaxAuthFrame is the largest first message, in bytes: room for
+	// any credentials, and all a stranger can make the server hold.
+	DefaultMaxAuthFrame = 64 << 10
+	// DefaultFrameTimeout is how long a frame that has begun may take to
+	// arrive: a 1 MiB frame at 35 KB/s, far slower than any real link.
+	DefaultFrameTimeout = 30 * time.Second
+	// DefaultSendQueueBytes is what may wait for a client that does not
+	// read: four full frames at the default max_frame.
+	DefaultSendQueueBytes = 4 << 20
+	// DefaultBufferBudget bounds the bytes the server holds in partial
+	// frames and outboxes together (256 MiB).
+	DefaultBufferBudget = 256 << 20
+	// DefaultMaxConnections is well above the 19,000 connections one
+	// server was measured to hold on a 2-core machine, and below the file
+	// descriptor limits systems are usually given.
+	DefaultMaxConnections = 50_000
+	// DefaultMaxConnectionsPerAddress bounds what one source address (one
+	// host, or one NAT) may open.
+	DefaultMaxConnectionsPerAddress = 1024
+	// DefaultMaxConnectionsPerUser bounds the connections of one user.
+	DefaultMaxConnectionsPerUser = 256
+	// DefaultMaxRecipients bounds one sendClients: each name costs a
+	// lookup and a delivery in the handler's link.
+	DefaultMaxRecipients = 1024
+	// DefaultMessageRate is zero: no rate limit unless configured.
+	DefaultMessageRate = 0
+	// MinBufferBudget is the smallest buffer_budget: room for a few
+	// full frames at the default max_frame.
+	MinBufferBudget = 4 << 20
 )
 
 // Defaults for the `log` and `auth` blocks.

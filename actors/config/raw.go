@@ -38,6 +38,26 @@ type rawServer struct {
 	MaxInFlightRange     hcl.Range `hcl:"max_in_flight,attr_range"`
 	GCPercent            *int      `hcl:"gc_percent,optional"`
 	GCPercentRange       hcl.Range `hcl:"gc_percent,attr_range"`
+	MaxAuthFrame         *int      `hcl:"max_auth_frame,optional"`
+	MaxAuthFrameRange    hcl.Range `hcl:"max_auth_frame,attr_range"`
+	FrameTimeout         *string   `hcl:"frame_timeout,optional"`
+	FrameTimeoutRange    hcl.Range `hcl:"frame_timeout,attr_range"`
+	SendQueueBytes       *int      `hcl:"send_queue_bytes,optional"`
+	SendQueueBytesRange  hcl.Range `hcl:"send_queue_bytes,attr_range"`
+	BufferBudget         *int      `hcl:"buffer_budget,optional"`
+	BufferBudgetRange    hcl.Range `hcl:"buffer_budget,attr_range"`
+	MaxConns             *int      `hcl:"max_connections,optional"`
+	MaxConnsRange        hcl.Range `hcl:"max_connections,attr_range"`
+	MaxConnsPerAddr      *int      `hcl:"max_connections_per_address,optional"`
+	MaxConnsPerAddrRange hcl.Range `hcl:"max_connections_per_address,attr_range"`
+	MaxConnsPerUser      *int      `hcl:"max_connections_per_user,optional"`
+	MaxConnsPerUserRange hcl.Range `hcl:"max_connections_per_user,attr_range"`
+	MaxRecipients        *int      `hcl:"max_recipients,optional"`
+	MaxRecipientsRange   hcl.Range `hcl:"max_recipients,attr_range"`
+	MessageRate          *int      `hcl:"message_rate,optional"`
+	MessageRateRange     hcl.Range `hcl:"message_rate,attr_range"`
+	MessageBurst         *int      `hcl:"message_burst,optional"`
+	MessageBurstRange    hcl.Range `hcl:"message_burst,attr_range"`
 	AllowUnnamedPeers    *bool     `hcl:"allow_unnamed_peers,optional"`
 	AllowLegacyPeers     *bool     `hcl:"allow_legacy_peers,optional"`
 }

@@ -22,12 +22,29 @@ func (c *checker) server(r *rawServer) Server {
 		MaxInFlight:     c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultConnMaxInFlight, 1),
 		GCPercent:       c.count(r.GCPercent, r.GCPercentRange, "gc_percent", DefaultGCPercent, 1),
 
+		FrameTimeout:             c.duration(r.FrameTimeout, r.FrameTimeoutRange, "frame_timeout", DefaultFrameTimeout, positive),
+		SendQueueBytes:           c.count(r.SendQueueBytes, r.SendQueueBytesRange, "send_queue_bytes", DefaultSendQueueBytes, MinMaxFrame),
+		BufferBudget:             c.count(r.BufferBudget, r.BufferBudgetRange, "buffer_budget", DefaultBufferBudget, MinBufferBudget),
+		MaxConnections:           c.count(r.MaxConns, r.MaxConnsRange, "max_connections", DefaultMaxConnections, 1),
+		MaxConnectionsPerAddress: c.count(r.MaxConnsPerAddr, r.MaxConnsPerAddrRange, "max_connections_per_address", DefaultMaxConnectionsPerAddress, 1),
+		MaxConnectionsPerUser:    c.count(r.MaxConnsPerUser, r.MaxConnsPerUserRange, "max_connections_per_user", DefaultMaxConnectionsPerUser, 1),
+		MaxRecipients:            c.count(r.MaxRecipients, r.MaxRecipientsRange, "max_recipients", DefaultMaxRecipients, 1),
+		MessageRate:              c.count(r.MessageRate, r.MessageRateRange, "message_rate", DefaultMessageRate, 0),
+
 		AllowUnnamedPeers: flag(r.AllowUnnamedPeers, DefaultAllowUnnamedPeers),
 		AllowLegacyPeers:  flag(r.AllowLegacyPeers, DefaultAllowLegacyPeers),
 	}
 	if r.MaxFrame != nil && int64(*r.MaxFrame) > MaxMaxFrame {
 		c.errorf(r.MaxFrameRange, `Invalid "max_frame"`,
 			`"max_frame" must be at most %d bytes, the most a frame's 4-byte length can express.`, int64(MaxMaxFrame))
+	}
+
+	// An absent max_auth_frame follows a max_frame set below its default.
+	s.MaxAuthFrame = c.count(r.MaxAuthFrame, r.MaxAuthFrameRange, "max_auth_frame", min(DefaultMaxAuthFrame, s.MaxFrame), MinMaxFrame)
+	s.MessageBurst = c.count(r.MessageBurst, r.MessageBurstRange, "message_burst", max(1, s.MessageRate), 1)
+	if s.MaxAuthFrame > s.MaxFrame {
+		c.errorf(r.MaxAuthFrameRange, `Invalid "max_auth_frame"`,
+			`"max_auth_frame" (%d) must not exceed "max_frame" (%d).`, s.MaxAuthFrame, s.MaxFrame)
 	}
 
 	if r.Name != nil {
