@@ -12,6 +12,7 @@ import (
 // accepted hands a new client connection to the acceptor.
 type accepted struct {
 	conn  net.Conn
+	addr  string     // its source address, as connLimits counted it
 	codec wire.Codec // the listener's; CodecAuto decides on the first body
 }
 
@@ -35,12 +36,13 @@ func (a *acceptor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *accepted:
 		if a.draining {
+			a.settings.limits.leave(m.addr)
 			m.conn.Close()
 			return
 		}
 		a.next++
 		id := strconv.FormatUint(a.next, 10)
-		c := newClientConn(a.settings, m.conn, m.codec, id)
+		c := newClientConn(a.settings, m.conn, m.addr, m.codec, id)
 		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, onPool(a.settings.pool)), "conn-"+id)
 	case *drain:
 		a.draining, a.waiter = true, ctx.Sender()

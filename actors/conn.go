@@ -14,6 +14,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/internal/gopool"
@@ -39,17 +40,17 @@ var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, re
 // with it, come in with few system calls. release gives the buffer back
 // when it is empty between frames.
 type frameReader struct {
-	conn net.Conn
+	sock sockReader
 	br   *bufio.Reader
 }
 
 func (f *frameReader) Read(p []byte) (int, error) {
 	if f.br == nil {
 		if len(p) <= wire.FrameHeaderSize {
-			return f.conn.Read(p)
+			return f.sock.Read(p)
 		}
 		f.br = readBuffers.Get().(*bufio.Reader)
-		f.br.Reset(f.conn)
+		f.br.Reset(&f.sock)
 	}
 	return f.br.Read(p)
 }
@@ -64,6 +65,56 @@ func (f *frameReader) release(done bool) {
 	}
 }
 
+// begin prepares the read of the next frame: the wait for it may last
+// until wait (zero: for ever); once it has begun, it must be whole within
+// frameTimeout (and before limit, when that is set).
+func (f *frameReader) begin(wait, limit time.Time) {
+	s := &f.sock
+	s.conn.SetReadDeadline(wait)
+	s.limit, s.armed, s.started = limit, false, time.Time{}
+	if f.br != nil && f.br.Buffered() > 0 { // it came in with the last one
+		s.started = time.Now()
+	}
+}
+
+// sockReader reads a connection's socket for its frameReader, and gives a
+// frame that has begun its own deadline the first time the rest has to be
+// waited for: frames that arrive whole cost no deadline.
+type sockReader struct {
+	conn         net.Conn
+	frameTimeout time.Duration
+	limit        time.Time // a deadline no frame may pass (authentication's); zero for none
+	started      time.Time // when the frame being read began; zero before its first byte
+	armed        bool      // the frame's deadline is set
+}
+
+func (s *sockReader) Read(p []byte) (int, error) {
+	if !s.started.IsZero() && !s.armed {
+		s.conn.SetReadDeadline(s.deadline())
+		s.armed = true
+	}
+	n, err := s.conn.Read(p)
+	if n > 0 && s.started.IsZero() {
+		s.started = time.Now()
+	}
+	return n, err
+}
+
+// deadline is when the frame being read must be whole.
+func (s *sockReader) deadline() time.Time {
+	d := s.started.Add(s.frameTimeout)
+	if !s.limit.IsZero() && s.limit.Before(d) {
+		return s.limit
+	}
+	return d
+}
+
+// frameLate reports whether a timeout hit a frame that had begun (rather
+// than the wait for one, or authentication's limit).
+func (s *sockReader) frameLate() bool {
+	return !s.started.IsZero() && (s.limit.IsZero() || s.started.Add(s.frameTimeout).Before(s.limit))
+}
+
 // maxIdleReadBuffer is the largest frame body buffer, in bytes, a connection
 // keeps between frames; larger ones are dropped after use so that one big
 // message does not pin memory on an idle connection.
@@ -71,17 +122,27 @@ const maxIdleReadBuffer = 16 << 10
 
 // connSettings is what every client connection shares.
 type connSettings struct {
-	server      string
-	maxFrame    int
-	authTimeout time.Duration
-	idleTimeout time.Duration
-	sendQueue   int
-	maxInFlight int
-	auth        auth.Authenticator
-	registry    *registry
-	router      *actor.PID
-	log         hclog.Logger
-	pool        *gopool.Pool // runs the writers; its dispatcher runs the actors
+	server       string
+	maxFrame     int
+	maxAuthFrame int
+	authTimeout  time.Duration
+	idleTimeout  time.Duration
+	frameTimeout time.Duration
+	outbox       outboxLimits
+	maxInFlight  int
+	maxPerUser   int
+	rate         rateLimit
+	budget       *budget
+	limits       *connLimits
+	// handlerCodecs is the codec of each handler by type, fixed at start:
+	// readers convert a message's data for its handler, so that no link
+	// actor spends a large message's conversion time while others wait.
+	handlerCodecs map[string]wire.Codec
+	auth          auth.Authenticator
+	registry      *registry
+	router        *actor.PID
+	log           hclog.Logger
+	pool          *gopool.Pool // runs the writers; its dispatcher runs the actors
 	// peerSecrets holds the SHA-256 of each configured peer's secret, by
 	// peer name: what a connection with scope server must prove.
 	peerSecrets map[string][sha256.Size]byte
@@ -98,6 +159,7 @@ type connSettings struct {
 type clientConn struct {
 	*connSettings
 	conn     net.Conn
+	addr     string        // the source address connLimits counts it under
 	codec    atomic.Uint32 // wire.Codec; fixed by the listener or by the first body
 	out      *outbox
 	inFlight chan struct{} // one token per message awaiting its report
@@ -115,8 +177,8 @@ type clientConn struct {
 // writeFailed tells the actor its writer could not write to the socket.
 type writeFailed struct{ err error }
 
-func newClientConn(s *connSettings, conn net.Conn, codec wire.Codec, id string) *clientConn {
-	c := &clientConn{connSettings: s, conn: conn,
+func newClientConn(s *connSettings, conn net.Conn, addr string, codec wire.Codec, id string) *clientConn {
+	c := &clientConn{connSettings: s, conn: conn, addr: addr,
 		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), id: id}
 	c.codec.Store(uint32(codec))
 	return c
@@ -164,7 +226,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		c.out = newOutbox(c.pool, c.conn, c.sendQueue, c.currentCodec, func(err error) {
+		c.out = newOutbox(c.pool, c.conn, c.outbox, c.currentCodec, func(err error) {
 			root.Send(self, &writeFailed{err})
 		})
 		go c.read(self, root)
@@ -179,11 +241,19 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.logger().Info("peer server connected", "codec", m.codec)
 			return
 		}
+		limiter, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
+		if !ok {
+			c.logger().Warn("login refused: the user has max_connections_per_user open", "user", m.user)
+			c.queue(ctx, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded,
+				"user %q has %d connections open, the most this server allows", m.user, c.maxPerUser), nil))
+			ctx.Stop(ctx.Self())
+			return
+		}
 		c.user = m.user
 		if c.log != nil {
 			c.log = c.log.With("user", m.user)
 		}
-		c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec})
+		m.limiter = limiter
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
@@ -212,6 +282,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.conn.SetReadDeadline(time.Now())
 		c.stopWhenDone(ctx)
 	case *actor.Stopping:
+		c.limits.leave(c.addr)
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
 		}
@@ -244,7 +315,8 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	if c.out.push(m) || c.dropped {
 		return
 	}
-	c.logger().Warn("client is not reading its messages, disconnecting", "send_queue", c.sendQueue)
+	c.logger().Warn("client is not reading its messages, disconnecting",
+		"send_queue", c.outbox.count, "send_queue_bytes", c.outbox.bytes, "budget_spent", c.budget.spent())
 	c.dropped = true
 	ctx.Stop(ctx.Self())
 }
@@ -269,7 +341,8 @@ type finalReport struct{ report *wire.StatusReport }
 // while the new one starts small. Only one of them reads at a time.
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
-	r.fr.conn = c.conn
+	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout}
+	r.growFn = r.grow
 	first, reason := r.start()
 	if first == nil {
 		r.end(reason)
@@ -286,6 +359,7 @@ func (r *connReader) continueReading(first *wire.Envelope) {
 // end gives the read buffer back and tells the actor why reading ended.
 func (r *connReader) end(reason string) {
 	r.fr.release(true)
+	r.releaseHeld()
 	r.root.Send(r.self, &readerDone{reason: reason})
 }
 
@@ -298,6 +372,11 @@ type connReader struct {
 	buf  []byte
 	env  wire.Envelope // the last one read; next reuses it
 	user string
+	// held is what the frame read last was charged to the budget; it goes
+	// with the message it holds, or back when that is not dispatched.
+	held    int64
+	growFn  func(prev, next int) error // grow, bound once
+	limiter *rate.Limiter              // the user's, shared by their connections; nil for none
 
 	peer   string // set once a peer server authenticated
 	legacy bool   // an original-style peer: one message, no authentication
@@ -308,7 +387,8 @@ type connReader struct {
 // the connection is authenticated and registered, or nil and why reading
 // ended.
 func (r *connReader) start() (*wire.Envelope, string) {
-	codec, env, err := r.next(r.authTimeout)
+	limit := time.Now().Add(r.authTimeout)
+	codec, env, err := r.next(limit, limit, r.maxAuthFrame)
 	if err != nil {
 		return nil, r.fail(wire.IDAuth, err)
 	}
@@ -327,15 +407,16 @@ func (r *connReader) start() (*wire.Envelope, string) {
 		}
 		return nil, "original-style peer message read"
 	}
-	registered := make(chan struct{})
-	r.root.Send(r.self, &authenticated{user: r.user, peer: r.peer, codec: codec, registered: registered})
+	auth := &authenticated{user: r.user, peer: r.peer, codec: codec, registered: make(chan struct{})}
+	r.root.Send(r.self, auth)
 	// Nothing is dispatched before the user is in the registry: a handler
 	// may answer at once with a delivery to the sender.
 	select {
-	case <-registered:
+	case <-auth.registered:
 	case <-r.stopped:
 		return nil, "stopped"
 	}
+	r.limiter = auth.limiter
 	return env, ""
 }
 
@@ -352,16 +433,20 @@ func (r *connReader) logger() hclog.Logger {
 // ends and returns why it ended. Peer connections have no idle timeout: a
 // peer keeps its connection open while it has nothing to send.
 func (r *connReader) run(first *wire.Envelope) string {
-	handle, timeout, ended := r.handleClient, r.idleTimeout, "closed by the client"
-	if r.peer != "" {
-		handle, timeout, ended = r.handlePeer, 0, "stopped"
+	handle, timeout, ended, maxFrame := r.handleClient, r.idleTimeout, "closed by the client", r.maxFrame
+	if r.peer != "" { // a peer passes on messages of up to max_frame in an envelope
+		handle, timeout, ended, maxFrame = r.handlePeer, 0, "stopped", r.maxFrame+wire.EnvelopeHeadroom
 	}
 	if first.Payload != nil && first.Payload.Type != "" && !handle(first) {
 		return ended
 	}
 	r.env = wire.Envelope{} // a waiting reader keeps no message, nor the credentials
 	for {
-		_, env, err := r.next(timeout)
+		var wait time.Time
+		if timeout > 0 {
+			wait = time.Now().Add(timeout)
+		}
+		_, env, err := r.next(wait, time.Time{}, maxFrame)
 		if err != nil {
 			var bad *badMessage
 			if errors.As(err, &bad) {
@@ -396,16 +481,15 @@ type badMessage struct {
 
 func (b *badMessage) Error() string { return b.err.Error() }
 
-// next reads and decodes one frame. Frame-level failures end the
-// connection; a body that does not decode is a *badMessage. The envelope
-// it returns is the reader's own and holds only until the next call.
-func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, error) {
-	if timeout > 0 {
-		r.conn.SetReadDeadline(time.Now().Add(timeout))
-	} else {
-		r.conn.SetReadDeadline(time.Time{})
-	}
-	body, err := wire.ReadFrame(&r.fr, r.maxFrame, r.buf)
+// next reads and decodes one frame of at most max bytes, waiting for it
+// until wait and for no frame past limit (zero: no deadline). Frame-level
+// failures end the connection; a body that does not decode is a
+// *badMessage. The envelope it returns is the reader's own and holds only
+// until the next call.
+func (r *connReader) next(wait, limit time.Time, max int) (wire.Codec, *wire.Envelope, error) {
+	r.releaseHeld()
+	r.fr.begin(wait, limit)
+	body, err := wire.ReadFrameGrow(&r.fr, max, r.buf, r.growFn)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -427,6 +511,28 @@ func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, er
 	return codec, &r.env, nil
 }
 
+// errBusy ends a large frame that found no room in the buffer budget
+// before its deadline.
+var errBusy = errors.New("the server had no room for this frame within frame_timeout")
+
+// grow charges the budget for the next buffer of a large frame, waiting
+// for room until the frame's deadline.
+func (r *connReader) grow(prev, next int) error {
+	n := int64(next - prev)
+	if !r.budget.take(n, r.stopped, r.fr.sock.deadline()) {
+		return errBusy
+	}
+	r.held += n
+	return nil
+}
+
+// releaseHeld gives back what the last frame was charged, unless a
+// dispatched message took it along.
+func (r *connReader) releaseHeld() {
+	r.budget.release(r.held)
+	r.held = 0
+}
+
 // fail turns the error that ended reading into the last report, when the
 // client can still be told, and returns the reason for the log.
 func (r *connReader) fail(id string, err error) string {
@@ -442,9 +548,19 @@ func (r *connReader) fail(id string, err error) string {
 		return "bad first message"
 	case errors.Is(err, io.EOF):
 		return "closed by the client"
+	case errors.Is(err, errBusy):
+		r.logger().Warn("large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
+		r.root.Send(r.self, &finalReport{wire.BadReport(id, wire.Errorf(wire.CodeOverloaded, "%v", err), nil)})
+		return "no buffer room"
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
 		if r.draining.Load() {
 			return "server draining"
+		}
+		if r.fr.sock.frameLate() {
+			r.logger().Warn("frame not complete within frame_timeout, closing", "frame_timeout", r.frameTimeout)
+			r.root.Send(r.self, &finalReport{wire.BadReport(id,
+				wire.Errorf(wire.CodeBadFrame, "frame not complete within %s", r.frameTimeout), nil)})
+			return "frame timed out"
 		}
 		if id == wire.IDAuth {
 			r.root.Send(r.self, &finalReport{wire.BadReport(id,
@@ -476,6 +592,9 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 		return wire.Errorf(wire.CodeUnauthorized, "the first message must carry header.authentication")
 	}
 	user := h.Authentication.Username
+	if len(user) > wire.MaxNameLength {
+		return wire.Errorf(wire.CodeUnauthorized, "username longer than %d bytes", wire.MaxNameLength)
+	}
 	if err := r.auth.Authenticate(user, h.Authentication.Password); err != nil {
 		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
 	}
@@ -488,6 +607,11 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	if !r.acquire() {
 		return false
 	}
+	if r.limiter != nil && !r.limiter.Allow() {
+		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeRateLimited,
+			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst), nil))
+		return true
+	}
 	switch p.Type {
 	case "":
 		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeBadMessage, "payload.type is missing"), nil))
@@ -496,14 +620,48 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	case wire.TypeBuiltin:
 		return r.builtin(p)
 	default:
-		codec := wire.Codec(r.codec.Load())
-		r.root.Send(r.router, &dispatch{
-			replyTo: r.self, id: p.ID, typ: p.Type, data: p.Data, codec: codec,
+		data, codec, err := r.forHandler(p.Type, p.Data)
+		if err != nil {
+			r.root.Send(r.self, badReport(p.ID, err, nil))
+			return true
+		}
+		r.dispatch(&dispatch{
+			replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec,
 			from:   wire.From{Scope: wire.FromClient, Name: r.user, Server: r.server},
 			origin: wire.Address{Server: r.server, User: r.user},
 		})
 	}
 	return true
+}
+
+// forHandler checks a message's type and data for the handler of typ and
+// converts the data to the handler's codec, here on the reader's
+// goroutine rather than in the handler's link, where a large conversion
+// would hold up everyone else's messages.
+func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, wire.Codec, *wire.Error) {
+	codec := wire.Codec(r.codec.Load())
+	if len(typ) > wire.MaxNameLength {
+		return nil, codec, wire.Errorf(wire.CodeBadMessage, "payload.type is longer than %d bytes", wire.MaxNameLength)
+	}
+	if hc, ok := r.handlerCodecs[typ]; ok && hc != codec {
+		conv, err := wire.Convert(data, codec, hc)
+		if err != nil {
+			return nil, codec, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", hc, err)
+		}
+		data, codec = conv, hc
+	}
+	if len(data) > r.maxFrame {
+		return nil, codec, wire.Errorf(wire.CodeBadMessage, "data is %d bytes in %s, more than max_frame (%d)", len(data), codec, r.maxFrame)
+	}
+	return data, codec, nil
+}
+
+// dispatch sends d to the router with the budget the frame it came in
+// was charged, which its report gives back.
+func (r *connReader) dispatch(d *dispatch) {
+	d.held, d.budget = r.held, r.budget
+	r.held = 0
+	r.root.Send(r.router, d)
 }
 
 // builtin runs a server command; `close` ends reading after its report.
@@ -600,12 +758,18 @@ func (r *connReader) handlePeer(env *wire.Envelope) bool {
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "header.hops must not be negative"))
 	case hops > maxHops:
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeLoop, "message passed between handlers and servers more than %d times", maxHops))
+	case len(origin.User) > wire.MaxNameLength || len(origin.Server) > wire.MaxNameLength:
+		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "header.origin names are limited to %d bytes", wire.MaxNameLength))
+	}
+	data, codec, err := r.forHandler(p.Type, p.Data)
+	if err != nil {
+		return r.reportNow(p.ID, err)
 	}
 	if !r.acquire() {
 		return false
 	}
-	r.root.Send(r.router, &dispatch{
-		replyTo: r.self, id: p.ID, typ: p.Type, data: p.Data, codec: wire.Codec(r.codec.Load()),
+	r.dispatch(&dispatch{
+		replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec,
 		from:   wire.From{Scope: wire.FromServer, Name: r.peer, Server: r.peer},
 		origin: origin, hops: hops,
 	})

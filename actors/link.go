@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -34,10 +35,12 @@ type linkSettings struct {
 	server   string // this server's name
 	informer string // informer socket path, "" when none
 	maxFrame int
-	registry *registry
-	router   *actor.PID
-	log      hclog.Logger
-	pool     *gopool.Pool // runs the connections' writers
+	// maxRecipients bounds the usernames of one sendClients.
+	maxRecipients int
+	registry      *registry
+	router        *actor.PID
+	log           hclog.Logger
+	pool          *gopool.Pool // runs the connections' writers
 	// peers are the peer links by peer name, fixed at start.
 	peers map[string]*actor.PID
 	// allowUnnamed lets sendServers name a peer by host:port.
@@ -266,9 +269,13 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 		l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q has %d requests in flight", l.handler.Name, len(l.pending)))
 		return
 	}
-	data, err := wire.Convert(d.data, d.codec, l.handler.Codec)
+	data, err := wire.Convert(d.data, d.codec, l.handler.Codec) // a no-op but for sendHandler between codecs
 	if err != nil {
 		l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", l.handler.Codec, err))
+		return
+	}
+	if len(data) > l.maxFrame {
+		l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "data is %d bytes in %s, more than max_frame (%d)", len(data), l.handler.Codec, l.maxFrame))
 		return
 	}
 	id := l.nextID
@@ -330,7 +337,7 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 	}
 	cmd := resp.Header.Command
 	if cmd == nil {
-		ctx.Send(d.replyTo, goodReport(d.id))
+		d.reply(ctx, goodReport(d.id))
 		return
 	}
 	switch cmd.Type {
@@ -338,6 +345,10 @@ func (l *handlerLink) carryOut(ctx actor.Context, d *dispatch, resp *wire.Handle
 		users, err := l.handler.Codec.UnmarshalStrings(cmd.Data)
 		if err != nil {
 			l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendClients needs a list of usernames: %v", err))
+			return
+		}
+		if len(users) > l.maxRecipients {
+			l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "sendClients names %d users, more than max_recipients (%d)", len(users), l.maxRecipients))
 			return
 		}
 		l.deliver(ctx, d, users, resp.Data)
@@ -396,15 +407,15 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 	)
 	rcpts := rcptBuf[:0]
 	converted[l.handler.Codec] = data
-	for i, user := range users {
-		if slices.Contains(users[:i], user) {
-			continue
-		}
+	if len(data) > l.maxFrame {
+		convErr[l.handler.Codec] = fmt.Errorf("data is %d bytes, more than max_frame (%d)", len(data), l.maxFrame)
+	}
+	for _, user := range dedup(users) {
 		rcpts = l.registry.lookup(user, rcpts[:0])
 		sent := false
 		for _, rc := range rcpts {
 			if converted[rc.codec] == nil && convErr[rc.codec] == nil {
-				converted[rc.codec], convErr[rc.codec] = wire.Convert(data, l.handler.Codec, rc.codec)
+				converted[rc.codec], convErr[rc.codec] = l.convertForClient(data, rc.codec)
 			}
 			if err := convErr[rc.codec]; err != nil {
 				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
@@ -428,18 +439,59 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		}
 	}
 	if len(undelivered) == 0 {
-		ctx.Send(d.replyTo, goodReport(d.id))
+		d.reply(ctx, goodReport(d.id))
 		return
 	}
 	if detail == "" {
 		detail = "not connected to this server"
 	}
-	ctx.Send(d.replyTo, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
+	d.reply(ctx, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
+}
+
+// convertForClient converts a delivery's data for a client of codec, which
+// accepts max_frame of data (plus the envelope's headroom).
+func (l *handlerLink) convertForClient(data wire.RawValue, codec wire.Codec) (wire.RawValue, error) {
+	conv, err := wire.Convert(data, l.handler.Codec, codec)
+	if err == nil && len(conv) > l.maxFrame {
+		err = fmt.Errorf("data is %d bytes in %s, more than max_frame (%d)", len(conv), codec, l.maxFrame)
+	}
+	return conv, err
+}
+
+// dedupAbove is the recipient count up to which dedup first looks for
+// repeats by comparing names, which is faster than a map.
+const dedupAbove = 16
+
+// hasRepeats reports whether a short list names someone twice.
+func hasRepeats(users []string) bool {
+	for i, u := range users {
+		if slices.Contains(users[:i], u) {
+			return true
+		}
+	}
+	return false
+}
+
+// dedup returns users without repeats, in their first order, in time
+// linear in their number.
+func dedup(users []string) []string {
+	if len(users) <= dedupAbove && !hasRepeats(users) {
+		return users // the common case allocates nothing
+	}
+	out := users[:0:0]
+	seen := make(map[string]struct{}, len(users))
+	for _, u := range users {
+		if _, dup := seen[u]; !dup {
+			seen[u] = struct{}{}
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // fail sends the sender a bad report.
 func (l *handlerLink) fail(ctx actor.Context, d *dispatch, err *wire.Error) {
-	ctx.Send(d.replyTo, badReport(d.id, err, nil))
+	d.reply(ctx, badReport(d.id, err, nil))
 }
 
 // failPending fails every request sent on slot (all of them when slot is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"time"
@@ -45,7 +46,7 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 	br := bufio.NewReaderSize(c.conn, readBufferSize)
 	var buf []byte
 	for {
-		body, err := wire.ReadFrame(br, c.maxFrame, buf)
+		body, err := wire.ReadFrame(br, c.maxFrame+wire.EnvelopeHeadroom, buf)
 		if err != nil {
 			// Only a bad frame is the handler's doing; any other error
 			// (end of stream, a reset when it closed with requests unread)
@@ -87,7 +88,7 @@ func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 			}
 			lc := &linkConn{gen: gen, slot: slot, conn: conn, codec: h.Codec, maxFrame: l.maxFrame}
 			self, root := l.self, l.root
-			lc.out = newOutbox(l.pool, conn, h.MaxInFlight, func() wire.Codec { return h.Codec }, func(err error) {
+			lc.out = newOutbox(l.pool, conn, outboxLimits{count: h.MaxInFlight, bytes: math.MaxInt}, func() wire.Codec { return h.Codec }, func(err error) {
 				root.Send(self, &connBroken{conn: lc, err: fmt.Errorf("write: %w", err)})
 			})
 			l.root.Send(l.self, &connUp{gen: gen, slot: slot, conn: lc})
@@ -132,7 +133,7 @@ func (l *handlerLink) oneshotRoundTrip(data wire.RawValue, resp *wire.HandlerRes
 	if err := wire.WriteFrame(conn, data); err != nil {
 		return wire.Errorf(wire.CodeHandlerCrashed, "handler %q: write: %v", h.Name, err)
 	}
-	body, err := wire.ReadFrame(conn, l.maxFrame, nil)
+	body, err := wire.ReadFrame(conn, l.maxFrame+wire.EnvelopeHeadroom, nil)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", h.Name, h.Timeout)

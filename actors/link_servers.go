@@ -134,10 +134,10 @@ func (l *handlerLink) finishFanout(ctx actor.Context, f *fanout) {
 		}
 	}
 	if first == nil {
-		ctx.Send(f.d.replyTo, goodReport(f.d.id))
+		f.d.reply(ctx, goodReport(f.d.id))
 		return
 	}
-	ctx.Send(f.d.replyTo, badReport(f.d.id, &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}, failed))
+	f.d.reply(ctx, badReport(f.d.id, &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}, failed))
 }
 
 // failFanouts reports every sendServers still waiting as failed with err.

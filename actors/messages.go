@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/wire"
 )
@@ -22,9 +23,24 @@ type dispatch struct {
 	data    wire.RawValue
 	codec   wire.Codec // the codec data is encoded in
 	hops    int        // handlers this message has already passed through
+	// held is what the message's frame was charged to budget, given back
+	// with its report (see reply).
+	held   int64
+	budget *budget
 	// req is the message as a stream link writes it to its handler, kept
 	// here to spare an allocation; written by the link before it queues it.
 	req wire.HandlerRequest
+}
+
+// reply sends d's status report and gives back what its frame was
+// charged to the buffer budget: at the report, so that the budget counts
+// large messages while they are in flight, and even when the sender has
+// gone.
+func (d *dispatch) reply(ctx actor.Context, r *report) {
+	if d.held > 0 {
+		d.budget.release(d.held)
+	}
+	ctx.Send(d.replyTo, r)
 }
 
 // report is the status report for one dispatched message, built where
@@ -84,6 +100,9 @@ type authenticated struct {
 	peer       string // set instead of user for a peer server
 	codec      wire.Codec
 	registered chan struct{}
+	// limiter is the user's message rate limiter, set by the actor before
+	// it closes registered; nil when there is no limit.
+	limiter *rate.Limiter
 }
 
 // readerDone tells a connection actor its reader goroutine has ended;

@@ -25,17 +25,20 @@ const writeTimeout = 10 * time.Second
 // order they were queued. The limit counts only while the socket takes no
 // more (the peer is not reading): messages that wait merely for the writer
 // to be scheduled are no sign of a peer that does not read, however many
-// arrive at once.
+// arrive at once. The same holds for the byte limit, and for the server's
+// budget, which is charged with what a blocked outbox holds.
 type outbox struct {
 	mu      sync.Mutex
 	items   []any // *wire.StatusReport, *deliver, *wire.DummyReply, *wire.HandlerRequest, ...
 	spare   []any // the last batch's slice, reused by the next writer
-	limit   int
-	running bool // a writer goroutine runs
-	blocked bool // the writer waits for the peer to read before it can write more
-	closing bool // no more items; the writer flushes and then closes conn
-	abort   bool // close without flushing
-	failed  bool // a write failed: what is queued is dropped
+	limits  outboxLimits
+	bytes   int   // queued and being written, as itemSize counts them
+	charged int64 // bytes charged to the budget while blocked, given back once written
+	running bool  // a writer goroutine runs
+	blocked bool  // the writer waits for the peer to read before it can write more
+	closing bool  // no more items; the writer flushes and then closes conn
+	abort   bool  // close without flushing
+	failed  bool  // a write failed: what is queued is dropped
 
 	conn  net.Conn
 	pool  *gopool.Pool // runs the writer
@@ -57,18 +60,51 @@ const maxSpareBatch = 64
 // outbox, so that an idle connection keeps none.
 var writeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func newOutbox(pool *gopool.Pool, conn net.Conn, limit int, codec func() wire.Codec, onErr func(error)) *outbox {
-	return &outbox{pool: pool, conn: conn, limit: limit, codec: codec, onErr: onErr}
+// outboxLimits bound what may wait while the peer does not read.
+type outboxLimits struct {
+	count  int     // messages
+	bytes  int     // bytes, as itemSize counts them; one message may always wait
+	budget *budget // the server's, charged while blocked; nil for the server's own links
+}
+
+// envelopeSize is what itemSize counts for a message's envelope: a
+// generous estimate, so that many small messages weigh what they cost.
+const envelopeSize = 128
+
+// cutWhenSpent is the most, in bytes, a blocked outbox may hold when the
+// server's budget is spent: past it, its client is cut rather than let
+// every other reader wait.
+const cutWhenSpent = 64 << 10
+
+// itemSize is the bytes a queued message holds.
+func itemSize(m any) int {
+	switch m := m.(type) {
+	case *deliver:
+		return envelopeSize + len(m.msg.Payload.Data)
+	case *wire.HandlerRequest:
+		return envelopeSize + len(m.Data)
+	}
+	return envelopeSize
+}
+
+func newOutbox(pool *gopool.Pool, conn net.Conn, limits outboxLimits, codec func() wire.Codec, onErr func(error)) *outbox {
+	return &outbox{pool: pool, conn: conn, limits: limits, codec: codec, onErr: onErr}
 }
 
 // push queues m and reports false when the queue is closing, or full
 // while the peer is not reading.
 func (o *outbox) push(m any) bool {
+	size := itemSize(m)
 	o.mu.Lock()
-	if o.closing || (o.blocked && len(o.items) >= o.limit) {
+	if o.closing || (o.blocked && o.full(size)) {
 		o.mu.Unlock()
 		return false
 	}
+	if o.blocked && o.limits.budget != nil {
+		o.limits.budget.charge(int64(size))
+		o.charged += int64(size)
+	}
+	o.bytes += size
 	o.items = append(o.items, m)
 	start := !o.running
 	o.running = true
@@ -77,6 +113,17 @@ func (o *outbox) push(m any) bool {
 		o.pool.Go(o.run)
 	}
 	return true
+}
+
+// full reports whether a blocked outbox must refuse size more bytes.
+func (o *outbox) full(size int) bool {
+	switch {
+	case len(o.items) >= o.limits.count:
+		return true
+	case o.bytes+size > o.limits.bytes && len(o.items) > 0:
+		return true
+	}
+	return o.limits.budget != nil && o.bytes > cutWhenSpent && o.limits.budget.spent()
 }
 
 // close ends the writer: after writing what is queued when flush is true,
@@ -99,7 +146,7 @@ func (o *outbox) run() {
 	var buf *bytes.Buffer
 	for {
 		o.mu.Lock()
-		batch := o.items
+		batch, batchBytes := o.items, o.bytes
 		o.items, o.spare = o.spare[:0], nil
 		closing, abort := o.closing, o.abort
 		if !abort && len(batch) == 0 {
@@ -110,6 +157,9 @@ func (o *outbox) run() {
 		}
 		o.mu.Unlock()
 		if abort || (closing && len(batch) == 0) {
+			o.mu.Lock()
+			o.uncharge()
+			o.mu.Unlock()
 			if buf != nil {
 				writeBuffers.Put(buf)
 			}
@@ -144,6 +194,10 @@ func (o *outbox) run() {
 		}
 		clear(batch)
 		o.mu.Lock()
+		o.bytes -= batchBytes
+		if !o.blocked {
+			o.uncharge()
+		}
 		if o.spare == nil && cap(batch) <= maxSpareBatch {
 			o.spare = batch[:0]
 		}
@@ -157,6 +211,14 @@ func appendFrame(buf *bytes.Buffer, codec wire.Codec, m any) error {
 		return d.appendFrame(buf, codec)
 	}
 	return codec.AppendFrame(buf, m)
+}
+
+// uncharge gives the budget back what it was charged; o.mu is held.
+func (o *outbox) uncharge() {
+	if o.charged > 0 {
+		o.limits.budget.release(o.charged)
+		o.charged = 0
+	}
 }
 
 func (o *outbox) setBlocked(b bool) {

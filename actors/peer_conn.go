@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"time"
@@ -82,7 +83,7 @@ func (l *peerLink) dial(ctx context.Context, gen int) {
 		return
 	}
 	pc := &peerConn{gen: gen, conn: conn, br: br, codec: p.Codec, maxFrame: l.maxFrame}
-	pc.out = newOutbox(l.pool, conn, p.Queue, func() wire.Codec { return p.Codec }, func(err error) {
+	pc.out = newOutbox(l.pool, conn, outboxLimits{count: p.Queue, bytes: math.MaxInt}, func() wire.Codec { return p.Codec }, func(err error) {
 		g.send(func() { root.Send(self, &peerLost{gen: gen, err: fmt.Errorf("write: %w", err)}) })
 	})
 	if !g.send(func() { root.Send(self, &peerDialed{gen: gen, conn: pc}) }) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/wire"
 )
@@ -21,20 +22,43 @@ type recipient struct {
 // actors and the informer read it. It is shared memory rather than an actor
 // so that a delivery costs no extra hop.
 type registry struct {
-	mu    sync.RWMutex
-	users map[string][]recipient
-	conns int
+	mu       sync.RWMutex
+	users    map[string][]recipient
+	limiters map[string]*rate.Limiter // by user, while connected, when messages are rate limited
+	conns    int
 }
 
 func newRegistry() *registry {
-	return &registry{users: make(map[string][]recipient)}
+	return &registry{users: make(map[string][]recipient), limiters: make(map[string]*rate.Limiter)}
 }
 
-func (r *registry) add(user string, rc recipient) {
+// rateLimit is how many messages per second each user may send; zero
+// perSecond means no limit.
+type rateLimit struct {
+	perSecond, burst int
+}
+
+// add registers a connection of user unless the user has maxPerUser
+// already, and returns the user's rate limiter (nil when there is no
+// limit): one for all of their connections, so that more connections do
+// not buy a higher rate.
+func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimit) (*rate.Limiter, bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.users[user]) >= maxPerUser {
+		return nil, false
+	}
 	r.users[user] = append(r.users[user], rc)
 	r.conns++
-	r.mu.Unlock()
+	if limit.perSecond == 0 {
+		return nil, true
+	}
+	l := r.limiters[user]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(limit.perSecond), limit.burst)
+		r.limiters[user] = l
+	}
+	return l, true
 }
 
 func (r *registry) remove(user string, pid *actor.PID) {
@@ -48,6 +72,7 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
+		delete(r.limiters, user)
 		return
 	}
 	r.users[user] = slices.Delete(slices.Clone(list), i, i+1)

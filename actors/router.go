@@ -23,5 +23,5 @@ func (r *router) Receive(ctx actor.Context) {
 		ctx.Send(link, d)
 		return
 	}
-	ctx.Send(d.replyTo, badReport(d.id, wire.Errorf(wire.CodeUnknownType, "no handler for type %q", d.typ), nil))
+	d.reply(ctx, badReport(d.id, wire.Errorf(wire.CodeUnknownType, "no handler for type %q", d.typ), nil))
 }

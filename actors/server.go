@@ -19,6 +19,7 @@ import (
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/wire"
 )
 
 const (
@@ -46,6 +47,9 @@ type Server struct {
 	sys      *actor.ActorSystem
 	auth     auth.Authenticator
 	registry *registry
+	// connLimits counts open connections for max_connections and
+	// max_connections_per_address.
+	connLimits *connLimits
 	// pool runs the actors' mailboxes and the connections' writers.
 	pool *gopool.Pool
 
@@ -65,8 +69,9 @@ type Server struct {
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
-		links: make(map[string]*actor.PID),
-		peers: make(map[string]*actor.PID)}
+		connLimits: newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
+		links:      make(map[string]*actor.PID),
+		peers:      make(map[string]*actor.PID)}
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
 		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
 			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
@@ -171,7 +176,7 @@ func (s *Server) startActors() {
 	}
 	for _, h := range s.cfg.Handlers {
 		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
-			maxFrame: s.cfg.Server.MaxFrame, registry: s.registry, router: s.router, pool: s.pool,
+			maxFrame: s.cfg.Server.MaxFrame, maxRecipients: s.cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
 			log:   s.log.Named("handler").With("handler", h.Name),
 			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
 		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
@@ -179,10 +184,19 @@ func (s *Server) startActors() {
 		s.linkOrder = append(s.linkOrder, h.Name)
 	}
 	s.links = links // written before any listener accepts, so the router's reads follow it
+	sc := &s.cfg.Server
+	budget := newBudget(sc.BufferBudget)
+	handlerCodecs := make(map[string]wire.Codec, len(s.cfg.Handlers))
+	for _, h := range s.cfg.Handlers {
+		handlerCodecs[h.Name] = h.Codec
+	}
 	settings := &connSettings{
-		server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
-		authTimeout: s.cfg.Server.AuthTimeout, idleTimeout: s.cfg.Server.IdleTimeout,
-		sendQueue: s.cfg.Server.SendQueue, maxInFlight: s.cfg.Server.MaxInFlight,
+		server: sc.Name, maxFrame: sc.MaxFrame, maxAuthFrame: sc.MaxAuthFrame,
+		authTimeout: sc.AuthTimeout, idleTimeout: sc.IdleTimeout, frameTimeout: sc.FrameTimeout,
+		outbox:      outboxLimits{count: sc.SendQueue, bytes: sc.SendQueueBytes, budget: budget},
+		maxInFlight: sc.MaxInFlight, maxPerUser: sc.MaxConnectionsPerUser,
+		rate:   rateLimit{perSecond: sc.MessageRate, burst: sc.MessageBurst},
+		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
 		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
@@ -253,7 +267,13 @@ func (s *Server) accept(ln net.Listener, l config.Listener) {
 			time.Sleep(acceptRetry)
 			continue
 		}
-		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, codec: l.Codec})
+		addr := sourceAddress(conn)
+		if why, ok := s.connLimits.admit(addr); !ok {
+			log.Warn("connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
+			refuse(conn, l.Codec, why)
+			continue
+		}
+		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec})
 	}
 }
 

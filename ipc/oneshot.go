@@ -21,7 +21,7 @@ func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
 	o := s.opts
 	conn.SetReadDeadline(time.Now().Add(oneshotReadTimeout))
 	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	body, err := wire.ReadFrame(conn, o.MaxFrame, nil)
+	body, err := wire.ReadFrame(conn, o.MaxFrame, nil) // the body is the client's data, no envelope
 	stopRead()
 	if err != nil {
 		// A connection closed before its first byte is the server checking
@@ -33,7 +33,7 @@ func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
 	}
 	req := &Request{Type: o.Type, Data: wire.RawValue(body), Codec: o.Codec, Informer: o.Informer}
 	resp := invoke(ctx, s.h, req, o.Logger)
-	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame) // a HangUp closes below anyway
+	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame+wire.EnvelopeHeadroom) // a HangUp closes below anyway
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(b); err != nil {
 		o.Logger.Warn("oneshot write failed", "err", err)

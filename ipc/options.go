@@ -60,8 +60,10 @@ type Options struct {
 	// Codec encodes every frame; the zero value (wire.CodecAuto) means CBOR.
 	// A handler cannot detect its codec, so auto is not accepted otherwise.
 	Codec wire.Codec
-	// MaxFrame is the largest frame body read or written, in bytes;
-	// zero means wire.DefaultMaxFrame.
+	// MaxFrame is the server's max_frame, in bytes; zero means
+	// wire.DefaultMaxFrame. Frames of up to MaxFrame plus
+	// wire.EnvelopeHeadroom are read and written: a request wraps data of
+	// up to max_frame in its envelope.
 	MaxFrame int
 	// MaxInFlight bounds the concurrent requests of one stream connection;
 	// zero means DefaultMaxInFlight.

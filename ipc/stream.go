@@ -99,7 +99,7 @@ func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 	sem := make(chan struct{}, o.MaxInFlight)
 	var buf []byte
 	for {
-		body, err := wire.ReadFrame(br, o.MaxFrame, buf)
+		body, err := wire.ReadFrame(br, o.MaxFrame+wire.EnvelopeHeadroom, buf)
 		if err != nil {
 			c.readFailed(ctx, err)
 			return
@@ -115,7 +115,7 @@ func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			b, _ := encodeFrame(failure(errShuttingDown), o.Codec, &id, o.MaxFrame)
+			b, _ := encodeFrame(failure(errShuttingDown), o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
 			c.send(outFrame{b: b})
 			return
 		}
@@ -229,7 +229,7 @@ func (c *streamConn) handle(ctx context.Context, req *Request, scratch *bytes.Bu
 	o := c.s.opts
 	resp := invoke(ctx, c.s.h, req, o.Logger)
 	id := req.ID
-	b, hangUp := encodeFrameWith(scratch, resp, o.Codec, &id, o.MaxFrame)
+	b, hangUp := encodeFrameWith(scratch, resp, o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
 	if scratch.Cap() > maxIdleScratch {
 		*scratch = bytes.Buffer{}
 	}

@@ -219,7 +219,7 @@ func TestStreamBadRequestsCloseConnection(t *testing.T) {
 func TestResponseTooLargeBecomesFailure(t *testing.T) {
 	const max = 256
 	path := start(t, Options{MaxFrame: max}, func(ctx context.Context, req *Request) (*Response, error) {
-		return SendClients([]string{"G"}, strings.Repeat("x", max)), nil
+		return SendClients([]string{"G"}, strings.Repeat("x", max+wire.EnvelopeHeadroom)), nil
 	})
 	c := dial(t, path, wire.CodecCBOR)
 	c.request(5, nil)

@@ -18,6 +18,15 @@ const (
 	// it, so a body holds at most about twice what has arrived, whatever
 	// its length prefix claims.
 	firstBodyStep = 32 << 10
+	// EnvelopeHeadroom is how much larger than max_frame a frame the
+	// server writes may be: max_frame bounds a message's data, and a
+	// request to a handler or a delivery wraps that data in an envelope
+	// whose other fields are bounded (names by MaxNameLength). Readers of
+	// what a server writes accept max_frame plus this.
+	EnvelopeHeadroom = 64 << 10
+	// MaxNameLength bounds, in bytes, the names an envelope carries:
+	// usernames, server names and message types.
+	MaxNameLength = 256
 )
 
 var (

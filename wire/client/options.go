@@ -37,8 +37,10 @@ type Options struct {
 	Username, Password string
 	// Timeout bounds dialling plus authentication; default DefaultTimeout.
 	Timeout time.Duration
-	// MaxFrame is the largest body, in bytes, read or written; default
-	// wire.DefaultMaxFrame.
+	// MaxFrame is the server's max_frame: the largest body, in bytes,
+	// written; default wire.DefaultMaxFrame. Deliveries of up to MaxFrame
+	// plus wire.EnvelopeHeadroom are read: they wrap data of up to
+	// max_frame in their envelope.
 	MaxFrame int
 	// BufferSize is the size in bytes of each of the read and write
 	// buffers; default DefaultBufferSize.

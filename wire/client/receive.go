@@ -78,7 +78,7 @@ func nullIn(c wire.Codec) []byte {
 // ErrUndecodable; any other error means the connection is done.
 func (c *Client) Receive() (*Incoming, error) {
 	c.rmu.Lock()
-	body, err := wire.ReadFrame(c.br, c.maxFrame, nil)
+	body, err := wire.ReadFrame(c.br, c.maxFrame+wire.EnvelopeHeadroom, nil)
 	c.rmu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)

@@ -1,0 +1,83 @@
+package actors
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// connLimits counts open connections, in all and by source address, so
+// that no one source can take every file descriptor the server has.
+type connLimits struct {
+	max, perAddress int
+
+	mu     sync.Mutex
+	open   int
+	byAddr map[string]int // TCP connections only; UNIX sockets are local
+}
+
+func newConnLimits(max, perAddress int) *connLimits {
+	return &connLimits{max: max, perAddress: perAddress, byAddr: make(map[string]int)}
+}
+
+// admit counts a new connection from addr, or says why it may not open.
+func (l *connLimits) admit(addr string) (refusal string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.open >= l.max:
+		return "the server has max_connections open", false
+	case addr != "" && l.byAddr[addr] >= l.perAddress:
+		return "this address has max_connections_per_address open", false
+	}
+	l.open++
+	if addr != "" {
+		l.byAddr[addr]++
+	}
+	return "", true
+}
+
+// leave uncounts a connection that admit let in.
+func (l *connLimits) leave(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if addr == "" {
+		return
+	}
+	if l.byAddr[addr] <= 1 {
+		delete(l.byAddr, addr)
+		return
+	}
+	l.byAddr[addr]--
+}
+
+// sourceAddress is the host a connection comes from: its IP for TCP, ""
+// for UNIX sockets.
+func sourceAddress(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
+}
+
+// refusalWriteTimeout bounds the write of a refused connection's report.
+const refusalWriteTimeout = 100 * time.Millisecond
+
+// refuse tells a connection the server will not take it, in the
+// listener's codec (JSON when the listener detects it, as before any
+// message), and closes it.
+func refuse(conn net.Conn, codec wire.Codec, detail string) {
+	if codec == wire.CodecAuto {
+		codec = wire.CodecJSON
+	}
+	var buf bytes.Buffer
+	if codec.AppendFrame(&buf, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded, "%s", detail), nil)) == nil {
+		conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+		conn.Write(buf.Bytes())
+	}
+	conn.Close()
+}
