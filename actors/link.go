@@ -445,6 +445,10 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 	if detail == "" {
 		detail = "not connected to this server"
 	}
+	if listed := fitUndelivered(undelivered); listed < len(undelivered) {
+		detail += fmt.Sprintf(" (%d users; the first %d are listed)", len(undelivered), listed)
+		undelivered = undelivered[:listed]
+	}
 	d.reply(ctx, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
 }
 
@@ -456,6 +460,21 @@ func (l *handlerLink) convertForClient(data wire.RawValue, codec wire.Codec) (wi
 		err = fmt.Errorf("data is %d bytes in %s, more than max_frame (%d)", len(conv), codec, l.maxFrame)
 	}
 	return conv, err
+}
+
+// maxUndeliveredBytes bounds the names a report lists as undelivered,
+// so that a report always fits in what a client reads.
+const maxUndeliveredBytes = 16 << 10
+
+// fitUndelivered returns how many of users a report lists.
+func fitUndelivered(users []string) int {
+	size := 0
+	for i, u := range users {
+		if size += len(u) + 4; size > maxUndeliveredBytes { // quotes and a separator
+			return i
+		}
+	}
+	return len(users)
 }
 
 // dedupAbove is the recipient count up to which dedup first looks for
