@@ -300,7 +300,7 @@ func TestCBORDataWithBadBuiltinTag(t *testing.T) {
 			t.Errorf("data %s accepted", h)
 		}
 	}
-	for _, h := range []string{"c0 6161", "c1 1a 5f5e1000", "c2 41 01", "d8 64 01", "61 c0", "19 c0c0"} {
+	for _, h := range []string{"c0 6161", "c1 1a 5f5e1000", "c2 41 01", "d8 64 01", "62 c280", "19 c0c0"} {
 		data := unhex(t, h)
 		var e wire.Envelope
 		if err := wire.CodecCBOR.UnmarshalMap(body(data), &e); err != nil {
