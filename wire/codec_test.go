@@ -320,6 +320,8 @@ func TestPeekID(t *testing.T) {
 			`{"payload":{"id":5}}`:                "",
 			`[1]`:                                 "",
 			`{"payload":{"id":"m-2","data":[1,}}`: "",
+			"{\"payload\":{\"id\":\"m-4\",\"data\":\"\xff\"}}": "m-4",
+			"{\"payload\":{\"id\":\"m-\xff\"}}":                "",
 		},
 		wire.CodecCBOR: {
 			string(cborMap(cborText("payload"), cborMap(cborText("type"), []byte{0x07}, cborText("id"), cborText("m-1")))):       "m-1",
