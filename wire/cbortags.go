@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // The CBOR tags whose content the encoder checks (RFC 8949 §3.4.1-3):
@@ -24,7 +25,10 @@ var errMalformedCBOR = errors.New("malformed CBOR item")
 
 // checkBuiltinTags walks one well-formed CBOR item and refuses tags 0 to 3
 // whose content has the wrong type, the check the encoder makes before it
-// writes a RawValue. It returns the number of bytes the item spans.
+// writes a RawValue, and text that is not UTF-8, which the decoder checks
+// only in what it decodes itself. The chunks of an indefinite-length text
+// are checked one by one: RFC 8949 §3.2.3 forbids splitting a character
+// between them. It returns the number of bytes the item spans.
 func checkBuiltinTags(b []byte) (int, error) {
 	return tagWalk(b, 0, 0)
 }
@@ -45,7 +49,11 @@ func tagWalk(b []byte, off, depth int) (int, error) {
 			if val > uint64(len(b)-next) {
 				return 0, errMalformedCBOR
 			}
-			return next + int(val), nil
+			end := next + int(val)
+			if major == 3 && !utf8.Valid(b[next:end]) {
+				return 0, ErrInvalidText
+			}
+			return end, nil
 		}
 		return tagWalkItems(b, next, depth, 0, true)
 	case 4:

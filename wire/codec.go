@@ -187,7 +187,7 @@ func (c Codec) UnmarshalMap(body []byte, v any) error {
 		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 			return errors.New("body is not a JSON object")
 		}
-		return json.Unmarshal(body, v)
+		return unmarshalJSON(body, v)
 	}
 	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
 }
@@ -198,7 +198,16 @@ func (c Codec) Unmarshal(b []byte, v any) error {
 	case CodecCBOR:
 		return decMode.Unmarshal(b, v)
 	case CodecJSON:
-		return json.Unmarshal(b, v)
+		return unmarshalJSON(b, v)
 	}
 	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
+}
+
+// unmarshalJSON is json.Unmarshal refusing the text it would change
+// (see checkJSONText).
+func unmarshalJSON(b []byte, v any) error {
+	if err := checkJSONText(b); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }

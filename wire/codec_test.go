@@ -300,7 +300,7 @@ func TestCBORDataWithBadBuiltinTag(t *testing.T) {
 			t.Errorf("data %s accepted", h)
 		}
 	}
-	for _, h := range []string{"c0 6161", "c1 1a 5f5e1000", "c2 41 01", "d8 64 01", "61 c0", "19 c0c0"} {
+	for _, h := range []string{"c0 6161", "c1 1a 5f5e1000", "c2 41 01", "d8 64 01", "62 c280", "19 c0c0"} {
 		data := unhex(t, h)
 		var e wire.Envelope
 		if err := wire.CodecCBOR.UnmarshalMap(body(data), &e); err != nil {
@@ -320,6 +320,8 @@ func TestPeekID(t *testing.T) {
 			`{"payload":{"id":5}}`:                "",
 			`[1]`:                                 "",
 			`{"payload":{"id":"m-2","data":[1,}}`: "",
+			"{\"payload\":{\"id\":\"m-4\",\"data\":\"\xff\"}}": "m-4",
+			"{\"payload\":{\"id\":\"m-\xff\"}}":                "",
 		},
 		wire.CodecCBOR: {
 			string(cborMap(cborText("payload"), cborMap(cborText("type"), []byte{0x07}, cborText("id"), cborText("m-1")))):       "m-1",

@@ -433,9 +433,10 @@ func (r *fastReader) raw(v *RawValue) bool {
 // of definite lengths, within the strict decoder's limits and nested at
 // most fastMaxDepth deep. A plain item is well formed and holds no tag, so
 // RawValue.UnmarshalCBOR, and the encoder's check of what
-// RawValue.MarshalCBOR returns, take it as it is. What the strict decoder
-// and the encoder do not look for inside a RawValue is let through here
-// too: text that is not UTF-8, and repeated map keys.
+// RawValue.MarshalCBOR returns, take it as it is. Its text is valid UTF-8,
+// as RawValue.UnmarshalCBOR requires. What the strict decoder and the
+// encoder do not look for inside a RawValue, repeated map keys, is let
+// through here too.
 func (r *fastReader) skip(depth int) bool {
 	start := r.off
 	major, n, ok := r.head()
@@ -445,9 +446,12 @@ func (r *fastReader) skip(depth int) bool {
 	switch major {
 	case majorUint, majorNint:
 		return true
-	case majorBytes, majorText:
+	case majorBytes:
 		_, ok := r.content(n)
 		return ok
+	case majorText:
+		s, ok := r.content(n)
+		return ok && utf8.Valid(s)
 	case majorArray, majorMap:
 		if depth == fastMaxDepth || n > uint64(len(r.b)-r.off) ||
 			major == majorArray && n > maxArrayElements || major == majorMap && n > maxMapPairs {

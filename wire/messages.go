@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // Scopes a connection may declare in its first message (protocol §3).
 const (
 	ScopeClient = "client"
@@ -303,15 +305,24 @@ type InformerResponse struct {
 
 // PeekID returns payload.id of a body that did not decode as an Envelope,
 // when it can still be found, so that the error report names the message.
+// The id alone must be valid text: the rest of the body may be what made
+// it fail, text that is not UTF-8 included, so in JSON the body is read
+// without checkJSONText.
 func PeekID(codec Codec, body []byte) string {
 	var v struct {
 		Payload struct {
-			ID any `cbor:"id" json:"id"`
+			ID RawValue `cbor:"id" json:"id"`
 		} `cbor:"payload" json:"payload"`
 	}
-	if codec.Unmarshal(body, &v) != nil {
+	var err error
+	if codec == CodecJSON {
+		err = json.Unmarshal(body, &v)
+	} else {
+		err = codec.Unmarshal(body, &v)
+	}
+	var id string
+	if err != nil || len(v.Payload.ID) == 0 || codec.Unmarshal(v.Payload.ID, &id) != nil {
 		return ""
 	}
-	id, _ := v.Payload.ID.(string)
 	return id
 }

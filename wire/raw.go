@@ -1,14 +1,8 @@
 package wire
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
-	"math/big"
-	"strconv"
 )
 
 // RawValue is one encoded value kept as bytes: the opaque `data` of a
@@ -74,109 +68,4 @@ func Convert(v RawValue, from, to Codec) (RawValue, error) {
 		return cborToJSON(v)
 	}
 	return nil, fmt.Errorf("convert %s to %s: unsupported", from, to)
-}
-
-func jsonToCBOR(js []byte) (RawValue, error) {
-	d := json.NewDecoder(bytes.NewReader(js))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, fmt.Errorf("json data: %w", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("json data: trailing data after the value")
-	}
-	v, err := jsonNumbers(v)
-	if err != nil {
-		return nil, err
-	}
-	return encMode.Marshal(v)
-}
-
-// jsonNumbers replaces json.Number with the narrowest Go number that keeps
-// its kind: an integer literal stays an integer, whatever its size.
-func jsonNumbers(v any) (any, error) {
-	var err error
-	switch t := v.(type) {
-	case json.Number:
-		s := t.String()
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return u, nil
-		}
-		if n, ok := new(big.Int).SetString(s, 10); ok {
-			return n, nil
-		}
-		f, err := t.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("json data: number %s: %w", s, err)
-		}
-		return f, nil
-	case map[string]any:
-		for k, x := range t {
-			if t[k], err = jsonNumbers(x); err != nil {
-				return nil, err
-			}
-		}
-	case []any:
-		for i, x := range t {
-			if t[i], err = jsonNumbers(x); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return v, nil
-}
-
-func cborToJSON(b []byte) (RawValue, error) {
-	var v any
-	if err := decMode.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("cbor data: %w", err)
-	}
-	v, err := jsonForm(v)
-	if err != nil {
-		return nil, err
-	}
-	return CodecJSON.Marshal(v)
-}
-
-// jsonForm refuses what JSON would only carry by changing its kind, and
-// wraps what encoding/json would otherwise change: floats with an integral
-// value (written as 1.0, not 1) and bignums (which the CBOR decoder gives
-// as big.Int values, which encoding/json would write as {}).
-func jsonForm(v any) (any, error) {
-	var err error
-	switch t := v.(type) {
-	case nil, bool, string, uint64, int64, *big.Int:
-		return v, nil
-	case big.Int:
-		return &t, nil
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, fmt.Errorf("%w: %v", ErrNoJSONForm, t)
-		}
-		return jsonFloat(t), nil
-	case float32:
-		return jsonForm(float64(t))
-	case map[string]any:
-		for k, x := range t {
-			if t[k], err = jsonForm(x); err != nil {
-				return nil, err
-			}
-		}
-		return t, nil
-	case []any:
-		for i, x := range t {
-			if t[i], err = jsonForm(x); err != nil {
-				return nil, err
-			}
-		}
-		return t, nil
-	case []byte:
-		return nil, fmt.Errorf("%w: byte string", ErrNoJSONForm)
-	default:
-		return nil, fmt.Errorf("%w: %T", ErrNoJSONForm, v)
-	}
 }

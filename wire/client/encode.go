@@ -37,9 +37,9 @@ func appendFrame(dst []byte, c wire.Codec, typ, id string, data []byte) []byte {
 			data = jsonNull
 		}
 		dst = append(dst, jsonPayloadHead...)
-		dst = appendJSONString(dst, typ)
+		dst = wire.AppendJSONString(dst, typ)
 		dst = append(dst, jsonIDKey...)
-		dst = appendJSONString(dst, id)
+		dst = wire.AppendJSONString(dst, id)
 		dst = append(dst, jsonDataKey...)
 		dst = append(dst, data...)
 		dst = append(dst, jsonTail...)
@@ -74,36 +74,6 @@ func appendCBORText(dst []byte, s string) []byte {
 		dst = binary.BigEndian.AppendUint64(append(dst, cborMajorText|27), n)
 	}
 	return append(dst, s...)
-}
-
-// appendJSONString appends s as a JSON string. s must be valid UTF-8;
-// only the characters JSON requires are escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // validText reports whether typ and id can be written as text in both
