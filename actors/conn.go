@@ -110,7 +110,14 @@ type clientConn struct {
 	peer        string // the peer server, on a server-scope connection
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
+	quiet       bool // told the acceptor it is quiet (while draining)
+	closing     bool // told to close once its last reports are written
+	flushing    bool // its outbox writes what is left and closes the socket
 }
+
+// flushed tells the actor its outbox has written everything and closed
+// the socket.
+type flushed struct{}
 
 // writeFailed tells the actor its writer could not write to the socket.
 type writeFailed struct{ err error }
@@ -190,17 +197,17 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *report:
 		c.release()
 		c.queue(ctx, &m.msg)
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *dummyReply:
 		c.release()
 		c.queue(ctx, wire.NewDummyReply(m.id))
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *deliver:
 		c.queue(ctx, m)
 	case *readerDone:
 		c.readerEnded = true
 		c.debug("reader ended", "reason", m.reason)
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *finalReport:
 		c.queue(ctx, m.report)
 	case *writeFailed:
@@ -210,7 +217,12 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *drain:
 		c.draining.Store(true)
 		c.conn.SetReadDeadline(time.Now())
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
+	case *closeConns:
+		c.closing = true
+		c.whenDone(ctx)
+	case *flushed:
+		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
@@ -220,8 +232,11 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
-		c.out.close(!c.dropped)
-		if c.dropped { // also ends a write already waiting on a client that does not read
+		// A connection stopped while closing has flushed already, or has
+		// run out of the time the server gives it.
+		abort := c.dropped || c.closing
+		c.out.close(!abort)
+		if abort { // also ends a write already waiting on a client that does not read
 			c.conn.Close()
 		}
 	}
@@ -249,11 +264,57 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	ctx.Stop(ctx.Self())
 }
 
-// stopWhenDone closes the connection once its reader has ended and every
-// message it accepted has been reported.
-func (c *clientConn) stopWhenDone(ctx actor.Context) {
-	if c.readerEnded && len(c.inFlight) == 0 && !c.dropped {
+// whenDone acts once the reader has ended and every message the
+// connection accepted has been reported. Normally the connection closes.
+// While the server drains it tells the acceptor it is quiet and stays
+// open, since other connections' messages may still be delivered to it,
+// until it is told to close; then it writes what is queued and stops.
+func (c *clientConn) whenDone(ctx actor.Context) {
+	if !c.readerEnded || len(c.inFlight) > 0 || c.dropped {
+		return
+	}
+	switch {
+	case c.closing:
+		c.flushAndStop(ctx)
+	case c.draining.Load():
+		c.tellQuiet(ctx)
+	default:
 		ctx.Stop(ctx.Self())
+	}
+}
+
+// tellQuiet tells the acceptor, once, that the connection is quiet.
+func (c *clientConn) tellQuiet(ctx actor.Context) {
+	if !c.quiet {
+		c.quiet = true
+		ctx.Send(ctx.Parent(), &quiet{conn: ctx.Self()})
+	}
+}
+
+// flushAndStop closes the outbox, once; the actor stops when its writer
+// has written everything and closed the socket.
+func (c *clientConn) flushAndStop(ctx actor.Context) {
+	if c.flushing {
+		return
+	}
+	c.flushing = true
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	c.out.closeAfterFlush(func() { root.Send(self, &flushed{}) })
+}
+
+// armReadDeadline sets the deadline of the reader's next frame (none for
+// timeout 0). Once the connection drains it is now, whatever the reader
+// asked: a reader that comes back from dispatching reads nothing more.
+// The deadline is set before draining is checked, and drain sets its own
+// after setting draining, so one of the two always sees the other.
+func (c *clientConn) armReadDeadline(timeout time.Duration) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	c.conn.SetReadDeadline(deadline)
+	if c.draining.Load() {
+		c.conn.SetReadDeadline(time.Now())
 	}
 }
 
@@ -400,11 +461,7 @@ func (b *badMessage) Error() string { return b.err.Error() }
 // connection; a body that does not decode is a *badMessage. The envelope
 // it returns is the reader's own and holds only until the next call.
 func (r *connReader) next(timeout time.Duration) (wire.Codec, *wire.Envelope, error) {
-	if timeout > 0 {
-		r.conn.SetReadDeadline(time.Now().Add(timeout))
-	} else {
-		r.conn.SetReadDeadline(time.Time{})
-	}
+	r.armReadDeadline(timeout)
 	body, err := wire.ReadFrame(&r.fr, r.maxFrame, r.buf)
 	if err != nil {
 		return 0, nil, err
