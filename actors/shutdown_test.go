@@ -230,7 +230,11 @@ func wantDeliveries(t *testing.T, who string, got []*client.Incoming, bodies []s
 // connection's messages are done.
 func TestShutdownDeliversToIdleRecipients(t *testing.T) {
 	const pairs, perSender = 10, 100
-	ts := startServer(t, handlerBlock("h", "stream", "cbor"))
+	// The test handler answers 256 requests per connection at a time, so
+	// the 1,000 take two or more rounds of a second: the timeouts leave
+	// room for a loaded machine.
+	ts := startServer(t, timedHandler("h", "stream", "cbor", "10s"))
+	ts.setShutdownTimeout(10 * time.Second)
 	var senders, recipients []*client.Client
 	for i := range pairs {
 		senders = append(senders, ts.dial(fmt.Sprintf("S%d", i), wire.CodecCBOR))
