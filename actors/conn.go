@@ -172,7 +172,14 @@ type clientConn struct {
 	peer        string // the peer server, on a server-scope connection
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
+	quiet       bool // told the acceptor it is quiet (while draining)
+	closing     bool // told to close once its last reports are written
+	flushing    bool // its outbox writes what is left and closes the socket
 }
+
+// flushed tells the actor its outbox has written everything and closed
+// the socket.
+type flushed struct{}
 
 // writeFailed tells the actor its writer could not write to the socket.
 type writeFailed struct{ err error }
@@ -260,17 +267,17 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *report:
 		c.release()
 		c.queue(ctx, &m.msg)
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *dummyReply:
 		c.release()
 		c.queue(ctx, wire.NewDummyReply(m.id))
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *deliver:
 		c.queue(ctx, m)
 	case *readerDone:
 		c.readerEnded = true
 		c.debug("reader ended", "reason", m.reason)
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
 	case *finalReport:
 		c.queue(ctx, m.report)
 	case *writeFailed:
@@ -280,7 +287,12 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *drain:
 		c.draining.Store(true)
 		c.conn.SetReadDeadline(time.Now())
-		c.stopWhenDone(ctx)
+		c.whenDone(ctx)
+	case *closeConns:
+		c.closing = true
+		c.whenDone(ctx)
+	case *flushed:
+		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
 		c.limits.leave(c.addr)
 		if c.user != "" {
@@ -291,8 +303,11 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 		close(c.stopped)
 		c.conn.SetReadDeadline(time.Now())
-		c.out.close(!c.dropped)
-		if c.dropped { // also ends a write already waiting on a client that does not read
+		// A connection stopped while closing has flushed already, or has
+		// run out of the time the server gives it.
+		abort := c.dropped || c.closing
+		c.out.close(!abort)
+		if abort { // also ends a write already waiting on a client that does not read
 			c.conn.Close()
 		}
 	}
@@ -321,12 +336,42 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	ctx.Stop(ctx.Self())
 }
 
-// stopWhenDone closes the connection once its reader has ended and every
-// message it accepted has been reported.
-func (c *clientConn) stopWhenDone(ctx actor.Context) {
-	if c.readerEnded && len(c.inFlight) == 0 && !c.dropped {
+// whenDone acts once the reader has ended and every message the
+// connection accepted has been reported. Normally the connection closes.
+// While the server drains it tells the acceptor it is quiet and stays
+// open, since other connections' messages may still be delivered to it,
+// until it is told to close; then it writes what is queued and stops.
+func (c *clientConn) whenDone(ctx actor.Context) {
+	if !c.readerEnded || len(c.inFlight) > 0 || c.dropped {
+		return
+	}
+	switch {
+	case c.closing:
+		c.flushAndStop(ctx)
+	case c.draining.Load():
+		c.tellQuiet(ctx)
+	default:
 		ctx.Stop(ctx.Self())
 	}
+}
+
+// tellQuiet tells the acceptor, once, that the connection is quiet.
+func (c *clientConn) tellQuiet(ctx actor.Context) {
+	if !c.quiet {
+		c.quiet = true
+		ctx.Send(ctx.Parent(), &quiet{conn: ctx.Self()})
+	}
+}
+
+// flushAndStop closes the outbox, once; the actor stops when its writer
+// has written everything and closed the socket.
+func (c *clientConn) flushAndStop(ctx actor.Context) {
+	if c.flushing {
+		return
+	}
+	c.flushing = true
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	c.out.closeAfterFlush(func() { root.Send(self, &flushed{}) })
 }
 
 // finalReport is the last thing written before a connection closes: the
@@ -489,6 +534,13 @@ func (b *badMessage) Error() string { return b.err.Error() }
 func (r *connReader) next(wait, limit time.Time, max int) (wire.Codec, *wire.Envelope, error) {
 	r.releaseHeld()
 	r.fr.begin(wait, limit)
+	// Once the connection drains the deadline is now, whatever the reader
+	// asked: a reader that comes back from dispatching reads nothing more.
+	// The deadline is set before draining is checked, and drain sets its
+	// own after setting draining, so one of the two always sees the other.
+	if r.draining.Load() {
+		r.conn.SetReadDeadline(time.Now())
+	}
 	body, err := wire.ReadFrameGrow(&r.fr, max, r.buf, r.growFn)
 	if err != nil {
 		return 0, nil, err

@@ -112,9 +112,20 @@ type readerDone struct {
 	reason string
 }
 
-// drain asks a connection to stop reading and close once every message it
-// accepted has been reported.
+// drain asks the acceptor, and through it every connection, to stop
+// reading. A connection answers quiet once every message it accepted has
+// been reported, and stays open: other connections' messages may still be
+// delivered to it.
 type drain struct{}
+
+// quiet tells the acceptor that a draining connection has nothing in
+// flight and will read nothing more.
+type quiet struct{ conn *actor.PID }
+
+// closeConns asks the acceptor, and through it every connection, to close
+// once the connection's last reports are written. It is a user message, so
+// a connection has queued every delivery sent to it before it.
+type closeConns struct{}
 
 // stopLink asks a handler link to fail what it holds with shutting_down,
 // stop its handler process and answer linkStopped.

@@ -31,7 +31,7 @@ type outbox struct {
 	mu      sync.Mutex
 	items   []any // *wire.StatusReport, *deliver, *wire.DummyReply, *wire.HandlerRequest, ...
 	spare   []any // the last batch's slice, reused by the next writer
-	limits  outboxLimits
+limits  outboxLimits
 	bytes   int   // queued and being written, as itemSize counts them
 	charged int64 // bytes charged to the budget while blocked, given back once written
 	running bool  // a writer goroutine runs
@@ -39,6 +39,8 @@ type outbox struct {
 	closing bool  // no more items; the writer flushes and then closes conn
 	abort   bool  // close without flushing
 	failed  bool  // a write failed: what is queued is dropped
+	// onClosed, when set, is called by the writer once it has closed conn.
+	onClosed func()
 
 	conn  net.Conn
 	pool  *gopool.Pool // runs the writer
@@ -140,6 +142,16 @@ func (o *outbox) close(flush bool) {
 	}
 }
 
+// closeAfterFlush is close(true) that calls done, from the writer, once
+// the socket is closed: a connection that closes at shutdown stays until
+// what it queued has been written.
+func (o *outbox) closeAfterFlush(done func()) {
+	o.mu.Lock()
+	o.onClosed = done
+	o.mu.Unlock()
+	o.close(true)
+}
+
 // run is the writer goroutine: it writes until the queue is empty, then
 // ends, or closes the socket once the outbox is closing.
 func (o *outbox) run() {
@@ -164,6 +176,7 @@ func (o *outbox) run() {
 				writeBuffers.Put(buf)
 			}
 			o.conn.Close()
+			o.closed()
 			return
 		}
 		if len(batch) == 0 {
@@ -202,6 +215,17 @@ func (o *outbox) run() {
 			o.spare = batch[:0]
 		}
 		o.mu.Unlock()
+	}
+}
+
+// closed calls onClosed, once.
+func (o *outbox) closed() {
+	o.mu.Lock()
+	done := o.onClosed
+	o.onClosed = nil
+	o.mu.Unlock()
+	if done != nil {
+		done()
 	}
 }
 

@@ -31,8 +31,9 @@ const (
 	acceptRetry = 50 * time.Millisecond
 	// linkStopTimeout bounds the wait for a handler link to stop its process.
 	linkStopTimeout = stopGrace + 5*time.Second
-	// lateReportWait is how long connections may still flush the
-	// shutting_down reports of the handlers' last requests.
+	// lateReportWait is how long connections may take, once handlers and
+	// peers have stopped, to write their last reports and deliveries
+	// before they are closed regardless.
 	lateReportWait = 2 * time.Second
 	// stateTimeout bounds a question to a link actor from outside actors.
 	stateTimeout = 2 * time.Second
@@ -385,48 +386,39 @@ func (s *Server) stop(ctx context.Context) {
 		s.informer.close()
 	}
 	root := s.sys.Root
-
-	done := make(chan struct{})
+	drainedCh, closedCh := make(chan struct{}), make(chan struct{})
 	waiter := root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if _, ok := c.Message().(*drained); ok {
-			close(done)
+		switch c.Message().(type) {
+		case *drained:
+			close(drainedCh)
+		case *connsClosed:
+			close(closedCh)
 		}
 	}))
+
+	// Connections stop reading but stay open until nothing is in flight
+	// anywhere: a message still in flight may be for any of them.
 	root.RequestWithCustomSender(s.acceptor, &drain{}, waiter)
 	wait, cancel := context.WithTimeout(ctx, s.cfg.Server.ShutdownTimeout)
 	select {
-	case <-done:
+	case <-drainedCh:
 	case <-wait.Done():
 		s.log.Warn("messages still in flight at the shutdown deadline; reporting shutting_down")
 	}
 	cancel()
 
-	var wg sync.WaitGroup
-	for name, pid := range s.links {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := root.RequestFuture(pid, &stopLink{}, linkStopTimeout).Result(); err != nil {
-				s.log.Error("handler did not stop in time", "handler", name, "error", err)
-			}
-		}()
-	}
-	wg.Wait()
+	s.stopAll("handler", s.links, &stopLink{}, linkStopTimeout)
 	// Peers stop after the links, which have reported what waited for them.
-	for name, pid := range s.peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := root.RequestFuture(pid, &stopPeer{}, peerStopTimeout).Result(); err != nil {
-				s.log.Error("peer link did not stop in time", "peer", name, "error", err)
-			}
-		}()
-	}
-	wg.Wait()
+	s.stopAll("peer", s.peers, &stopPeer{}, peerStopTimeout)
+	// The links' last reports are in the connections' mailboxes before
+	// closeConns, so the connections write them before they close.
+	root.RequestWithCustomSender(s.acceptor, &closeConns{}, waiter)
 	select {
-	case <-done:
+	case <-closedCh:
 	case <-time.After(lateReportWait):
+		s.log.Warn("connections still writing at the close deadline; closing them")
 	}
+
 	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
 		root.PoisonFuture(pid).Wait()
 	}
@@ -436,14 +428,35 @@ func (s *Server) stop(ctx context.Context) {
 	for _, pid := range s.peers {
 		root.PoisonFuture(pid).Wait()
 	}
+	s.removeSockets()
+	s.sys.Shutdown()
+	s.pool.Close()
+	s.log.Info("stopped")
+}
+
+// stopAll sends msg to every actor of pids (of one kind, by name) at once and waits until each
+// has answered or timeout has passed.
+func (s *Server) stopAll(kind string, pids map[string]*actor.PID, msg any, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for name, pid := range pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.sys.Root.RequestFuture(pid, msg, timeout).Result(); err != nil {
+				s.log.Error(kind+" did not stop in time", kind, name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// removeSockets removes the UNIX socket files the server created.
+func (s *Server) removeSockets() {
 	for _, path := range s.sockets {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("cannot remove socket", "path", path, "error", err)
 		}
 	}
-	s.sys.Shutdown()
-	s.pool.Close()
-	s.log.Info("stopped")
 }
 
 func (s *Server) closeListeners() {

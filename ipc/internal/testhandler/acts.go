@@ -40,11 +40,16 @@ func garbage(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, err
 	return ipc.RawFrame(body), nil
 }
 
+// late answers after "ms" milliseconds: to the users in "to" when it
+// names any, else to the sender.
 func late(ctx context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
 	t := time.NewTimer(time.Duration(in.Ms) * time.Millisecond)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		if len(in.To) > 0 {
+			return relay(ctx, req, in)
+		}
 		return echo(ctx, req, in)
 	case <-ctx.Done():
 		return nil, ctx.Err()

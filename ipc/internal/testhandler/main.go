@@ -14,7 +14,8 @@
 //	fail     status "1", data "fail requested".
 //	garbage  a frame that is no response: [1,2] encoded in the codec, or the
 //	         invalid bytes ff 00 when "junk" is "invalid".
-//	late     wait "ms" milliseconds, then answer like echo.
+//	late     wait "ms" milliseconds, then answer like relay when "to" names
+//	         users, like echo otherwise.
 //	never    no answer to this request (until the connection closes).
 //	close    write the first half of a response frame, then close the
 //	         connection.
