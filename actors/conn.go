@@ -108,6 +108,7 @@ type clientConn struct {
 
 	user        string
 	peer        string // the peer server, on a server-scope connection
+	away        int    // messages that left by sendServers: slot free, report to come
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
 }
@@ -187,8 +188,15 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
-	case *report:
+	case *leftServer:
 		c.release()
+		c.away++
+	case *report:
+		if m.slotFreed {
+			c.away--
+		} else {
+			c.release()
+		}
 		c.queue(ctx, &m.msg)
 		c.stopWhenDone(ctx)
 	case *dummyReply:
@@ -252,7 +260,7 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 // stopWhenDone closes the connection once its reader has ended and every
 // message it accepted has been reported.
 func (c *clientConn) stopWhenDone(ctx actor.Context) {
-	if c.readerEnded && len(c.inFlight) == 0 && !c.dropped {
+	if c.readerEnded && len(c.inFlight) == 0 && c.away == 0 && !c.dropped {
 		ctx.Stop(ctx.Self())
 	}
 }
