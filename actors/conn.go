@@ -170,6 +170,7 @@ type clientConn struct {
 
 	user        string
 	peer        string // the peer server, on a server-scope connection
+	away        int    // messages that left by sendServers: slot free, report to come
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
 	quiet       bool // told the acceptor it is quiet (while draining)
@@ -264,8 +265,15 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
-	case *report:
+	case *leftServer:
 		c.release()
+		c.away++
+	case *report:
+		if m.slotFreed {
+			c.away--
+		} else {
+			c.release()
+		}
 		c.queue(ctx, &m.msg)
 		c.whenDone(ctx)
 	case *dummyReply:
@@ -337,12 +345,13 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 }
 
 // whenDone acts once the reader has ended and every message the
-// connection accepted has been reported. Normally the connection closes.
-// While the server drains it tells the acceptor it is quiet and stays
-// open, since other connections' messages may still be delivered to it,
-// until it is told to close; then it writes what is queued and stops.
+// connection accepted has been reported (including those that left by
+// sendServers and gave their token back early). Normally the connection
+// closes. While the server drains it tells the acceptor it is quiet and
+// stays open, since other connections' messages may still be delivered to
+// it, until it is told to close; then it writes what is queued and stops.
 func (c *clientConn) whenDone(ctx actor.Context) {
-	if !c.readerEnded || len(c.inFlight) > 0 || c.dropped {
+	if !c.readerEnded || len(c.inFlight) > 0 || c.away > 0 || c.dropped {
 		return
 	}
 	switch {

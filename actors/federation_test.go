@@ -37,9 +37,16 @@ handler "relay" {
 // peer links are up.
 func startPair(t *testing.T) (j, k *testServer) {
 	t.Helper()
+	return startPairLogged(t, nil, nil)
+}
+
+// startPairLogged is startPair that also writes J's log to logJ and K's to
+// logK, where they are not nil.
+func startPairLogged(t *testing.T, logJ, logK io.Writer) (j, k *testServer) {
+	t.Helper()
 	aj, ak := freeAddr(t), freeAddr(t)
-	j = startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
-	k = startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j = startServerWith(t, serverOptions{name: "J", tcp: aj, log: logJ}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer))
+	k = startServerWith(t, serverOptions{name: "K", tcp: ak, log: logK}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
 	j.waitPeerUp(t, "K")
 	k.waitPeerUp(t, "J")
 	return j, k
@@ -726,5 +733,81 @@ func TestFanoutBackstop(t *testing.T) {
 	wantBad(t, r, wire.CodePeerUnavailable)
 	if !strings.Contains(r.Header.Detail, "no result from the link to peer K") || len(r.Payload.Undelivered) != 1 {
 		t.Fatalf("report %+v does not come from the backstop", r)
+	}
+}
+
+// Handlers on two servers bounce 300 messages back and forth at once with
+// sendServers. Every one ends in loop at the hop limit, quickly: a peer
+// connection's in-flight slots are not held while its messages wait on
+// the link back. Meanwhile other traffic between the two servers flows,
+// and nothing bounced is delivered.
+func TestFederationBounceStorm(t *testing.T) {
+	const storm = 300
+	const bound = 10 * time.Second // the jam this guards against lasted 15 s
+	logJ, logK := &logBuffer{}, &logBuffer{}
+	j, k := startPairLogged(t, logJ, logK)
+	tj, uj := j.dial("T", wire.CodecCBOR), j.dial("U", wire.CodecJSON)
+	gk, hk := k.dial("G", wire.CodecCBOR), k.dial("H", wire.CodecJSON)
+	var route []string
+	for range maxHops {
+		route = append(route, "K", "J")
+	}
+	start := time.Now()
+	ids := make([]string, storm)
+	for i := range ids {
+		ids[i] = fmt.Sprint("bounce-", i)
+		if err := tj.Send("h", ids[i], act("route", "route", route, "to", "G")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Unrelated messages between the same servers, one after the other
+	// while the storm goes on.
+	for i := range 20 {
+		relayAcross(t, uj, hk, "U", "J", "H@K", fmt.Sprint("unrelated-", i))
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	collectReports(t, tj, wire.CodeLoop, ids...)
+	d := time.Since(start)
+	if d > bound {
+		t.Fatalf("the storm took %s to be reported", d)
+	}
+	t.Logf("%d bounced messages reported in %s", storm, d)
+	// Nothing bounced reached G: the first delivery G gets is this one.
+	relayAcross(t, uj, gk, "U", "J", "G@K", "marker")
+	for _, l := range []*logBuffer{logJ, logK} {
+		if strings.Contains(l.String(), "not in flight") {
+			t.Fatal("a peer connection was told of a message's end twice")
+		}
+	}
+}
+
+// A peer link holds at most max_in_flight messages awaiting their
+// reports; one more is refused with overloaded, and the rest go on.
+func TestFederationPeerInFlightFull(t *testing.T) {
+	aj, ak := freeAddr(t), freeAddr(t)
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj},
+		fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer, `  max_in_flight = 2`))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j.waitPeerUp(t, "K")
+	tj := j.dial("T", wire.CodecCBOR)
+	jk := k.dial("J", wire.CodecCBOR) // the late echoes go to the sender: server J
+	for _, id := range []string{"held-1", "held-2"} {
+		if err := tj.Send("h", id, act("route", "route", "K", "then", "late", "ms", 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.waitInFlight(t, "h", 2)
+	r := sendForReport(t, tj, "h", "one-more", act("route", "route", "K", "then", "late", "ms", 1000))
+	wantBad(t, r, wire.CodeOverloaded)
+	if !strings.Contains(r.Header.Detail, "max_in_flight") || !slices.Equal(r.Payload.Undelivered, []string{"K"}) {
+		t.Fatalf("report %+v", r)
+	}
+	collectReports(t, tj, "", "held-1", "held-2")
+	expectDelivery(t, jk, nil)
+	expectDelivery(t, jk, nil)
+	if st := j.peerState("K"); st.InFlight != 0 {
+		t.Fatalf("peer state %+v", st)
 	}
 }

@@ -100,7 +100,7 @@ func relayWorks(t *testing.T, c *client.Client, user, handler, id string) {
 
 // collectReports reads the reports of ids, in any order, and fails on
 // anything else, on a second report for an id and on a report that is not
-// bad with code.
+// bad with code (or not good, when code is empty).
 func collectReports(t *testing.T, c *client.Client, code wire.ErrorCode, ids ...string) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -117,7 +117,11 @@ func collectReports(t *testing.T, c *client.Client, code wire.ErrorCode, ids ...
 			t.Fatalf("second report of %q", id)
 		}
 		seen[id] = true
-		wantBad(t, in.Report, code)
+		if code == "" {
+			wantGood(t, in.Report)
+		} else {
+			wantBad(t, in.Report, code)
+		}
 	}
 }
 
@@ -148,13 +152,14 @@ func TestHandlerAnswersGarbage(t *testing.T) {
 
 func TestHandlerAnswersLate(t *testing.T) {
 	// One connection, so that the late answer comes back on the same one
-	// as the next answer, and before it.
+	// as the next answer, and before it. Each answer is at least 500 ms
+	// away from the timeout that decides its fate.
 	ts := startServer(t, timedHandler("h", "stream", "cbor", "1500ms", "connections = 1"))
 	c := ts.dial("T", wire.CodecJSON)
-	wantBad(t, sendForReport(t, c, "h", "slow", act("late", "ms", 1700, "tag", "slow")), wire.CodeHandlerTimeout)
+	wantBad(t, sendForReport(t, c, "h", "slow", act("late", "ms", 2200, "tag", "slow")), wire.CodeHandlerTimeout)
 	// The slow answer arrives while this one is under way: the next thing
 	// the client gets must be this one's echo and report, not the slow one.
-	if err := c.Send("h", "next", act("late", "ms", 600, "tag", "next")); err != nil {
+	if err := c.Send("h", "next", act("late", "ms", 1000, "tag", "next")); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
@@ -166,6 +171,26 @@ func TestHandlerAnswersLate(t *testing.T) {
 	}
 	wantGood(t, expectReport(t, c, "next"))
 	echoWorks(t, c, "h", "after")
+}
+
+// A request times out at its deadline, not at the link's next sweep tick
+// (every 200 ms here): answers 150 ms late are all too late. The requests
+// go out 25 ms apart, so that on a tick alone one of them would wait
+// 175 ms or more for its timeout and its answer would still count.
+func TestHandlerTimeoutOnTime(t *testing.T) {
+	ts := startServer(t, timedHandler("h", "stream", "cbor", "1600ms"))
+	c := ts.dial("T", wire.CodecJSON)
+	var ids []string
+	for i := range 8 {
+		id := fmt.Sprint("late-", i)
+		ids = append(ids, id)
+		if err := c.Send("h", id, act("late", "ms", 1750, "tag", id)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	collectReports(t, c, wire.CodeHandlerTimeout, ids...)
+	echoWorks(t, c, "h", "after") // and no late echo came before it
 }
 
 func TestHandlerNeverAnswers(t *testing.T) {

@@ -80,8 +80,13 @@ type handlerLink struct {
 	peerCtx     context.Context // ends with the link; exchanges with unnamed peers watch it
 	peerCancel  context.CancelFunc
 	timers      timers
+	tick        time.Duration // how often sweep runs
 	cancelTick  cancelFunc
 	cancelTimer cancelFunc
+	// expiryAt is when the extra sweep armed by armExpiry comes, zero when
+	// none is armed; cancelExpiry cancels it.
+	expiryAt     time.Time
+	cancelExpiry cancelFunc
 }
 
 type pendingReq struct {
@@ -140,8 +145,8 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	case *actor.Started:
 		l.self, l.root = ctx.Self(), ctx.ActorSystem().Root
 		l.timers = timers{root: l.root, pid: l.self}
-		tick := max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
-		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
+		l.tick = max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
+		l.cancelTick = l.timers.sendEvery(l.tick, &sweep{})
 		l.peerCtx, l.peerCancel = context.WithCancel(context.Background())
 		l.start()
 	case *dispatch:
@@ -181,6 +186,9 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		l.peerCancel()
 		l.cancelTick()
+		if l.cancelExpiry != nil {
+			l.cancelExpiry()
+		}
 		if l.cancelTimer != nil {
 			l.cancelTimer()
 		}
@@ -535,9 +543,14 @@ func (l *handlerLink) failQueue(ctx actor.Context, err *wire.Error) {
 // It also drops the deadlines of requests answered already: deadlines are
 // in the order requests were sent, and handlers answer roughly in that
 // order, so the queue stays about as long as what is in flight instead of
-// holding every request of the last timeout's worth.
+// holding every request of the last timeout's worth. It runs every tick,
+// and at the next deadline when that comes before the next tick (see
+// armExpiry).
 func (l *handlerLink) sweep(ctx actor.Context) {
 	now := time.Now()
+	if !l.expiryAt.After(now) {
+		l.expiryAt = time.Time{} // the extra sweep came, if one was armed
+	}
 	for len(l.deadlines) > 0 {
 		e := l.deadlines[0]
 		p, ok := l.pending[e.id]
@@ -563,6 +576,37 @@ func (l *handlerLink) sweep(ctx actor.Context) {
 		}
 		l.fail(ctx, q.d, wire.Errorf(code, "handler %q was not ready within %s (%s)", l.handler.Name, l.handler.Timeout, l.state))
 	}
+	l.armExpiry(now)
+}
+
+// armExpiry makes the next deadline exact: when it comes before the next
+// tick, a sweep is sent for that moment, or else a request would time out
+// up to a tick late and an answer arriving meanwhile would still count.
+// It costs at most one timer per tick, none per request.
+func (l *handlerLink) armExpiry(now time.Time) {
+	at, ok := l.nextDeadline()
+	if !ok || !at.Before(now.Add(l.tick)) || (!l.expiryAt.IsZero() && !at.Before(l.expiryAt)) {
+		return
+	}
+	if l.cancelExpiry != nil {
+		l.cancelExpiry()
+	}
+	l.expiryAt = at
+	l.cancelExpiry = l.timers.sendOnce(at.Sub(now), &sweep{})
+}
+
+// nextDeadline is the earliest deadline of a request in flight or in the
+// queue. Both lists are in deadline order, and after a sweep the first
+// entry of deadlines is a request still in flight.
+func (l *handlerLink) nextDeadline() (time.Time, bool) {
+	var at time.Time
+	if len(l.deadlines) > 0 {
+		at = l.deadlines[0].at
+	}
+	if len(l.queue) > 0 && (at.IsZero() || l.queue[0].at.Before(at)) {
+		at = l.queue[0].at
+	}
+	return at, !at.IsZero()
 }
 
 func (l *handlerLink) connUp(ctx actor.Context, m *connUp) {

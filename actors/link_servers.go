@@ -22,6 +22,9 @@ type fanout struct {
 	left  map[string]struct{} // peers whose result is still to come
 	errs  map[string]*wire.Error
 	until time.Time // the backstop: see linkSettings.fanoutTimeout
+	// slotFreed says the sender's in-flight slot was given back when the
+	// message left (see freeSlot).
+	slotFreed bool
 }
 
 // sendServers carries out a handler's sendServers (protocol §5, §6): the
@@ -43,6 +46,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 	l.nextToken++
 	f := &fanout{d: d, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
 		until: time.Now().Add(l.fanoutTimeout)}
+	unnamed := false
 	for _, name := range names {
 		if slices.Contains(f.peers, name) {
 			continue
@@ -73,6 +77,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 			Payload: wire.Payload{Type: l.handler.Name, ID: strconv.FormatUint(token, 10), Data: converted},
 		}
 		f.left[name] = struct{}{}
+		unnamed = true
 		self, root, pctx, maxFrame := l.self, l.root, l.peerCtx, l.maxFrame
 		go func() {
 			err := legacyExchange(pctx, name, msg, config.DefaultPeerTimeout, maxFrame)
@@ -84,6 +89,21 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 		return
 	}
 	l.fanouts[token] = f
+	if d.from.Scope == wire.FromServer && !unnamed {
+		l.freeSlot(ctx, f)
+	}
+}
+
+// freeSlot gives the in-flight slot of a message from a peer server back
+// to that peer's connection while the message waits for the next servers:
+// a peer connection must never hold its slots while its messages wait on
+// the link back to the same peer (see leftServer). What such a message
+// holds from now on is bounded by the peer links' max_in_flight. Messages
+// also sent to unnamed peers keep their slot: nothing else bounds those
+// exchanges.
+func (l *handlerLink) freeSlot(ctx actor.Context, f *fanout) {
+	f.slotFreed = true
+	ctx.Send(f.d.replyTo, &leftServer{})
 }
 
 // peerAnswered records one peer's result and reports to the sender once
@@ -134,17 +154,24 @@ func (l *handlerLink) finishFanout(ctx actor.Context, f *fanout) {
 		}
 	}
 	if first == nil {
-		f.d.reply(ctx, goodReport(f.d.id))
+		l.reportFanout(ctx, f, goodReport(f.d.id))
 		return
 	}
-	f.d.reply(ctx, badReport(f.d.id, &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}, failed))
+	l.reportFanout(ctx, f, badReport(f.d.id, &wire.Error{Code: first.Code, Detail: strings.Join(details, "; ")}, failed))
+}
+
+// reportFanout sends the sender the report of a sendServers, marked when
+// its slot was given back already so that it is not given back twice.
+func (l *handlerLink) reportFanout(ctx actor.Context, f *fanout, r *report) {
+	r.slotFreed = f.slotFreed
+	f.d.reply(ctx, r)
 }
 
 // failFanouts reports every sendServers still waiting as failed with err.
 func (l *handlerLink) failFanouts(ctx actor.Context, err *wire.Error) {
 	for token, f := range l.fanouts {
 		delete(l.fanouts, token)
-		l.fail(ctx, f.d, err)
+		l.reportFanout(ctx, f, badReport(f.d.id, err, nil))
 	}
 }
 

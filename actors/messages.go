@@ -47,7 +47,17 @@ func (d *dispatch) reply(ctx actor.Context, r *report) {
 // its outcome is known; the connection writes it as it is.
 type report struct {
 	msg wire.StatusReport // in the same allocation as the message
+	// slotFreed says the message's in-flight slot was given back already,
+	// by leftServer.
+	slotFreed bool
 }
+
+// leftServer tells a peer server's connection that one of its messages
+// left this server by sendServers: its in-flight slot is free again, and
+// its report (with slotFreed) comes once the next servers have answered.
+// Holding the slot meanwhile would let two servers that pass messages back
+// and forth fill each other's slots and wait on each other.
+type leftServer struct{}
 
 func goodReport(id string) *report {
 	return &report{msg: *wire.GoodReport(id)}

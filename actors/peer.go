@@ -277,6 +277,10 @@ func (l *peerLink) accept(ctx actor.Context, m *peerSend) {
 		fail(wire.Errorf(wire.CodeOverloaded, "peer %s is not connected (%s) and its queue of %d is full",
 			l.peer.Name, l.state, l.peer.Queue))
 		return
+	case l.inFlight() >= l.peer.MaxInFlight:
+		fail(wire.Errorf(wire.CodeOverloaded, "peer %s has %d messages in flight (max_in_flight)",
+			l.peer.Name, l.inFlight()))
+		return
 	}
 	data, err := wire.Convert(m.data, m.codec, l.peer.Codec)
 	if err != nil {
@@ -429,9 +433,14 @@ func (l *peerLink) shutdown() {
 	}
 }
 
+// inFlight is how many messages were sent to the peer and await its report.
+func (l *peerLink) inFlight() int {
+	return len(l.msgs) - l.queued
+}
+
 func (l *peerLink) snapshot() *PeerState {
 	return &PeerState{Name: l.peer.Name, Address: l.peer.Address, State: l.state,
-		Queued: l.queued, InFlight: len(l.msgs) - l.queued, Connects: l.connects}
+		Queued: l.queued, InFlight: l.inFlight(), Connects: l.connects}
 }
 
 // gate lets goroutines hand news (and the connections it carries) to an

@@ -233,6 +233,9 @@ type Peer struct {
 	// Queue is how many messages are held while the connection is being
 	// made or remade; past it messages get `overloaded` (`queue`).
 	Queue int
+	// MaxInFlight is how many messages may be sent to the peer and not yet
+	// reported; past it messages get `overloaded` (`max_in_flight`).
+	MaxInFlight int
 	// BackoffMin is the first delay before connecting again
 	// (`backoff_min`).
 	BackoffMin time.Duration

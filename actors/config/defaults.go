@@ -129,6 +129,11 @@ const (
 	// DefaultPeerQueue is the number of messages held while the connection
 	// to a peer is being made.
 	DefaultPeerQueue = 1024
+	// DefaultPeerMaxInFlight is the number of messages sent to a peer and
+	// not yet reported. Messages that leave this server by sendServers no
+	// longer hold their sender's in-flight slot, so this is what bounds
+	// them.
+	DefaultPeerMaxInFlight = 4096
 	// DefaultPeerBackoffMin is the first delay before connecting to a peer
 	// again.
 	DefaultPeerBackoffMin = 100 * time.Millisecond

@@ -34,14 +34,15 @@ func (c *checker) peers(raws []rawPeer, self string) []Peer {
 // peer checks one `peer` block and fills its defaults.
 func (c *checker) peer(r *rawPeer) Peer {
 	p := Peer{
-		Name:       r.Name,
-		Address:    r.Address,
-		Secret:     r.Secret,
-		Codec:      DefaultPeerCodec,
-		Timeout:    c.duration(r.Timeout, r.TimeoutRange, "timeout", DefaultPeerTimeout, positive),
-		Queue:      c.count(r.Queue, r.QueueRange, "queue", DefaultPeerQueue, 1),
-		BackoffMin: c.duration(r.BackoffMin, r.BackoffMinRange, "backoff_min", DefaultPeerBackoffMin, positive),
-		BackoffMax: c.duration(r.BackoffMax, r.BackoffMaxRange, "backoff_max", DefaultPeerBackoffMax, positive),
+		Name:        r.Name,
+		Address:     r.Address,
+		Secret:      r.Secret,
+		Codec:       DefaultPeerCodec,
+		Timeout:     c.duration(r.Timeout, r.TimeoutRange, "timeout", DefaultPeerTimeout, positive),
+		Queue:       c.count(r.Queue, r.QueueRange, "queue", DefaultPeerQueue, 1),
+		MaxInFlight: c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultPeerMaxInFlight, 1),
+		BackoffMin:  c.duration(r.BackoffMin, r.BackoffMinRange, "backoff_min", DefaultPeerBackoffMin, positive),
+		BackoffMax:  c.duration(r.BackoffMax, r.BackoffMaxRange, "backoff_max", DefaultPeerBackoffMax, positive),
 	}
 	if c.required(r.Address, r.AddressRange, "address") {
 		if problem := peerAddress(r.Address); problem != "" {

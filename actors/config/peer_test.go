@@ -24,6 +24,7 @@ peer "K" {
   codec       = "json"
   timeout     = "2s"
   queue       = 16
+  max_in_flight = 32
   backoff_min = "50ms"
   backoff_max = "1m"
 }
@@ -34,9 +35,9 @@ peer "L" {
 `)
 	want := []Peer{
 		{Name: "K", Address: "k.example.com:2223", Secret: "s3cret", Codec: wire.CodecJSON, Timeout: 2 * time.Second,
-			Queue: 16, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Minute},
+			Queue: 16, MaxInFlight: 32, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Minute},
 		{Name: "L", Address: "[::1]:2224", Secret: "other", Codec: DefaultPeerCodec, Timeout: DefaultPeerTimeout,
-			Queue: DefaultPeerQueue, BackoffMin: DefaultPeerBackoffMin, BackoffMax: DefaultPeerBackoffMax},
+			Queue: DefaultPeerQueue, MaxInFlight: DefaultPeerMaxInFlight, BackoffMin: DefaultPeerBackoffMin, BackoffMax: DefaultPeerBackoffMax},
 	}
 	if !reflect.DeepEqual(cfg.Peers, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg.Peers, want)

@@ -141,20 +141,22 @@ type rawInformer struct {
 
 // rawPeer is a `peer "name"` block.
 type rawPeer struct {
-	Name            string    `hcl:"name,label"`
-	Address         string    `hcl:"address"`
-	AddressRange    hcl.Range `hcl:"address,attr_range"`
-	Secret          string    `hcl:"secret"`
-	SecretRange     hcl.Range `hcl:"secret,attr_range"`
-	Codec           *string   `hcl:"codec,optional"`
-	CodecRange      hcl.Range `hcl:"codec,attr_range"`
-	Timeout         *string   `hcl:"timeout,optional"`
-	TimeoutRange    hcl.Range `hcl:"timeout,attr_range"`
-	Queue           *int      `hcl:"queue,optional"`
-	QueueRange      hcl.Range `hcl:"queue,attr_range"`
-	BackoffMin      *string   `hcl:"backoff_min,optional"`
-	BackoffMinRange hcl.Range `hcl:"backoff_min,attr_range"`
-	BackoffMax      *string   `hcl:"backoff_max,optional"`
-	BackoffMaxRange hcl.Range `hcl:"backoff_max,attr_range"`
-	DefRange        hcl.Range `hcl:",def_range"`
+	Name             string    `hcl:"name,label"`
+	Address          string    `hcl:"address"`
+	AddressRange     hcl.Range `hcl:"address,attr_range"`
+	Secret           string    `hcl:"secret"`
+	SecretRange      hcl.Range `hcl:"secret,attr_range"`
+	Codec            *string   `hcl:"codec,optional"`
+	CodecRange       hcl.Range `hcl:"codec,attr_range"`
+	Timeout          *string   `hcl:"timeout,optional"`
+	TimeoutRange     hcl.Range `hcl:"timeout,attr_range"`
+	Queue            *int      `hcl:"queue,optional"`
+	QueueRange       hcl.Range `hcl:"queue,attr_range"`
+	MaxInFlight      *int      `hcl:"max_in_flight,optional"`
+	MaxInFlightRange hcl.Range `hcl:"max_in_flight,attr_range"`
+	BackoffMin       *string   `hcl:"backoff_min,optional"`
+	BackoffMinRange  hcl.Range `hcl:"backoff_min,attr_range"`
+	BackoffMax       *string   `hcl:"backoff_max,optional"`
+	BackoffMaxRange  hcl.Range `hcl:"backoff_max,attr_range"`
+	DefRange         hcl.Range `hcl:",def_range"`
 }
