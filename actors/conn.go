@@ -78,6 +78,7 @@ type connSettings struct {
 	sendQueue   int
 	maxInFlight int
 	auth        auth.Authenticator
+	logins      *auth.Guard // limits logins per source address
 	registry    *registry
 	router      *actor.PID
 	log         hclog.Logger
@@ -110,6 +111,11 @@ type clientConn struct {
 	peer        string // the peer server, on a server-scope connection
 	readerEnded bool
 	dropped     bool // stopped for not reading: do not flush
+
+	// leaving is closed on drain or stop: it ends a login's wait in the
+	// login guard, which no read deadline reaches.
+	leaving   chan struct{}
+	leaveOnce sync.Once
 }
 
 // writeFailed tells the actor its writer could not write to the socket.
@@ -117,7 +123,7 @@ type writeFailed struct{ err error }
 
 func newClientConn(s *connSettings, conn net.Conn, codec wire.Codec, id string) *clientConn {
 	c := &clientConn{connSettings: s, conn: conn,
-		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), id: id}
+		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), leaving: make(chan struct{}), id: id}
 	c.codec.Store(uint32(codec))
 	return c
 }
@@ -209,6 +215,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 	case *drain:
 		c.draining.Store(true)
+		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		c.stopWhenDone(ctx)
 	case *actor.Stopping:
@@ -219,6 +226,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.logger().Info("peer server disconnected")
 		}
 		close(c.stopped)
+		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		c.out.close(!c.dropped)
 		if c.dropped { // also ends a write already waiting on a client that does not read
@@ -226,6 +234,9 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 	}
 }
+
+// leave closes leaving, once.
+func (c *clientConn) leave() { c.leaveOnce.Do(func() { close(c.leaving) }) }
 
 // release returns the in-flight token of a reported message. It never
 // blocks: a second report for one message would be a bug, logged here
@@ -476,10 +487,29 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 		return wire.Errorf(wire.CodeUnauthorized, "the first message must carry header.authentication")
 	}
 	user := h.Authentication.Username
-	if err := r.auth.Authenticate(user, h.Authentication.Password); err != nil {
-		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
+	if e := r.checkPassword(user, h.Authentication.Password); e != nil {
+		return e
 	}
 	r.user = user
+	return nil
+}
+
+// checkPassword runs the authenticator under the login guard, which may
+// refuse the address with rate_limited before any password is checked.
+// Waiting for the guard is bounded by auth_timeout.
+func (r *connReader) checkPassword(user, password string) *wire.Error {
+	login, err := r.logins.Admit(r.conn.RemoteAddr(), r.authTimeout, r.leaving)
+	switch {
+	case errors.Is(err, auth.ErrGaveUp):
+		return wire.Errorf(wire.CodeShuttingDown, "the server is stopping")
+	case err != nil:
+		return wire.Errorf(wire.CodeRateLimited, "%v", err)
+	}
+	err = r.auth.Authenticate(user, password)
+	login.End(err != nil)
+	if err != nil {
+		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
+	}
 	return nil
 }
 

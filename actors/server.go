@@ -183,11 +183,17 @@ func (s *Server) startActors() {
 		server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame,
 		authTimeout: s.cfg.Server.AuthTimeout, idleTimeout: s.cfg.Server.IdleTimeout,
 		sendQueue: s.cfg.Server.SendQueue, maxInFlight: s.cfg.Server.MaxInFlight,
-		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
+		auth: s.auth, logins: loginGuard(s.cfg.Server), registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
+}
+
+// loginGuard is the guard of client logins the server block configures.
+func loginGuard(c config.Server) *auth.Guard {
+	return auth.NewGuard(auth.GuardSettings{MaxFailures: c.MaxLoginFailures, Block: c.LoginBlock,
+		FailureDelay: c.LoginFailureDelay, PerSource: c.MaxLoginsPerAddress})
 }
 
 // maxIdleGoroutines bounds the goroutines the server keeps waiting for

@@ -47,6 +47,11 @@ server {
   send_queue       = 16
   max_in_flight    = 8
   gc_percent       = 150
+
+  max_login_failures     = 5
+  login_block            = "10m"
+  login_failure_delay    = "0s"
+  max_logins_per_address = 4
 }
 log {
   level = "DEBUG"
@@ -106,6 +111,11 @@ informer {
 			SendQueue:       16,
 			MaxInFlight:     8,
 			GCPercent:       150,
+
+			MaxLoginFailures:    5,
+			LoginBlock:          10 * time.Minute,
+			LoginFailureDelay:   0,
+			MaxLoginsPerAddress: 4,
 		},
 		Log:  Log{Level: "debug", JSON: true},
 		Auth: Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
@@ -175,6 +185,11 @@ handler "relay" {
 			SendQueue:       1024,
 			MaxInFlight:     256,
 			GCPercent:       DefaultGCPercent,
+
+			MaxLoginFailures:    10,
+			LoginBlock:          time.Minute,
+			LoginFailureDelay:   500 * time.Millisecond,
+			MaxLoginsPerAddress: 2,
 		},
 		Log:       Log{Level: "info"},
 		Auth:      Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
