@@ -17,6 +17,7 @@ import (
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -89,6 +90,9 @@ type connSettings struct {
 	// allowLegacy accepts one unauthenticated server-scope message per
 	// connection, as the original besterd sent them.
 	allowLegacy bool
+	// strangerLogs throttles the warnings of connections not yet
+	// authenticated, which anyone can cause.
+	strangerLogs *logthrottle.Throttle
 }
 
 // clientConn is the actor of one client connection, or of one connection
@@ -325,7 +329,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	}
 	if e := r.authenticate(env.Header); e != nil {
 		if !r.logged {
-			r.logger().Warn("authentication failed", "detail", e.Detail)
+			r.strangerLogs.Warn(r.logger(), "authentication failed", "detail", e.Detail)
 		}
 		r.root.Send(r.self, &finalReport{wire.BadReport(wire.IDAuth, e, nil)})
 		return nil, "authentication failed"
@@ -463,7 +467,7 @@ func (r *connReader) fail(id string, err error) string {
 		}
 		return "timed out"
 	case errors.Is(err, wire.ErrEmptyFrame), errors.Is(err, wire.ErrFrameTooLarge):
-		r.logger().Warn("bad frame, closing", "error", err)
+		r.strangerLogs.Warn(r.logger(), "bad frame, closing", "error", err)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id,
 			&wire.Error{Code: wire.FrameErrorCode(err), Detail: err.Error()}, nil)})
 		return "bad frame"
@@ -583,7 +587,7 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 			return nil
 		}
 		r.logged = true
-		r.logger().Warn("peer server refused: no authentication (original-style peers are not allowed)")
+		r.strangerLogs.Warn(r.logger(), "peer server refused: no authentication (original-style peers are not allowed)")
 		return wire.Errorf(wire.CodeUnauthorized, "a peer server must authenticate with its name and the shared secret")
 	}
 	name := h.Authentication.Username
@@ -594,10 +598,10 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	r.logged = true
 	switch {
 	case !ok:
-		r.logger().Warn("peer server refused: unknown peer", "peer", name)
+		r.strangerLogs.Warn(r.logger(), "peer server refused: unknown peer", "peer", name)
 		return refused
 	case !match:
-		r.logger().Warn("peer server refused: wrong secret", "peer", name)
+		r.strangerLogs.Warn(r.logger(), "peer server refused: wrong secret", "peer", name)
 		return refused
 	}
 	r.peer = name
