@@ -23,9 +23,15 @@ import (
 // detector.
 func htpasswdAuth(t *testing.T, users ...string) (block, path string) {
 	t.Helper()
+	return htpasswdAuthCost(t, bcrypt.MinCost, users...)
+}
+
+// htpasswdAuthCost is htpasswdAuth with hashes at the given bcrypt cost.
+func htpasswdAuthCost(t *testing.T, cost int, users ...string) (block, path string) {
+	t.Helper()
 	var b strings.Builder
 	for i := 0; i+1 < len(users); i += 2 {
-		h, err := bcrypt.GenerateFromPassword([]byte(users[i+1]), bcrypt.MinCost)
+		h, err := bcrypt.GenerateFromPassword([]byte(users[i+1]), cost)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +58,8 @@ func TestClientAuthHtpasswd(t *testing.T) {
 	if err := auth.SetPassword(path, "S", "tr0ub4dor"); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, block)
+	// More failures than the login guard allows from one address follow.
+	ts := startServerWith(t, serverOptions{server: "max_login_failures = 100\nlogin_failure_delay = \"0s\""}, block)
 	ts.dialOpts(client.Options{Address: ts.Addr("tcp").String(), Username: "S", Password: "tr0ub4dor"})
 
 	c := ts.dialOpts(client.Options{Address: ts.Addr("tcp").String(), Codec: wire.CodecJSON, Username: "T", Password: "correct horse"})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -139,6 +140,7 @@ type connSettings struct {
 	// actor spends a large message's conversion time while others wait.
 	handlerCodecs map[string]wire.Codec
 	auth          auth.Authenticator
+	logins        *auth.Guard // limits logins per source address
 	registry      *registry
 	router        *actor.PID
 	log           hclog.Logger
@@ -149,6 +151,9 @@ type connSettings struct {
 	// allowLegacy accepts one unauthenticated server-scope message per
 	// connection, as the original besterd sent them.
 	allowLegacy bool
+	// strangerLogs throttles the warnings of connections not yet
+	// authenticated, which anyone can cause.
+	strangerLogs *logthrottle.Throttle
 }
 
 // clientConn is the actor of one client connection, or of one connection
@@ -176,6 +181,11 @@ type clientConn struct {
 	quiet       bool // told the acceptor it is quiet (while draining)
 	closing     bool // told to close once its last reports are written
 	flushing    bool // its outbox writes what is left and closes the socket
+
+	// leaving is closed on drain or stop: it ends a login's wait in the
+	// login guard, which no read deadline reaches.
+	leaving   chan struct{}
+	leaveOnce sync.Once
 }
 
 // flushed tells the actor its outbox has written everything and closed
@@ -187,7 +197,7 @@ type writeFailed struct{ err error }
 
 func newClientConn(s *connSettings, conn net.Conn, addr string, codec wire.Codec, id string) *clientConn {
 	c := &clientConn{connSettings: s, conn: conn, addr: addr,
-		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), id: id}
+		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), leaving: make(chan struct{}), id: id}
 	c.codec.Store(uint32(codec))
 	return c
 }
@@ -294,6 +304,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		ctx.Stop(ctx.Self())
 	case *drain:
 		c.draining.Store(true)
+		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		c.whenDone(ctx)
 	case *closeConns:
@@ -310,6 +321,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.logger().Info("peer server disconnected")
 		}
 		close(c.stopped)
+		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		// A connection stopped while closing has flushed already, or has
 		// run out of the time the server gives it.
@@ -320,6 +332,9 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 	}
 }
+
+// leave closes leaving, once.
+func (c *clientConn) leave() { c.leaveOnce.Do(func() { close(c.leaving) }) }
 
 // release returns the in-flight token of a reported message. It never
 // blocks: a second report for one message would be a bug, logged here
@@ -448,7 +463,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	}
 	if e := r.authenticate(env.Header); e != nil {
 		if !r.logged {
-			r.logger().Warn("authentication failed", "detail", e.Detail)
+			r.strangerLogs.Warn(r.logger(), "authentication failed", "detail", e.Detail)
 		}
 		r.root.Send(r.self, &finalReport{wire.BadReport(wire.IDAuth, e, nil)})
 		return nil, "authentication failed"
@@ -629,7 +644,7 @@ func (r *connReader) fail(id string, err error) string {
 		}
 		return "timed out"
 	case errors.Is(err, wire.ErrEmptyFrame), errors.Is(err, wire.ErrFrameTooLarge):
-		r.logger().Warn("bad frame, closing", "error", err)
+		r.strangerLogs.Warn(r.logger(), "bad frame, closing", "error", err)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id,
 			&wire.Error{Code: wire.FrameErrorCode(err), Detail: err.Error()}, nil)})
 		return "bad frame"
@@ -656,10 +671,29 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 	if len(user) > wire.MaxNameLength {
 		return wire.Errorf(wire.CodeUnauthorized, "username longer than %d bytes", wire.MaxNameLength)
 	}
-	if err := r.auth.Authenticate(user, h.Authentication.Password); err != nil {
-		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
+	if e := r.checkPassword(user, h.Authentication.Password); e != nil {
+		return e
 	}
 	r.user = user
+	return nil
+}
+
+// checkPassword runs the authenticator under the login guard, which may
+// refuse the address with rate_limited before any password is checked.
+// Waiting for the guard is bounded by auth_timeout.
+func (r *connReader) checkPassword(user, password string) *wire.Error {
+	login, err := r.logins.Admit(r.conn.RemoteAddr(), r.authTimeout, r.leaving)
+	switch {
+	case errors.Is(err, auth.ErrGaveUp):
+		return wire.Errorf(wire.CodeShuttingDown, "the server is stopping")
+	case err != nil:
+		return wire.Errorf(wire.CodeRateLimited, "%v", err)
+	}
+	err = r.auth.Authenticate(user, password)
+	login.End(err != nil)
+	if err != nil {
+		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
+	}
 	return nil
 }
 
@@ -772,7 +806,7 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 			return nil
 		}
 		r.logged = true
-		r.logger().Warn("peer server refused: no authentication (original-style peers are not allowed)")
+		r.strangerLogs.Warn(r.logger(), "peer server refused: no authentication (original-style peers are not allowed)")
 		return wire.Errorf(wire.CodeUnauthorized, "a peer server must authenticate with its name and the shared secret")
 	}
 	name := h.Authentication.Username
@@ -783,10 +817,10 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	r.logged = true
 	switch {
 	case !ok:
-		r.logger().Warn("peer server refused: unknown peer", "peer", name)
+		r.strangerLogs.Warn(r.logger(), "peer server refused: unknown peer", "peer", name)
 		return refused
 	case !match:
-		r.logger().Warn("peer server refused: wrong secret", "peer", name)
+		r.strangerLogs.Warn(r.logger(), "peer server refused: wrong secret", "peer", name)
 		return refused
 	}
 	r.peer = name

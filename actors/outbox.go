@@ -31,7 +31,7 @@ type outbox struct {
 	mu      sync.Mutex
 	items   []any // *wire.StatusReport, *deliver, *wire.DummyReply, *wire.HandlerRequest, ...
 	spare   []any // the last batch's slice, reused by the next writer
-limits  outboxLimits
+	limits  outboxLimits
 	bytes   int   // queued and being written, as itemSize counts them
 	charged int64 // bytes charged to the budget while blocked, given back once written
 	running bool  // a writer goroutine runs

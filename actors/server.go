@@ -19,6 +19,7 @@ import (
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -39,6 +40,12 @@ const (
 	stateTimeout = 2 * time.Second
 	// peerStopTimeout bounds the wait for a peer link to stop.
 	peerStopTimeout = 5 * time.Second
+	// strangerLogBurst and strangerLogPeriod throttle each kind of warning
+	// a stranger can cause (bad frames, bad logins, failed accepts): 7,900
+	// bad connections a second wrote 1 MB of log a second. Five lines show
+	// the addresses involved; a count follows every ten seconds.
+	strangerLogBurst  = 5
+	strangerLogPeriod = 10 * time.Second
 )
 
 // Server is one Bester server: its listeners, its actors and its handlers.
@@ -53,6 +60,8 @@ type Server struct {
 	connLimits *connLimits
 	// pool runs the actors' mailboxes and the connections' writers.
 	pool *gopool.Pool
+	// strangerLogs throttles the warnings anyone who can connect can cause.
+	strangerLogs *logthrottle.Throttle
 
 	router    *actor.PID
 	acceptor  *actor.PID
@@ -72,7 +81,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
 		connLimits: newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
 		links:      make(map[string]*actor.PID),
-		peers:      make(map[string]*actor.PID)}
+		peers:      make(map[string]*actor.PID), strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
 		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
 			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
@@ -198,11 +207,17 @@ func (s *Server) startActors() {
 		maxInFlight: sc.MaxInFlight, maxPerUser: sc.MaxConnectionsPerUser,
 		rate:   rateLimit{perSecond: sc.MessageRate, burst: sc.MessageBurst},
 		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
-		auth: s.auth, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
+		auth: s.auth, logins: loginGuard(s.cfg.Server), strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
+}
+
+// loginGuard is the guard of client logins the server block configures.
+func loginGuard(c config.Server) *auth.Guard {
+	return auth.NewGuard(auth.GuardSettings{MaxFailures: c.MaxLoginFailures, Block: c.LoginBlock,
+		FailureDelay: c.LoginFailureDelay, PerSource: c.MaxLoginsPerAddress})
 }
 
 // maxIdleGoroutines bounds the goroutines the server keeps waiting for
@@ -264,7 +279,7 @@ func (s *Server) accept(ln net.Listener, l config.Listener) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			log.Error("accept failed", "error", err)
+			s.strangerLogs.Error(log, "accept failed", "error", err)
 			time.Sleep(acceptRetry)
 			continue
 		}
@@ -431,6 +446,7 @@ func (s *Server) stop(ctx context.Context) {
 	s.removeSockets()
 	s.sys.Shutdown()
 	s.pool.Close()
+	s.strangerLogs.Stop()
 	s.log.Info("stopped")
 }
 

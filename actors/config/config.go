@@ -99,6 +99,21 @@ type Server struct {
 	// unauthenticated server-scope message per connection
 	// (`allow_legacy_peers`).
 	AllowLegacyPeers bool
+
+	// MaxLoginFailures failed logins from one address within LoginBlock
+	// make the server refuse its logins with rate_limited for LoginBlock
+	// (`max_login_failures`).
+	MaxLoginFailures int
+	// LoginBlock is the window failed logins are counted in and how long a
+	// blocked address is refused (`login_block`).
+	LoginBlock time.Duration
+	// LoginFailureDelay is how long each login of an address that has
+	// failed three times within LoginBlock waits before a failure or
+	// refusal is answered (`login_failure_delay`).
+	LoginFailureDelay time.Duration
+	// MaxLoginsPerAddress is how many logins from one address are checked
+	// at once; more wait (`max_logins_per_address`).
+	MaxLoginsPerAddress int
 }
 
 // Log says how the server logs (the `log` block).

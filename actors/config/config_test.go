@@ -58,6 +58,11 @@ server {
   max_recipients              = 64
   message_rate                = 50
   message_burst               = 100
+
+  max_login_failures     = 5
+  login_block            = "10m"
+  login_failure_delay    = "0s"
+  max_logins_per_address = 4
 }
 log {
   level = "DEBUG"
@@ -128,6 +133,10 @@ informer {
 			MaxRecipients:            64,
 			MessageRate:              50,
 			MessageBurst:             100,
+			MaxLoginFailures:         5,
+			LoginBlock:               10 * time.Minute,
+			LoginFailureDelay:        0,
+			MaxLoginsPerAddress:      4,
 		},
 		Log:  Log{Level: "debug", JSON: true},
 		Auth: Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
@@ -207,6 +216,10 @@ handler "relay" {
 			MaxConnectionsPerUser:    DefaultMaxConnectionsPerUser,
 			MaxRecipients:            DefaultMaxRecipients,
 			MessageBurst:             1,
+			MaxLoginFailures:         10,
+			LoginBlock:               time.Minute,
+			LoginFailureDelay:        500 * time.Millisecond,
+			MaxLoginsPerAddress:      2,
 		},
 		Log:       Log{Level: "info"},
 		Auth:      Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},

@@ -61,6 +61,24 @@ const (
 	// MinBufferBudget is the smallest buffer_budget: room for a few
 	// full frames at the default max_frame.
 	MinBufferBudget = 4 << 20
+
+	// DefaultMaxLoginFailures is ten: enough for a person mistyping a
+	// password several times, or a few clients behind one address with a
+	// stale password, while a guesser gets ten tries per LoginBlock.
+	DefaultMaxLoginFailures = 10
+	// DefaultLoginBlock is a minute: long enough that guessing from one
+	// address is hopeless (ten tries a minute), short enough that a
+	// locked-out person waits only a moment.
+	DefaultLoginBlock = time.Minute
+	// DefaultLoginFailureDelay is half a second: nothing to a person, but
+	// with DefaultMaxLoginsPerAddress it caps one address at four answers
+	// a second once it has failed three times.
+	DefaultLoginFailureDelay = 500 * time.Millisecond
+	// DefaultMaxLoginsPerAddress is two: one address then takes at most
+	// two bcrypt comparisons at a time, whatever number of connections it
+	// opens, while a client that opens a couple of connections at once
+	// does not wait.
+	DefaultMaxLoginsPerAddress = 2
 )
 
 // Defaults for the `log` and `auth` blocks.

@@ -60,6 +60,15 @@ type rawServer struct {
 	MessageBurstRange    hcl.Range `hcl:"message_burst,attr_range"`
 	AllowUnnamedPeers    *bool     `hcl:"allow_unnamed_peers,optional"`
 	AllowLegacyPeers     *bool     `hcl:"allow_legacy_peers,optional"`
+
+	MaxLoginFailures         *int      `hcl:"max_login_failures,optional"`
+	MaxLoginFailuresRange    hcl.Range `hcl:"max_login_failures,attr_range"`
+	LoginBlock               *string   `hcl:"login_block,optional"`
+	LoginBlockRange          hcl.Range `hcl:"login_block,attr_range"`
+	LoginFailureDelay        *string   `hcl:"login_failure_delay,optional"`
+	LoginFailureDelayRange   hcl.Range `hcl:"login_failure_delay,attr_range"`
+	MaxLoginsPerAddress      *int      `hcl:"max_logins_per_address,optional"`
+	MaxLoginsPerAddressRange hcl.Range `hcl:"max_logins_per_address,attr_range"`
 }
 
 // rawLog is the `log` block.

@@ -33,6 +33,11 @@ func (c *checker) server(r *rawServer) Server {
 
 		AllowUnnamedPeers: flag(r.AllowUnnamedPeers, DefaultAllowUnnamedPeers),
 		AllowLegacyPeers:  flag(r.AllowLegacyPeers, DefaultAllowLegacyPeers),
+
+		MaxLoginFailures:    c.count(r.MaxLoginFailures, r.MaxLoginFailuresRange, "max_login_failures", DefaultMaxLoginFailures, 1),
+		LoginBlock:          c.duration(r.LoginBlock, r.LoginBlockRange, "login_block", DefaultLoginBlock, positive),
+		LoginFailureDelay:   c.duration(r.LoginFailureDelay, r.LoginFailureDelayRange, "login_failure_delay", DefaultLoginFailureDelay, nonNegative),
+		MaxLoginsPerAddress: c.count(r.MaxLoginsPerAddress, r.MaxLoginsPerAddressRange, "max_logins_per_address", DefaultMaxLoginsPerAddress, 1),
 	}
 	if r.MaxFrame != nil && int64(*r.MaxFrame) > MaxMaxFrame {
 		c.errorf(r.MaxFrameRange, `Invalid "max_frame"`,
