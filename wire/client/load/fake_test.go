@@ -120,10 +120,14 @@ func (c *fakeConn) Close() error {
 }
 
 // stallWindow returns a stall function under which every flush between
-// at and at+d (from now) waits until at+d.
+// at and at+d after the first flush waits until at+d. The window counts
+// from the first flush, not from its creation, so that it falls inside the
+// run however long a loaded machine takes to start it.
 func stallWindow(at, d time.Duration) func() {
-	start := time.Now()
+	var first sync.Once
+	var start time.Time
 	return func() {
+		first.Do(func() { start = time.Now() })
 		if since := time.Since(start); since >= at && since < at+d {
 			time.Sleep(at + d - since)
 		}
