@@ -53,7 +53,7 @@ func benchCommand(e *env) *cli.Command {
 		OnUsageError: usageError,
 		Flags:        benchFlags(),
 		Action: func(context.Context, *cli.Command) error {
-			return errors.New("bench: name a workload: relay, pingpong, fanout, connect or federation (see 'bester bench -help')")
+			return errors.New("bench: name a workload: relay, pingpong, fanout, connect, federation or abuse (see 'bester bench -help')")
 		},
 	}
 	for _, w := range workloads {
@@ -69,6 +69,7 @@ func benchCommand(e *env) *cli.Command {
 			},
 		})
 	}
+	cmd.Commands = append(cmd.Commands, abuseCommand(e))
 	return cmd
 }
 
@@ -116,46 +117,62 @@ type benchRun struct {
 	addr     string
 	peerAddr string // federation: the recipients' server
 	peerName string
+	password string
 	target   string
 	notes    []string
 	spawned  []*load.Spawned
 	progress func(load.Progress)
 }
 
-// runBench runs one workload and prints its result.
-func runBench(ctx context.Context, cmd *cli.Command, e *env, workload string) error {
+// newBenchRun gathers a bench command's flags and checks them.
+func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
 	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: cmd.String("addr"),
-		peerAddr: cmd.String("peer-addr"), peerName: cmd.String("peer-name")}
+		peerAddr: cmd.String("peer-addr"), peerName: cmd.String("peer-name"), password: cmd.String("password")}
 	codec, err := wire.ParseCodec(cmd.String("codec"))
 	if err != nil || codec == wire.CodecAuto {
-		return fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
+		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
 	}
 	b.codec = codec
 	if err := b.checkFlags(); err != nil {
-		return err
+		return nil, err
 	}
+	return b, nil
+}
+
+// setUp raises the open-file limit, which it returns, and starts the
+// servers asked for with -spawn; stopServers stops them.
+func (b *benchRun) setUp(ctx context.Context, spawn load.SpawnOptions) (uint64, error) {
 	nofile, err := load.RaiseOpenFileLimit()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b.info("open-file limit %d", nofile)
-	defer b.stopServers()
 	switch {
-	case cmd.Bool("spawn") && workload == "federation":
-		if err := b.spawnPeers(ctx); err != nil {
-			return err
-		}
-	case cmd.Bool("spawn"):
-		if err := b.spawn(ctx, b.spawnOptions()); err != nil {
-			return err
-		}
-	case workload == "federation":
+	case b.cmd.Bool("spawn") && b.workload == "federation":
+		err = b.spawnPeers(ctx)
+	case b.cmd.Bool("spawn"):
+		err = b.spawn(ctx, spawn)
+	case b.workload == "federation":
 		b.target = fmt.Sprintf("%s, recipients on its peer %s at %s", b.addr, b.peerName, b.peerAddr)
 	default:
 		b.target = b.addr
 	}
-	if e.stderrTerminal {
+	if b.e.stderrTerminal {
 		b.progress = b.liveLine
+	}
+	return nofile, err
+}
+
+// runBench runs one workload and prints its result.
+func runBench(ctx context.Context, cmd *cli.Command, e *env, workload string) error {
+	b, err := newBenchRun(cmd, e, workload)
+	if err != nil {
+		return err
+	}
+	defer b.stopServers()
+	nofile, err := b.setUp(ctx, b.spawnOptions())
+	if err != nil {
+		return err
 	}
 	var res *load.Result
 	if workload == "connect" {
@@ -201,8 +218,12 @@ func (b *benchRun) checkFlags() error {
 		return errors.New("pingpong is one pair with a window of 1: use relay for -pairs, -window or -rate")
 	case b.workload == "connect" && (cmd.IsSet("rate") || cmd.IsSet("pairs") || cmd.IsSet("window")):
 		return errors.New("connect opens idle connections: -rate, -pairs and -window do not apply")
-	case b.workload != "connect" && (cmd.IsSet("conns") || cmd.IsSet("server-pid")):
-		return errors.New("-conns and -server-pid go with the connect workload")
+	case b.workload != "connect" && b.workload != "abuse" && (cmd.IsSet("conns") || cmd.IsSet("server-pid")):
+		return errors.New("-conns and -server-pid go with the connect and abuse workloads")
+	case b.workload == "abuse" && (cmd.IsSet("pairs") || cmd.IsSet("rate") || cmd.IsSet("warmup") ||
+		cmd.IsSet("recipients") || cmd.IsSet("sources") || cmd.IsSet("concurrency")):
+		return errors.New("abuse runs one canary pair beside its attack: -pairs, -rate (see -canary-rate), " +
+			"-warmup, -recipients, -sources and -concurrency do not apply")
 	case b.workload != "federation" && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
 		return errors.New("-peer-addr and -peer-name go with the federation workload")
 	case b.workload == "federation" && spawn && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
@@ -313,7 +334,7 @@ func (b *benchRun) stopServers() error {
 
 func (b *benchRun) driver() *load.Bester {
 	return &load.Bester{Network: b.network, Address: b.addr, Codec: b.codec,
-		Password: b.cmd.String("password"), Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
+		Password: b.password, Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
 }
 
 // sources plans the source addresses for conns connections.

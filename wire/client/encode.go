@@ -27,9 +27,11 @@ var (
 // place in the initial byte.
 const cborMajorText = 3 << 5
 
-// appendFrame appends to dst one frame holding a payload-only envelope in
-// codec c. data must already be encoded in c; empty means null.
-func appendFrame(dst []byte, c wire.Codec, typ, id string, data []byte) []byte {
+// AppendMessage appends to dst one frame holding a payload-only envelope
+// in codec c, as Send writes it. data must already be encoded in c (it
+// is not checked); empty means null. Tools that write frames themselves,
+// or must know a message's exact size, use it.
+func AppendMessage(dst []byte, c wire.Codec, typ, id string, data []byte) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0) // length prefix, filled in below
 	if c == wire.CodecJSON {

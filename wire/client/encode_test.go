@@ -18,7 +18,7 @@ func FuzzAppendFrame(f *testing.F) {
 		}
 		data := map[wire.Codec][]byte{wire.CodecCBOR: {0x82, 0x01, 0x61, 'x'}, wire.CodecJSON: []byte(`[1,"x"]`)}
 		for c, d := range data {
-			frame := appendFrame(nil, c, typ, id, d)
+			frame := AppendMessage(nil, c, typ, id, d)
 			body := frame[wire.FrameHeaderSize:]
 			if n := int(frame[0]) | int(frame[1])<<8 | int(frame[2])<<16 | int(frame[3])<<24; n != len(body) {
 				t.Fatalf("%s: length prefix %d, body %d bytes", c, n, len(body))
@@ -37,7 +37,7 @@ func FuzzAppendFrame(f *testing.F) {
 func TestAppendFrameNullData(t *testing.T) {
 	for c, want := range map[wire.Codec]string{wire.CodecCBOR: "\xf6", wire.CodecJSON: "null"} {
 		var e wire.Envelope
-		if err := c.UnmarshalMap(appendFrame(nil, c, "t", "1", nil)[wire.FrameHeaderSize:], &e); err != nil {
+		if err := c.UnmarshalMap(AppendMessage(nil, c, "t", "1", nil)[wire.FrameHeaderSize:], &e); err != nil {
 			t.Fatal(err)
 		}
 		if string(e.Payload.Data) != want {

@@ -79,7 +79,7 @@ func (c *Client) writeLocked(typ, id string, raw []byte) error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	c.scratch = appendFrame(c.scratch[:0], c.codec, typ, id, raw)
+	c.scratch = AppendMessage(c.scratch[:0], c.codec, typ, id, raw)
 	if n := len(c.scratch) - wire.FrameHeaderSize; n > c.maxFrame {
 		return fmt.Errorf("%w: %d > %d bytes", wire.ErrFrameTooLarge, n, c.maxFrame)
 	}

@@ -69,15 +69,11 @@ func PlanSources(target string, conns, force int) ([]net.IP, string, error) {
 	if need <= 1 {
 		return nil, "", nil
 	}
-	host, _, err := net.SplitHostPort(target)
+	loopback, err := loopbackIPv4(target)
 	if err != nil {
-		return nil, "", fmt.Errorf("target %q: %w", target, err)
+		return nil, "", err
 	}
-	ip := net.ParseIP(host)
-	if host == "localhost" {
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+	if !loopback {
 		if force > 0 {
 			return nil, "", fmt.Errorf("-sources needs an IPv4 loopback target, not %s", target)
 		}
@@ -95,21 +91,39 @@ func PlanSources(target string, conns, force int) ([]net.IP, string, error) {
 		"ephemeral ports %d-%d", need, need, conns, lo, hi), nil
 }
 
-// RSS is the resident memory of process pid, in bytes, from
-// /proc/PID/status (VmRSS).
-func RSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// AttackSources are the source addresses attack connections are spread
+// over: 127.0.0.2 to 127.0.0.(n+1), so that a server's limits per source
+// address (or its penalties for failed logins) fall on them and not on
+// 127.0.0.1, where the canary connects from. It returns nil, and a note,
+// when target is not an IPv4 loopback address.
+func AttackSources(target string, n int) ([]net.IP, string, error) {
+	if n < 1 || n > 253 {
+		return nil, "", fmt.Errorf("%d attack source addresses: want 1 to 253", n)
+	}
+	loopback, err := loopbackIPv4(target)
 	if err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			if _, err := fmt.Sscan(v, &kb); err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", strings.TrimSpace(v), err)
-			}
-			return kb * 1024, nil
-		}
+	if !loopback {
+		return nil, fmt.Sprintf("the attack dials from one source address: %s is not an IPv4 loopback address", target), nil
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	srcs := make([]net.IP, n)
+	for i := range srcs {
+		srcs[i] = net.IPv4(127, 0, 0, byte(i+2))
+	}
+	return srcs, "", nil
+}
+
+// loopbackIPv4 tells whether target (host:port) is on an IPv4 loopback
+// address, where any 127.x.y.z can be dialled from.
+func loopbackIPv4(target string) (bool, error) {
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		return false, fmt.Errorf("target %q: %w", target, err)
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return ip != nil && ip.To4() != nil && ip.IsLoopback(), nil
 }

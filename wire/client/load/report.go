@@ -120,16 +120,7 @@ func writeConnect(p func(string, ...any), res *Result) {
 }
 
 // errorLine is the errors by kind, most frequent first.
-func (res *Result) errorLine() string {
-	if len(res.Errors) == 0 {
-		return "none"
-	}
-	var parts []string
-	for _, k := range res.errorKinds() {
-		parts = append(parts, fmt.Sprintf("%s %s", k, Thousands(res.Errors[k])))
-	}
-	return strings.Join(parts, ", ")
-}
+func (res *Result) errorLine() string { return countsLine(res.Errors) }
 
 // line is the accounting in one line.
 func (a *Accounting) line() string {

@@ -209,12 +209,12 @@ func (res *Result) ErrorTotal() uint64 {
 	return n
 }
 
-// errorKinds lists the error kinds, most frequent first.
-func (res *Result) errorKinds() []string {
-	keys := slices.Collect(maps.Keys(res.Errors))
+// kindsByCount lists the keys of counts, most frequent first.
+func kindsByCount(counts map[string]uint64) []string {
+	keys := slices.Collect(maps.Keys(counts))
 	slices.SortFunc(keys, func(a, b string) int {
-		if res.Errors[a] != res.Errors[b] {
-			if res.Errors[a] > res.Errors[b] {
+		if counts[a] != counts[b] {
+			if counts[a] > counts[b] {
 				return -1
 			}
 			return 1

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 )
@@ -55,6 +56,12 @@ type SpawnOptions struct {
 	// Peers are the servers this one exchanges messages with, each
 	// with the secret both give.
 	Peers []Peer
+	// MaxFrame is server.max_frame in bytes; default the server's.
+	MaxFrame int
+	// Users, when set, are the only users, by name with their
+	// passwords (htpasswd authentication); otherwise authentication is
+	// open.
+	Users map[string]string
 }
 
 // Spawned is a Bester server started for a run: a separate process with
@@ -102,6 +109,10 @@ func SpawnBester(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 		return nil, err
 	}
 	s.informer = filepath.Join(s.Dir, "informer.sock")
+	if err := writeUsers(s.Dir, o.Users); err != nil {
+		s.cleanup()
+		return nil, err
+	}
 	cfgPath := filepath.Join(s.Dir, "bester.hcl")
 	if err := os.WriteFile(cfgPath, []byte(spawnConfig(o, s.Dir, s.Handler)), 0o600); err != nil {
 		s.cleanup()
@@ -140,6 +151,7 @@ server {
   name             = %q
   runtime_dir      = %q
   max_in_flight    = %d
+  max_frame        = %d
   shutdown_timeout = "5s"
 }
 
@@ -147,9 +159,7 @@ log {
   level = %q
 }
 
-auth {
-  mode = "open"
-}
+%s
 
 listener "tcp4" {
   network = "tcp4"
@@ -167,8 +177,30 @@ handler "relay" {
 informer {
   socket = "informer.sock"
 }
-%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.LogLevel, "warn"), cmp(o.Listen, "127.0.0.1:0"),
+%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
+		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"),
 		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers))
+}
+
+// usersFile is the htpasswd file of a spawned server with Users.
+const usersFile = "users.htpasswd"
+
+// authBlock is open authentication, or htpasswd when there are users.
+func authBlock(users map[string]string) string {
+	if len(users) == 0 {
+		return "auth {\n  mode = \"open\"\n}"
+	}
+	return fmt.Sprintf("auth {\n  mode = \"htpasswd\"\n  file = %q\n}", usersFile)
+}
+
+// writeUsers writes the htpasswd file for users into dir.
+func writeUsers(dir string, users map[string]string) error {
+	for name, password := range users {
+		if err := auth.SetPassword(filepath.Join(dir, usersFile), name, password); err != nil {
+			return fmt.Errorf("users of the spawned server: %w", err)
+		}
+	}
+	return nil
 }
 
 // Peer is a peer server of a spawned one.
