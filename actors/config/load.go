@@ -30,13 +30,9 @@ func Load(path string) (*Config, error) {
 // its directory is where relative paths start. The error, if any, lists every
 // problem found, each with its file, line and source text.
 func Parse(filename string, src []byte) (*Config, error) {
-	p := hclparse.NewParser()
-	f, diags := p.ParseHCL(src, filename)
+	p, raw, parsed, diags := decode(filename, src)
 	var cfg *Config
-	if !diags.HasErrors() {
-		var raw rawFile
-		decodeDiags := gohcl.DecodeBody(f.Body, nil, &raw)
-		diags = append(diags, decodeDiags...)
+	if parsed {
 		start := hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 		dir, err := filepath.Abs(filepath.Dir(filename))
 		if err != nil {
@@ -47,21 +43,39 @@ func Parse(filename string, src []byte) (*Config, error) {
 				Subject:  start.Ptr(),
 			})
 		}
-		c := newChecker(decodeDiags, start, dir)
-		cfg = c.build(&raw)
+		c := newChecker(diags, start, dir)
+		cfg = c.build(raw)
 		cfg.Path = filename
 		diags = append(diags, c.diags...)
 	}
 	if diags.HasErrors() {
-		sortByPlace(diags)
-		var b strings.Builder
-		w := hcl.NewDiagnosticTextWriter(&b, p.Files(), diagWidth, false)
-		if err := w.WriteDiagnostics(diags); err != nil {
-			return nil, fmt.Errorf("config %s: %w", filename, diags)
-		}
-		return nil, errors.New(strings.TrimRight(b.String(), "\n"))
+		return nil, errors.New(render(p, filename, diags))
 	}
 	return cfg, nil
+}
+
+// decode parses src and decodes it into the raw types; parsed is false
+// after a syntax error, which leaves raw empty.
+func decode(filename string, src []byte) (p *hclparse.Parser, raw *rawFile, parsed bool, diags hcl.Diagnostics) {
+	p = hclparse.NewParser()
+	f, diags := p.ParseHCL(src, filename)
+	raw = &rawFile{}
+	if diags.HasErrors() {
+		return p, raw, false, diags
+	}
+	return p, raw, true, append(diags, gohcl.DecodeBody(f.Body, nil, raw)...)
+}
+
+// render writes diags in file order, each with its file, line and source
+// text.
+func render(p *hclparse.Parser, filename string, diags hcl.Diagnostics) string {
+	sortByPlace(diags)
+	var b strings.Builder
+	w := hcl.NewDiagnosticTextWriter(&b, p.Files(), diagWidth, false)
+	if err := w.WriteDiagnostics(diags); err != nil {
+		return fmt.Sprintf("config %s: %v", filename, diags)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // sortByPlace orders problems as they appear in the file, so that an

@@ -59,6 +59,9 @@ func run() error {
 		return fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", cfg.Log.Level)
 	}
 	if *check {
+		if err := printWarnings(cfg); err != nil {
+			return err
+		}
 		fmt.Printf("%s: configuration is valid (%s, %s, %s)\n", *configPath,
 			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"), count(len(cfg.Peers), "peer"))
 		return nil
@@ -94,6 +97,18 @@ func run() error {
 		signal.Reset(syscall.SIGINT, syscall.SIGTERM) // a second signal kills at once
 		srv.Stop(context.Background())
 		return nil
+	}
+	return nil
+}
+
+// printWarnings writes the configuration's warnings to standard error.
+func printWarnings(cfg *config.Config) error {
+	w, err := config.Warnings(cfg)
+	if err != nil {
+		return err
+	}
+	if w != "" {
+		fmt.Fprintln(os.Stderr, w)
 	}
 	return nil
 }

@@ -420,6 +420,73 @@ listener "public" {
 	}
 }
 
+// TestCheckWarnings: -check warns, with file and line, of handler commands
+// that are not found and of handler sockets in directories others may
+// write, and still exits 0.
+func TestCheckWarnings(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ok.sh"), []byte("#!/bin/sh\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	src := `server {
+  name        = "J"
+  runtime_dir = "run"
+}
+auth {
+  mode = "open"
+}
+listener "local" {
+  address = "127.0.0.1:2223"
+}
+handler "missing" {
+  socket  = "missing.sock"
+  command = ["./missing-handler", "-v"]
+}
+handler "shared" {
+  socket  = "` + shared + `/shared.sock"
+  command = ["sh"]
+}
+handler "nowhere" {
+  socket  = "nowhere.sock"
+  command = ["bester-no-such-program"]
+}
+handler "fine" {
+  socket  = "fine.sock"
+  command = ["./ok.sh"]
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "warn.hcl"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bins.besterd, "-check", "-config", "warn.hcl")
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "configuration is valid") {
+		t.Fatalf("-check: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	out := stderr.String()
+	for _, want := range []string{
+		"Warning: Handler command not found", `warn.hcl line 13, in handler "missing"`, "missing-handler",
+		`warn.hcl line 21, in handler "nowhere"`, "bester-no-such-program",
+		"Warning: Handler socket in a directory others may write", `warn.hcl line 16, in handler "shared"`, shared,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "Warning:"); n != 3 {
+		t.Errorf("%d warnings, want 3:\n%s", n, out)
+	}
+}
+
 // TestCLI drives the bester binary against a real server, as the README's
 // quickstart does.
 func TestCLI(t *testing.T) {
