@@ -261,7 +261,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 		limiter, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
 		if !ok {
-			c.logger().Warn("login refused: the user has max_connections_per_user open", "user", m.user)
+			c.strangerLogs.Warn(c.logger(), "login refused: the user has max_connections_per_user open", "user", m.user)
 			c.queue(ctx, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded,
 				"user %q has %d connections open, the most this server allows", m.user, c.maxPerUser), nil))
 			ctx.Stop(ctx.Self())
@@ -353,7 +353,7 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	if c.out.push(m) || c.dropped {
 		return
 	}
-	c.logger().Warn("client is not reading its messages, disconnecting",
+	c.strangerLogs.Warn(c.logger(), "client is not reading its messages, disconnecting",
 		"send_queue", c.outbox.count, "send_queue_bytes", c.outbox.bytes, "budget_spent", c.budget.spent())
 	c.dropped = true
 	ctx.Stop(ctx.Self())
@@ -625,7 +625,7 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, io.EOF):
 		return "closed by the client"
 	case errors.Is(err, errBusy):
-		r.logger().Warn("large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
+		r.strangerLogs.Warn(r.logger(), "large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id, wire.Errorf(wire.CodeOverloaded, "%v", err), nil)})
 		return "no buffer room"
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
@@ -633,7 +633,7 @@ func (r *connReader) fail(id string, err error) string {
 			return "server draining"
 		}
 		if r.fr.sock.frameLate() {
-			r.logger().Warn("frame not complete within frame_timeout, closing", "frame_timeout", r.frameTimeout)
+			r.strangerLogs.Warn(r.logger(), "frame not complete within frame_timeout, closing", "frame_timeout", r.frameTimeout)
 			r.root.Send(r.self, &finalReport{wire.BadReport(id,
 				wire.Errorf(wire.CodeBadFrame, "frame not complete within %s", r.frameTimeout), nil)})
 			return "frame timed out"

@@ -285,7 +285,7 @@ func (s *Server) accept(ln net.Listener, l config.Listener) {
 		}
 		addr := sourceAddress(conn)
 		if why, ok := s.connLimits.admit(addr); !ok {
-			log.Warn("connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
+			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
 			refuse(conn, l.Codec, why)
 			continue
 		}
