@@ -56,7 +56,7 @@ func abuseFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "attack", Usage: "the attack: " + strings.Join(load.AttackNames(), ", ")},
 		&cli.DurationFlag{Name: "solo", Value: defaultSolo, Usage: "time the canary runs alone (-duration: beside the attack)"},
-		&cli.FloatFlag{Name: "canary-rate", Usage: "canary messages per second (default: as fast as its window allows)"},
+		&cli.FloatFlag{Name: "canary-rate", DefaultText: "as fast as -window allows", Usage: "canary messages per second"},
 		&cli.IntFlag{Name: "max-frame", Value: wire.DefaultMaxFrame, Usage: "the server's max_frame, in bytes (with -spawn: set it)"},
 		&cli.StringFlag{Name: "user", Usage: "name attackers log in with, with -password (default: a name each, for open authentication)"},
 		&cli.IntFlag{Name: "names", Value: load.DefaultNames, Usage: "bignames: users named in one message"},
