@@ -46,8 +46,11 @@ type frameReader struct {
 }
 
 func (f *frameReader) Read(p []byte) (int, error) {
+	if f.br != nil && len(p) >= directRead {
+		f.release(false) // when empty: a frame that stalls holds no buffer
+	}
 	if f.br == nil {
-		if len(p) <= wire.FrameHeaderSize {
+		if len(p) <= wire.FrameHeaderSize || len(p) >= directRead {
 			return f.sock.Read(p)
 		}
 		f.br = readBuffers.Get().(*bufio.Reader)
@@ -55,6 +58,11 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	}
 	return f.br.Read(p)
 }
+
+// directRead is the read size, in bytes, from which a frameReader reads
+// straight into the caller's buffer (the rest of a large body), without a
+// read buffer.
+const directRead = 4 << 10
 
 // release returns the read buffer to readBuffers unless it holds bytes
 // not read yet (or always, when the reader is done).

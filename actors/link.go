@@ -293,7 +293,7 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 		l.oneshot++
 		go l.exchange(l.gen, id, data)
 	} else {
-		slot := l.pickConn()
+		slot := l.pickConn(len(data))
 		d.req = wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data}
 		if slot < 0 || !l.conns[slot].out.push(&d.req) {
 			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
@@ -304,10 +304,33 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 	l.deadlines = append(l.deadlines, expiry{id: id, at: time.Now().Add(l.handler.Timeout)})
 }
 
-// pickConn chooses the next live stream connection, round robin.
-func (l *handlerLink) pickConn() int {
-	for range l.conns {
-		l.next = (l.next + 1) % len(l.conns)
+// bulkData is the data size, in bytes, from which a request is bulk: with
+// two connections or more, bulk requests go on the first and the others
+// carry the rest, so that small messages never queue behind a megabyte
+// being written, read and answered on the same socket.
+const bulkData = 64 << 10
+
+// pickConn chooses the live stream connection for a request of size
+// bytes of data: the bulk one for large requests, the others round robin
+// for the rest; any live one when those are down.
+func (l *handlerLink) pickConn(size int) int {
+	if len(l.conns) > 1 {
+		if size >= bulkData {
+			if l.conns[0] != nil {
+				return 0
+			}
+		} else if slot := l.roundRobin(1); slot >= 0 {
+			return slot
+		}
+	}
+	return l.roundRobin(0)
+}
+
+// roundRobin returns the next live connection from first on, or -1.
+func (l *handlerLink) roundRobin(first int) int {
+	n := len(l.conns) - first
+	for range n {
+		l.next = first + (l.next-first+1+n)%n
 		if l.conns[l.next] != nil {
 			return l.next
 		}

@@ -17,7 +17,7 @@ const (
 	// before any of it has arrived. Each step that fills at most doubles
 	// it, so a body holds at most about twice what has arrived, whatever
 	// its length prefix claims.
-	firstBodyStep = 32 << 10
+	firstBodyStep = 4 << 10
 	// EnvelopeHeadroom is how much larger than max_frame a frame the
 	// server writes may be: max_frame bounds a message's data, and a
 	// request to a handler or a delivery wraps that data in an envelope
@@ -51,7 +51,7 @@ func ReadFrame(r io.Reader, max int, buf []byte) ([]byte, error) {
 
 // ReadFrameGrow is ReadFrame that tells grow about each body buffer it
 // allocates. A body that does not fit in buf is read in steps: the first
-// buffer holds up to 32 KiB (or cap(buf), if larger), and each one that
+// buffer holds up to 4 KiB (or cap(buf), if larger), and each one that
 // fills is replaced by one twice its size, up to the frame's length. Before
 // each allocation, grow is called with the size of the buffer it replaces
 // (0 for the first) and the size of the new one; an error from grow ends

@@ -261,7 +261,7 @@ func TestReadFrameMemoryFollowsArrival(t *testing.T) {
 		}
 		// Steps double, so all of them together are at most twice the
 		// last, which is at most twice what arrived (or the first step).
-		limit := uint64(4*sent + 2*32<<10 + 1<<10)
+		limit := uint64(4*sent + 2*4<<10 + 1<<10)
 		if got := after.TotalAlloc - before.TotalAlloc; got > limit {
 			t.Errorf("sent %d of a claimed %d bytes: %d bytes allocated, want at most %d", sent, claim, got, limit)
 		}
@@ -280,7 +280,7 @@ func TestReadFrameGrowSteps(t *testing.T) {
 	}{
 		{n: 100, buf: 0, steps: []step{{0, 100}}},
 		{n: 100, buf: 200, steps: nil},
-		{n: 100 << 10, buf: 0, steps: []step{{0, 32 << 10}, {32 << 10, 64 << 10}, {64 << 10, 100 << 10}}},
+		{n: 100 << 10, buf: 0, steps: []step{{0, 4 << 10}, {4 << 10, 8 << 10}, {8 << 10, 16 << 10}, {16 << 10, 32 << 10}, {32 << 10, 64 << 10}, {64 << 10, 100 << 10}}},
 		{n: 100 << 10, buf: 64 << 10, steps: []step{{0, 100 << 10}}},
 	} {
 		body := bytes.Repeat([]byte{'b'}, tc.n)

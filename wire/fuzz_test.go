@@ -182,7 +182,7 @@ func FuzzReadFrameGrow(f *testing.F) {
 		}
 		want, wantErr := readFrames(&splitReader{b: stream}, nil)
 		grow := func(prev, next int) error {
-			if next <= prev || next > limit || prev > 0 && next > 2*prev || prev == 0 && next > 32<<10 {
+			if next <= prev || next > limit || prev > 0 && next > 2*prev || prev == 0 && next > 4<<10 {
 				t.Fatalf("grow(%d, %d)", prev, next)
 			}
 			return nil
