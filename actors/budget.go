@@ -7,14 +7,15 @@ import (
 )
 
 // budget bounds the bytes the whole server holds on behalf of connections
-// that have not proven they deserve it: large frames being read and the
-// messages made of them until they are reported, and outboxes whose peer
-// does not read. Readers of large frames wait for room (back-pressure on
-// the sockets that send the most); outboxes are charged without waiting,
-// since their bytes exist already, and a full budget makes the server cut
-// the clients that do not read. Small messages are never counted: what
-// they hold is bounded by the in-flight limits, and the hot path stays
-// free of shared counters.
+// that have not proven they deserve it: frames being read (their read
+// buffers, and what large ones hold beyond the 16 KiB every reader may
+// keep) and the messages made of large frames until they are reported,
+// and outboxes whose peer does not read. Readers of large frames wait for
+// room (back-pressure on the sockets that send the most), and take no read
+// buffer while there is none; outboxes are charged without waiting, since
+// their bytes exist already, and a full budget makes the server cut the
+// clients that do not read. Small messages are never counted: what they
+// hold is bounded by the in-flight limits.
 type budget struct {
 	limit   int64
 	used    atomic.Int64

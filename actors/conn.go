@@ -40,17 +40,22 @@ var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, re
 // takes a buffer from readBuffers so that the body, and the frames sent
 // with it, come in with few system calls. release gives the buffer back
 // when it is empty between frames.
+//
+// A held buffer is charged to the server's budget, since a frame that
+// stalls keeps it; when the budget is spent, reads go straight to the
+// socket, slower but holding nothing.
 type frameReader struct {
-	sock sockReader
-	br   *bufio.Reader
+	sock   sockReader
+	br     *bufio.Reader
+	budget *budget
 }
 
 func (f *frameReader) Read(p []byte) (int, error) {
 	if f.br != nil && len(p) >= directRead {
-		f.release(false) // when empty: a frame that stalls holds no buffer
+		f.release(false) // when empty: a large body is read straight into place
 	}
 	if f.br == nil {
-		if len(p) <= wire.FrameHeaderSize || len(p) >= directRead {
+		if len(p) <= wire.FrameHeaderSize || len(p) >= directRead || !f.budget.tryTake(readBufferSize) {
 			return f.sock.Read(p)
 		}
 		f.br = readBuffers.Get().(*bufio.Reader)
@@ -71,6 +76,7 @@ func (f *frameReader) release(done bool) {
 		f.br.Reset(nil)
 		readBuffers.Put(f.br)
 		f.br = nil
+		f.budget.release(readBufferSize)
 	}
 }
 
@@ -95,6 +101,7 @@ type sockReader struct {
 	limit        time.Time // a deadline no frame may pass (authentication's); zero for none
 	started      time.Time // when the frame being read began; zero before its first byte
 	armed        bool      // the frame's deadline is set
+	draining     *atomic.Bool
 }
 
 func (s *sockReader) Read(p []byte) (int, error) {
@@ -109,8 +116,12 @@ func (s *sockReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// deadline is when the frame being read must be whole.
+// deadline is when the frame being read must be whole: now, once the
+// server drains, since a frame not read by then is not accepted.
 func (s *sockReader) deadline() time.Time {
+	if s.draining.Load() {
+		return time.Now()
+	}
 	d := s.started.Add(s.frameTimeout)
 	if !s.limit.IsZero() && s.limit.Before(d) {
 		return s.limit
@@ -418,7 +429,8 @@ type finalReport struct{ report *wire.StatusReport }
 // while the new one starts small. Only one of them reads at a time.
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
-	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout}
+	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining}
+	r.fr.budget = c.budget
 	r.growFn = r.grow
 	first, reason := r.start()
 	if first == nil {
@@ -464,8 +476,11 @@ type connReader struct {
 // the connection is authenticated and registered, or nil and why reading
 // ended.
 func (r *connReader) start() (*wire.Envelope, string) {
-	limit := time.Now().Add(r.authTimeout)
-	codec, env, err := r.next(limit, limit, r.maxAuthFrame)
+	limit, maxFirst := time.Now().Add(r.authTimeout), r.maxAuthFrame
+	if r.allowLegacy { // an original-style peer's only message is its first
+		maxFirst = r.maxFrame
+	}
+	codec, env, err := r.next(limit, limit, maxFirst)
 	if err != nil {
 		return nil, r.fail(wire.IDAuth, err)
 	}
@@ -599,11 +614,15 @@ func (r *connReader) next(wait, limit time.Time, max int) (wire.Codec, *wire.Env
 // before its deadline.
 var errBusy = errors.New("the server had no room for this frame within frame_timeout")
 
-// grow charges the budget for the next buffer of a large frame, waiting
-// for room until the frame's deadline.
+// grow charges the budget for the next buffer of a large frame beyond the
+// maxIdleReadBuffer any reader may keep, waiting for room until the
+// frame's deadline: a first message, or any small one, never waits.
 func (r *connReader) grow(prev, next int) error {
-	n := int64(next - prev)
-	if !r.budget.take(n, r.stopped, r.fr.sock.deadline()) {
+	n := int64(max(0, next-maxIdleReadBuffer) - max(0, prev-maxIdleReadBuffer))
+	if n == 0 { // what every connection may keep between frames anyway
+		return nil
+	}
+	if !r.budget.take(n, r.leaving, r.fr.sock.deadline()) {
 		return errBusy
 	}
 	r.held += n
@@ -632,6 +651,8 @@ func (r *connReader) fail(id string, err error) string {
 		return "bad first message"
 	case errors.Is(err, io.EOF):
 		return "closed by the client"
+	case errors.Is(err, errBusy) && r.draining.Load():
+		return "server draining"
 	case errors.Is(err, errBusy):
 		r.strangerLogs.Warn(r.logger(), "large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id, wire.Errorf(wire.CodeOverloaded, "%v", err), nil)})
@@ -746,17 +767,15 @@ func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, 
 	if len(typ) > wire.MaxNameLength {
 		return nil, codec, wire.Errorf(wire.CodeBadMessage, "payload.type is longer than %d bytes", wire.MaxNameLength)
 	}
-	if hc, ok := r.handlerCodecs[typ]; ok && hc != codec {
-		conv, err := wire.Convert(data, codec, hc)
-		if err != nil {
-			return nil, codec, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", hc, err)
-		}
-		data, codec = conv, hc
+	to, ok := r.handlerCodecs[typ]
+	if !ok {
+		to = codec // no such handler: the router says so
 	}
-	if len(data) > r.maxFrame {
-		return nil, codec, wire.Errorf(wire.CodeBadMessage, "data is %d bytes in %s, more than max_frame (%d)", len(data), codec, r.maxFrame)
+	conv, err := wire.ConvertWithin(data, codec, to, r.maxFrame)
+	if err != nil {
+		return nil, codec, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", to, err)
 	}
-	return data, codec, nil
+	return conv, to, nil
 }
 
 // dispatch sends d to the router with the budget the frame it came in

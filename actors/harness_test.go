@@ -159,7 +159,7 @@ informer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := io.Writer(t.Output())
+	out := io.Writer(untilCleanup(t, t.Output()))
 	if o.log != nil {
 		out = io.MultiWriter(out, o.log)
 	}
@@ -172,6 +172,36 @@ informer {
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
 	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+}
+
+// guardedWriter drops what is written once its test has ended: the actor
+// system's dead-letter throttle may still log a summary a moment after
+// the server stopped, and testing panics on a write after the test.
+type guardedWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	ended bool
+}
+
+func (g *guardedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ended {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+// untilCleanup returns w guarded to stop writing when t's cleanups run,
+// after every cleanup registered later (such as the server's stop).
+func untilCleanup(t testing.TB, w io.Writer) io.Writer {
+	g := &guardedWriter{w: w}
+	t.Cleanup(func() {
+		g.mu.Lock()
+		g.ended = true
+		g.mu.Unlock()
+	})
+	return g
 }
 
 // handlerBlock is a stream or oneshot handler running the test handler.

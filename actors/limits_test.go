@@ -266,3 +266,21 @@ func TestMessageRate(t *testing.T) {
 		t.Errorf("got %d answered and %d rate_limited of %d", ok, limited, 2*n)
 	}
 }
+
+// Strangers whose first frames fill the buffer budget do not keep anyone
+// else from logging in: first messages of up to 16 KiB are never charged,
+// and readers take no read buffer while the budget is spent.
+func TestLoginWhileTheBudgetIsSpent(t *testing.T) {
+	ts := startServerWith(t, serverOptions{server: "buffer_budget = 4194304"}, "")
+	for range 100 { // 100 × 43 KiB beyond the free 16 KiB: past 4 MiB
+		c := ts.dialRaw(t, wire.CodecJSON)
+		c.write(append(claimHeader(60_000), strings.Repeat("x", 40_000)...))
+	}
+	eventually(t, "the strangers fill the budget", func() bool { return ts.budget.used.Load() > ts.budget.limit-64<<10 })
+	start := time.Now()
+	c := ts.dialRaw(t, wire.CodecJSON)
+	c.login("fresh")
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a login took %s while strangers held the budget", took)
+	}
+}

@@ -277,13 +277,11 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 		l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q has %d requests in flight", l.handler.Name, len(l.pending)))
 		return
 	}
-	data, err := wire.Convert(d.data, d.codec, l.handler.Codec) // a no-op but for sendHandler between codecs
+	// Readers convert; this converts only after a sendHandler between
+	// handlers of different codecs, and checks a handler's data's size.
+	data, err := wire.ConvertWithin(d.data, d.codec, l.handler.Codec, l.maxFrame)
 	if err != nil {
 		l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "data cannot be sent to a %s handler: %v", l.handler.Codec, err))
-		return
-	}
-	if len(data) > l.maxFrame {
-		l.fail(ctx, d, wire.Errorf(wire.CodeBadMessage, "data is %d bytes in %s, more than max_frame (%d)", len(data), l.handler.Codec, l.maxFrame))
 		return
 	}
 	id := l.nextID
@@ -437,16 +435,13 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		rcptBuf     [4]recipient // a user rarely has more connections: no allocation
 	)
 	rcpts := rcptBuf[:0]
-	converted[l.handler.Codec] = data
-	if len(data) > l.maxFrame {
-		convErr[l.handler.Codec] = fmt.Errorf("data is %d bytes, more than max_frame (%d)", len(data), l.maxFrame)
-	}
+	converted[l.handler.Codec], convErr[l.handler.Codec] = wire.ConvertWithin(data, l.handler.Codec, l.handler.Codec, l.maxFrame)
 	for _, user := range dedup(users) {
 		rcpts = l.registry.lookup(user, rcpts[:0])
 		sent := false
 		for _, rc := range rcpts {
 			if converted[rc.codec] == nil && convErr[rc.codec] == nil {
-				converted[rc.codec], convErr[rc.codec] = l.convertForClient(data, rc.codec)
+				converted[rc.codec], convErr[rc.codec] = wire.ConvertWithin(data, l.handler.Codec, rc.codec, l.maxFrame)
 			}
 			if err := convErr[rc.codec]; err != nil {
 				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
@@ -481,16 +476,6 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		undelivered = undelivered[:listed]
 	}
 	d.reply(ctx, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
-}
-
-// convertForClient converts a delivery's data for a client of codec, which
-// accepts max_frame of data (plus the envelope's headroom).
-func (l *handlerLink) convertForClient(data wire.RawValue, codec wire.Codec) (wire.RawValue, error) {
-	conv, err := wire.Convert(data, l.handler.Codec, codec)
-	if err == nil && len(conv) > l.maxFrame {
-		err = fmt.Errorf("data is %d bytes in %s, more than max_frame (%d)", len(conv), codec, l.maxFrame)
-	}
-	return conv, err
 }
 
 // maxUndeliveredBytes bounds the names a report lists as undelivered,

@@ -67,7 +67,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 				"peer %s is not configured, and this server does not send to unnamed peers (allow_unnamed_peers)", name)
 			continue
 		}
-		converted, err := wire.Convert(data, l.handler.Codec, unnamedPeerCodec)
+		converted, err := wire.ConvertWithin(data, l.handler.Codec, unnamedPeerCodec, l.maxFrame)
 		if err != nil {
 			f.errs[name] = wire.Errorf(wire.CodeBadMessage, "data cannot be sent to peer %s (%s): %v", name, unnamedPeerCodec, err)
 			continue

@@ -33,7 +33,7 @@ type outbox struct {
 	spare   []any // the last batch's slice, reused by the next writer
 	limits  outboxLimits
 	bytes   int   // queued and being written, as itemSize counts them
-	charged int64 // bytes charged to the budget while blocked, given back once written
+	charged int64 // bytes charged to the budget: all of bytes while blocked, else none
 	running bool  // a writer goroutine runs
 	blocked bool  // the writer waits for the peer to read before it can write more
 	closing bool  // no more items; the writer flushes and then closes conn
@@ -102,12 +102,11 @@ func (o *outbox) push(m any) bool {
 		o.mu.Unlock()
 		return false
 	}
-	if o.blocked && o.limits.budget != nil {
-		o.limits.budget.charge(int64(size))
-		o.charged += int64(size)
-	}
 	o.bytes += size
 	o.items = append(o.items, m)
+	if o.blocked {
+		o.recharge()
+	}
 	start := !o.running
 	o.running = true
 	o.mu.Unlock()
@@ -208,9 +207,7 @@ func (o *outbox) run() {
 		clear(batch)
 		o.mu.Lock()
 		o.bytes -= batchBytes
-		if !o.blocked {
-			o.uncharge()
-		}
+		o.recharge()
 		if o.spare == nil && cap(batch) <= maxSpareBatch {
 			o.spare = batch[:0]
 		}
@@ -237,17 +234,37 @@ func appendFrame(buf *bytes.Buffer, codec wire.Codec, m any) error {
 	return codec.AppendFrame(buf, m)
 }
 
-// uncharge gives the budget back what it was charged; o.mu is held.
-func (o *outbox) uncharge() {
-	if o.charged > 0 {
-		o.limits.budget.release(o.charged)
-		o.charged = 0
+// recharge makes what the budget is charged match what waits while the
+// peer does not read: everything queued or being written, or nothing;
+// o.mu is held.
+func (o *outbox) recharge() {
+	var want int64
+	if o.blocked {
+		want = int64(o.bytes)
 	}
+	o.chargeTo(want)
+}
+
+// uncharge gives the budget back all it was charged; o.mu is held.
+func (o *outbox) uncharge() { o.chargeTo(0) }
+
+// chargeTo moves what the budget is charged to want; o.mu is held.
+func (o *outbox) chargeTo(want int64) {
+	if o.limits.budget == nil || want == o.charged {
+		return
+	}
+	if want > o.charged {
+		o.limits.budget.charge(want - o.charged)
+	} else {
+		o.limits.budget.release(o.charged - want)
+	}
+	o.charged = want
 }
 
 func (o *outbox) setBlocked(b bool) {
 	o.mu.Lock()
 	o.blocked = b
+	o.recharge()
 	o.mu.Unlock()
 }
 

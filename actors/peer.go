@@ -282,7 +282,7 @@ func (l *peerLink) accept(ctx actor.Context, m *peerSend) {
 			l.peer.Name, l.inFlight()))
 		return
 	}
-	data, err := wire.Convert(m.data, m.codec, l.peer.Codec)
+	data, err := wire.ConvertWithin(m.data, m.codec, l.peer.Codec, l.maxFrame)
 	if err != nil {
 		fail(wire.Errorf(wire.CodeBadMessage, "data cannot be sent to peer %s (%s): %v", l.peer.Name, l.peer.Codec, err))
 		return

@@ -22,9 +22,11 @@ type recipient struct {
 // actors and the informer read it. It is shared memory rather than an actor
 // so that a delivery costs no extra hop.
 type registry struct {
-	mu       sync.RWMutex
-	users    map[string][]recipient
-	limiters map[string]*rate.Limiter // by user, while connected, when messages are rate limited
+	mu    sync.RWMutex
+	users map[string][]recipient
+	// limiters rate-limit each user's messages: while connected, and after
+	// until their bucket has refilled, so that reconnecting buys nothing.
+	limiters map[string]*rate.Limiter
 	conns    int
 }
 
@@ -55,11 +57,30 @@ func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimi
 	}
 	l := r.limiters[user]
 	if l == nil {
+		r.forgetRefilled(2)
 		l = rate.NewLimiter(rate.Limit(limit.perSecond), limit.burst)
 		r.limiters[user] = l
 	}
 	return l, true
 }
+
+// forgetRefilled drops the limiters of up to n disconnected users whose
+// buckets are full again: a few at each new limiter, from a random place
+// in the map, keep the map as small as the users recently active.
+func (r *registry) forgetRefilled(n int) {
+	for u, l := range r.limiters {
+		if n == 0 {
+			return
+		}
+		n--
+		if _, on := r.users[u]; !on && refilled(l) {
+			delete(r.limiters, u)
+		}
+	}
+}
+
+// refilled reports whether a limiter's bucket is full.
+func refilled(l *rate.Limiter) bool { return l.Tokens() >= float64(l.Burst()) }
 
 func (r *registry) remove(user string, pid *actor.PID) {
 	r.mu.Lock()
@@ -72,7 +93,9 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
-		delete(r.limiters, user)
+		if l := r.limiters[user]; l != nil && refilled(l) {
+			delete(r.limiters, user)
+		}
 		return
 	}
 	r.users[user] = slices.Delete(slices.Clone(list), i, i+1)

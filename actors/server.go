@@ -58,6 +58,8 @@ type Server struct {
 	// connLimits counts open connections for max_connections and
 	// max_connections_per_address.
 	connLimits *connLimits
+	// budget bounds the bytes held for connections (buffer_budget).
+	budget *budget
 	// pool runs the actors' mailboxes and the connections' writers.
 	pool *gopool.Pool
 	// strangerLogs throttles the warnings anyone who can connect can cause.
@@ -195,7 +197,8 @@ func (s *Server) startActors() {
 	}
 	s.links = links // written before any listener accepts, so the router's reads follow it
 	sc := &s.cfg.Server
-	budget := newBudget(sc.BufferBudget)
+	s.budget = newBudget(sc.BufferBudget)
+	budget := s.budget
 	handlerCodecs := make(map[string]wire.Codec, len(s.cfg.Handlers))
 	for _, h := range s.cfg.Handlers {
 		handlerCodecs[h.Name] = h.Codec

@@ -54,6 +54,21 @@ func (r *RawValue) UnmarshalJSON(b []byte) error {
 // JSON form (byte strings, tags, non-text keys, NaN or infinities).
 var ErrNoJSONForm = errors.New("value has no JSON form")
 
+// ErrDataTooLarge is wrapped by ConvertWithin for data larger than
+// max_frame in the codec it is to be written in.
+var ErrDataTooLarge = errors.New("data larger than max_frame")
+
+// ConvertWithin is Convert for data that must fit in max bytes (the
+// server's max_frame) once converted: a conversion can make data larger,
+// and what a server writes must stay within what its reader accepts.
+func ConvertWithin(v RawValue, from, to Codec, max int) (RawValue, error) {
+	out, err := Convert(v, from, to)
+	if err == nil && len(out) > max {
+		return nil, fmt.Errorf("%w: %d bytes in %s, more than %d", ErrDataTooLarge, len(out), to, max)
+	}
+	return out, err
+}
+
 // Convert re-encodes v from codec `from` to codec `to`, keeping every
 // value's kind: integers stay integers, text stays text, maps keep their
 // keys. Equal codecs return v untouched.
