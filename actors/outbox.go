@@ -189,6 +189,7 @@ func (o *outbox) run() {
 				buf = writeBuffers.Get().(*bytes.Buffer)
 			}
 			buf.Reset()
+			buf.Grow(batchBytes) // one allocation for a large message, not a doubling series
 			codec := o.codec()
 			for _, m := range batch {
 				if err := appendFrame(buf, codec, m); err != nil {
