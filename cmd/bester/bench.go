@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 	"github.com/bester-project/bester/wire/client/load"
@@ -346,7 +347,7 @@ func (b *benchRun) sources(conns int) ([]net.IP, error) {
 		}
 		return nil, nil
 	}
-	srcs, note, err := load.PlanSources(b.addr, conns, b.cmd.Int("sources"))
+	srcs, note, err := load.PlanSources(b.addr, conns, b.cmd.Int("sources"), config.DefaultMaxConnectionsPerAddress)
 	if err != nil {
 		return nil, err
 	}

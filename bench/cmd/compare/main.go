@@ -28,6 +28,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/bench/internal/targets"
 	"github.com/bester-project/bester/wire/client/load"
 )
@@ -215,7 +216,7 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 	cpu0 := cpuOf(t)
 	switch workload {
 	case "connect":
-		srcs, _, perr := load.PlanSources(t.Addr, o.conns, 0)
+		srcs, _, perr := load.PlanSources(t.Addr, o.conns, 0, config.DefaultMaxConnectionsPerAddress)
 		if perr != nil {
 			err = perr
 			break

@@ -52,19 +52,23 @@ const portsPerSource = 0.8
 
 // PlanSources chooses the source addresses for conns connections to
 // target (host:port). With force > 0 it uses that many; otherwise as many
-// as the ephemeral port range needs. A nil address lets the system choose
-// (127.0.0.1 for a loopback target); the others are 127.0.0.2,
-// 127.0.0.3, ..., all on the loopback interface. It returns nil when one
-// is enough, and a note for people when it used more or could not.
-func PlanSources(target string, conns, force int) ([]net.IP, string, error) {
+// as the ephemeral port range needs, and as keep each address within
+// perAddress connections (a server's limit per source address; 0 for
+// none). A nil address lets the system choose (127.0.0.1 for a loopback
+// target); the others are 127.0.0.2, 127.0.0.3, ..., all on the loopback
+// interface. It returns nil when one is enough, and a note for people when
+// it used more or could not.
+func PlanSources(target string, conns, force, perAddress int) ([]net.IP, string, error) {
 	lo, hi, err := EphemeralPorts()
 	ports := hi - lo + 1
 	need := force
 	if force <= 0 {
-		if err != nil {
-			return nil, "", nil // no range to plan with: one source
+		if err == nil {
+			need = int(float64(conns)/(float64(ports)*portsPerSource)) + 1
 		}
-		need = int(float64(conns)/(float64(ports)*portsPerSource)) + 1
+		if perAddress > 0 {
+			need = max(need, (conns+perAddress-1)/perAddress)
+		}
 	}
 	if need <= 1 {
 		return nil, "", nil
@@ -77,8 +81,8 @@ func PlanSources(target string, conns, force int) ([]net.IP, string, error) {
 		if force > 0 {
 			return nil, "", fmt.Errorf("-sources needs an IPv4 loopback target, not %s", target)
 		}
-		return nil, fmt.Sprintf("%d connections may exhaust the %d ephemeral ports of one source address; "+
-			"several source addresses need an IPv4 loopback target", conns, ports), nil
+		return nil, fmt.Sprintf("%d connections may exhaust the ephemeral ports of one source address, or the "+
+			"server's connections per address; several source addresses need an IPv4 loopback target", conns), nil
 	}
 	if need > 254 {
 		return nil, "", fmt.Errorf("%d source addresses: at most 254", need)

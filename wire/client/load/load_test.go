@@ -340,15 +340,18 @@ func TestRelayDataEncoding(t *testing.T) {
 }
 
 func TestPlanSources(t *testing.T) {
-	srcs, note, err := PlanSources("127.0.0.1:2223", 10, 3)
+	srcs, note, err := PlanSources("127.0.0.1:2223", 10, 3, 0)
 	if err != nil || len(srcs) != 3 || srcs[0] != nil || srcs[2].String() != "127.0.0.3" || note == "" {
 		t.Fatalf("%v %q %v", srcs, note, err)
 	}
-	if srcs, _, err := PlanSources("127.0.0.1:2223", 10, 0); err != nil || srcs != nil {
+	if srcs, _, err := PlanSources("127.0.0.1:2223", 10, 0, 0); err != nil || srcs != nil {
 		t.Fatalf("one source is enough for 10: %v %v", srcs, err)
 	}
-	if _, _, err := PlanSources("[::1]:2223", 10, 2); err == nil {
+	if _, _, err := PlanSources("[::1]:2223", 10, 2, 0); err == nil {
 		t.Fatal("several sources for an IPv6 target")
+	}
+	if srcs, _, err := PlanSources("127.0.0.1:2223", 5000, 0, 1024); err != nil || len(srcs) != 5 {
+		t.Fatalf("5000 connections at 1024 per address: %d sources, %v", len(srcs), err)
 	}
 }
 
