@@ -14,7 +14,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/internal/gopool"
@@ -278,7 +277,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.logger().Info("peer server connected", "codec", m.codec)
 			return
 		}
-		limiter, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
+		limits, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
 		if !ok {
 			c.strangerLogs.Warn(c.logger(), "login refused: the user has max_connections_per_user open", "user", m.user)
 			c.queue(ctx, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded,
@@ -290,7 +289,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		if c.log != nil {
 			c.log = c.log.With("user", m.user)
 		}
-		m.limiter = limiter
+		m.limits = limits
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
@@ -463,9 +462,10 @@ type connReader struct {
 	user string
 	// held is what the frame read last was charged to the budget; it goes
 	// with the message it holds, or back when that is not dispatched.
-	held    int64
-	growFn  func(prev, next int) error // grow, bound once
-	limiter *rate.Limiter              // the user's, shared by their connections; nil for none
+	held   int64
+	growFn func(prev, next int) error // grow, bound once
+	limits *userLimits                // the user's, shared by their connections; nil for none
+	read   int                        // the size of the frame read last
 
 	peer   string // set once a peer server authenticated
 	legacy bool   // an original-style peer: one message, no authentication
@@ -508,7 +508,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	case <-r.stopped:
 		return nil, "stopped"
 	}
-	r.limiter = auth.limiter
+	r.limits = auth.limits
 	return env, ""
 }
 
@@ -534,6 +534,9 @@ func (r *connReader) run(first *wire.Envelope) string {
 	}
 	r.env = wire.Envelope{} // a waiting reader keeps no message, nor the credentials
 	for {
+		if !r.throttle() {
+			return "stopped"
+		}
 		var wait time.Time
 		if timeout > 0 {
 			wait = time.Now().Add(timeout)
@@ -553,6 +556,24 @@ func (r *connReader) run(first *wire.Envelope) string {
 			return ended
 		}
 		r.env = wire.Envelope{}
+	}
+}
+
+// throttle waits, before the next frame is read, as long as the user's
+// byte_rate asks for the frame read last; false when the connection is
+// leaving meanwhile.
+func (r *connReader) throttle() bool {
+	d := r.limits.byteDelay(r.read)
+	if d == 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.leaving:
+		return false
 	}
 }
 
@@ -592,6 +613,7 @@ func (r *connReader) next(wait, limit time.Time, max int) (wire.Codec, *wire.Env
 	if err != nil {
 		return 0, nil, err
 	}
+	r.read = len(body)
 	r.fr.release(false)
 	if cap(body) <= maxIdleReadBuffer {
 		r.buf = body[:0]
@@ -731,7 +753,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	if !r.acquire() {
 		return false
 	}
-	if r.limiter != nil && !r.limiter.Allow() {
+	if !r.limits.allowMessage() {
 		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeRateLimited,
 			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst), nil))
 		return true

@@ -284,3 +284,25 @@ func TestLoginWhileTheBudgetIsSpent(t *testing.T) {
 		t.Errorf("a login took %s while strangers held the budget", took)
 	}
 }
+
+// Over byte_rate, the server reads a user's frames more slowly: every
+// message still goes through, none is refused.
+func TestByteRateSlowsReading(t *testing.T) {
+	ts := startServerWith(t, serverOptions{server: "byte_rate = 100000\nbyte_burst = 100000"}, "")
+	c := ts.dial("B", wire.CodecJSON)
+	body := strings.Repeat("x", 50_000)
+	start := time.Now()
+	for i := range 6 { // 300 KB: 100 KB at once, then 100 KB a second
+		if err := c.Send(wire.TypeDummy, fmt.Sprint(i), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 6 {
+		if in := recv(t, c); in.Kind != client.KindDummy {
+			t.Fatalf("want a dummy reply, got %s", in.Raw)
+		}
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("300 KB at 100 KB/s with 100 KB of burst took %s, want about 2 s", took)
+	}
+}

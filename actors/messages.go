@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/wire"
 )
@@ -110,9 +109,9 @@ type authenticated struct {
 	peer       string // set instead of user for a peer server
 	codec      wire.Codec
 	registered chan struct{}
-	// limiter is the user's message rate limiter, set by the actor before
-	// it closes registered; nil when there is no limit.
-	limiter *rate.Limiter
+	// limits are the user's rate limiters, set by the actor before it
+	// closes registered; nil when there are none.
+	limits *userLimits
 }
 
 // readerDone tells a connection actor its reader goroutine has ended;

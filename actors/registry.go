@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"golang.org/x/time/rate"
 
 	"github.com/bester-project/bester/wire"
 )
@@ -24,27 +23,20 @@ type recipient struct {
 type registry struct {
 	mu    sync.RWMutex
 	users map[string][]recipient
-	// limiters rate-limit each user's messages: while connected, and after
-	// until their bucket has refilled, so that reconnecting buys nothing.
-	limiters map[string]*rate.Limiter
-	conns    int
+	// limits rate-limit each user: while connected, and after until their
+	// buckets have refilled, so that reconnecting buys nothing.
+	limits map[string]*userLimits
+	conns  int
 }
 
 func newRegistry() *registry {
-	return &registry{users: make(map[string][]recipient), limiters: make(map[string]*rate.Limiter)}
-}
-
-// rateLimit is how many messages per second each user may send; zero
-// perSecond means no limit.
-type rateLimit struct {
-	perSecond, burst int
+	return &registry{users: make(map[string][]recipient), limits: make(map[string]*userLimits)}
 }
 
 // add registers a connection of user unless the user has maxPerUser
-// already, and returns the user's rate limiter (nil when there is no
-// limit): one for all of their connections, so that more connections do
-// not buy a higher rate.
-func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimit) (*rate.Limiter, bool) {
+// already, and returns the user's rate limiters (nil when there are no
+// limits), one set for all of their connections.
+func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimit) (*userLimits, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.users[user]) >= maxPerUser {
@@ -52,14 +44,13 @@ func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimi
 	}
 	r.users[user] = append(r.users[user], rc)
 	r.conns++
-	if limit.perSecond == 0 {
-		return nil, true
-	}
-	l := r.limiters[user]
+	l := r.limits[user]
 	if l == nil {
+		if l = limit.newLimits(); l == nil {
+			return nil, true
+		}
 		r.forgetRefilled(2)
-		l = rate.NewLimiter(rate.Limit(limit.perSecond), limit.burst)
-		r.limiters[user] = l
+		r.limits[user] = l
 	}
 	return l, true
 }
@@ -68,19 +59,16 @@ func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimi
 // buckets are full again: a few at each new limiter, from a random place
 // in the map, keep the map as small as the users recently active.
 func (r *registry) forgetRefilled(n int) {
-	for u, l := range r.limiters {
+	for u, l := range r.limits {
 		if n == 0 {
 			return
 		}
 		n--
-		if _, on := r.users[u]; !on && refilled(l) {
-			delete(r.limiters, u)
+		if _, on := r.users[u]; !on && l.refilled() {
+			delete(r.limits, u)
 		}
 	}
 }
-
-// refilled reports whether a limiter's bucket is full.
-func refilled(l *rate.Limiter) bool { return l.Tokens() >= float64(l.Burst()) }
 
 func (r *registry) remove(user string, pid *actor.PID) {
 	r.mu.Lock()
@@ -93,8 +81,8 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
-		if l := r.limiters[user]; l != nil && refilled(l) {
-			delete(r.limiters, user)
+		if l := r.limits[user]; l != nil && l.refilled() {
+			delete(r.limits, user)
 		}
 		return
 	}

@@ -87,6 +87,13 @@ type Server struct {
 	// MessageBurst is how many messages a user may send at once above
 	// MessageRate (`message_burst`).
 	MessageBurst int
+	// ByteRate is how many frame bytes per second each user may send, on
+	// average over all their connections; past it the server reads from
+	// them more slowly. Zero means no limit (`byte_rate`).
+	ByteRate int
+	// ByteBurst is how many bytes a user may send at once above ByteRate
+	// (`byte_burst`).
+	ByteBurst int
 	// GCPercent is the garbage collector's target, as GOGC sets it: the
 	// heap may grow by this percentage of what is live before a collection
 	// (`gc_percent`). besterd applies it unless GOGC is set.

@@ -58,6 +58,7 @@ server {
   max_recipients              = 64
   message_rate                = 50
   message_burst               = 100
+  byte_rate                   = 1000000
 
   max_login_failures     = 5
   login_block            = "10m"
@@ -133,6 +134,8 @@ informer {
 			MaxRecipients:            64,
 			MessageRate:              50,
 			MessageBurst:             100,
+			ByteRate:                 1000000,
+			ByteBurst:                1000000,
 			MaxLoginFailures:         5,
 			LoginBlock:               10 * time.Minute,
 			LoginFailureDelay:        0,
@@ -216,6 +219,7 @@ handler "relay" {
 			MaxConnectionsPerUser:    DefaultMaxConnectionsPerUser,
 			MaxRecipients:            DefaultMaxRecipients,
 			MessageBurst:             1,
+			ByteBurst:                DefaultMaxFrame,
 			MaxLoginFailures:         10,
 			LoginBlock:               time.Minute,
 			LoginFailureDelay:        500 * time.Millisecond,

@@ -58,6 +58,8 @@ const (
 	DefaultMaxRecipients = 1024
 	// DefaultMessageRate is zero: no rate limit unless configured.
 	DefaultMessageRate = 0
+	// DefaultByteRate is zero: no byte rate limit unless configured.
+	DefaultByteRate = 0
 	// MinBufferBudget is the smallest buffer_budget: room for a few
 	// full frames at the default max_frame.
 	MinBufferBudget = 4 << 20

@@ -58,6 +58,10 @@ type rawServer struct {
 	MessageRateRange     hcl.Range `hcl:"message_rate,attr_range"`
 	MessageBurst         *int      `hcl:"message_burst,optional"`
 	MessageBurstRange    hcl.Range `hcl:"message_burst,attr_range"`
+	ByteRate             *int      `hcl:"byte_rate,optional"`
+	ByteRateRange        hcl.Range `hcl:"byte_rate,attr_range"`
+	ByteBurst            *int      `hcl:"byte_burst,optional"`
+	ByteBurstRange       hcl.Range `hcl:"byte_burst,attr_range"`
 	AllowUnnamedPeers    *bool     `hcl:"allow_unnamed_peers,optional"`
 	AllowLegacyPeers     *bool     `hcl:"allow_legacy_peers,optional"`
 

@@ -47,6 +47,8 @@ func (c *checker) server(r *rawServer) Server {
 	// An absent max_auth_frame follows a max_frame set below its default.
 	s.MaxAuthFrame = c.count(r.MaxAuthFrame, r.MaxAuthFrameRange, "max_auth_frame", min(DefaultMaxAuthFrame, s.MaxFrame), MinMaxFrame)
 	s.MessageBurst = c.count(r.MessageBurst, r.MessageBurstRange, "message_burst", max(1, s.MessageRate), 1)
+	s.ByteRate = c.count(r.ByteRate, r.ByteRateRange, "byte_rate", DefaultByteRate, 0)
+	s.ByteBurst = c.count(r.ByteBurst, r.ByteBurstRange, "byte_burst", max(s.ByteRate, s.MaxFrame), 1)
 	if s.MaxAuthFrame > s.MaxFrame {
 		c.errorf(r.MaxAuthFrameRange, `Invalid "max_auth_frame"`,
 			`"max_auth_frame" (%d) must not exceed "max_frame" (%d).`, s.MaxAuthFrame, s.MaxFrame)
