@@ -150,6 +150,29 @@ func TestHandlerAnswersGarbage(t *testing.T) {
 	}
 }
 
+// An answer whose frame is whole and whose id can be read, but which does
+// not decode (here: text that is not UTF-8), fails only its own request:
+// another one in flight on the same connection is carried out.
+func TestHandlerAnswerWithBadTextFailsOnlyItsRequest(t *testing.T) {
+	for _, codec := range []string{"cbor", "json"} {
+		t.Run(codec, func(t *testing.T) {
+			ts := startServer(t, handlerBlock("h", "stream", codec, "connections = 1"))
+			c := ts.dial("T", wire.CodecJSON)
+			if err := c.Send("h", "slow", act("late", "ms", 300)); err != nil {
+				t.Fatal(err)
+			}
+			ts.waitInFlight(t, "h", 1)
+			r := sendForReport(t, c, "h", "bad", act("garbage", "junk", "text"))
+			wantBad(t, r, wire.CodeHandlerError)
+			if !strings.Contains(r.Header.Detail, "does not decode") {
+				t.Errorf("want the reason in the detail, got %q", r.Header.Detail)
+			}
+			expectDelivery(t, c, nil) // the slow one's echo, on the same connection
+			wantGood(t, expectReport(t, c, "slow"))
+		})
+	}
+}
+
 func TestHandlerAnswersLate(t *testing.T) {
 	// One connection, so that the late answer comes back on the same one
 	// as the next answer, and before it. Each answer is at least 500 ms

@@ -59,8 +59,16 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 		}
 		a := &answer{gen: c.gen}
 		if err := c.codec.UnmarshalMap(body, &a.resp); err != nil {
-			root.Send(self, &connBroken{conn: c, err: err, garbage: true})
-			return
+			// A whole frame keeps the stream in step: when its id can be
+			// read, only that request fails.
+			id, ok := wire.PeekResponseID(c.codec, body)
+			if !ok {
+				root.Send(self, &connBroken{conn: c, err: err, garbage: true})
+				return
+			}
+			a.id, a.err = id, wire.Errorf(wire.CodeHandlerError, "the handler's answer does not decode: %v", err)
+			root.Send(self, a)
+			continue
 		}
 		if a.resp.ID == nil {
 			root.Send(self, &connBroken{conn: c, err: errors.New("response has no id"), garbage: true})

@@ -314,15 +314,31 @@ func PeekID(codec Codec, body []byte) string {
 			ID RawValue `cbor:"id" json:"id"`
 		} `cbor:"payload" json:"payload"`
 	}
-	var err error
-	if codec == CodecJSON {
-		err = json.Unmarshal(body, &v)
-	} else {
-		err = codec.Unmarshal(body, &v)
-	}
 	var id string
-	if err != nil || len(v.Payload.ID) == 0 || codec.Unmarshal(v.Payload.ID, &id) != nil {
+	if peek(codec, body, &v) != nil || len(v.Payload.ID) == 0 || codec.Unmarshal(v.Payload.ID, &id) != nil {
 		return ""
 	}
 	return id
+}
+
+// PeekResponseID returns the id of a handler response that did not decode
+// (see PeekID), so that only its own request fails.
+func PeekResponseID(codec Codec, body []byte) (uint64, bool) {
+	var v struct {
+		ID *uint64 `cbor:"id" json:"id"`
+	}
+	if peek(codec, body, &v) != nil || v.ID == nil {
+		return 0, false
+	}
+	return *v.ID, true
+}
+
+// peek decodes body into v leniently: in JSON without checkJSONText, since
+// text that is not UTF-8 may be what made the body fail, and the fields
+// peeked at are checked by their own decoding.
+func peek(codec Codec, body []byte, v any) error {
+	if codec == CodecJSON {
+		return json.Unmarshal(body, v)
+	}
+	return codec.Unmarshal(body, v)
 }

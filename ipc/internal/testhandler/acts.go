@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,14 +31,28 @@ func fail(context.Context, *ipc.Request, *input) (*ipc.Response, error) {
 }
 
 func garbage(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
-	if in.Junk == "invalid" {
+	switch in.Junk {
+	case "invalid":
 		return ipc.RawFrame([]byte{0xff, 0x00}), nil
+	case "text":
+		return badText(req)
 	}
 	body, err := req.Codec.Marshal([]int{1, 2})
 	if err != nil {
 		return nil, fmt.Errorf("testhandler: garbage: %w", err)
 	}
 	return ipc.RawFrame(body), nil
+}
+
+// badText is a well-formed response to req, with its id, whose data is
+// text that is not UTF-8.
+func badText(req *ipc.Request) (*ipc.Response, error) {
+	const mark = "MARK"
+	body, err := req.Codec.Marshal(map[string]any{"id": req.ID, "header": map[string]any{"status": "0"}, "data": mark})
+	if err != nil {
+		return nil, fmt.Errorf("testhandler: garbage: %w", err)
+	}
+	return ipc.RawFrame(bytes.Replace(body, []byte(mark), []byte("MA\xffK"), 1)), nil
 }
 
 // late answers after "ms" milliseconds: to the users in "to" when it

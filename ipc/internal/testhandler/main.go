@@ -12,8 +12,10 @@
 //	echo     sendClients to the sender (from.name) with the whole request
 //	         data as data.
 //	fail     status "1", data "fail requested".
-//	garbage  a frame that is no response: [1,2] encoded in the codec, or the
-//	         invalid bytes ff 00 when "junk" is "invalid".
+//	garbage  a frame that is no response: [1,2] encoded in the codec, the
+//	         invalid bytes ff 00 when "junk" is "invalid", or, when it is
+//	         "text", a response with the request's id whose data is text
+//	         that is not UTF-8.
 //	late     wait "ms" milliseconds, then answer like relay when "to" names
 //	         users, like echo otherwise.
 //	never    no answer to this request (until the connection closes).
