@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"runtime"
@@ -23,29 +22,18 @@ func heapInUse() uint64 {
 	return m.HeapInuse
 }
 
-// claimHeader is a frame header claiming n bytes.
-func claimHeader(n int) []byte {
-	return binary.LittleEndian.AppendUint32(nil, uint32(n))
-}
-
-// dialMany opens n raw connections to ts's TCP listener in parallel.
-func dialMany(t *testing.T, ts *testServer, n int) []*rawConn {
-	conns := make([]*rawConn, n)
-	for i := range conns {
-		conns[i] = ts.dialRaw(t, wire.CodecJSON)
-	}
-	return conns
-}
-
 // A header claiming max_frame before login is refused at once with
 // frame_too_large, and nothing is allocated for it: 300 of them used to
 // hold 300 MiB until the authentication timeout.
 func TestPreLoginFrameIsSmall(t *testing.T) {
 	ts := startServer(t, "")
 	before := heapInUse()
-	conns := dialMany(t, ts, 300)
+	conns := make([]*rawConn, 300)
+	for i := range conns {
+		conns[i] = ts.dialRaw(t, wire.CodecJSON)
+	}
 	for _, c := range conns {
-		c.write(append(claimHeader(wire.DefaultMaxFrame), 'x'))
+		c.write(append(frameHeader(wire.DefaultMaxFrame), 'x'))
 	}
 	time.Sleep(300 * time.Millisecond) // let the readers see the headers
 	if grown := int64(heapInUse()) - int64(before); grown > 64<<20 {
@@ -68,7 +56,7 @@ func TestPartialFramesAfterLogin(t *testing.T) {
 	for i := range conns {
 		conns[i] = ts.dialRaw(t, wire.CodecJSON)
 		conns[i].login(fmt.Sprintf("u%d", i))
-		conns[i].write(append(claimHeader(wire.DefaultMaxFrame), strings.Repeat("x", 100)...))
+		conns[i].write(append(frameHeader(wire.DefaultMaxFrame), strings.Repeat("x", 100)...))
 	}
 	time.Sleep(300 * time.Millisecond)
 	if grown := int64(heapInUse()) - int64(before); grown > 64<<20 {
@@ -274,7 +262,7 @@ func TestLoginWhileTheBudgetIsSpent(t *testing.T) {
 	ts := startServerWith(t, serverOptions{server: "buffer_budget = 4194304"}, "")
 	for range 100 { // 100 × 43 KiB beyond the free 16 KiB: past 4 MiB
 		c := ts.dialRaw(t, wire.CodecJSON)
-		c.write(append(claimHeader(60_000), strings.Repeat("x", 40_000)...))
+		c.write(append(frameHeader(60_000), strings.Repeat("x", 40_000)...))
 	}
 	eventually(t, "the strangers fill the budget", func() bool { return ts.budget.used.Load() > ts.budget.limit-64<<10 })
 	start := time.Now()
