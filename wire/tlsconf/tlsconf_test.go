@@ -2,8 +2,8 @@ package tlsconf_test
 
 import (
 	"crypto/tls"
-	"encoding/pem"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
 	"os"
