@@ -120,9 +120,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.fanout < 2 {
 		return fmt.Errorf("fanout %d: want at least 2 recipients", o.fanout)
 	}
+	known := append(slices.Clone(targets.Names), targets.TLSNames...)
 	for _, t := range o.targets {
-		if !slices.Contains(targets.Names, t) {
-			return fmt.Errorf("unknown target %q: want %s", t, strings.Join(targets.Names, ", "))
+		if !slices.Contains(known, t) {
+			return fmt.Errorf("unknown target %q: want %s", t, strings.Join(known, ", "))
 		}
 	}
 	nofile, err := load.RaiseOpenFileLimit()

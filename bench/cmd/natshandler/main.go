@@ -24,16 +24,21 @@ import (
 func main() {
 	url := flag.String("url", nats.DefaultURL, "NATS server URL")
 	conns := flag.Int("connections", 4, "connections, each with one queue subscription")
+	ca := flag.String("tls-ca", "", "PEM CA file: connect with TLS, trusting it")
 	flag.Parse()
-	if err := run(*url, *conns); err != nil {
+	if err := run(*url, *conns, *ca); err != nil {
 		fmt.Fprintln(os.Stderr, "natshandler:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, conns int) error {
+func run(url string, conns int, ca string) error {
 	for i := range conns {
-		nc, err := nats.Connect(url, nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect())
+		opts := []nats.Option{nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect()}
+		if ca != "" {
+			opts = append(opts, nats.RootCAs(ca))
+		}
+		nc, err := nats.Connect(url, opts...)
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,9 @@ type NATS struct {
 	// beyond it NATS drops them (slow consumer), which the accounting
 	// shows as lost.
 	Pending int
+	// CA, when set, is the PEM file of the CA the server's TLS
+	// certificate is checked against: the connections use TLS.
+	CA string
 }
 
 // Dial connects user and subscribes it.
@@ -46,6 +49,9 @@ func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (load.Conn, 
 		closed: make(chan struct{})}
 	opts := []nats.Option{nats.Name(user), nats.NoReconnect(), nats.Timeout(timeout),
 		nats.ClosedHandler(func(*nats.Conn) { c.close() })}
+	if n.CA != "" {
+		opts = append(opts, nats.RootCAs(n.CA))
+	}
 	if local != nil {
 		opts = append(opts, nats.SetCustomDialer(&net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: timeout}))
 	}

@@ -19,10 +19,16 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/wire/client/load"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // Names are the targets, in the order the comparison runs them.
 var Names = []string{"bester", "nats", "raw"}
+
+// TLSNames are the targets whose clients connect with TLS (1.3, ECDSA
+// P-256 certificates from a development CA made for the comparison). They
+// run only when asked for.
+var TLSNames = []string{"nats-tls"}
 
 // benchModule is the import path of this module.
 const benchModule = "github.com/bester-project/bester/bench"
@@ -32,6 +38,9 @@ type Binaries struct {
 	dir                          string
 	Besterd, Relay               string // from the Bester module
 	Natsd, NatsHandler, RawRelay string // from this module
+	// Certs is a directory of development certificates for the TLS
+	// targets (tlsconf.WriteDev: ca.crt, server.crt, server.key).
+	Certs string
 }
 
 // Build builds every program into a new temporary directory, from the
@@ -62,6 +71,11 @@ func Build(ctx context.Context) (*Binaries, error) {
 			b.Remove()
 			return nil, fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(build.pkgs, " "), build.dir, err, out)
 		}
+	}
+	b.Certs = filepath.Join(dir, "certs")
+	if _, err := tlsconf.WriteDev(b.Certs, nil, false); err != nil {
+		b.Remove()
+		return nil, fmt.Errorf("make the TLS targets' certificates: %w", err)
 	}
 	b.Besterd, b.Relay = filepath.Join(dir, "besterd"), filepath.Join(dir, "relay")
 	b.Natsd, b.NatsHandler, b.RawRelay = filepath.Join(dir, "natsd"), filepath.Join(dir, "natshandler"), filepath.Join(dir, "rawrelay")
@@ -115,19 +129,9 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 		return &Running{Name: name, Driver: &load.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}, Addr: s.Addr,
 			PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
 	case "nats":
-		srv, line, err := startProc(ctx, "listening ", b.Natsd)
-		if err != nil {
-			return nil, err
-		}
-		addr := strings.TrimPrefix(line, "listening ")
-		url := "nats://" + addr
-		h, _, err := startProc(ctx, "ready", b.NatsHandler, "-url", url)
-		if err != nil {
-			srv.stop()
-			return nil, err
-		}
-		return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending}, Addr: addr, PID: srv.pid(),
-			HandlerPID: h.pid(), stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
+		return startNATS(ctx, b, o, false)
+	case "nats-tls":
+		return startNATS(ctx, b, o, true)
 	case "raw":
 		dir, err := os.MkdirTemp("", "rr")
 		if err != nil {
@@ -149,7 +153,37 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 		return &Running{Name: name, Driver: &Raw{Addr: addr, BufferSize: o.BufferSize}, Addr: addr, PID: srv.pid(), HandlerPID: h.pid(),
 			stop: func() error { err := errors.Join(srv.stop(), h.stop()); os.RemoveAll(dir); return err }}, nil
 	}
-	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(Names, ", "))
+	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(append(Names, TLSNames...), ", "))
+}
+
+// startNATS starts natsd and natshandler, with TLS for every client
+// (handler included) when withTLS is set.
+func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Running, error) {
+	var serverArgs, handlerArgs []string
+	scheme, ca := "nats://", ""
+	if withTLS {
+		ca = filepath.Join(b.Certs, "ca.crt")
+		serverArgs = []string{"-tls-cert", filepath.Join(b.Certs, "server.crt"), "-tls-key", filepath.Join(b.Certs, "server.key")}
+		handlerArgs = []string{"-tls-ca", ca}
+		scheme = "tls://"
+	}
+	srv, line, err := startProc(ctx, "listening ", b.Natsd, serverArgs...)
+	if err != nil {
+		return nil, err
+	}
+	addr := strings.TrimPrefix(line, "listening ")
+	url := scheme + addr
+	h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, handlerArgs...)...)
+	if err != nil {
+		srv.stop()
+		return nil, err
+	}
+	name := "nats"
+	if withTLS {
+		name = "nats-tls"
+	}
+	return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending, CA: ca}, Addr: addr, PID: srv.pid(),
+		HandlerPID: h.pid(), stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
 }
 
 // proc is a started server or handler process.
