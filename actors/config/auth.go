@@ -56,20 +56,28 @@ func (c *checker) htpasswdFile(path string, r *rawAuth, where hcl.Range) {
 // regularFile checks that path, the value of field, is a regular file the
 // server can read; what names the file in the message.
 func (c *checker) regularFile(path string, r hcl.Range, field, what string) {
+	summary := fmt.Sprintf("Invalid %q", field)
 	st, err := os.Stat(path)
 	if err == nil && !st.Mode().IsRegular() {
-		c.errorf(r, fmt.Sprintf("Invalid %q", field), "The %s %s is not a regular file.", what, path)
+		c.errorf(r, summary, "The %s %s is not a regular file.", what, path)
 		return
 	}
 	if err == nil {
-		var f *os.File
-		if f, err = os.Open(path); err == nil {
-			f.Close()
-		}
+		err = readable(path)
 	}
 	if err != nil {
-		c.errorf(r, fmt.Sprintf("Invalid %q", field), "The %s cannot be used: %v.", what, err)
+		c.errorf(r, summary, "The %s cannot be used: %v.", what, err)
 	}
+}
+
+// readable opens path and closes it again: Stat does not say whether the
+// server may read the file.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+	}
+	return err
 }
 
 // openListeners refuses open mode on any TCP listener reachable from other
