@@ -18,6 +18,7 @@ import (
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/actors/logthrottle"
+	"github.com/bester-project/bester/actors/permit"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -172,6 +173,9 @@ type connSettings struct {
 	// strangerLogs throttles the warnings of connections not yet
 	// authenticated, which anyone can cause.
 	strangerLogs *logthrottle.Throttle
+	// permissions say which types users and peers may send; nil checks
+	// nothing.
+	permissions *permit.Policy
 }
 
 // clientConn is the actor of one client connection, or of one connection
@@ -470,6 +474,8 @@ type connReader struct {
 	peer   string // set once a peer server authenticated
 	legacy bool   // an original-style peer: one message, no authentication
 	logged bool   // the failed authentication was logged already
+
+	permits *permit.Checker // what the user or peer may send; nil allows everything
 }
 
 // start reads and checks the first message. It returns that message once
@@ -529,6 +535,7 @@ func (r *connReader) run(first *wire.Envelope) string {
 	if r.peer != "" { // a peer passes on messages of up to max_frame in an envelope
 		handle, timeout, ended, maxFrame = r.handlePeer, 0, "stopped", r.maxFrame+wire.EnvelopeHeadroom
 	}
+	r.permits = r.checker()
 	if first.Payload != nil && first.Payload.Type != "" && !handle(first) {
 		return ended
 	}
@@ -766,6 +773,10 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	case wire.TypeBuiltin:
 		return r.builtin(p)
 	default:
+		if !r.permits.Allows(p.Type) { // counted in message_rate, reported at once: no handler time
+			r.root.Send(r.self, badReport(p.ID, r.forbidden(p.Type), nil))
+			return true
+		}
 		data, codec, err := r.forHandler(p.Type, p.Data)
 		if err != nil {
 			r.root.Send(r.self, badReport(p.ID, err, nil))
@@ -904,6 +915,8 @@ func (r *connReader) handlePeer(env *wire.Envelope) bool {
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeLoop, "message passed between handlers and servers more than %d times", maxHops))
 	case len(origin.User) > wire.MaxNameLength || len(origin.Server) > wire.MaxNameLength:
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "header.origin names are limited to %d bytes", wire.MaxNameLength))
+	case !r.permits.Allows(p.Type):
+		return r.reportNow(p.ID, r.forbidden(p.Type))
 	}
 	data, codec, err := r.forHandler(p.Type, p.Data)
 	if err != nil {

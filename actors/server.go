@@ -20,6 +20,7 @@ import (
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/actors/logthrottle"
+	"github.com/bester-project/bester/actors/permit"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -64,6 +65,12 @@ type Server struct {
 	pool *gopool.Pool
 	// strangerLogs throttles the warnings anyone who can connect can cause.
 	strangerLogs *logthrottle.Throttle
+	// permissions say which types users and peers may send; nil checks
+	// nothing.
+	permissions *permit.Policy
+	// reloading serialises Reload, so that two reads of the groups file
+	// cannot finish in the wrong order.
+	reloading sync.Mutex
 
 	router    *actor.PID
 	acceptor  *actor.PID
@@ -100,6 +107,10 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("load users: %w", err)
 		}
 		s.auth = h
+	}
+	s.permissions = permit.New(cfg.Permissions)
+	if err := s.loadGroups(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -212,7 +223,7 @@ func (s *Server) startActors() {
 			bytesPerSecond: sc.ByteRate, byteBurst: sc.ByteBurst},
 		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
 		auth: s.auth, logins: loginGuard(s.cfg.Server), strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
-		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
+		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers, permissions: s.permissions,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
@@ -355,9 +366,11 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the users file, retries failed handlers and makes peers
-// that are backing off connect now (SIGHUP).
+// Reload re-reads the users and groups files, retries failed handlers
+// and makes peers that are backing off connect now (SIGHUP).
 func (s *Server) Reload() {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	if h, ok := s.auth.(*auth.Htpasswd); ok {
 		if err := h.Reload(); err != nil {
 			s.log.Error("cannot reload users; keeping the old ones", "error", err)
@@ -365,6 +378,7 @@ func (s *Server) Reload() {
 			s.log.Info("users reloaded", "file", s.cfg.Auth.File)
 		}
 	}
+	s.reloadGroups()
 	for _, pid := range s.links {
 		s.sys.Root.Send(pid, &retryLink{})
 	}

@@ -23,6 +23,7 @@ const (
 	CodeLoop               ErrorCode = "loop"
 	CodeOverloaded         ErrorCode = "overloaded"
 	CodeRateLimited        ErrorCode = "rate_limited"
+	CodeForbidden          ErrorCode = "forbidden"
 	CodeShuttingDown       ErrorCode = "shutting_down"
 )
 

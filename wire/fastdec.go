@@ -82,7 +82,7 @@ var (
 		string(CodeFrameTooLarge), string(CodeBadMessage), string(CodeUnknownType), string(CodeUnknownCommand),
 		string(CodeHandlerUnavailable), string(CodeHandlerTimeout), string(CodeHandlerError),
 		string(CodeHandlerCrashed), string(CodePeerUnavailable), string(CodeLoop), string(CodeOverloaded),
-		string(CodeRateLimited), string(CodeShuttingDown)}
+		string(CodeRateLimited), string(CodeForbidden), string(CodeShuttingDown)}
 )
 
 // readEnvelope reads an envelope without a header (or with a null one),

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,6 +27,10 @@ func (c *checker) auth(r *rawAuth, raws []rawListener, listeners []Listener) Aut
 	if r.File != nil && c.required(*r.File, r.FileRange, "file") {
 		a.File = under(c.dir, *r.File)
 	}
+	if r.GroupsFile != nil && c.required(*r.GroupsFile, r.GroupsFileRange, "groups_file") {
+		a.GroupsFile = under(c.dir, *r.GroupsFile)
+		c.regularFile(a.GroupsFile, r.GroupsFileRange, "groups_file", "groups file")
+	}
 	switch a.Mode {
 	case AuthHtpasswd:
 		c.htpasswdFile(a.File, r, where)
@@ -44,14 +49,35 @@ func (c *checker) htpasswdFile(path string, r *rawAuth, where hcl.Range) {
 	case path == "":
 		// An empty value was reported already.
 	default:
-		st, err := os.Stat(path)
-		switch {
-		case err != nil:
-			c.errorf(r.FileRange, `Invalid "file"`, "The htpasswd file cannot be used: %v.", err)
-		case !st.Mode().IsRegular():
-			c.errorf(r.FileRange, `Invalid "file"`, "The htpasswd file %s is not a regular file.", path)
-		}
+		c.regularFile(path, r.FileRange, "file", "htpasswd file")
 	}
+}
+
+// regularFile checks that path, the value of field, is a regular file the
+// server can read; what names the file in the message.
+func (c *checker) regularFile(path string, r hcl.Range, field, what string) {
+	summary := fmt.Sprintf("Invalid %q", field)
+	st, err := os.Stat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		c.errorf(r, summary, "The %s %s is not a regular file.", what, path)
+		return
+	}
+	if err == nil {
+		err = readable(path)
+	}
+	if err != nil {
+		c.errorf(r, summary, "The %s cannot be used: %v.", what, err)
+	}
+}
+
+// readable opens path and closes it again: Stat does not say whether the
+// server may read the file.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err == nil {
+		f.Close()
+	}
+	return err
 }
 
 // openListeners refuses open mode on any TCP listener reachable from other

@@ -29,6 +29,10 @@ type Config struct {
 	// Peers are the servers this one exchanges messages with, in file
 	// order.
 	Peers []Peer
+	// Permissions say which message types users and peers may send; nil
+	// when the file has no permissions block, and everyone may send every
+	// type.
+	Permissions *Permissions
 }
 
 // Server holds the settings that apply to the whole server (the `server`
@@ -149,6 +153,9 @@ type Auth struct {
 	Mode AuthMode
 	// File is the htpasswd file, as an absolute path (`file`).
 	File string
+	// GroupsFile is the groups file that puts users in groups for
+	// permissions, as an absolute path; empty for none (`groups_file`).
+	GroupsFile string
 }
 
 // Listener is a socket clients connect to (a `listener "name"` block).

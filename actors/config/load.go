@@ -105,6 +105,7 @@ func (c *checker) build(raw *rawFile) *Config {
 	}
 	cfg.Peers = c.peers(raw.Peers, cfg.Server.Name)
 	cfg.Auth = c.auth(raw.Auth, raw.Listeners, cfg.Listeners)
+	cfg.Permissions = c.permissions(raw.Permissions, cfg.Peers)
 	c.sockets(raw, cfg)
 	return cfg
 }

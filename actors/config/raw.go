@@ -16,6 +16,8 @@ type rawFile struct {
 	Handlers  []rawHandler  `hcl:"handler,block"`
 	Informer  *rawInformer  `hcl:"informer,block"`
 	Peers     []rawPeer     `hcl:"peer,block"`
+
+	Permissions *rawPermissions `hcl:"permissions,block"`
 }
 
 // rawServer is the `server` block.
@@ -89,6 +91,9 @@ type rawAuth struct {
 	File      *string   `hcl:"file,optional"`
 	FileRange hcl.Range `hcl:"file,attr_range"`
 	DefRange  hcl.Range `hcl:",def_range"`
+
+	GroupsFile      *string   `hcl:"groups_file,optional"`
+	GroupsFileRange hcl.Range `hcl:"groups_file,attr_range"`
 }
 
 // rawListener is a `listener "name"` block.
@@ -172,4 +177,34 @@ type rawPeer struct {
 	BackoffMax       *string   `hcl:"backoff_max,optional"`
 	BackoffMaxRange  hcl.Range `hcl:"backoff_max,attr_range"`
 	DefRange         hcl.Range `hcl:",def_range"`
+}
+
+// rawPermissions is the `permissions` block.
+type rawPermissions struct {
+	Default *rawDefaultRule `hcl:"default,block"`
+	Groups  []rawRule       `hcl:"group,block"`
+	Users   []rawRule       `hcl:"user,block"`
+	Peers   []rawRule       `hcl:"peer,block"`
+}
+
+// rawDefaultRule is the `default` block inside `permissions`.
+type rawDefaultRule struct {
+	Allow      *[]string `hcl:"allow,optional"`
+	AllowRange hcl.Range `hcl:"allow,attr_range"`
+	Deny       *[]string `hcl:"deny,optional"`
+	DenyRange  hcl.Range `hcl:"deny,attr_range"`
+}
+
+// rawRule is a `group "NAME"`, `user "NAME"` or `peer "NAME"` block inside
+// `permissions`. One type serves the three so that they are checked
+// alike; only a group may have `users`.
+type rawRule struct {
+	Name       string    `hcl:"name,label"`
+	Users      *[]string `hcl:"users,optional"`
+	UsersRange hcl.Range `hcl:"users,attr_range"`
+	Allow      *[]string `hcl:"allow,optional"`
+	AllowRange hcl.Range `hcl:"allow,attr_range"`
+	Deny       *[]string `hcl:"deny,optional"`
+	DenyRange  hcl.Range `hcl:"deny,attr_range"`
+	DefRange   hcl.Range `hcl:",def_range"`
 }
