@@ -11,10 +11,11 @@ import (
 
 // accepted hands a new client connection to the acceptor.
 type accepted struct {
-	conn  net.Conn
-	addr  string       // its source address, as connLimits counted it
-	codec wire.Codec   // the listener's; CodecAuto decides on the first body
-	tls   *tlsListener // the listener's TLS settings; nil for a plain one
+	conn     net.Conn
+	addr     string       // its source address, as connLimits counted it
+	codec    wire.Codec   // the listener's; CodecAuto decides on the first body
+	listener string       // the listener's name
+	tls      *tlsListener // the listener's TLS settings; nil for a plain one
 }
 
 // drained tells the server that every connection of a draining acceptor is

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -102,6 +103,7 @@ type sockReader struct {
 	started      time.Time // when the frame being read began; zero before its first byte
 	armed        bool      // the frame's deadline is set
 	draining     *atomic.Bool
+	hello        helloSniffer // looks for a TLS client among a plain listener's first bytes
 }
 
 func (s *sockReader) Read(p []byte) (int, error) {
@@ -112,6 +114,9 @@ func (s *sockReader) Read(p []byte) (int, error) {
 	n, err := s.conn.Read(p)
 	if n > 0 && s.started.IsZero() {
 		s.started = time.Now()
+	}
+	if !s.hello.done && s.hello.isTLS(p[:n]) {
+		return 0, errTLSHello
 	}
 	return n, err
 }
@@ -183,6 +188,7 @@ type connSettings struct {
 type clientConn struct {
 	*connSettings
 	conn     net.Conn      // a *tls.Conn on a TLS listener
+	listener string        // the listener's name, for the log
 	tls      *tlsListener  // the listener's TLS settings; nil for a plain one
 	addr     string        // the source address connLimits counts it under
 	codec    atomic.Uint32 // wire.Codec; fixed by the listener or by the first body
@@ -216,7 +222,7 @@ type flushed struct{}
 type writeFailed struct{ err error }
 
 func newClientConn(s *connSettings, a *accepted, id string) *clientConn {
-	c := &clientConn{connSettings: s, conn: a.conn, addr: a.addr, tls: a.tls,
+	c := &clientConn{connSettings: s, conn: a.conn, addr: a.addr, listener: a.listener, tls: a.tls,
 		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), leaving: make(chan struct{}), id: id}
 	c.codec.Store(uint32(a.codec))
 	return c
@@ -225,7 +231,7 @@ func newClientConn(s *connSettings, a *accepted, id string) *clientConn {
 // connLogger returns the server's logger with the connection's fields,
 // and extra ones. It allocates, so connections call it only to log.
 func (c *clientConn) connLogger(extra ...any) hclog.Logger {
-	return c.connSettings.log.With(append([]any{"conn", c.id, "remote", c.conn.RemoteAddr().String()}, extra...)...)
+	return c.connSettings.log.With(append([]any{"conn", c.id, "listener", c.listener, "remote", c.conn.RemoteAddr().String()}, extra...)...)
 }
 
 // logger is the actor's logger: the connection's fields and, once
@@ -430,7 +436,8 @@ type finalReport struct{ report *wire.StatusReport }
 // while the new one starts small. Only one of them reads at a time.
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
-	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining}
+	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining,
+		hello: helloSniffer{done: c.tls != nil}}
 	r.fr.budget = c.budget
 	r.growFn = r.grow
 	first, reason := r.start()
@@ -681,6 +688,8 @@ func (r *connReader) fail(id string, err error) string {
 		return "bad first message"
 	case errors.Is(err, io.EOF):
 		return "closed by the client"
+	case errors.Is(err, errTLSHello):
+		return r.refuseTLS()
 	case errors.Is(err, errBusy) && r.draining.Load():
 		return "server draining"
 	case errors.Is(err, errBusy):
@@ -710,6 +719,11 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		r.logger().Debug("truncated frame", "error", err)
 		return "truncated frame"
+	case r.tls != nil && !errors.As(err, new(syscall.Errno)):
+		// An alert, a renegotiation attempt, a record that does not
+		// decrypt: the TLS layer refused what the client sent.
+		r.strangerLogs.Warn(r.logger(), "TLS error, closing", "error", err)
+		return "TLS error"
 	}
 	return err.Error()
 }

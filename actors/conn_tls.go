@@ -45,11 +45,11 @@ func (r *connReader) handshake(tc *tls.Conn, limit time.Time) (reason string, ok
 func (r *connReader) handshakeFailed(err error) string {
 	var plain tls.RecordHeaderError
 	var ne net.Error
-	log := r.logger().With("listener", r.tls.name)
+	log := r.logger()
 	switch {
 	case errors.As(err, &plain) && plain.Conn != nil:
 		r.strangerLogs.Warn(log, "plain text sent to a TLS listener, refused")
-		writeRefusal(plain.Conn, r.currentCodec(),
+		writeRefusal(plain.Conn, r.plainCodec(plain.RecordHeader),
 			wire.Errorf(wire.CodeUnauthorized, "listener %q speaks TLS only; connect with TLS", r.tls.name))
 		lingerClose(plain.Conn)
 		return "plain text on a TLS listener"
@@ -66,6 +66,19 @@ func (r *connReader) handshakeFailed(err error) string {
 	return "TLS handshake failed"
 }
 
+// plainCodec is the codec to refuse a client in that spoke in clear to a
+// TLS listener: the listener's, or the one its first body starts in,
+// whose first byte the TLS layer read after the frame's length.
+func (r *connReader) plainCodec(head [5]byte) wire.Codec {
+	if codec := wire.Codec(r.codec.Load()); codec != wire.CodecAuto {
+		return codec
+	}
+	if codec, err := wire.DetectCodec(head[wire.FrameHeaderSize:]); err == nil {
+		return codec
+	}
+	return r.currentCodec()
+}
+
 // lingerClose ends the sending side of a refused connection and reads
 // what the client still sends, for a moment, so that closing it does not
 // reset it before the client has read its refusal.
@@ -75,6 +88,47 @@ func lingerClose(conn net.Conn) {
 	}
 	conn.SetReadDeadline(time.Now().Add(lingerTime))
 	io.Copy(io.Discard, io.LimitReader(conn, lingerBytes))
+}
+
+// errTLSHello ends a connection on a plain listener whose first bytes are
+// a TLS handshake record.
+var errTLSHello = errors.New("a TLS handshake on a plain listener")
+
+// helloSniffer recognises a TLS client on a plain listener by the first
+// three bytes it sends: the header of a handshake record of TLS 1.0 to
+// 1.3 (0x16 0x03 0x01-0x04). As a frame's length those bytes claim 66,326
+// bytes or more, past the default max_auth_frame, so no first message a
+// client would send looks like them.
+type helloSniffer struct {
+	head [3]byte
+	n    int
+	done bool // the first three bytes were seen (or need not be)
+}
+
+// isTLS takes the next bytes read and reports whether the first three
+// make a TLS record header.
+func (h *helloSniffer) isTLS(p []byte) bool {
+	h.n += copy(h.head[h.n:], p)
+	if h.n < len(h.head) {
+		return false
+	}
+	h.done = true
+	return h.head[0] == 0x16 && h.head[1] == 0x03 && h.head[2] >= 0x01 && h.head[2] <= 0x04
+}
+
+// protocolVersionAlert is a TLS record holding a fatal protocol_version
+// alert, in clear as before a handshake: a TLS client prints it as a
+// clear error, where a Bester report would be noise to it.
+var protocolVersionAlert = []byte{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46}
+
+// refuseTLS answers a TLS client on a plain listener with a TLS alert,
+// logs it, and returns the reason for readerDone.
+func (r *connReader) refuseTLS() string {
+	r.strangerLogs.Warn(r.logger(), "TLS handshake sent to a plain listener, refused with a TLS alert")
+	r.conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+	r.conn.Write(protocolVersionAlert)
+	lingerClose(r.conn)
+	return "TLS on a plain listener"
 }
 
 // closeSocket closes a connection's socket at once: for TLS without the

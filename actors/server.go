@@ -324,7 +324,7 @@ func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 				continue
 			}
 		}
-		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec, tls: tl})
+		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec, listener: l.Name, tls: tl})
 	}
 }
 

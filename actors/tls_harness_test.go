@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -147,4 +149,28 @@ func (ts *testServer) rawTLS(t *testing.T, cfg *tls.Config, codec wire.Codec) *r
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &rawConn{t: t, conn: conn, codec: codec}
+}
+
+// parseCert parses a PEM certificate.
+func parseCert(t testing.TB, certPEM []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		t.Fatal("no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// mustPool loads a PEM file of CA certificates.
+func mustPool(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	pool, err := tlsconf.LoadPool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }

@@ -36,9 +36,8 @@ type tlsListener struct {
 	// files again.
 	nextCheck atomic.Int64
 
-	mu      sync.Mutex   // one load at a time
-	stamps  [3]fileStamp // cert, key and client CA as they were at the last load
-	failure string       // the last load failure logged; "" after a success
+	mu     sync.Mutex   // one load at a time
+	stamps [3]fileStamp // cert, key and client CA as they were at the last load
 }
 
 // fileStamp tells whether a file changed: what stat says of it.
@@ -96,12 +95,12 @@ func (l *tlsListener) reload() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stamps = l.stat()
-	l.failure = "" // an operator who asks is told, even the same thing
 	l.load()
 }
 
 // reloadIfChanged reads the files again when any of them changed since
-// the last load.
+// the last load, so that a file that does not load is logged once, not
+// at every handshake.
 func (l *tlsListener) reloadIfChanged() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -114,17 +113,13 @@ func (l *tlsListener) reloadIfChanged() {
 }
 
 // load replaces the current settings with the files' if they load, and
-// otherwise logs why not, once for each new reason; l.mu is held.
+// otherwise logs why not; l.mu is held.
 func (l *tlsListener) load() {
 	cfg, err := l.settings.ServerConfig()
 	if err != nil {
-		if msg := err.Error(); msg != l.failure {
-			l.failure = msg
-			l.log.Error("cannot use the new TLS files; new connections keep the old ones", "error", err)
-		}
+		l.log.Error("cannot use the new TLS files; new connections keep the old ones", "error", err)
 		return
 	}
-	l.failure = ""
 	l.current.Store(cfg)
 	l.log.Info("TLS files loaded for new connections", "cert", l.settings.Cert,
 		"not_after", cfg.Certificates[0].Leaf.NotAfter.UTC().Format(time.RFC3339))
