@@ -164,7 +164,8 @@ type connSettings struct {
 	// actor spends a large message's conversion time while others wait.
 	handlerCodecs map[string]wire.Codec
 	auth          auth.Authenticator
-	logins        *auth.Guard // limits logins per source address
+	logins        *auth.Guard    // limits logins per source address
+	handshakes    handshakeSlots // bounds the TLS handshakes computing at once
 	registry      *registry
 	router        *actor.PID
 	log           hclog.Logger

@@ -23,14 +23,18 @@ const (
 )
 
 // handshake runs the TLS handshake of a connection on a TLS listener
-// before its first frame, within limit, the first message's deadline. It
+// before its first frame, within limit, the first message's deadline,
+// computing only while it holds one of the server's handshake slots. It
 // returns why reading ends when the handshake fails.
 func (r *connReader) handshake(tc *tls.Conn, limit time.Time) (reason string, ok bool) {
 	tc.SetDeadline(limit)
 	if r.draining.Load() { // as in next: drain may have set its deadline first
 		tc.SetReadDeadline(time.Now())
 	}
+	sock := tc.NetConn().(*tlsSock)
+	sock.startHandshake(r.handshakes, limit, r.leaving)
 	err := tc.Handshake()
+	sock.endHandshake()
 	tc.SetWriteDeadline(time.Time{}) // the outbox sets its own
 	if err == nil {
 		return "", true

@@ -229,7 +229,7 @@ func (s *Server) startActors() {
 		rate: rateLimit{perSecond: sc.MessageRate, burst: sc.MessageBurst,
 			bytesPerSecond: sc.ByteRate, byteBurst: sc.ByteBurst},
 		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
-		auth: s.auth, logins: loginGuard(s.cfg.Server), strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
+		auth: s.auth, logins: loginGuard(s.cfg.Server), handshakes: newHandshakeSlots(), strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },

@@ -259,3 +259,31 @@ func TestTLSConnectionLimit(t *testing.T) {
 		t.Fatalf("a connection past max_connections_per_address: %v, want it closed", err)
 	}
 }
+
+// Handshakes stalled by their clients hold none of the server's handshake
+// slots: with many of them waiting, and an auth_timeout longer than the
+// test waits, another client still gets through its handshake.
+func TestTLSStalledHandshakesHoldNoSlot(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	ts := startServerWith(t, serverOptions{server: `auth_timeout = "10m"`}, pki.listener())
+	stalledConns := 4 * cap(newHandshakeSlots())
+	for range stalledConns {
+		stalled, err := net.DialTimeout("tcp4", ts.Addr("tls").String(), waitLong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stalled.Close()
+		// A ClientHello's record header and the start of its body: the
+		// server reads it, computes nothing yet, and waits for the rest.
+		stalled.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00})
+	}
+	eventually(t, "the server has the stalled connections", func() bool {
+		ts.connLimits.mu.Lock()
+		defer ts.connLimits.mu.Unlock()
+		return ts.connLimits.open == stalledConns
+	})
+	// Lets their readers reach their wait: without it the check below
+	// could pass even if they held slots, but never fail when they do not.
+	time.Sleep(200 * time.Millisecond)
+	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
+}
