@@ -720,9 +720,9 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		r.logger().Debug("truncated frame", "error", err)
 		return "truncated frame"
-	case r.tls != nil && !errors.As(err, new(syscall.Errno)):
-		// An alert, a renegotiation attempt, a record that does not
-		// decrypt: the TLS layer refused what the client sent.
+	case r.tls != nil && !errors.As(err, new(syscall.Errno)) && !errors.Is(err, net.ErrClosed):
+		// Not the socket's error but the TLS layer's: an alert, a
+		// renegotiation attempt, a record that does not decrypt.
 		r.strangerLogs.Warn(r.logger(), "TLS error, closing", "error", err)
 		return "TLS error"
 	}
