@@ -63,7 +63,7 @@ func (r *connReader) handshakeFailed(err error) string {
 		r.strangerLogs.Warn(log, "TLS handshake not complete within auth_timeout, closing", "auth_timeout", r.authTimeout)
 		return "TLS handshake timed out"
 	case errors.Is(err, io.EOF):
-		r.logger().Debug("closed by the client during the TLS handshake")
+		log.Debug("closed by the client during the TLS handshake")
 		return "closed during the TLS handshake"
 	}
 	r.strangerLogs.Warn(log, "TLS handshake failed", "error", err)
