@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -102,6 +104,7 @@ type sockReader struct {
 	started      time.Time // when the frame being read began; zero before its first byte
 	armed        bool      // the frame's deadline is set
 	draining     *atomic.Bool
+	hello        helloSniffer // looks for a TLS client among a plain listener's first bytes
 }
 
 func (s *sockReader) Read(p []byte) (int, error) {
@@ -112,6 +115,9 @@ func (s *sockReader) Read(p []byte) (int, error) {
 	n, err := s.conn.Read(p)
 	if n > 0 && s.started.IsZero() {
 		s.started = time.Now()
+	}
+	if !s.hello.done && s.hello.isTLS(p[:n]) {
+		return 0, errTLSHello
 	}
 	return n, err
 }
@@ -159,7 +165,8 @@ type connSettings struct {
 	// actor spends a large message's conversion time while others wait.
 	handlerCodecs map[string]wire.Codec
 	auth          auth.Authenticator
-	logins        *auth.Guard // limits logins per source address
+	logins        *auth.Guard    // limits logins per source address
+	handshakes    handshakeSlots // bounds the TLS handshakes computing at once
 	registry      *registry
 	router        *actor.PID
 	log           hclog.Logger
@@ -185,7 +192,9 @@ type connSettings struct {
 // many messages await their report, and when to close.
 type clientConn struct {
 	*connSettings
-	conn     net.Conn
+	conn     net.Conn      // a *tls.Conn on a TLS listener
+	listener string        // the listener's name, for the log
+	tls      *tlsListener  // the listener's TLS settings; nil for a plain one
 	addr     string        // the source address connLimits counts it under
 	codec    atomic.Uint32 // wire.Codec; fixed by the listener or by the first body
 	out      *outbox
@@ -217,17 +226,17 @@ type flushed struct{}
 // writeFailed tells the actor its writer could not write to the socket.
 type writeFailed struct{ err error }
 
-func newClientConn(s *connSettings, conn net.Conn, addr string, codec wire.Codec, id string) *clientConn {
-	c := &clientConn{connSettings: s, conn: conn, addr: addr,
+func newClientConn(s *connSettings, a *accepted, id string) *clientConn {
+	c := &clientConn{connSettings: s, conn: a.conn, addr: a.addr, listener: a.listener, tls: a.tls,
 		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), leaving: make(chan struct{}), id: id}
-	c.codec.Store(uint32(codec))
+	c.codec.Store(uint32(a.codec))
 	return c
 }
 
 // connLogger returns the server's logger with the connection's fields,
 // and extra ones. It allocates, so connections call it only to log.
 func (c *clientConn) connLogger(extra ...any) hclog.Logger {
-	return c.connSettings.log.With(append([]any{"conn", c.id, "remote", c.conn.RemoteAddr().String()}, extra...)...)
+	return c.connSettings.log.With(append([]any{"conn", c.id, "listener", c.listener, "remote", c.conn.RemoteAddr().String()}, extra...)...)
 }
 
 // logger is the actor's logger: the connection's fields and, once
@@ -350,7 +359,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		abort := c.dropped || c.closing
 		c.out.close(!abort)
 		if abort { // also ends a write already waiting on a client that does not read
-			c.conn.Close()
+			closeSocket(c.conn)
 		}
 	}
 }
@@ -432,7 +441,8 @@ type finalReport struct{ report *wire.StatusReport }
 // while the new one starts small. Only one of them reads at a time.
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
-	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining}
+	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining,
+		hello: helloSniffer{done: c.tls != nil}}
 	r.fr.budget = c.budget
 	r.growFn = r.grow
 	first, reason := r.start()
@@ -478,13 +488,19 @@ type connReader struct {
 	permits *permit.Checker // what the user or peer may send; nil allows everything
 }
 
-// start reads and checks the first message. It returns that message once
-// the connection is authenticated and registered, or nil and why reading
-// ended.
+// start runs the TLS handshake on a TLS listener, then reads and checks
+// the first message, both within auth_timeout. It returns that message
+// once the connection is authenticated and registered, or nil and why
+// reading ended.
 func (r *connReader) start() (*wire.Envelope, string) {
 	limit, maxFirst := time.Now().Add(r.authTimeout), r.maxAuthFrame
 	if r.allowLegacy { // an original-style peer's only message is its first
 		maxFirst = r.maxFrame
+	}
+	if tc, ok := r.conn.(*tls.Conn); ok {
+		if reason, ok := r.handshake(tc, limit); !ok {
+			return nil, reason
+		}
 	}
 	codec, env, err := r.next(limit, limit, maxFirst)
 	if err != nil {
@@ -680,6 +696,8 @@ func (r *connReader) fail(id string, err error) string {
 		return "bad first message"
 	case errors.Is(err, io.EOF):
 		return "closed by the client"
+	case errors.Is(err, errTLSHello):
+		return r.refuseTLS()
 	case errors.Is(err, errBusy) && r.draining.Load():
 		return "server draining"
 	case errors.Is(err, errBusy):
@@ -709,6 +727,11 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		r.logger().Debug("truncated frame", "error", err)
 		return "truncated frame"
+	case r.tls != nil && !errors.As(err, new(syscall.Errno)) && !errors.Is(err, net.ErrClosed):
+		// Not the socket's error but the TLS layer's: an alert, a
+		// renegotiation attempt, a record that does not decrypt.
+		r.strangerLogs.Warn(r.logger(), "TLS error, closing", "error", err)
+		return "TLS error"
 	}
 	return err.Error()
 }
@@ -722,7 +745,14 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 		return r.authenticatePeer(h)
 	case h.Scope != wire.ScopeClient:
 		return wire.Errorf(wire.CodeUnauthorized, "unknown scope %q", h.Scope)
-	case h.Authentication == nil:
+	}
+	if user, refusal, ok := r.certificateUser(); ok {
+		if refusal != nil {
+			return refusal
+		}
+		return r.loginByCertificate(user, h.Authentication)
+	}
+	if h.Authentication == nil {
 		return wire.Errorf(wire.CodeUnauthorized, "the first message must carry header.authentication")
 	}
 	user := h.Authentication.Username
@@ -882,6 +912,9 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	case !match:
 		r.strangerLogs.Warn(r.logger(), "peer server refused: wrong secret", "peer", name)
 		return refused
+	}
+	if e := r.checkPeerCertificate(name); e != nil {
+		return e
 	}
 	r.peer = name
 	return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // waitLong bounds every wait in these tests. It is generous: they check
@@ -96,7 +97,7 @@ func (s *syncBuffer) String() string {
 }
 
 // eventually polls cond until it holds, failing the test after waitLong.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for !cond() {
@@ -109,12 +110,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // server is a besterd process running the relay handler.
 type server struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	log      *syncBuffer // its stdout and stderr
 	done     chan struct{}
 	dir      string // runtime dir: every socket lives here
 	addr     string // the tcp4 listener
+	tlsAddr  string // the TLS listener, with dir's server.crt, issued by ca
+	ca       *tlsconf.CA
 	unix     string // the unix listener
 	informer string
 	relayPID int
@@ -124,6 +127,8 @@ const configTemplate = `
 server {
   name        = "J"
   runtime_dir = %q
+  # room for BenchmarkIdleConnections, whose clients all come from 127.0.0.1
+  max_connections_per_address = 65536
 }
 
 auth {
@@ -140,6 +145,15 @@ listener "local" {
   address = "client.sock"
 }
 
+listener "tls" {
+  network = "tcp4"
+  address = %q
+  tls {
+    cert = "server.crt"
+    key  = "server.key"
+  }
+}
+
 handler "relay" {
   socket  = "relay.sock"
   command = [%q]
@@ -150,13 +164,14 @@ informer {
 }
 `
 
-// startServer starts besterd on a free loopback port and waits until its
-// relay handler is up. It is stopped with SIGTERM at the end of the test
-// unless the test stopped it already.
-func startServer(t *testing.T) *server {
+// startServer starts besterd, with args added to its command line, on
+// free loopback ports and waits until its relay handler is up. It is
+// stopped with SIGTERM at the end of the test unless the test stopped it
+// already.
+func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		s, err := tryStart(t)
+		s, err := tryStart(t, args)
 		if err == nil {
 			return s
 		}
@@ -168,19 +183,20 @@ func startServer(t *testing.T) *server {
 	}
 }
 
-func tryStart(t *testing.T) (*server, error) {
+func tryStart(t testing.TB, args []string) (*server, error) {
 	dir, err := os.MkdirTemp("", "bd") // short: UNIX socket paths are limited to 107 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &server{t: t, log: &syncBuffer{}, done: make(chan struct{}), dir: dir,
-		addr: freeAddr(t), unix: filepath.Join(dir, "client.sock"), informer: filepath.Join(dir, "informer.sock")}
+		addr: freeAddr(t), tlsAddr: freeAddr(t), unix: filepath.Join(dir, "client.sock"), informer: filepath.Join(dir, "informer.sock")}
+	s.ca = writeServerCert(t, dir)
 	cfg := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTemplate, dir, s.addr, bins.relay), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTemplate, dir, s.addr, s.tlsAddr, bins.relay), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(bins.besterd, "-config", cfg, "-log-level", "debug")
+	s.cmd = exec.Command(bins.besterd, append([]string{"-config", cfg, "-log-level", "debug"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -214,7 +230,7 @@ func tryStart(t *testing.T) (*server, error) {
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,158 @@
+package actors
+
+import (
+	"crypto/tls"
+	"math/big"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/tlsconf"
+)
+
+// replace puts data into the PKI's directory as name the way a
+// certificate should be replaced: written aside, then renamed into place,
+// so that nobody reads half a file.
+func (p *testPKI) replace(name string, data []byte) {
+	p.t.Helper()
+	tmp := p.path(name + ".new")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p.path(name)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// replaceServer replaces server.crt and server.key with a new
+// certificate of ca for J, and returns its serial number.
+func (p *testPKI) replaceServer(ca *tlsconf.CA) *big.Int {
+	p.t.Helper()
+	cert, key, err := ca.Issue(tlsconf.LocalServer("J"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.replace("server.key", key)
+	p.replace("server.crt", cert)
+	return parseCert(p.t, cert).SerialNumber
+}
+
+// serverSerial makes a new TLS connection to ts's "tls" listener and
+// returns the serial number of the certificate it was shown.
+func serverSerial(t *testing.T, ts *testServer, cfg *tls.Config) *big.Int {
+	t.Helper()
+	conn, err := ts.dialTLS(cfg)
+	if err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber
+}
+
+// A reload (SIGHUP) gives new connections the new certificate and leaves
+// open ones as they are; a changed file is noticed without one. A file
+// that does not load keeps the old certificate and is logged, once per
+// change, with the reason.
+func TestTLSReload(t *testing.T) {
+	pki := newPKI(t, "first CA")
+	second, err := tlsconf.NewCA("second CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki.write("both.crt", append(append([]byte{}, pki.ca.PEM...), second.PEM...))
+	log := new(logBuffer)
+	ts := startServerWith(t, serverOptions{log: log}, pki.listener())
+	trustBoth := pki.tlsConfig(ts, "")
+	trustBoth.RootCAs = mustPool(t, pki.path("both.crt"))
+
+	open := ts.rawTLS(t, trustBoth, wire.CodecJSON)
+	open.login("T")
+	first := open.conn.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber
+
+	// SIGHUP.
+	next := pki.replaceServer(second)
+	ts.Reload()
+	if got := serverSerial(t, ts, trustBoth); got.Cmp(next) != 0 {
+		t.Fatalf("after the reload a new connection got certificate %v, want %v", got, next)
+	}
+	open.dummy("after reload")
+	if got := open.conn.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(first) != 0 {
+		t.Fatalf("the open connection's certificate changed to %v", got)
+	}
+	wantLogged(t, log, "TLS files loaded for new connections", "listener=tls")
+
+	// A broken file on SIGHUP.
+	pki.replace("server.crt", []byte("not a certificate"))
+	ts.Reload()
+	wantLogged(t, log, "cannot use the new TLS files; new connections keep the old ones", "failed to find any PEM data")
+	if got := serverSerial(t, ts, trustBoth); got.Cmp(next) != 0 {
+		t.Fatalf("after a broken reload a new connection got certificate %v, want the old %v", got, next)
+	}
+
+	// A changed file, without SIGHUP.
+	third := pki.replaceServer(pki.ca)
+	eventually(t, "a new connection gets the changed certificate", func() bool {
+		return serverSerial(t, ts, trustBoth).Cmp(third) == 0
+	})
+
+	// A key that is not the certificate's, without SIGHUP: logged once,
+	// however many handshakes look.
+	failures := func() int { return strings.Count(log.String(), "cannot use the new TLS files") }
+	before := failures()
+	cert, _, err := pki.ca.Issue(tlsconf.LocalServer("J"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki.replace("server.crt", cert)
+	eventually(t, "a handshake finds the broken change", func() bool {
+		serverSerial(t, ts, trustBoth)
+		return failures() > before
+	})
+	wantLogged(t, log, "private key does not match public key")
+	for deadline := time.Now().Add(3 * tlsCheckInterval); time.Now().Before(deadline); {
+		if got := serverSerial(t, ts, trustBoth); got.Cmp(third) != 0 {
+			t.Fatalf("a new connection got certificate %v, want the last good one, %v", got, third)
+		}
+		time.Sleep(tlsCheckInterval / 4)
+	}
+	if n := failures() - before; n != 1 {
+		t.Fatalf("one broken change was logged %d times", n)
+	}
+	open.dummy("at the end")
+}
+
+// Removing a CA from client_ca and reloading refuses its certificates to
+// new connections; connections open already stay, and certificates of
+// the CAs that are left still log in.
+func TestTLSRevokeClientCA(t *testing.T) {
+	pki := newPKI(t, "kept CA")
+	pki.user("G")
+	dropped := newPKI(t, "dropped CA")
+	dropped.user("T")
+	pki.write("T.crt", readFile(t, dropped.path("T.crt")))
+	pki.write("T.key", readFile(t, dropped.path("T.key")))
+	pki.write("clients.crt", append(append([]byte{}, pki.ca.PEM...), dropped.ca.PEM...))
+	log := new(logBuffer)
+	ts := startServerWith(t, serverOptions{log: log}, pki.listener(
+		`    client_ca   = "`+pki.path("clients.crt")+`"`,
+		`    client_auth = "require"`,
+		`    login       = "certificate"`))
+
+	open := ts.rawTLS(t, pki.tlsConfig(ts, "T"), wire.CodecCBOR)
+	open.send(clientHello)
+	wantGood(t, open.expectReport(wire.IDAuth))
+
+	pki.replace("clients.crt", pki.ca.PEM)
+	ts.Reload()
+	err := tlsLogin(ts, presentAnyway(pki.tlsConfig(ts, "T")))
+	if err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
+		t.Fatalf("T's certificate after its CA was dropped: %v, want unknown certificate authority", err)
+	}
+	wantLogged(t, log, "TLS handshake failed", "signed by unknown authority")
+	open.dummy("still open")
+	g := ts.rawTLS(t, pki.tlsConfig(ts, "G"), wire.CodecCBOR)
+	g.send(clientHello)
+	wantGood(t, g.expectReport(wire.IDAuth))
+}
