@@ -23,7 +23,6 @@ import (
 type peerConn struct {
 	gen      int
 	conn     net.Conn      // the socket, or TLS over it
-	socket   net.Conn      // the TCP socket under conn
 	tls      string        // the TLS version agreed; empty for plain TCP
 	br       *bufio.Reader // holds what the peer sent after the auth report
 	out      *outbox
@@ -41,7 +40,7 @@ func (c *peerConn) start(self *actor.PID, root *actor.RootContext, g *gate) {
 // closing TLS writes an alert, which may wait for the peer.
 func (c *peerConn) close() {
 	c.out.close(false)
-	c.socket.Close()
+	closeSocket(c.conn)
 }
 
 func (c *peerConn) read(self *actor.PID, root *actor.RootContext, g *gate) {
@@ -81,7 +80,7 @@ func (l *peerLink) dial(ctx context.Context, gen int) {
 	}
 	br, refused, err := l.hello(ctx, pc.conn)
 	if err != nil || refused != nil {
-		pc.socket.Close()
+		closeSocket(pc.conn)
 		failed(err, refused)
 		return
 	}
@@ -90,7 +89,7 @@ func (l *peerLink) dial(ctx context.Context, gen int) {
 		g.send(func() { root.Send(self, &peerLost{gen: gen, err: fmt.Errorf("write: %w", err)}) })
 	})
 	if !g.send(func() { root.Send(self, &peerDialed{gen: gen, conn: pc}) }) {
-		pc.socket.Close()
+		closeSocket(pc.conn)
 	}
 }
 
@@ -114,7 +113,7 @@ func (l *peerLink) open(ctx context.Context) (*peerConn, error) {
 		return nil, err
 	}
 	if tlsConf == nil {
-		return &peerConn{conn: socket, socket: socket}, nil
+		return &peerConn{conn: socket}, nil
 	}
 	tc := tls.Client(socket, tlsConf)
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -124,7 +123,7 @@ func (l *peerLink) open(ctx context.Context) (*peerConn, error) {
 		}
 		return nil, fmt.Errorf("TLS handshake with %s: %w", tlsConf.ServerName, err)
 	}
-	return &peerConn{conn: tc, socket: socket, tls: tls.VersionName(tc.ConnectionState().Version)}, nil
+	return &peerConn{conn: tc, tls: tls.VersionName(tc.ConnectionState().Version)}, nil
 }
 
 // hello sends this server's credentials on a new connection and reads the
