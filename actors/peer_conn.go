@@ -115,15 +115,36 @@ func (l *peerLink) open(ctx context.Context) (*peerConn, error) {
 	if tlsConf == nil {
 		return &peerConn{conn: socket}, nil
 	}
-	tc := tls.Client(socket, tlsConf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		socket.Close()
+	tc, err := startTLS(ctx, socket, tlsConf)
+	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("no TLS handshake with %s within %s", tlsConf.ServerName, p.Timeout)
 		}
 		return nil, fmt.Errorf("TLS handshake with %s: %w", tlsConf.ServerName, err)
 	}
 	return &peerConn{conn: tc, tls: tls.VersionName(tc.ConnectionState().Version)}, nil
+}
+
+// startTLS makes the TLS handshake as a client on socket, over a tlsSock
+// so that the outbox sees when the peer stops reading. On error it closes
+// socket.
+func startTLS(ctx context.Context, socket net.Conn, conf *tls.Config) (*tls.Conn, error) {
+	tcp, ok := socket.(*net.TCPConn)
+	if !ok {
+		socket.Close()
+		return nil, fmt.Errorf("not a TCP connection: %T", socket)
+	}
+	sock, err := newTLSSock(tcp)
+	if err != nil {
+		socket.Close()
+		return nil, err
+	}
+	tc := tls.Client(sock, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		socket.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // hello sends this server's credentials on a new connection and reads the

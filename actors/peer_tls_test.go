@@ -2,14 +2,20 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // peerTLS is a peer's tls block; attrs are its lines, such as `ca = "..."`.
@@ -243,4 +249,94 @@ func TestPeerTLSPeerRestarts(t *testing.T) {
 		t.Fatal("the lost connection was not logged")
 	}
 	relayAcross(t, j.dial("T", wire.CodecCBOR), k.dial("G", wire.CodecJSON), "T", "J", "G@K", "after restart")
+}
+
+// J sends bursts of four times its peer link's queue to K over TLS, and K
+// reads them all: none is refused, since they wait only for the writer.
+// Were every TLS write counted as waiting for K, bursts would be cut at
+// the queue's 16.
+func TestPeerTLSBursts(t *testing.T) {
+	pki := newPKI(t, "federation CA")
+	j, k := startTLSPair(t, pki, nil, nil, fastPeer, `  queue = 16`, pki.trustK())
+	j.waitPeerUp(t, "K")
+	tj, received := j.dial("T", wire.CodecCBOR), countDeliveries(k.dial("G", wire.CodecCBOR))
+	const bursts, perBurst = 5, 64
+	body := strings.Repeat("x", 2000)
+	for b := range bursts {
+		sendBurst(t, tj, perBurst, func(int) any { return act("route", "route", "K", "to", "G", "body", body) })
+		want := int64((b + 1) * perBurst)
+		eventually(t, "G gets the burst", func() bool { return received.Load() == want })
+	}
+}
+
+// countDeliveries counts, in the background until c closes, the
+// deliveries c receives; it ignores all else.
+func countDeliveries(c *client.Client) *atomic.Int64 {
+	n := new(atomic.Int64)
+	go func() {
+		for {
+			in, err := c.Receive()
+			if err != nil {
+				return
+			}
+			if in.Kind == wire.MessageTypeReceived {
+				n.Add(1)
+			}
+		}
+	}()
+	return n
+}
+
+// A peer that lets J in over TLS and then reads nothing: once the socket
+// takes no more and the link's queue is full, messages for it are refused
+// with overloaded, saying why.
+func TestPeerTLSNotReading(t *testing.T) {
+	pki := newPKI(t, "federation CA")
+	pair, err := tlsconf.LoadKeyPair(pki.path("server.crt"), pki.path("server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	addr := fakePeer(t, func(c net.Conn) {
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{pair}})
+		if _, err := wire.ReadFrame(tc, wire.DefaultMaxFrame, nil); err != nil {
+			return
+		}
+		body, _ := wire.CodecCBOR.Marshal(wire.GoodReport(wire.IDAuth))
+		if wire.WriteFrame(tc, body) != nil {
+			return
+		}
+		<-stop // and read no more
+	})
+	t.Cleanup(func() { close(stop) }) // runs before fakePeer's cleanup
+	j := startServerWith(t, serverOptions{name: "J"}, fedHandlers()+
+		peerBlock("K", addr, fedSecret, fastPeer, `  queue = 16`, `  timeout = "1m"`, pki.trustK()))
+	j.waitPeerUp(t, "K")
+	j.setShutdownTimeout(300 * time.Millisecond) // the peer never reports what it took
+	tj := j.dial("T", wire.CodecCBOR)
+	reports := make(chan *wire.StatusReport, 1)
+	go func() {
+		if in, err := tj.Receive(); err == nil {
+			reports <- in.Report
+		}
+	}()
+	body := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		if i == 5000 {
+			t.Fatal("5,000 messages of 64 KiB for a peer that reads nothing, none refused")
+		}
+		if err := tj.Send("relay", fmt.Sprint("m-", i), map[string]any{"to": "G@K", "body": body}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-reports:
+			wantBad(t, r, wire.CodeOverloaded)
+			if !strings.Contains(r.Header.Detail, "peer K is not reading its messages") {
+				t.Fatalf("report %+v", r)
+			}
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
