@@ -114,7 +114,7 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.timers = timers{root: l.root, pid: l.self}
 		tick := max(5*time.Millisecond, min(l.peer.Timeout/8, 200*time.Millisecond))
 		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
-		if l.peer.InsecurePlaintext && l.peer.TLS == nil {
+		if l.peer.InsecurePlaintext && l.peer.PlaintextToNetwork() {
 			l.log.Warn("INSECURE: the connection to this peer is not encrypted (insecure_plaintext): "+
 				"its secret and every message cross the network in clear", "address", l.peer.Address)
 		}

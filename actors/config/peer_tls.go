@@ -49,18 +49,25 @@ func (c *checker) tlsPath(v *string, r hcl.Range, field string) string {
 }
 
 // plaintextPeer refuses a peer whose secret would cross a network in
-// clear: one on a non-loopback address without tls, unless
-// insecure_plaintext allows it. address is known to be a valid host:port.
+// clear, unless insecure_plaintext allows it. address is known to be a
+// valid host:port.
 func (c *checker) plaintextPeer(r *rawPeer, p Peer) {
-	host, _, _ := net.SplitHostPort(p.Address)
 	switch {
 	case p.TLS != nil && p.InsecurePlaintext:
 		c.errorf(r.InsecurePlaintextRange, `Invalid "insecure_plaintext"`,
 			`Peer %q has a tls block, so nothing is sent in clear: remove insecure_plaintext, or the tls block.`, p.Name)
-	case p.TLS == nil && !p.InsecurePlaintext && !isLoopback(host):
+	case p.PlaintextToNetwork() && !p.InsecurePlaintext:
 		c.errorf(r.AddressRange, `Peer without "tls"`,
 			`Peer %q is at %q, which is not a loopback address (127.0.0.0/8, ::1 or localhost), and has no tls block: `+
 				`its secret and messages would cross the network in clear. Add a tls block, for example `+
 				`tls { ca = "certs/ca.crt" }, or allow it with insecure_plaintext = true.`, p.Name, p.Address)
 	}
+}
+
+// PlaintextToNetwork reports whether p is reached without TLS at an
+// address that is not loopback: its secret and messages would cross a
+// network in clear, which only insecure_plaintext allows.
+func (p Peer) PlaintextToNetwork() bool {
+	host, _, err := net.SplitHostPort(p.Address)
+	return p.TLS == nil && err == nil && !isLoopback(host)
 }

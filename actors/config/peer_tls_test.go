@@ -52,7 +52,7 @@ func loadWithCerts(t *testing.T, src string) (*Config, string, error) {
 // loopback need none, and insecure_plaintext lets a plain peer elsewhere
 // through.
 func TestPeerTLS(t *testing.T) {
-	cfg, dir, err := loadWithCerts(t, okBase+`
+	src := okBase + `
 peer "K" {
   address = "k.example.net:2443"
   secret  = "s"
@@ -71,7 +71,7 @@ peer "L" {
 peer "M" {
   address            = "m.example.net:2443"
   secret             = "s"
-  insecure_plaintext = true
+  insecure_plaintext = true #!
 }
 peer "N1" {
   address = "127.0.0.2:2443"
@@ -85,7 +85,8 @@ peer "N3" {
   address = "LocalHost:2443"
   secret  = "s"
 }
-`)
+`
+	cfg, dir, err := loadWithCerts(t, src)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -102,6 +103,19 @@ peer "N3" {
 		if p.InsecurePlaintext != (p.Name == "M") {
 			t.Errorf("peer %s: insecure_plaintext %v", p.Name, p.InsecurePlaintext)
 		}
+	}
+	for _, p := range cfg.Peers {
+		if p.PlaintextToNetwork() != (p.Name == "M") {
+			t.Errorf("peer %s: PlaintextToNetwork %v", p.Name, p.PlaintextToNetwork())
+		}
+	}
+	w, err := Warnings(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := fmt.Sprintf(`line %d, in peer "M"`, markedLine(t, src))
+	if !strings.Contains(w, "Peer secret in clear") || !strings.Contains(w, at) || strings.Count(w, "Warning:") != 1 {
+		t.Errorf("want one warning, for peer M's insecure_plaintext (%s), got:\n%s", at, w)
 	}
 	// What the loaded settings name is usable as they are.
 	if _, err := cfg.Peers[0].TLS.Config(cfg.Peers[0].Address); err != nil {
