@@ -202,7 +202,11 @@ type PeerState struct {
 	Name     string `cbor:"name" json:"name"`
 	Address  string `cbor:"address" json:"address"`
 	State    string `cbor:"state" json:"state"`
+	TLS      bool   `cbor:"tls" json:"tls"`
 	Queued   int    `cbor:"queued" json:"queued"`
 	InFlight int    `cbor:"in_flight" json:"in_flight"`
 	Connects int    `cbor:"connects" json:"connects"`
+	// LastError is why the last attempt failed or the last connection
+	// ended; empty while the link is up.
+	LastError string `cbor:"last_error,omitempty" json:"last_error,omitempty"`
 }

@@ -52,7 +52,9 @@ type peerLink struct {
 	drops    int         // connections in a row lost within backoff_max of coming up
 	connects int         // times the peer came up
 	refused  *wire.Error // the peer refused our credentials at the last attempt
-	lastFail string      // the last failure logged, to log a new kind at once
+	// lastError is the last failure, logged (a new kind at once) and shown
+	// in the state until the link is up again.
+	lastError string
 
 	nextID  uint64
 	msgs    map[string]*peerMsg // accepted and not yet answered, by wire id
@@ -112,6 +114,10 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.timers = timers{root: l.root, pid: l.self}
 		tick := max(5*time.Millisecond, min(l.peer.Timeout/8, 200*time.Millisecond))
 		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
+		if l.peer.InsecurePlaintext && l.peer.PlaintextToNetwork() {
+			l.log.Warn("INSECURE: the connection to this peer is not encrypted (insecure_plaintext): "+
+				"its secret and every message cross the network in clear", "address", l.peer.Address)
+		}
 		l.connect()
 	case *peerSend:
 		l.accept(ctx, m)
@@ -174,12 +180,15 @@ func (l *peerLink) dialed(ctx actor.Context, m *peerDialed) {
 	if l.drops > 1 && l.drops%peerLogEvery != 1 {
 		lv = hclog.Debug // the peer keeps dropping us: said already
 	}
-	if l.attempts == 0 {
-		l.log.Log(lv, "peer is up", "address", l.peer.Address)
-	} else {
-		l.log.Log(lv, "peer is up", "address", l.peer.Address, "connects", l.connects, "attempts", l.attempts)
+	args := []any{"address", l.peer.Address}
+	if l.conn.tls != "" {
+		args = append(args, "tls", l.conn.tls)
 	}
-	l.refused, l.lastFail = nil, ""
+	if l.attempts > 0 {
+		args = append(args, "connects", l.connects, "attempts", l.attempts)
+	}
+	l.log.Log(lv, "peer is up", args...)
+	l.refused, l.lastError = nil, ""
 	for len(l.queue) > 0 && l.state == stateUp {
 		pm := l.queue[0]
 		l.queue[0] = nil
@@ -209,13 +218,13 @@ func (l *peerLink) failed(ctx actor.Context, err error, refused *wire.Error) {
 		what = err.Error()
 	}
 	lv := hclog.Debug
-	if what != l.lastFail || l.attempts%peerLogEvery == 1 {
+	if what != l.lastError || l.attempts%peerLogEvery == 1 {
 		lv = hclog.Warn
 		if refused != nil {
 			lv = hclog.Error
 		}
 	}
-	l.lastFail = what
+	l.lastError = what
 	if refused != nil {
 		l.log.Log(lv, "peer "+l.peer.Name+" refused our credentials", "address", l.peer.Address,
 			"answer", what, "attempt", l.attempts, "retry_in", delay.String())
@@ -230,6 +239,7 @@ func (l *peerLink) failed(ctx actor.Context, err error, refused *wire.Error) {
 func (l *peerLink) lost(ctx actor.Context, err error) {
 	l.conn.close()
 	l.conn = nil
+	l.lastError = err.Error()
 	lostErr := wire.Errorf(wire.CodePeerUnavailable,
 		"connection to peer %s lost; the message may or may not have been delivered", l.peer.Name)
 	inFlight := 0
@@ -439,8 +449,8 @@ func (l *peerLink) inFlight() int {
 }
 
 func (l *peerLink) snapshot() *PeerState {
-	return &PeerState{Name: l.peer.Name, Address: l.peer.Address, State: l.state,
-		Queued: l.queued, InFlight: l.inFlight(), Connects: l.connects}
+	return &PeerState{Name: l.peer.Name, Address: l.peer.Address, State: l.state, TLS: l.peer.TLS != nil,
+		Queued: l.queued, InFlight: l.inFlight(), Connects: l.connects, LastError: l.lastError}
 }
 
 // gate lets goroutines hand news (and the connections it carries) to an

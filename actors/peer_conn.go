@@ -3,6 +3,7 @@ package actors
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,8 @@ import (
 // status reports into peerReport.
 type peerConn struct {
 	gen      int
-	conn     net.Conn
+	conn     net.Conn      // the socket, or TLS over it
+	tls      string        // the TLS version agreed; empty for plain TCP
 	br       *bufio.Reader // holds what the peer sent after the auth report
 	out      *outbox
 	codec    wire.Codec
@@ -34,10 +36,11 @@ func (c *peerConn) start(self *actor.PID, root *actor.RootContext, g *gate) {
 	go c.read(self, root, g)
 }
 
-// close ends both goroutines; the writer closes the socket.
+// close ends both goroutines. It closes the socket, not TLS over it:
+// closing TLS writes an alert, which may wait for the peer.
 func (c *peerConn) close() {
 	c.out.close(false)
-	c.conn.Close()
+	closeSocket(c.conn)
 }
 
 func (c *peerConn) read(self *actor.PID, root *actor.RootContext, g *gate) {
@@ -70,25 +73,78 @@ func (l *peerLink) dial(ctx context.Context, gen int) {
 	failed := func(err error, refused *wire.Error) {
 		g.send(func() { root.Send(self, &peerDialFailed{gen: gen, err: err, refused: refused}) })
 	}
-	d := net.Dialer{Timeout: p.Timeout}
-	conn, err := d.DialContext(ctx, "tcp", p.Address)
+	pc, err := l.open(ctx)
 	if err != nil {
 		failed(err, nil)
 		return
 	}
-	br, refused, err := l.hello(ctx, conn)
+	br, refused, err := l.hello(ctx, pc.conn)
 	if err != nil || refused != nil {
-		conn.Close()
+		closeSocket(pc.conn)
 		failed(err, refused)
 		return
 	}
-	pc := &peerConn{gen: gen, conn: conn, br: br, codec: p.Codec, maxFrame: l.maxFrame}
-	pc.out = newOutbox(l.pool, conn, outboxLimits{count: p.Queue, bytes: math.MaxInt}, func() wire.Codec { return p.Codec }, func(err error) {
+	pc.gen, pc.br, pc.codec, pc.maxFrame = gen, br, p.Codec, l.maxFrame
+	pc.out = newOutbox(l.pool, pc.conn, outboxLimits{count: p.Queue, bytes: math.MaxInt}, func() wire.Codec { return p.Codec }, func(err error) {
 		g.send(func() { root.Send(self, &peerLost{gen: gen, err: fmt.Errorf("write: %w", err)}) })
 	})
 	if !g.send(func() { root.Send(self, &peerDialed{gen: gen, conn: pc}) }) {
-		conn.Close()
+		closeSocket(pc.conn)
 	}
+}
+
+// open connects to the peer and, when it has a tls block, makes the TLS
+// handshake, both within the peer's timeout. The TLS files are read at
+// every attempt, so that certificates replaced since take effect.
+func (l *peerLink) open(ctx context.Context) (*peerConn, error) {
+	p := &l.peer
+	var tlsConf *tls.Config
+	if p.TLS != nil {
+		var err error
+		if tlsConf, err = p.TLS.Config(p.Address); err != nil {
+			return nil, fmt.Errorf("TLS settings: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	var d net.Dialer
+	socket, err := d.DialContext(ctx, "tcp", p.Address)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConf == nil {
+		return &peerConn{conn: socket}, nil
+	}
+	tc, err := startTLS(ctx, socket, tlsConf)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("no TLS handshake with %s within %s", tlsConf.ServerName, p.Timeout)
+		}
+		return nil, fmt.Errorf("TLS handshake with %s: %w", tlsConf.ServerName, err)
+	}
+	return &peerConn{conn: tc, tls: tls.VersionName(tc.ConnectionState().Version)}, nil
+}
+
+// startTLS makes the TLS handshake as a client on socket, over a tlsSock
+// so that the outbox sees when the peer stops reading. On error it closes
+// socket.
+func startTLS(ctx context.Context, socket net.Conn, conf *tls.Config) (*tls.Conn, error) {
+	tcp, ok := socket.(*net.TCPConn)
+	if !ok {
+		socket.Close()
+		return nil, fmt.Errorf("not a TCP connection: %T", socket)
+	}
+	sock, err := newTLSSock(tcp)
+	if err != nil {
+		socket.Close()
+		return nil, err
+	}
+	tc := tls.Client(sock, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		socket.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // hello sends this server's credentials on a new connection and reads the

@@ -150,19 +150,7 @@ func TestTLSClientNotReading(t *testing.T) {
 	g.login("G")
 
 	// H reads over TLS everything it is sent, in bursts.
-	h := ts.dialTLSClient(cfg, "H", wire.CodecCBOR)
-	var hReceived atomic.Int64
-	go func() {
-		for {
-			in, err := h.Receive()
-			if err != nil {
-				return
-			}
-			if in.Kind == wire.MessageTypeReceived {
-				hReceived.Add(1)
-			}
-		}
-	}()
+	hReceived := countDeliveries(ts.dialTLSClient(cfg, "H", wire.CodecCBOR))
 	sender := ts.dial("T", wire.CodecCBOR)
 	const bursts, perBurst = 20, 64
 	for b := range bursts {

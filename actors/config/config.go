@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // Config is a loaded and checked configuration file. Every field holds its
@@ -345,4 +346,13 @@ type Peer struct {
 	BackoffMin time.Duration
 	// BackoffMax caps the growing delay between attempts (`backoff_max`).
 	BackoffMax time.Duration
+	// TLS, when set, is how the connection to the peer is encrypted and
+	// the peer's certificate checked, with absolute paths; nil means plain
+	// TCP (`tls` block). The files are read again at every connection
+	// attempt, so that replaced certificates take effect.
+	TLS *tlsconf.Client
+	// InsecurePlaintext allows a peer on a non-loopback address without
+	// TLS, the secret and every message crossing the network in clear
+	// (`insecure_plaintext`).
+	InsecurePlaintext bool
 }

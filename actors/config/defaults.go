@@ -183,6 +183,9 @@ const (
 	DefaultAllowUnnamedPeers = false
 	// DefaultAllowLegacyPeers is false: every peer must authenticate.
 	DefaultAllowLegacyPeers = false
+	// DefaultPeerInsecurePlaintext is false: a peer on a non-loopback
+	// address needs a tls block.
+	DefaultPeerInsecurePlaintext = false
 )
 
 // Limits checked on load.

@@ -43,10 +43,20 @@ func (c *checker) peer(r *rawPeer) Peer {
 		MaxInFlight: c.count(r.MaxInFlight, r.MaxInFlightRange, "max_in_flight", DefaultPeerMaxInFlight, 1),
 		BackoffMin:  c.duration(r.BackoffMin, r.BackoffMinRange, "backoff_min", DefaultPeerBackoffMin, positive),
 		BackoffMax:  c.duration(r.BackoffMax, r.BackoffMaxRange, "backoff_max", DefaultPeerBackoffMax, positive),
+
+		InsecurePlaintext: DefaultPeerInsecurePlaintext,
+	}
+	if r.TLS != nil {
+		p.TLS = c.peerTLS(r.TLS)
+	}
+	if r.InsecurePlaintext != nil {
+		p.InsecurePlaintext = *r.InsecurePlaintext
 	}
 	if c.required(r.Address, r.AddressRange, "address") {
 		if problem := peerAddress(r.Address); problem != "" {
 			c.errorf(r.AddressRange, `Invalid "address"`, "Address %q: %s.", r.Address, problem)
+		} else {
+			c.plaintextPeer(r, p)
 		}
 	}
 	c.required(r.Secret, r.SecretRange, "secret")

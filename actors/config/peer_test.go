@@ -27,6 +27,7 @@ peer "K" {
   max_in_flight = 32
   backoff_min = "50ms"
   backoff_max = "1m"
+  insecure_plaintext = true
 }
 peer "L" {
   address = "[::1]:2224"
@@ -35,7 +36,7 @@ peer "L" {
 `)
 	want := []Peer{
 		{Name: "K", Address: "k.example.com:2223", Secret: "s3cret", Codec: wire.CodecJSON, Timeout: 2 * time.Second,
-			Queue: 16, MaxInFlight: 32, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Minute},
+			Queue: 16, MaxInFlight: 32, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Minute, InsecurePlaintext: true},
 		{Name: "L", Address: "[::1]:2224", Secret: "other", Codec: DefaultPeerCodec, Timeout: DefaultPeerTimeout,
 			Queue: DefaultPeerQueue, MaxInFlight: DefaultPeerMaxInFlight, BackoffMin: DefaultPeerBackoffMin, BackoffMax: DefaultPeerBackoffMax},
 	}
@@ -78,6 +79,18 @@ func TestPeerErrors(t *testing.T) {
 		{"zero queue", peer("K", addr, secret, `  queue = 0 #!`), "queue", "at least 1"},
 		{"backoff order", peer("K", addr, secret, `  backoff_min = "2s"`, `  backoff_max = "1s" #!`), "backoff_max", "must not exceed"},
 		{"unnamed flag type", "server {\n  allow_unnamed_peers = \"yes please\" #!\n}\n", "allow_unnamed_peers", "bool"},
+		{"plain peer on a network", peer("K", `  address = "k.example.net:2323" #!`, secret), "address", "insecure_plaintext = true"},
+		{"plain peer on every address", peer("K", `  address = "0.0.0.0:2323" #!`, secret), "address", "not a loopback address"},
+		{"plaintext with tls", peer("K", addr, secret, "  tls {}", "  insecure_plaintext = true #!"), "insecure_plaintext", "tls block"},
+		{"plaintext type", peer("K", addr, secret, `  insecure_plaintext = "yes" #!`), "insecure_plaintext", "bool"},
+		{"tls unknown field", peer("K", addr, secret, "  tls {", `    cipher = "x" #!`, "  }"), "cipher", ""},
+		{"ca missing", peer("K", addr, secret, "  tls {", `    ca = "nope.crt" #!`, "  }"), "ca", "nope.crt: no such file"},
+		{"ca not PEM", peer("K", addr, secret, "  tls {", `    ca = "bester.hcl" #!`, "  }"), "ca", "holds no PEM certificate"},
+		{"empty ca", peer("K", addr, secret, "  tls {", `    ca = "" #!`, "  }"), "ca", "empty"},
+		{"empty server_name", peer("K", addr, secret, "  tls {", `    server_name = "" #!`, "  }"), "server_name", "empty"},
+		{"cert without key", peer("K", addr, secret, "  tls {", `    cert = "j.crt" #!`, "  }"), "key", "private key"},
+		{"key without cert", peer("K", addr, secret, "  tls {", `    key = "j.key" #!`, "  }"), "cert", "certificate"},
+		{"cert missing", peer("K", addr, secret, "  tls {", `    cert = "nope.crt" #!`, `    key = "nope.key"`, "  }"), "cert", "nope.crt"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

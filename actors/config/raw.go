@@ -200,6 +200,23 @@ type rawPeer struct {
 	BackoffMax       *string   `hcl:"backoff_max,optional"`
 	BackoffMaxRange  hcl.Range `hcl:"backoff_max,attr_range"`
 	DefRange         hcl.Range `hcl:",def_range"`
+
+	TLS                    *rawPeerTLS `hcl:"tls,block"`
+	InsecurePlaintext      *bool       `hcl:"insecure_plaintext,optional"`
+	InsecurePlaintextRange hcl.Range   `hcl:"insecure_plaintext,attr_range"`
+}
+
+// rawPeerTLS is the `tls` block inside a peer.
+type rawPeerTLS struct {
+	CA              *string   `hcl:"ca,optional"`
+	CARange         hcl.Range `hcl:"ca,attr_range"`
+	ServerName      *string   `hcl:"server_name,optional"`
+	ServerNameRange hcl.Range `hcl:"server_name,attr_range"`
+	Cert            *string   `hcl:"cert,optional"`
+	CertRange       hcl.Range `hcl:"cert,attr_range"`
+	Key             *string   `hcl:"key,optional"`
+	KeyRange        hcl.Range `hcl:"key,attr_range"`
+	DefRange        hcl.Range `hcl:",def_range"`
 }
 
 // rawPermissions is the `permissions` block.

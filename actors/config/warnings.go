@@ -15,9 +15,10 @@ import (
 // server from starting but would stop a handler, let another user put a
 // socket of their own in place of a handler's, or show passwords to the
 // network: a command that is not found, a socket in a directory that
-// others may write, a listener allowed to carry passwords in clear. Each warning
-// names its file and line like an error; the result is empty when there
-// is none. cfg must come from Load of the same file.
+// others may write, a listener or a peer allowed to carry passwords or
+// peer secrets in clear. Each warning names its file and line like an
+// error; the result is empty when there is none. cfg must come from Load
+// of the same file.
 func Warnings(cfg *Config) (string, error) {
 	src, err := os.ReadFile(cfg.Path)
 	if err != nil {
@@ -30,6 +31,13 @@ func Warnings(cfg *Config) (string, error) {
 			diags = append(diags, warning(raw.Listeners[i].InsecurePlaintextRange, "Passwords in clear",
 				"Listener %q on %q has no TLS: passwords and peer secrets cross the network in clear, "+
 					"where anyone on the path can read them. Add a tls block unless this network is trusted.", l.Name, l.Address))
+		}
+	}
+	for i, p := range cfg.Peers {
+		if p.InsecurePlaintext && p.PlaintextToNetwork() {
+			diags = append(diags, warning(raw.Peers[i].InsecurePlaintextRange, "Peer secret in clear",
+				"Peer %q at %q has no TLS: its secret and messages cross the network in clear, "+
+					"where anyone on the path can read them. Add a tls block unless this network is trusted.", p.Name, p.Address))
 		}
 	}
 	for i, r := range raw.Handlers {
