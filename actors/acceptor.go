@@ -12,8 +12,9 @@ import (
 // accepted hands a new client connection to the acceptor.
 type accepted struct {
 	conn  net.Conn
-	addr  string     // its source address, as connLimits counted it
-	codec wire.Codec // the listener's; CodecAuto decides on the first body
+	addr  string       // its source address, as connLimits counted it
+	codec wire.Codec   // the listener's; CodecAuto decides on the first body
+	tls   *tlsListener // the listener's TLS settings; nil for a plain one
 }
 
 // drained tells the server that every connection of a draining acceptor is
@@ -51,7 +52,7 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		}
 		a.next++
 		id := strconv.FormatUint(a.next, 10)
-		c := newClientConn(a.settings, m.conn, m.addr, m.codec, id)
+		c := newClientConn(a.settings, m, id)
 		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, onPool(a.settings.pool)), "conn-"+id)
 	case *drain:
 		a.draining, a.quiet = true, make(map[string]struct{})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -181,7 +182,8 @@ type connSettings struct {
 // many messages await their report, and when to close.
 type clientConn struct {
 	*connSettings
-	conn     net.Conn
+	conn     net.Conn      // a *tls.Conn on a TLS listener
+	tls      *tlsListener  // the listener's TLS settings; nil for a plain one
 	addr     string        // the source address connLimits counts it under
 	codec    atomic.Uint32 // wire.Codec; fixed by the listener or by the first body
 	out      *outbox
@@ -213,10 +215,10 @@ type flushed struct{}
 // writeFailed tells the actor its writer could not write to the socket.
 type writeFailed struct{ err error }
 
-func newClientConn(s *connSettings, conn net.Conn, addr string, codec wire.Codec, id string) *clientConn {
-	c := &clientConn{connSettings: s, conn: conn, addr: addr,
+func newClientConn(s *connSettings, a *accepted, id string) *clientConn {
+	c := &clientConn{connSettings: s, conn: a.conn, addr: a.addr, tls: a.tls,
 		inFlight: make(chan struct{}, s.maxInFlight), stopped: make(chan struct{}), leaving: make(chan struct{}), id: id}
-	c.codec.Store(uint32(codec))
+	c.codec.Store(uint32(a.codec))
 	return c
 }
 
@@ -346,7 +348,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		abort := c.dropped || c.closing
 		c.out.close(!abort)
 		if abort { // also ends a write already waiting on a client that does not read
-			c.conn.Close()
+			closeSocket(c.conn)
 		}
 	}
 }
@@ -472,13 +474,19 @@ type connReader struct {
 	logged bool   // the failed authentication was logged already
 }
 
-// start reads and checks the first message. It returns that message once
-// the connection is authenticated and registered, or nil and why reading
-// ended.
+// start runs the TLS handshake on a TLS listener, then reads and checks
+// the first message, both within auth_timeout. It returns that message
+// once the connection is authenticated and registered, or nil and why
+// reading ended.
 func (r *connReader) start() (*wire.Envelope, string) {
 	limit, maxFirst := time.Now().Add(r.authTimeout), r.maxAuthFrame
 	if r.allowLegacy { // an original-style peer's only message is its first
 		maxFirst = r.maxFrame
+	}
+	if tc, ok := r.conn.(*tls.Conn); ok {
+		if reason, ok := r.handshake(tc, limit); !ok {
+			return nil, reason
+		}
 	}
 	codec, env, err := r.next(limit, limit, maxFirst)
 	if err != nil {

@@ -67,17 +67,22 @@ func sourceAddress(c net.Conn) string {
 // refusalWriteTimeout bounds the write of a refused connection's report.
 const refusalWriteTimeout = 100 * time.Millisecond
 
-// refuse tells a connection the server will not take it, in the
-// listener's codec (JSON when the listener detects it, as before any
-// message), and closes it.
+// refuse tells a connection the server will not take it, and closes it.
 func refuse(conn net.Conn, codec wire.Codec, detail string) {
+	writeRefusal(conn, codec, wire.Errorf(wire.CodeOverloaded, "%s", detail))
+	conn.Close()
+}
+
+// writeRefusal writes e as the bad auth_special report to a connection
+// the server is about to close, in the listener's codec (JSON when the
+// listener detects it, as before any message), straight to the socket.
+func writeRefusal(conn net.Conn, codec wire.Codec, e *wire.Error) {
 	if codec == wire.CodecAuto {
 		codec = wire.CodecJSON
 	}
 	var buf bytes.Buffer
-	if codec.AppendFrame(&buf, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded, "%s", detail), nil)) == nil {
+	if codec.AppendFrame(&buf, wire.BadReport(wire.IDAuth, e, nil)) == nil {
 		conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 		conn.Write(buf.Bytes())
 	}
-	conn.Close()
 }

@@ -15,11 +15,20 @@ import (
 
 // serverInfo is the informer's serverInfo answer.
 type serverInfo struct {
-	Name      string              `cbor:"name" json:"name"`
-	Clients   int                 `cbor:"clients" json:"clients"`
-	Users     int                 `cbor:"users" json:"users"`
-	Listeners []map[string]string `cbor:"listeners" json:"listeners"`
-	Handlers  []LinkState         `cbor:"handlers" json:"handlers"`
+	Name      string         `cbor:"name" json:"name"`
+	Clients   int            `cbor:"clients" json:"clients"`
+	Users     int            `cbor:"users" json:"users"`
+	Listeners []listenerInfo `cbor:"listeners" json:"listeners"`
+	Handlers  []LinkState    `cbor:"handlers" json:"handlers"`
+}
+
+// listenerInfo is one listener in serverInfo.
+type listenerInfo struct {
+	Name    string `cbor:"name" json:"name"`
+	Network string `cbor:"network" json:"network"`
+	Address string `cbor:"address" json:"address"`
+	Codec   string `cbor:"codec" json:"codec"`
+	TLS     bool   `cbor:"tls" json:"tls"`
 }
 
 // dialInformer connects to ts's informer and closes it when the test ends.
@@ -74,9 +83,9 @@ func TestInformer(t *testing.T) {
 		}
 		var names []string
 		for _, l := range info.Listeners {
-			names = append(names, l["name"])
-			if l["name"] == "tcp" && l["address"] != ts.Addr("tcp").String() {
-				t.Fatalf("%s: tcp listener address %q, want %s", codec, l["address"], ts.Addr("tcp"))
+			names = append(names, l.Name)
+			if l.Name == "tcp" && (l.Address != ts.Addr("tcp").String() || l.Network != "tcp4" || l.Codec != "auto" || l.TLS) {
+				t.Fatalf("%s: tcp listener %+v, want plain tcp4 on %s", codec, l, ts.Addr("tcp"))
 			}
 		}
 		if !slices.Equal(names, []string{"tcp", "unix"}) {

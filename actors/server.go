@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,10 +73,13 @@ type Server struct {
 	peers     map[string]*actor.PID
 
 	listeners []net.Listener
-	sockets   []string // UNIX socket files this server created
-	informer  *informer
-	acceptWG  sync.WaitGroup
-	stopOnce  sync.Once
+	// tlsListeners holds the TLS settings of each listener, in
+	// configuration order; nil for a plain one.
+	tlsListeners []*tlsListener
+	sockets      []string // UNIX socket files this server created
+	informer     *informer
+	acceptWG     sync.WaitGroup
+	stopOnce     sync.Once
 }
 
 // New prepares a server from cfg; Start opens its sockets.
@@ -89,6 +93,16 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
 				"config", cfg.Path, "mode", st.Mode().Perm().String())
 		}
+	}
+	for _, l := range cfg.Listeners {
+		var tl *tlsListener
+		if l.TLS != nil {
+			var err error
+			if tl, err = newTLSListener(l.Name, l.TLS, log.Named("listener")); err != nil {
+				return nil, err
+			}
+		}
+		s.tlsListeners = append(s.tlsListeners, tl)
 	}
 	switch cfg.Auth.Mode {
 	case config.AuthOpen:
@@ -122,7 +136,12 @@ func (s *Server) Start() (err error) {
 			return fmt.Errorf("listener %q: %w", l.Name, err)
 		}
 		s.listeners = append(s.listeners, ln)
-		s.log.Info("listening", "listener", l.Name, "network", l.Network, "address", ln.Addr().String(), "codec", l.Codec)
+		s.log.Info("listening", "listener", l.Name, "network", l.Network, "address", ln.Addr().String(), "codec", l.Codec,
+			"tls", l.TLS != nil)
+		if l.InsecurePlaintext && l.PlaintextToNetwork() {
+			s.log.Warn("INSECURE: passwords and peer secrets cross the network in clear on this listener "+
+				"(insecure_plaintext = true); add a tls block", "listener", l.Name, "address", ln.Addr().String())
+		}
 	}
 	var informerLn net.Listener
 	if s.cfg.Informer != nil {
@@ -148,7 +167,7 @@ func (s *Server) Start() (err error) {
 	}
 	for i, l := range s.cfg.Listeners {
 		s.acceptWG.Add(1)
-		go s.accept(s.listeners[i], l)
+		go s.accept(s.listeners[i], l, s.tlsListeners[i])
 	}
 	return nil
 }
@@ -273,8 +292,10 @@ func (s *Server) listen(network, address string) (net.Listener, error) {
 	return ln, nil
 }
 
-// accept is a listener's accept loop.
-func (s *Server) accept(ln net.Listener, l config.Listener) {
+// accept is a listener's accept loop; tl is the listener's TLS settings,
+// nil for a plain one. A TLS connection's handshake happens later, in its
+// reader.
+func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 	defer s.acceptWG.Done()
 	log := s.log.Named("listener").With("listener", l.Name)
 	for {
@@ -290,10 +311,17 @@ func (s *Server) accept(ln net.Listener, l config.Listener) {
 		addr := sourceAddress(conn)
 		if why, ok := s.connLimits.admit(addr); !ok {
 			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
-			refuse(conn, l.Codec, why)
+			if tl != nil { // a report in clear would be garbage to a TLS client
+				conn.Close()
+			} else {
+				refuse(conn, l.Codec, why)
+			}
 			continue
 		}
-		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec})
+		if tl != nil {
+			conn = tls.Server(conn, tl.server)
+		}
+		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec, tls: tl})
 	}
 }
 
@@ -355,9 +383,15 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the users file, retries failed handlers and makes peers
-// that are backing off connect now (SIGHUP).
+// Reload re-reads the users file and the TLS listeners' files, retries
+// failed handlers and makes peers that are backing off connect now
+// (SIGHUP). Open connections keep the TLS settings they began with.
 func (s *Server) Reload() {
+	for _, tl := range s.tlsListeners {
+		if tl != nil {
+			tl.reload()
+		}
+	}
 	if h, ok := s.auth.(*auth.Htpasswd); ok {
 		if err := h.Reload(); err != nil {
 			s.log.Error("cannot reload users; keeping the old ones", "error", err)
@@ -374,10 +408,10 @@ func (s *Server) Reload() {
 }
 
 func (s *Server) serverInfo() map[string]any {
-	listeners := make([]map[string]string, 0, len(s.cfg.Listeners))
+	listeners := make([]map[string]any, 0, len(s.cfg.Listeners))
 	for i, l := range s.cfg.Listeners {
-		listeners = append(listeners, map[string]string{"name": l.Name, "network": l.Network,
-			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String()})
+		listeners = append(listeners, map[string]any{"name": l.Name, "network": l.Network,
+			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil})
 	}
 	return map[string]any{
 		"name":      s.cfg.Server.Name,

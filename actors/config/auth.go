@@ -29,6 +29,7 @@ func (c *checker) auth(r *rawAuth, raws []rawListener, listeners []Listener) Aut
 	switch a.Mode {
 	case AuthHtpasswd:
 		c.htpasswdFile(a.File, r, where)
+		c.plaintextListeners(raws, listeners)
 	case AuthOpen:
 		c.openListeners(raws, listeners, r.ModeRange)
 	}
@@ -58,11 +59,7 @@ func (c *checker) htpasswdFile(path string, r *rawAuth, where hcl.Range) {
 // machines.
 func (c *checker) openListeners(raws []rawListener, listeners []Listener, modeRange hcl.Range) {
 	for i, l := range listeners {
-		if !isTCP(l.Network) || raws[i].Address == "" {
-			continue
-		}
-		host, problem := splitTCPAddress(l.Network, l.Address)
-		if problem != "" || isLoopback(host) {
+		if !l.remote() {
 			continue
 		}
 		c.errorf(raws[i].AddressRange, `Listener "address" not allowed with auth mode "open"`,
@@ -70,5 +67,21 @@ func (c *checker) openListeners(raws []rawListener, listeners []Listener, modeRa
 				`but listener %q listens on %q, which is not a loopback address (127.0.0.0/8, ::1 or localhost). `+
 				`Listen on loopback only, or use auth mode "htpasswd".`,
 			modeRange.Start.Line, l.Name, l.Address)
+	}
+}
+
+// plaintextListeners refuses a remote listener without TLS, where
+// passwords and peer secrets would cross the network in clear, unless its
+// operator allowed it with insecure_plaintext.
+func (c *checker) plaintextListeners(raws []rawListener, listeners []Listener) {
+	for i, l := range listeners {
+		if !l.PlaintextToNetwork() || l.InsecurePlaintext {
+			continue
+		}
+		c.errorf(raws[i].AddressRange, `Listener "address" not allowed without TLS`,
+			`Listener %q listens on %q, which is not a loopback address (127.0.0.0/8, ::1 or localhost), `+
+				`and has no tls block: passwords and peer secrets would cross the network in clear. `+
+				`Add a tls block, listen on loopback only, or, on a network you trust, set insecure_plaintext = true.`,
+			l.Name, l.Address)
 	}
 }

@@ -163,7 +163,82 @@ type Listener struct {
 	// Codec is what clients on this listener speak; CodecAuto detects it
 	// per connection (`codec`).
 	Codec wire.Codec
+	// TLS makes the listener speak TLS only; nil for a plain listener
+	// (`tls` block).
+	TLS *ListenerTLS
+	// InsecurePlaintext lets a plain TCP listener that other machines can
+	// reach carry passwords and peer secrets in clear
+	// (`insecure_plaintext`).
+	InsecurePlaintext bool
 }
+
+// ListenerTLS is a listener's TLS settings (its `tls` block). The files
+// are read again on reload; ServerConfig builds what a handshake uses.
+type ListenerTLS struct {
+	// Cert is the absolute path of the server's PEM certificate chain
+	// (`cert`).
+	Cert string
+	// Key is the absolute path of Cert's PEM private key (`key`).
+	Key string
+	// MinVersion is the oldest TLS version accepted, tls.VersionTLS12 or
+	// tls.VersionTLS13 (`min_version`).
+	MinVersion uint16
+	// ClientCA is the absolute path of a PEM file of the CAs client
+	// certificates must chain to; empty for none (`client_ca`).
+	ClientCA string
+	// ClientAuth says whether a client certificate is asked for
+	// (`client_auth`).
+	ClientAuth ClientAuth
+	// Login says how clients of this listener prove who they are
+	// (`login`).
+	Login Login
+	// CertificateUser says which name of a client certificate is the
+	// username when Login is LoginCertificate (`certificate_user`).
+	CertificateUser CertificateUser
+}
+
+// ClientAuth says whether a TLS listener asks clients for a certificate.
+type ClientAuth string
+
+// The client_auth values.
+const (
+	// ClientAuthNone asks for no client certificate.
+	ClientAuthNone ClientAuth = "none"
+	// ClientAuthRequest asks for one and verifies it when given; a client
+	// without one may still connect.
+	ClientAuthRequest ClientAuth = "request"
+	// ClientAuthRequire refuses a client without a verified certificate.
+	ClientAuthRequire ClientAuth = "require"
+)
+
+// Login names how the clients of a listener log in.
+type Login string
+
+// The login values.
+const (
+	// LoginPassword checks the username and password of the first
+	// message.
+	LoginPassword Login = "password"
+	// LoginCertificate takes the username from the verified client
+	// certificate; a client without one logs in by password.
+	LoginCertificate Login = "certificate"
+)
+
+// CertificateUser names the name of a client certificate that is its
+// username.
+type CertificateUser string
+
+// The certificate_user values.
+const (
+	// CertificateUserCommonName is the subject's common name (CN).
+	CertificateUserCommonName CertificateUser = "common_name"
+	// CertificateUserEmail is the first email address among the subject
+	// alternative names.
+	CertificateUserEmail CertificateUser = "email"
+	// CertificateUserDNS is the first DNS name among the subject
+	// alternative names.
+	CertificateUserDNS CertificateUser = "dns"
+)
 
 // HandlerMode names how the server talks to a handler.
 type HandlerMode string

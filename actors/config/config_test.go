@@ -77,6 +77,7 @@ listener "tcp4" {
   network = "tcp4"
   address = "0.0.0.0:2223"
   codec   = "json"
+  insecure_plaintext = true
 }
 listener "local" {
   network = "unix"
@@ -144,7 +145,7 @@ informer {
 		Log:  Log{Level: "debug", JSON: true},
 		Auth: Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
 		Listeners: []Listener{
-			{Name: "tcp4", Network: "tcp4", Address: "0.0.0.0:2223", Codec: wire.CodecJSON},
+			{Name: "tcp4", Network: "tcp4", Address: "0.0.0.0:2223", Codec: wire.CodecJSON, InsecurePlaintext: true},
 			{Name: "local", Network: "unix", Address: "/tmp/bester-test.sock", Codec: wire.CodecAuto},
 		},
 		Handlers: []Handler{{
@@ -181,7 +182,7 @@ auth {
   file = "users.htpasswd"
 }
 listener "main" {
-  address = ":2223"
+  address = "127.0.0.1:2223"
 }
 handler "relay" {
   socket = "relay.sock"
@@ -227,7 +228,7 @@ handler "relay" {
 		},
 		Log:       Log{Level: "info"},
 		Auth:      Auth{Mode: AuthHtpasswd, File: filepath.Join(dir, "users.htpasswd")},
-		Listeners: []Listener{{Name: "main", Network: "tcp", Address: ":2223", Codec: wire.CodecAuto}},
+		Listeners: []Listener{{Name: "main", Network: "tcp", Address: "127.0.0.1:2223", Codec: wire.CodecAuto}},
 		Handlers: []Handler{{
 			Name:         "relay",
 			Socket:       filepath.Join(runtimeDir, "relay.sock"),

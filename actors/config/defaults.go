@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"math"
 	"runtime"
 	"time"
@@ -99,6 +100,24 @@ const (
 	// DefaultListenerCodec detects each client's codec from its first
 	// message.
 	DefaultListenerCodec = wire.CodecAuto
+	// DefaultInsecurePlaintext is false: passwords and secrets never cross
+	// a network in clear unless the operator says so.
+	DefaultInsecurePlaintext = false
+)
+
+// Defaults for a listener's `tls` block.
+const (
+	// DefaultTLSMinVersion is TLS 1.2, the oldest version without known
+	// weaknesses in the cipher suites Go offers; Go prefers 1.3 when
+	// both ends have it.
+	DefaultTLSMinVersion = tls.VersionTLS12
+	// DefaultClientAuth asks for no client certificate.
+	DefaultClientAuth = ClientAuthNone
+	// DefaultLogin is by password.
+	DefaultLogin = LoginPassword
+	// DefaultCertificateUser is the common name, as Kubernetes and most
+	// systems that log in by client certificate read it.
+	DefaultCertificateUser = CertificateUserCommonName
 )
 
 // Defaults for `handler` blocks.

@@ -94,20 +94,28 @@ func TestErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := write(t, c.src)
 			_, err := Load(path)
-			if err == nil {
-				t.Fatalf("no error for:\n%s", c.src)
-			}
-			msg := flat(err.Error())
-			line := markedLine(t, c.src)
-			for _, want := range []string{filepath.Base(path), fmt.Sprintf("line %d", line), c.field, c.also} {
-				if !strings.Contains(msg, want) {
-					t.Errorf("message lacks %q:\n%s", want, msg)
-				}
-			}
-			if n := strings.Count(msg, "Error: "); n != 1 {
-				t.Errorf("want exactly one error, got %d:\n%s", n, msg)
-			}
+			wantOneError(t, path, c.src, err, c.field, c.also)
 		})
+	}
+}
+
+// wantOneError checks that loading src from path failed with exactly one
+// error, which names the file and the line marked "#!" in src, and holds
+// every one of wants.
+func wantOneError(t *testing.T, path, src string, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error for:\n%s", src)
+	}
+	msg := flat(err.Error())
+	wants = append(wants, filepath.Base(path), fmt.Sprintf("line %d", markedLine(t, src)))
+	for _, want := range wants {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if n := strings.Count(msg, "Error: "); n != 1 {
+		t.Errorf("want exactly one error, got %d:\n%s", n, msg)
 	}
 }
 

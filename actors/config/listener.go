@@ -19,7 +19,8 @@ func (c *checker) listeners(raws []rawListener, runtimeDir string) []Listener {
 	seen := map[string]bool{}
 	out := make([]Listener, 0, len(raws))
 	for _, r := range raws {
-		l := Listener{Name: r.Name, Network: DefaultNetwork, Address: r.Address, Codec: DefaultListenerCodec}
+		l := Listener{Name: r.Name, Network: DefaultNetwork, Address: r.Address, Codec: DefaultListenerCodec,
+			InsecurePlaintext: DefaultInsecurePlaintext}
 		switch {
 		case r.Name == "":
 			c.errorf(r.DefRange, "Invalid listener name", "A listener needs a non-empty name.")
@@ -51,6 +52,16 @@ func (c *checker) listeners(raws []rawListener, runtimeDir string) []Listener {
 				c.errorf(r.CodecRange, `Invalid "codec"`, "%s.", capitalize(err.Error()))
 			}
 			l.Codec = codec
+		}
+		if r.TLS != nil {
+			l.TLS = c.listenerTLS(r.TLS, l.Network)
+		}
+		if r.InsecurePlaintext != nil {
+			l.InsecurePlaintext = *r.InsecurePlaintext
+			if l.InsecurePlaintext && r.TLS != nil {
+				c.errorf(r.InsecurePlaintextRange, `Invalid "insecure_plaintext"`,
+					"Listener %q has a tls block, so nothing crosses it in clear; remove insecure_plaintext.", l.Name)
+			}
 		}
 		out = append(out, l)
 	}

@@ -51,3 +51,19 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// remote reports whether l is a TCP listener that other machines can
+// reach: its host is not a loopback address. An address that does not
+// parse (an error reported already) counts as not remote.
+func (l Listener) remote() bool {
+	if !isTCP(l.Network) {
+		return false
+	}
+	host, problem := splitTCPAddress(l.Network, l.Address)
+	return problem == "" && !isLoopback(host)
+}
+
+// PlaintextToNetwork reports whether l is a remote listener without TLS:
+// passwords and peer secrets would cross a network in clear on it, which
+// only insecure_plaintext allows.
+func (l Listener) PlaintextToNetwork() bool { return l.TLS == nil && l.remote() }

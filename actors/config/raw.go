@@ -93,14 +93,37 @@ type rawAuth struct {
 
 // rawListener is a `listener "name"` block.
 type rawListener struct {
-	Name         string    `hcl:"name,label"`
-	Network      *string   `hcl:"network,optional"`
-	NetworkRange hcl.Range `hcl:"network,attr_range"`
-	Address      string    `hcl:"address"`
-	AddressRange hcl.Range `hcl:"address,attr_range"`
-	Codec        *string   `hcl:"codec,optional"`
-	CodecRange   hcl.Range `hcl:"codec,attr_range"`
-	DefRange     hcl.Range `hcl:",def_range"`
+	Name         string          `hcl:"name,label"`
+	Network      *string         `hcl:"network,optional"`
+	NetworkRange hcl.Range       `hcl:"network,attr_range"`
+	Address      string          `hcl:"address"`
+	AddressRange hcl.Range       `hcl:"address,attr_range"`
+	Codec        *string         `hcl:"codec,optional"`
+	CodecRange   hcl.Range       `hcl:"codec,attr_range"`
+	TLS          *rawListenerTLS `hcl:"tls,block"`
+
+	InsecurePlaintext      *bool     `hcl:"insecure_plaintext,optional"`
+	InsecurePlaintextRange hcl.Range `hcl:"insecure_plaintext,attr_range"`
+	DefRange               hcl.Range `hcl:",def_range"`
+}
+
+// rawListenerTLS is the `tls` block inside a listener.
+type rawListenerTLS struct {
+	Cert                 string    `hcl:"cert"`
+	CertRange            hcl.Range `hcl:"cert,attr_range"`
+	Key                  string    `hcl:"key"`
+	KeyRange             hcl.Range `hcl:"key,attr_range"`
+	MinVersion           *string   `hcl:"min_version,optional"`
+	MinVersionRange      hcl.Range `hcl:"min_version,attr_range"`
+	ClientCA             *string   `hcl:"client_ca,optional"`
+	ClientCARange        hcl.Range `hcl:"client_ca,attr_range"`
+	ClientAuth           *string   `hcl:"client_auth,optional"`
+	ClientAuthRange      hcl.Range `hcl:"client_auth,attr_range"`
+	Login                *string   `hcl:"login,optional"`
+	LoginRange           hcl.Range `hcl:"login,attr_range"`
+	CertificateUser      *string   `hcl:"certificate_user,optional"`
+	CertificateUserRange hcl.Range `hcl:"certificate_user,attr_range"`
+	DefRange             hcl.Range `hcl:",def_range"`
 }
 
 // rawHandler is a `handler "name"` block.

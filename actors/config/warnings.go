@@ -12,9 +12,10 @@ import (
 )
 
 // Warnings reads cfg's file again and returns what would not stop the
-// server from starting but would stop a handler, or let another user put
-// a socket of their own in place of a handler's: a command that is not
-// found, a socket in a directory that others may write. Each warning
+// server from starting but would stop a handler, let another user put a
+// socket of their own in place of a handler's, or show passwords to the
+// network: a command that is not found, a socket in a directory that
+// others may write, a listener allowed to carry passwords in clear. Each warning
 // names its file and line like an error; the result is empty when there
 // is none. cfg must come from Load of the same file.
 func Warnings(cfg *Config) (string, error) {
@@ -24,6 +25,13 @@ func Warnings(cfg *Config) (string, error) {
 	}
 	p, raw, _, _ := decode(cfg.Path, src)
 	var diags hcl.Diagnostics
+	for i, l := range cfg.Listeners {
+		if l.InsecurePlaintext && l.PlaintextToNetwork() {
+			diags = append(diags, warning(raw.Listeners[i].InsecurePlaintextRange, "Passwords in clear",
+				"Listener %q on %q has no TLS: passwords and peer secrets cross the network in clear, "+
+					"where anyone on the path can read them. Add a tls block unless this network is trusted.", l.Name, l.Address))
+		}
+	}
 	for i, r := range raw.Handlers {
 		h := cfg.Handlers[i]
 		if len(h.Command) > 0 {

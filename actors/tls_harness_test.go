@@ -1,0 +1,144 @@
+package actors
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
+)
+
+// testPKI is a certificate authority made for one test, and the files it
+// issued, in a directory of their own: ca.crt, and server.crt and
+// server.key for server J on loopback.
+type testPKI struct {
+	t   testing.TB
+	dir string
+	ca  *tlsconf.CA
+}
+
+// newPKI makes a CA named name and a server certificate for J.
+func newPKI(t testing.TB, name string) *testPKI {
+	t.Helper()
+	ca, err := tlsconf.NewCA(name, tlsconf.DevValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPKI{t: t, dir: t.TempDir(), ca: ca}
+	p.write("ca.crt", ca.PEM)
+	p.issue("server", tlsconf.LocalServer("J"))
+	return p
+}
+
+// path is the absolute path of one of the PKI's files.
+func (p *testPKI) path(name string) string { return filepath.Join(p.dir, name) }
+
+// write puts data into the PKI's directory as name.
+func (p *testPKI) write(name string, data []byte) {
+	p.t.Helper()
+	if err := os.WriteFile(p.path(name), data, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// issue signs leaf and writes it as base.crt and base.key.
+func (p *testPKI) issue(base string, leaf tlsconf.Leaf) {
+	p.t.Helper()
+	cert, key, err := p.ca.Issue(leaf)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.write(base+".crt", cert)
+	p.write(base+".key", key)
+}
+
+// user issues a client certificate whose common name is name, as
+// name.crt and name.key.
+func (p *testPKI) user(name string) {
+	p.t.Helper()
+	p.issue(name, tlsconf.Leaf{CommonName: name, Client: true})
+}
+
+// listener is a listener block named "tls" on a free loopback port that
+// serves the PKI's server certificate; lines go into its tls block.
+func (p *testPKI) listener(lines ...string) string {
+	return fmt.Sprintf(`
+listener "tls" {
+  network = "tcp4"
+  address = "127.0.0.1:0"
+  tls {
+    cert = %q
+    key  = %q
+%s
+  }
+}
+`, p.path("server.crt"), p.path("server.key"), strings.Join(lines, "\n"))
+}
+
+// clientAuth is the tls block lines that ask for client certificates of
+// the PKI's CA (mode is request or require), and log clients in by them
+// when login is "certificate".
+func (p *testPKI) clientAuth(mode, login string) []string {
+	return []string{fmt.Sprintf("    client_ca   = %q", p.path("ca.crt")),
+		fmt.Sprintf("    client_auth = %q", mode), fmt.Sprintf("    login       = %q", login)}
+}
+
+// tlsConfig is a client's TLS settings for ts's "tls" listener: trusting
+// the PKI's CA and presenting the certificate base.crt, unless base is
+// empty.
+func (p *testPKI) tlsConfig(ts *testServer, base string) *tls.Config {
+	p.t.Helper()
+	files := tlsconf.Client{CA: p.path("ca.crt")}
+	if base != "" {
+		files.Cert, files.Key = p.path(base+".crt"), p.path(base+".key")
+	}
+	cfg, err := files.Config(ts.Addr("tls").String())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return cfg
+}
+
+// dialTLS opens a TLS connection to ts's "tls" listener with cfg and
+// completes the handshake (which, in TLS 1.3, a server that refuses the
+// client's certificate answers only afterwards).
+func (ts *testServer) dialTLS(cfg *tls.Config) (*tls.Conn, error) {
+	d := &net.Dialer{Timeout: waitLong}
+	return tls.DialWithDialer(d, "tcp4", ts.Addr("tls").String(), cfg)
+}
+
+// dialTLSClient logs in on ts's "tls" listener over TLS with cfg as user
+// (with password "pw", which open authentication ignores).
+func (ts *testServer) dialTLSClient(cfg *tls.Config, user string, codec wire.Codec) *client.Client {
+	ts.t.Helper()
+	conn, err := ts.dialTLS(cfg)
+	if err != nil {
+		ts.t.Fatalf("TLS handshake as %s: %v", user, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	c, err := client.Handshake(ctx, conn, client.Options{Codec: codec, Username: user, Password: "pw"})
+	if err != nil {
+		ts.t.Fatalf("log in as %s over TLS: %v", user, err)
+	}
+	ts.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawTLS is a rawConn over a TLS connection to ts's "tls" listener.
+func (ts *testServer) rawTLS(t *testing.T, cfg *tls.Config, codec wire.Codec) *rawConn {
+	t.Helper()
+	conn, err := ts.dialTLS(cfg)
+	if err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawConn{t: t, conn: conn, codec: codec}
+}

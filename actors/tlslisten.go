@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/config"
+)
+
+// tlsCheckInterval is how often, at most, a handshake looks at a TLS
+// listener's files to see whether they changed.
+const tlsCheckInterval = time.Second
+
+// tlsListener holds a TLS listener's current settings: its certificate,
+// key and client CAs as last read. Each handshake takes the settings
+// current when it begins (GetConfigForClient), so a reload changes what
+// new connections get and leaves open ones as they are. Settings that do
+// not load never replace working ones.
+type tlsListener struct {
+	name     string
+	settings *config.ListenerTLS
+	log      hclog.Logger
+	// server is the tls.Config every connection of the listener is
+	// given; it only hands each handshake the current one.
+	server  *tls.Config
+	current atomic.Pointer[tls.Config]
+	// nextCheck is when, in Unix nanoseconds, a handshake may look at the
+	// files again.
+	nextCheck atomic.Int64
+
+	mu      sync.Mutex   // one load at a time
+	stamps  [3]fileStamp // cert, key and client CA as they were at the last load
+	failure string       // the last load failure logged; "" after a success
+}
+
+// fileStamp tells whether a file changed: what stat says of it.
+type fileStamp struct {
+	modTime int64 // Unix nanoseconds
+	size    int64
+	inode   uint64 // a file renamed into place is another file
+	err     string
+}
+
+func newTLSListener(name string, settings *config.ListenerTLS, log hclog.Logger) (*tlsListener, error) {
+	l := &tlsListener{name: name, settings: settings, log: log.With("listener", name)}
+	l.server = &tls.Config{GetConfigForClient: l.forClient}
+	l.stamps = l.stat()
+	cfg, err := settings.ServerConfig()
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", name, err)
+	}
+	l.current.Store(cfg)
+	l.nextCheck.Store(time.Now().Add(tlsCheckInterval).UnixNano())
+	return l, nil
+}
+
+// forClient is the GetConfigForClient of every handshake: the current
+// settings, read again first when a file changed (one handshake a second
+// looks).
+func (l *tlsListener) forClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+	now := time.Now()
+	if next := l.nextCheck.Load(); now.UnixNano() >= next &&
+		l.nextCheck.CompareAndSwap(next, now.Add(tlsCheckInterval).UnixNano()) {
+		l.reloadIfChanged()
+	}
+	return l.current.Load(), nil
+}
+
+// reload reads the files again (SIGHUP), whether or not they changed.
+func (l *tlsListener) reload() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stamps = l.stat()
+	l.failure = "" // an operator who asks is told, even the same thing
+	l.load()
+}
+
+// reloadIfChanged reads the files again when any of them changed since
+// the last load.
+func (l *tlsListener) reloadIfChanged() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stamps := l.stat()
+	if stamps == l.stamps {
+		return
+	}
+	l.stamps = stamps
+	l.load()
+}
+
+// load replaces the current settings with the files' if they load, and
+// otherwise logs why not, once for each new reason; l.mu is held.
+func (l *tlsListener) load() {
+	cfg, err := l.settings.ServerConfig()
+	if err != nil {
+		if msg := err.Error(); msg != l.failure {
+			l.failure = msg
+			l.log.Error("cannot use the new TLS files; new connections keep the old ones", "error", err)
+		}
+		return
+	}
+	l.failure = ""
+	l.current.Store(cfg)
+	l.log.Info("TLS files loaded for new connections", "cert", l.settings.Cert,
+		"not_after", cfg.Certificates[0].Leaf.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// stat stamps the listener's files.
+func (l *tlsListener) stat() (stamps [3]fileStamp) {
+	for i, p := range []string{l.settings.Cert, l.settings.Key, l.settings.ClientCA} {
+		if p == "" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			stamps[i].err = err.Error()
+			continue
+		}
+		stamps[i].modTime, stamps[i].size = st.ModTime().UnixNano(), st.Size()
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			stamps[i].inode = sys.Ino
+		}
+	}
+	return stamps
+}
