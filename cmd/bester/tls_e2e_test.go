@@ -71,31 +71,17 @@ type tlsServer struct {
 }
 
 // startTLSServer builds and starts besterd and the relay handler, and
-// waits until both TLS listeners log a client in. The server is stopped when
-// the test ends.
+// waits until both TLS listeners log a client in. The server is stopped
+// when the test ends.
 func startTLSServer(t *testing.T) *tlsServer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold build is slow
-	defer cancel()
-	module, err := load.FindModule(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	besterd, relay, bin, err := load.Build(ctx, module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(bin) })
+	besterd, relay := buildServer(t)
 	dir, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &tlsServer{certs: filepath.Join(dir, "certs")}
-	e, _, errs := testEnv("")
-	if code := runWith(t, e, "certs", "dev", "-dir", s.certs, "-user", "T", "-user", "G"); code != 0 {
-		t.Fatalf("certs dev: status %d, stderr %q", code, errs)
-	}
+	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
 	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls} {
 		if *addr, err = load.FreeAddr(); err != nil {
 			t.Fatal(err)

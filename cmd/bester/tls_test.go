@@ -13,11 +13,9 @@ import (
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
-// devCerts runs `bester certs dev` for users into a new directory and
-// returns it.
-func devCerts(t *testing.T, users ...string) string {
+// devCerts runs `bester certs dev` for users into dir and returns dir.
+func devCerts(t *testing.T, dir string, users ...string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "certs")
 	args := []string{"certs", "dev", "-dir", dir}
 	for _, u := range users {
 		args = append(args, "-user", u)
@@ -153,7 +151,7 @@ func TestTLSFlags(t *testing.T) {
 }
 
 func TestSendTLS(t *testing.T) {
-	dir := devCerts(t, "T", "bad")
+	dir := devCerts(t, filepath.Join(t.TempDir(), "certs"), "T", "bad")
 	addr := fakeTLSServer(t, dir)
 	ca := filepath.Join(dir, "ca.crt")
 	cases := []struct {
