@@ -723,7 +723,14 @@ func (r *connReader) authenticate(h *wire.Header) *wire.Error {
 		return r.authenticatePeer(h)
 	case h.Scope != wire.ScopeClient:
 		return wire.Errorf(wire.CodeUnauthorized, "unknown scope %q", h.Scope)
-	case h.Authentication == nil:
+	}
+	if user, refusal, ok := r.certificateUser(); ok {
+		if refusal != nil {
+			return refusal
+		}
+		return r.loginByCertificate(user, h.Authentication)
+	}
+	if h.Authentication == nil {
 		return wire.Errorf(wire.CodeUnauthorized, "the first message must carry header.authentication")
 	}
 	user := h.Authentication.Username
@@ -879,6 +886,9 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	case !match:
 		r.strangerLogs.Warn(r.logger(), "peer server refused: wrong secret", "peer", name)
 		return refused
+	}
+	if e := r.checkPeerCertificate(name); e != nil {
+		return e
 	}
 	r.peer = name
 	return nil

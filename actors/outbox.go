@@ -2,7 +2,7 @@ package actors
 
 import (
 	"bytes"
-	"io"
+	"crypto/tls"
 	"net"
 	"sync"
 	"syscall"
@@ -47,12 +47,11 @@ type outbox struct {
 	codec func() wire.Codec
 	onErr func(error) // called once, from the writer, when encoding or writing fails
 
-	// The writer's own state for the socket's RawConn.Write, kept here
-	// so that a write allocates nothing.
-	rc        syscall.RawConn
-	writeFn   func(fd uintptr) bool
-	unwritten []byte
-	werr      error
+	// writeTo is how the writer writes, chosen for conn by writerFor.
+	writeTo func([]byte) error
+	// sock writes a plain socket; it lives here so that a write
+	// allocates nothing.
+	sock socketWriter
 }
 
 // maxSpareBatch is the largest batch slice an idle outbox keeps.
@@ -90,7 +89,26 @@ func itemSize(m any) int {
 }
 
 func newOutbox(pool *gopool.Pool, conn net.Conn, limits outboxLimits, codec func() wire.Codec, onErr func(error)) *outbox {
-	return &outbox{pool: pool, conn: conn, limits: limits, codec: codec, onErr: onErr}
+	o := &outbox{pool: pool, conn: conn, limits: limits, codec: codec, onErr: onErr}
+	o.writeTo = o.writerFor(conn)
+	return o
+}
+
+// writerFor chooses how the writer writes to conn so that it learns when
+// the peer stops reading: a socket through its RawConn (socketWriter), a
+// TLS connection through its tls.Conn over a tlsSock, which tells it.
+// Of any other connection it cannot tell, so every write counts as
+// waiting for the peer.
+func (o *outbox) writerFor(conn net.Conn) func([]byte) error {
+	if tc, ok := conn.(*tls.Conn); ok {
+		if s, ok := tc.NetConn().(*tlsSock); ok {
+			s.onBlocked = o.markBlocked
+			return o.writeConn
+		}
+	} else if sc, ok := conn.(syscall.Conn); ok && o.sock.init(sc, o.markBlocked) == nil {
+		return o.writeSocket
+	}
+	return o.writeBlind
 }
 
 // push queues m and reports false when the queue is closing, or full
@@ -269,52 +287,31 @@ func (o *outbox) setBlocked(b bool) {
 	o.mu.Unlock()
 }
 
-// write writes all of buf, marking the outbox blocked while the socket
-// takes no more.
+// markBlocked records that the socket takes no more: the peer is not
+// reading, and the limits count from now until the write ends.
+func (o *outbox) markBlocked() { o.setBlocked(true) }
+
+// write writes all of buf; the outbox is blocked from when the socket
+// takes no more until the write ends.
 func (o *outbox) write(buf []byte) error {
-	if o.rc == nil {
-		sc, ok := o.conn.(syscall.Conn)
-		if !ok { // no way to tell: any write might be waiting for the peer
-			o.setBlocked(true)
-			defer o.setBlocked(false)
-			_, err := o.conn.Write(buf)
-			return err
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
-			return err
-		}
-		o.rc, o.writeFn = rc, o.writeSome
-	}
-	o.unwritten, o.werr = buf, nil
-	err := o.rc.Write(o.writeFn)
-	o.unwritten = nil
+	err := o.writeTo(buf)
 	o.setBlocked(false)
-	if err == nil {
-		err = o.werr
-	}
 	return err
 }
 
-// writeSome is the callback of RawConn.Write: it writes what is left of
-// o.unwritten and reports whether it is done.
-func (o *outbox) writeSome(fd uintptr) bool {
-	for len(o.unwritten) > 0 {
-		n, err := syscall.Write(int(fd), o.unwritten)
-		switch {
-		case err == syscall.EINTR:
-		case err == syscall.EAGAIN:
-			o.setBlocked(true)
-			return false // wait until the socket takes more
-		case err != nil:
-			o.werr = err
-			return true
-		case n <= 0:
-			o.werr = io.ErrShortWrite
-			return true
-		default:
-			o.unwritten = o.unwritten[n:]
-		}
-	}
-	return true
+func (o *outbox) writeSocket(buf []byte) error {
+	_, err := o.sock.write(buf)
+	return err
+}
+
+func (o *outbox) writeConn(buf []byte) error {
+	_, err := o.conn.Write(buf)
+	return err
+}
+
+// writeBlind writes to a connection that cannot tell whether its peer
+// reads: any write might be waiting for it.
+func (o *outbox) writeBlind(buf []byte) error {
+	o.setBlocked(true)
+	return o.writeConn(buf)
 }

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -319,7 +318,11 @@ func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 			continue
 		}
 		if tl != nil {
-			conn = tls.Server(conn, tl.server)
+			if conn, err = tl.serve(conn); err != nil {
+				s.strangerLogs.Error(log, "accept failed", "error", err)
+				s.connLimits.leave(addr)
+				continue
+			}
 		}
 		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec, tls: tl})
 	}

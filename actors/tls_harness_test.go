@@ -118,15 +118,21 @@ func (ts *testServer) dialTLS(cfg *tls.Config) (*tls.Conn, error) {
 // (with password "pw", which open authentication ignores).
 func (ts *testServer) dialTLSClient(cfg *tls.Config, user string, codec wire.Codec) *client.Client {
 	ts.t.Helper()
+	return ts.dialTLSOpts(cfg, client.Options{Codec: codec, Username: user, Password: "pw"})
+}
+
+// dialTLSOpts logs in on ts's "tls" listener over TLS with cfg as o says.
+func (ts *testServer) dialTLSOpts(cfg *tls.Config, o client.Options) *client.Client {
+	ts.t.Helper()
 	conn, err := ts.dialTLS(cfg)
 	if err != nil {
-		ts.t.Fatalf("TLS handshake as %s: %v", user, err)
+		ts.t.Fatalf("TLS handshake as %s: %v", o.Username, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	c, err := client.Handshake(ctx, conn, client.Options{Codec: codec, Username: user, Password: "pw"})
+	c, err := client.Handshake(ctx, conn, o)
 	if err != nil {
-		ts.t.Fatalf("log in as %s over TLS: %v", user, err)
+		ts.t.Fatalf("log in as %s over TLS: %v", o.Username, err)
 	}
 	ts.t.Cleanup(func() { c.Close() })
 	return c

@@ -3,6 +3,7 @@ package actors
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,23 @@ func newTLSListener(name string, settings *config.ListenerTLS, log hclog.Logger)
 	l.current.Store(cfg)
 	l.nextCheck.Store(time.Now().Add(tlsCheckInterval).UnixNano())
 	return l, nil
+}
+
+// serve wraps a connection the listener accepted in a TLS server
+// connection over a tlsSock; the connection's reader runs the handshake.
+// On error conn is closed.
+func (l *tlsListener) serve(conn net.Conn) (net.Conn, error) {
+	tcp, ok := conn.(*net.TCPConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("TLS listener %q accepted a %T, not a TCP connection", l.name, conn)
+	}
+	sock, err := newTLSSock(tcp)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("TLS listener %q: %w", l.name, err)
+	}
+	return tls.Server(sock, l.server), nil
 }
 
 // forClient is the GetConfigForClient of every handshake: the current
