@@ -208,6 +208,15 @@ func TestTLSEndToEnd(t *testing.T) {
 		waitFor(t, "the delivery over TLS", func() bool { return got.String() == "from T@J type relay: \"over TLS\"\n" })
 	})
 
+	t.Run("certificate login", func(t *testing.T) {
+		got := listen(t, "-addr", s.mtls, "-ca", ca, "-cert", s.file("G.crt"), "-key", s.file("G.key"))
+		t.Setenv(envCA, ca) // the environment stands in for the flags
+		t.Setenv(envCert, s.file("T.crt"))
+		t.Setenv(envKey, s.file("T.key"))
+		send(t, "-addr", s.mtls, `{"to":"G","body":"by certificate"}`)
+		waitFor(t, "the delivery by certificate", func() bool { return got.String() == "from T@J type relay: \"by certificate\"\n" })
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		cases := []struct {
 			name string
@@ -217,6 +226,8 @@ func TestTLSEndToEnd(t *testing.T) {
 			{"no -ca", []string{"-addr", s.addr, "-tls", "-user", "T"}, "(-ca names the file"},
 			{"a plain listener", []string{"-addr", s.plain, "-ca", ca, "-user", "T"}, "(is this a TLS listener?)"},
 			{"no certificate", []string{"-addr", s.mtls, "-ca", ca, "-user", "T"}, "certificate required"},
+			{"another certificate's user", []string{"-addr", s.mtls, "-ca", ca, "-user", "G",
+				"-cert", s.file("T.crt"), "-key", s.file("T.key")}, "unauthorized"},
 		}
 		for _, tc := range cases {
 			e, out, errs := testEnv("")
