@@ -36,6 +36,21 @@ listener "tcp4" {
 #   address = "[::1]:2224"
 # }
 
+# TLS on loopback (README.md, "TLS"). Make the files first with
+#   go run ./cmd/bester certs dev -user T -user G
+# listener "tls" {
+#   network = "tcp4"
+#   address = "127.0.0.1:2443"
+#   tls {
+#     cert = "certs/server.crt"
+#     key  = "certs/server.key"
+#     # Certificate logins: clients present certs/NAME.crt and need no password.
+#     # client_ca   = "certs/ca.crt"
+#     # client_auth = "require"
+#     # login       = "certificate"
+#   }
+# }
+
 # The worked example: data {"to": "G", "body": ...} is delivered to G.
 handler "relay" {
   socket  = "relay.sock"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -75,7 +76,7 @@ func benchCommand(e *env) *cli.Command {
 }
 
 func benchFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
 			Usage: "server address (not with -spawn)"},
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork, Usage: "tcp, tcp4, tcp6 or unix"},
@@ -106,7 +107,7 @@ func benchFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "warmup", Value: defaultWarmup, Usage: "time run before measuring"},
 		&cli.DurationFlag{Name: "drain", Value: load.DefaultDrain, Usage: "longest wait at the end for acknowledgements and deliveries"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
-	}
+	}, tlsFlags()...)
 }
 
 // benchRun is what one bench command needs, gathered from its flags.
@@ -124,6 +125,9 @@ type benchRun struct {
 	notes    []string
 	spawned  []*load.Spawned
 	progress func(load.Progress)
+	// tls and peerTLS are the TLS of connections to addr and peerAddr;
+	// nil for plain ones.
+	tls, peerTLS *tls.Config
 }
 
 // newBenchRun gathers a bench command's flags and checks them.
@@ -137,6 +141,14 @@ func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
 	b.codec = codec
 	if err := b.checkFlags(); err != nil {
 		return nil, err
+	}
+	if b.tls, err = tlsConfig(cmd, b.addr); err != nil {
+		return nil, err
+	}
+	if b.peerAddr != "" {
+		if b.peerTLS, err = tlsConfig(cmd, b.peerAddr); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -209,7 +221,12 @@ func runBench(ctx context.Context, cmd *cli.Command, e *env, workload string) er
 func (b *benchRun) checkFlags() error {
 	cmd := b.cmd
 	spawn := cmd.Bool("spawn")
+	_, useTLS := tlsFiles(cmd)
 	switch {
+	case spawn && useTLS:
+		return errors.New("-tls and the TLS files name a running server's TLS listener: not with -spawn, whose server listens in plain on loopback")
+	case b.workload == "abuse" && useTLS:
+		return errors.New("abuse speaks plain TCP (its attacks write raw frames): -tls and the TLS files do not apply")
 	case !spawn && (cmd.IsSet("besterd") || cmd.IsSet("handler") || cmd.Bool("server-log")):
 		return errors.New("-besterd, -handler and -server-log go with -spawn")
 	case spawn && cmd.IsSet("addr"):
@@ -335,7 +352,7 @@ func (b *benchRun) stopServers() error {
 }
 
 func (b *benchRun) driver() *load.Bester {
-	return &load.Bester{Network: b.network, Address: b.addr, Codec: b.codec,
+	return &load.Bester{Network: b.network, Address: b.addr, TLS: b.tls, Codec: b.codec,
 		Password: b.password, Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
 }
 
@@ -372,7 +389,7 @@ func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
 	switch b.workload {
 	case "federation":
 		d := *busy
-		d.Address = b.peerAddr
+		d.Address, d.TLS = b.peerAddr, b.peerTLS
 		cfg.RecipientDriver, cfg.RecipientSuffix = &d, "@"+b.peerName
 	case "pingpong":
 		cfg.Senders, cfg.Window = 1, 1

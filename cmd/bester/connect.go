@@ -30,7 +30,7 @@ const (
 // connectFlags are the flags of every command that talks to a server;
 // each call returns fresh flags, since a flag holds its parsed value.
 func connectFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
 			Usage: "server address: host:port, or a socket path with -network unix"},
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork,
@@ -43,7 +43,7 @@ func connectFlags() []cli.Flag {
 			Usage: "codec to speak: cbor or json"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout,
 			Usage: "how long to wait for the server"},
-	}
+	}, tlsFlags()...)
 }
 
 // dial connects and authenticates as the flags of cmd say.
@@ -52,16 +52,34 @@ func dial(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
 	if err != nil || codec == wire.CodecAuto {
 		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
 	}
-	user := cmd.String("user")
-	if user == "" {
-		return nil, fmt.Errorf("no user: give -user or set %s", envUser)
+	addr := cmd.String("addr")
+	tlsCfg, err := tlsConfig(cmd, addr)
+	if err != nil {
+		return nil, err
 	}
-	return client.Dial(ctx, client.Options{
+	user := cmd.String("user")
+	if user == "" && cmd.String("cert") == "" {
+		return nil, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
+	}
+	c, err := client.Dial(ctx, client.Options{
 		Network:  cmd.String("network"),
-		Address:  cmd.String("addr"),
+		Address:  addr,
+		TLS:      tlsCfg,
 		Codec:    codec,
 		Username: user,
 		Password: cmd.String("password"),
 		Timeout:  cmd.Duration("timeout"),
 	})
+	if err != nil {
+		return nil, withTLSHint(err)
+	}
+	return c, nil
+}
+
+// loginName says whom the flags of cmd log in as, for people.
+func loginName(cmd *cli.Command) string {
+	if user := cmd.String("user"); user != "" {
+		return user
+	}
+	return "the user of " + cmd.String("cert")
 }

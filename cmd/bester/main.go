@@ -1,14 +1,18 @@
 // Command bester is the Bester client: it sends messages, listens for
-// deliveries, manages the users of an htpasswd file and measures a server
-// under load.
+// deliveries, manages the users of an htpasswd file, makes development
+// TLS certificates and measures a server under load.
 //
 //	bester send -addr 127.0.0.1:2223 -user T -password x -type relay '{"to":"G","body":"hello"}'
 //	bester listen -addr 127.0.0.1:2223 -user G -password y
 //	bester useradd -file users.htpasswd G
+//	bester certs dev -user T -user G
+//	bester send -addr 127.0.0.1:2443 -ca certs/ca.crt -cert certs/T.crt -key certs/T.key -type relay '{"to":"G"}'
 //	bester bench -spawn relay -duration 10s
 //
 // Credentials may come from BESTER_USER and BESTER_PASSWORD instead of
-// flags, so that they do not show in the process list.
+// flags, so that they do not show in the process list; the TLS flags
+// from BESTER_TLS, BESTER_CA, BESTER_CERT, BESTER_KEY and
+// BESTER_SERVER_NAME.
 package main
 
 import (
@@ -81,7 +85,7 @@ func run(ctx context.Context, args []string, e *env) int {
 func newApp(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "bester",
-		Usage:     "send messages to a Bester server, listen for deliveries, manage users, measure a server under load",
+		Usage:     "send messages to a Bester server, listen for deliveries, manage users, make development certificates, measure a server under load",
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
 		// Errors are reported by run; the library must neither print
@@ -89,7 +93,7 @@ func newApp(e *env) *cli.Command {
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 		OnUsageError:   usageError,
 		HideVersion:    true,
-		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), benchCommand(e)},
+		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), certsCommand(e), benchCommand(e)},
 	}
 }
 

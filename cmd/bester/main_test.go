@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
@@ -55,6 +56,12 @@ func fakeServer(t *testing.T, push ...any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveFakes(t, ln, push)
+}
+
+// serveFakes runs serveFake on every connection ln accepts until the
+// test ends, and returns ln's address.
+func serveFakes(t *testing.T, ln net.Listener, push []any) string {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -85,11 +92,16 @@ func serveFake(t *testing.T, conn net.Conn, push []any) {
 	}
 	codec, _ := wire.DetectCodec(body)
 	var e wire.Envelope
-	if err := codec.UnmarshalMap(body, &e); err != nil || e.Header == nil || e.Header.Authentication == nil {
+	if err := codec.UnmarshalMap(body, &e); err != nil || e.Header == nil {
 		t.Errorf("fake server: first message %q: %v", body, err)
 		return
 	}
-	if e.Header.Authentication.Username == "bad" {
+	user, ok := fakeLogin(conn, e.Header)
+	if !ok {
+		t.Errorf("fake server: first message %q has no authentication and no client certificate came", body)
+		return
+	}
+	if user == "bad" {
 		write(codec, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeUnauthorized, "bad username or password"), nil))
 		return
 	}
@@ -116,6 +128,18 @@ func serveFake(t *testing.T, conn net.Conn, push []any) {
 			write(codec, wire.NewDummyReply(p.ID))
 		}
 	}
+}
+
+// fakeLogin is the username of a first message: its authentication's or,
+// on a TLS connection without one, the client certificate's common name.
+func fakeLogin(conn net.Conn, h *wire.Header) (string, bool) {
+	if h.Authentication != nil {
+		return h.Authentication.Username, true
+	}
+	if tc, ok := conn.(*tls.Conn); ok && len(tc.ConnectionState().PeerCertificates) > 0 {
+		return tc.ConnectionState().PeerCertificates[0].Subject.CommonName, true
+	}
+	return "", false
 }
 
 func runWith(t *testing.T, e *env, args ...string) int {
@@ -364,6 +388,9 @@ func TestBenchFlagErrors(t *testing.T) {
 		"nothing listening":   {"bench", "relay", "-addr", "127.0.0.1:1", "-timeout", "1s"},
 		"federation w/o peer": {"bench", "federation", "-addr", "127.0.0.1:1"},
 		"peer-addr for relay": {"bench", "relay", "-peer-addr", "127.0.0.1:1"},
+		"tls with spawn":      {"bench", "relay", "-spawn", "-tls"},
+		"tls for abuse":       {"bench", "abuse", "-attack", "prelogin", "-ca", "ca.crt"},
+		"missing CA file":     {"bench", "relay", "-ca", "/nonexistent/ca.crt"},
 	}
 	for name, args := range cases {
 		e, out, errs := testEnv("")

@@ -36,11 +36,11 @@ type Client struct {
 	closeErr  error
 }
 
-// Dial connects to the server, sends the first message (scope client and
-// the credentials, no payload) and waits for the auth_special report. A
-// bad report gives an error wrapping a *wire.Error with the server's code
-// (wire.CodeUnauthorized). o.Timeout bounds the whole exchange, and
-// cancelling ctx abandons it.
+// Dial connects to the server, makes the TLS handshake when o.TLS is set,
+// sends the first message (scope client and the credentials, no payload)
+// and waits for the auth_special report. A bad report gives an error
+// wrapping a *wire.Error with the server's code (wire.CodeUnauthorized).
+// o.Timeout bounds the whole exchange, and cancelling ctx abandons it.
 func Dial(ctx context.Context, o Options) (*Client, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -52,10 +52,25 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	return start(ctx, conn, o, deadline)
+}
+
+// start makes the TLS handshake if o asks for one and authenticates,
+// before deadline; o must have its defaults filled. On error conn is
+// closed.
+func start(ctx context.Context, conn net.Conn, o Options, deadline time.Time) (*Client, error) {
+	if o.TLS != nil {
+		tc, err := handshakeTLS(ctx, conn, o, deadline)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
 	c := newClient(conn, o)
 	if err := c.authenticate(ctx, o, deadline); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("authenticate with %s as %q: %w", o.Address, o.Username, err)
+		return nil, fmt.Errorf("authenticate with %s %s: %w", o.Address, o.login(), err)
 	}
 	return c, nil
 }
@@ -76,9 +91,11 @@ type authMessage struct {
 	Header authHeader `cbor:"header" json:"header"`
 }
 
+// authHeader has no authentication when a client certificate stands for
+// it.
 type authHeader struct {
-	Scope          string           `cbor:"scope" json:"scope"`
-	Authentication wire.Credentials `cbor:"authentication" json:"authentication"`
+	Scope          string            `cbor:"scope" json:"scope"`
+	Authentication *wire.Credentials `cbor:"authentication,omitempty" json:"authentication,omitempty"`
 }
 
 // authenticate runs the exchange of protocol §3 under deadline, giving up
@@ -108,10 +125,11 @@ func (c *Client) authenticate(ctx context.Context, o Options, deadline time.Time
 
 // exchangeAuth writes the credentials and reads the answer.
 func (c *Client) exchangeAuth(o Options) error {
-	body, err := c.codec.Marshal(&authMessage{Header: authHeader{
-		Scope:          wire.ScopeClient,
-		Authentication: wire.Credentials{Username: o.Username, Password: o.Password},
-	}})
+	h := authHeader{Scope: wire.ScopeClient}
+	if !o.certificateLogin() {
+		h.Authentication = &wire.Credentials{Username: o.Username, Password: o.Password}
+	}
+	body, err := c.codec.Marshal(&authMessage{Header: h})
 	if err != nil {
 		return fmt.Errorf("encode credentials: %w", err)
 	}

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -40,6 +41,13 @@ type fakeServer struct {
 	drain bool
 	// frames receives the body of every frame after the first.
 	frames chan []byte
+	// tls, when set, makes the listener TLS. A client certificate then
+	// logs its common name in: the first message may leave out the
+	// authentication, and if it has one its username must be the
+	// certificate's (the password is not checked), as in besterd.
+	tls *tls.Config
+	// logins receives the header of every first message accepted.
+	logins chan *wire.Header
 }
 
 // startFakeServer listens on network ("tcp" on 127.0.0.1:0, or "unix" in
@@ -54,16 +62,19 @@ func startFakeServer(t testing.TB, network string, configure ...func(*fakeServer
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	s := &fakeServer{t: t, ln: ln, frames: make(chan []byte, 1<<14)}
+	s := &fakeServer{t: t, ln: ln, frames: make(chan []byte, 1<<14), logins: make(chan *wire.Header, 16)}
 	for _, f := range configure {
 		f(s)
+	}
+	if s.tls != nil {
+		s.ln = tls.NewListener(ln, s.tls)
 	}
 	var conns sync.Map
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		for {
-			conn, err := ln.Accept()
+			conn, err := s.ln.Accept()
 			if err != nil {
 				return
 			}
@@ -105,10 +116,13 @@ func (s *fakeServer) serve(conn net.Conn) {
 		return
 	}
 	h := first.Header
-	if h == nil || h.Scope != wire.ScopeClient || h.Authentication == nil ||
-		h.Authentication.Username != fakeUser || h.Authentication.Password != fakePassword {
+	if !s.admits(conn, h) {
 		s.reply(conn, codec, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeUnauthorized, "bad credentials"), nil))
 		return
+	}
+	select {
+	case s.logins <- h:
+	default:
 	}
 	if first.Payload != nil {
 		s.t.Errorf("fake server: the first message has a payload: %+v", first.Payload)
@@ -141,6 +155,19 @@ func (s *fakeServer) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// admits checks the first message's header: the fake user's password,
+// or a client certificate.
+func (s *fakeServer) admits(conn net.Conn, h *wire.Header) bool {
+	if h == nil || h.Scope != wire.ScopeClient {
+		return false
+	}
+	if tc, ok := conn.(*tls.Conn); ok && len(tc.ConnectionState().PeerCertificates) > 0 {
+		name := tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+		return h.Authentication == nil || h.Authentication.Username == name
+	}
+	return h.Authentication != nil && h.Authentication.Username == fakeUser && h.Authentication.Password == fakePassword
 }
 
 // answer acts on one payload; false ends the connection.

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
 	"time"
 
 	"github.com/bester-project/bester/wire"
@@ -33,9 +35,17 @@ type Options struct {
 	Address string
 	// Codec is wire.CodecCBOR (default when zero) or wire.CodecJSON.
 	Codec wire.Codec
-	// Username and Password authenticate the client (protocol §3).
+	// TLS, when set, makes the connection TLS (protocol §8); nil means
+	// plain. An empty ServerName is taken from the host of Address, as
+	// crypto/tls.Dial does. wire/tlsconf builds one from PEM files.
+	TLS *tls.Config
+	// Username and Password authenticate the client (protocol §3). With
+	// an empty Username and a client certificate in TLS, the certificate
+	// stands for them: the first message carries no authentication and
+	// the server takes the username from the certificate.
 	Username, Password string
-	// Timeout bounds dialling plus authentication; default DefaultTimeout.
+	// Timeout bounds dialling, the TLS handshake and authentication;
+	// default DefaultTimeout.
 	Timeout time.Duration
 	// MaxFrame is the server's max_frame: the largest body, in bytes,
 	// written; default wire.DefaultMaxFrame. Deliveries of up to MaxFrame
@@ -79,5 +89,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
 	}
+	if o.TLS != nil && o.TLS.ServerName == "" && !o.TLS.InsecureSkipVerify {
+		host, _, err := net.SplitHostPort(o.Address)
+		if err != nil {
+			return o, fmt.Errorf("TLS to %q: no server name to check the certificate against: set TLS.ServerName", o.Address)
+		}
+		o.TLS = o.TLS.Clone()
+		o.TLS.ServerName = host
+	}
 	return o, nil
+}
+
+// certificateLogin reports whether the client certificate stands for the
+// username and password.
+func (o Options) certificateLogin() bool {
+	return o.Username == "" && o.TLS != nil && (len(o.TLS.Certificates) > 0 || o.TLS.GetClientCertificate != nil)
+}
+
+// login says who the client logs in as, for errors.
+func (o Options) login() string {
+	if o.certificateLogin() {
+		return "by certificate"
+	}
+	return fmt.Sprintf("as %q", o.Username)
 }

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ const BusyBufferSize = 32 << 10
 type Bester struct {
 	// Network and Address are dialled as by client.Dial.
 	Network, Address string
+	// TLS, when set, makes every connection TLS, as client.Options.TLS.
+	TLS *tls.Config
 	// Codec is spoken on every connection; default CBOR.
 	Codec wire.Codec
 	// Password authenticates every user (open authentication ignores
@@ -48,7 +51,7 @@ type Bester struct {
 
 // Dial connects and authenticates user, from local when it is set.
 func (b *Bester) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
-	o := client.Options{Network: b.Network, Address: b.Address, Codec: b.Codec, Username: user,
+	o := client.Options{Network: b.Network, Address: b.Address, TLS: b.TLS, Codec: b.Codec, Username: user,
 		Password: b.Password, Timeout: b.Timeout, BufferSize: b.BufferSize}
 	var c *client.Client
 	var err error

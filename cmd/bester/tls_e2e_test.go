@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/client/load"
+	"github.com/bester-project/bester/wire/tlsconf"
+)
+
+// tlsConfigTemplate is a server with the relay handler, a plain listener
+// and two TLS listeners using the files of `bester certs dev` in certs/,
+// relative to the configuration file: "tls" logs clients in by password
+// (open authentication), "mtls" by client certificate.
+const tlsConfigTemplate = `
+server {
+  name        = "J"
+  runtime_dir = %q
+}
+
+auth {
+  mode = "open"
+}
+
+listener "plain" {
+  network = "tcp4"
+  address = %q
+}
+
+listener "tls" {
+  network = "tcp4"
+  address = %q
+  tls {
+    cert = "certs/server.crt"
+    key  = "certs/server.key"
+  }
+}
+
+listener "mtls" {
+  network = "tcp4"
+  address = %q
+  tls {
+    cert        = "certs/server.crt"
+    key         = "certs/server.key"
+    client_ca   = "certs/ca.crt"
+    client_auth = "require"
+    login       = "certificate"
+  }
+}
+
+handler "relay" {
+  socket        = "relay.sock"
+  command       = [%q]
+  start_timeout = "30s"
+  timeout       = "30s"
+}
+`
+
+// tlsServer is a besterd started from tlsConfigTemplate.
+type tlsServer struct {
+	certs             string // the files of certs dev, for users T and G
+	plain, addr, mtls string // the listeners' addresses
+}
+
+// startTLSServer builds and starts besterd and the relay handler, and
+// waits until both TLS listeners log a client in. The server is stopped
+// when the test ends.
+func startTLSServer(t *testing.T) *tlsServer {
+	t.Helper()
+	besterd, relay := buildServer(t)
+	dir, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
+	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls} {
+		if *addr, err = load.FreeAddr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	cmd := exec.Command(besterd, "-config", cfg)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(testTimeout):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("besterd log:\n%s", log)
+		}
+	})
+	s.waitUp(t, exited, log)
+	return s
+}
+
+// waitUp dials both TLS listeners until each logs a client in.
+func (s *tlsServer) waitUp(t *testing.T, exited <-chan struct{}, log *syncBuffer) {
+	t.Helper()
+	files := tlsconf.Client{CA: s.file("ca.crt"), Cert: s.file("T.crt"), Key: s.file("T.key")}
+	deadline := time.Now().Add(testTimeout)
+	for _, addr := range []string{s.addr, s.mtls} {
+		cfg, err := files.Config(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			c, err := client.Dial(context.Background(), client.Options{Address: addr, TLS: cfg, Username: "T", Timeout: testTimeout})
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				t.Fatalf("besterd exited:\n%s", log)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no login on %s: %v\n%s", addr, err, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (s *tlsServer) file(name string) string { return filepath.Join(s.certs, name) }
+
+// listen runs `bester listen` with args until the test ends, and returns
+// its standard output once it is listening.
+func listen(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	e, out, errs := testEnv("")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	code := 0
+	go func() { code = run(ctx, append([]string{"bester", "listen"}, args...), e); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if code != 0 {
+			t.Errorf("listen %v: status %d, stderr %q", args, code, errs)
+		}
+	})
+	waitFor(t, "listen to start", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("listen %v ended: status %d, stderr %q", args, code, errs)
+		default:
+		}
+		return strings.Contains(errs.String(), "listening as")
+	})
+	return out
+}
+
+// waitFor polls cond until it holds, failing the test after testTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTLSEndToEnd runs the client commands against a real besterd over
+// TLS: T→G with usernames, then with certificate logins over mutual TLS,
+// the errors of connections TLS refuses, and a short bench.
+func TestTLSEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	s := startTLSServer(t)
+	ca := s.file("ca.crt")
+	send := func(t *testing.T, args ...string) {
+		t.Helper()
+		e, out, errs := testEnv("")
+		if code := runWith(t, e, append([]string{"send", "-type", "relay"}, args...)...); code != 0 || out.String() != "good m-1\n" {
+			t.Fatalf("send %v: status %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+
+	t.Run("password login", func(t *testing.T) {
+		got := listen(t, "-addr", s.addr, "-ca", ca, "-user", "G")
+		send(t, "-addr", s.addr, "-ca", ca, "-user", "T", `{"to":"G","body":"over TLS"}`)
+		waitFor(t, "the delivery over TLS", func() bool { return got.String() == "from T@J type relay: \"over TLS\"\n" })
+	})
+
+	t.Run("certificate login", func(t *testing.T) {
+		got := listen(t, "-addr", s.mtls, "-ca", ca, "-cert", s.file("G.crt"), "-key", s.file("G.key"))
+		t.Setenv(envCA, ca) // the environment stands in for the flags
+		t.Setenv(envCert, s.file("T.crt"))
+		t.Setenv(envKey, s.file("T.key"))
+		send(t, "-addr", s.mtls, `{"to":"G","body":"by certificate"}`)
+		waitFor(t, "the delivery by certificate", func() bool { return got.String() == "from T@J type relay: \"by certificate\"\n" })
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		cases := []struct {
+			name string
+			args []string
+			err  string
+		}{
+			{"no -ca", []string{"-addr", s.addr, "-tls", "-user", "T"}, "(-ca names the file"},
+			{"a plain listener", []string{"-addr", s.plain, "-ca", ca, "-user", "T"}, "(is this a TLS listener?)"},
+			{"no certificate", []string{"-addr", s.mtls, "-ca", ca, "-user", "T"}, "certificate required"},
+			{"another certificate's user", []string{"-addr", s.mtls, "-ca", ca, "-user", "G",
+				"-cert", s.file("T.crt"), "-key", s.file("T.key")}, "unauthorized"},
+		}
+		for _, tc := range cases {
+			e, out, errs := testEnv("")
+			code := runWith(t, e, append([]string{"send", "-type", "dummy"}, tc.args...)...)
+			if code != 1 || out.String() != "" || !strings.Contains(errs.String(), tc.err) {
+				t.Errorf("%s: status %d, stdout %q, stderr %q; want an error with %q", tc.name, code, out, errs, tc.err)
+			}
+		}
+	})
+
+	t.Run("bench", func(t *testing.T) {
+		e, out, errs := testEnv("")
+		code := runWith(t, e, "bench", "relay", "-addr", s.addr, "-ca", ca, "-pairs", "2", "-window", "4",
+			"-duration", "300ms", "-warmup", "100ms")
+		if code != 0 || !strings.Contains(out.String(), "every id accounted for") {
+			t.Fatalf("status %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+	})
+}
