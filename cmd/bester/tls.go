@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -59,6 +60,11 @@ func tlsConfig(cmd *cli.Command, addr string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// plainListenerAlert is how crypto/tls words the alert a plain Bester
+// listener answers a TLS handshake with (protocol_version); the alert's
+// type is not exported, so its text is all there is to match.
+const plainListenerAlert = "tls: protocol version not supported"
+
 // withTLSHint adds to a failed connection's error which flag sets what
 // the TLS handshake refused.
 func withTLSHint(err error) error {
@@ -70,6 +76,8 @@ func withTLSHint(err error) error {
 		return fmt.Errorf("%w (-server-name sets the name to check)", err)
 	case errors.As(err, &record):
 		return fmt.Errorf("%w (is this a TLS listener?)", err)
+	case strings.Contains(err.Error(), plainListenerAlert):
+		return fmt.Errorf("%w (a plain listener answers TLS with this alert: is this a TLS listener?)", err)
 	}
 	return err
 }

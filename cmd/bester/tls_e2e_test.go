@@ -224,7 +224,7 @@ func TestTLSEndToEnd(t *testing.T) {
 			err  string
 		}{
 			{"no -ca", []string{"-addr", s.addr, "-tls", "-user", "T"}, "(-ca names the file"},
-			{"a plain listener", []string{"-addr", s.plain, "-ca", ca, "-user", "T"}, "(is this a TLS listener?)"},
+			{"a plain listener", []string{"-addr", s.plain, "-ca", ca, "-user", "T"}, "is this a TLS listener?"},
 			{"no certificate", []string{"-addr", s.mtls, "-ca", ca, "-user", "T"}, "certificate required"},
 			{"another certificate's user", []string{"-addr", s.mtls, "-ca", ca, "-user", "G",
 				"-cert", s.file("T.crt"), "-key", s.file("T.key")}, "unauthorized"},

@@ -28,7 +28,7 @@ var Names = []string{"bester", "nats", "raw"}
 // TLSNames are the targets whose clients connect with TLS (1.3, ECDSA
 // P-256 certificates from a development CA made for the comparison). They
 // run only when asked for.
-var TLSNames = []string{"nats-tls"}
+var TLSNames = []string{"bester-tls", "nats-tls"}
 
 // benchModule is the import path of this module.
 const benchModule = "github.com/bester-project/bester/bench"
@@ -121,13 +121,9 @@ type Options struct {
 func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, error) {
 	switch name {
 	case "bester":
-		s, err := load.SpawnBester(ctx, load.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
-			MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second})
-		if err != nil {
-			return nil, err
-		}
-		return &Running{Name: name, Driver: &load.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}, Addr: s.Addr,
-			PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
+		return startBester(ctx, b, o, false)
+	case "bester-tls":
+		return startBester(ctx, b, o, true)
 	case "nats":
 		return startNATS(ctx, b, o, false)
 	case "nats-tls":
@@ -154,6 +150,31 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 			stop: func() error { err := errors.Join(srv.stop(), h.stop()); os.RemoveAll(dir); return err }}, nil
 	}
 	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(append(Names, TLSNames...), ", "))
+}
+
+// startBester starts besterd and its relay handler, with a TLS listener
+// when withTLS is set.
+func startBester(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Running, error) {
+	so := load.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
+		MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second}
+	name := "bester"
+	if withTLS {
+		so.TLSCert, so.TLSKey = filepath.Join(b.Certs, "server.crt"), filepath.Join(b.Certs, "server.key")
+		name = "bester-tls"
+	}
+	s, err := load.SpawnBester(ctx, so)
+	if err != nil {
+		return nil, err
+	}
+	driver := &load.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}
+	if withTLS {
+		if driver.TLS, err = (tlsconf.Client{CA: filepath.Join(b.Certs, "ca.crt")}).Config(s.Addr); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	return &Running{Name: name, Driver: driver, Addr: s.Addr,
+		PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
 }
 
 // startNATS starts natsd and natshandler, with TLS for every client

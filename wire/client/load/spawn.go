@@ -63,6 +63,9 @@ type SpawnOptions struct {
 	// passwords (htpasswd authentication); otherwise authentication is
 	// open.
 	Users map[string]string
+	// TLSCert and TLSKey, when set, are the PEM certificate and key of
+	// the listener, which then speaks TLS only.
+	TLSCert, TLSKey string
 }
 
 // Spawned is a Bester server started for a run: a separate process with
@@ -164,7 +167,7 @@ log {
 
 listener "tcp4" {
   network = "tcp4"
-  address = %q
+  address = %q%s
 }
 
 handler "relay" {
@@ -179,8 +182,16 @@ informer {
   socket = "informer.sock"
 }
 %s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
-		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"),
+		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"), tlsBlock(o.TLSCert, o.TLSKey),
 		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers))
+}
+
+// tlsBlock is the listener's tls block, or nothing without a certificate.
+func tlsBlock(cert, key string) string {
+	if cert == "" {
+		return ""
+	}
+	return fmt.Sprintf("\n  tls {\n    cert = %q\n    key  = %q\n  }", cert, key)
 }
 
 // usersFile is the htpasswd file of a spawned server with Users.
