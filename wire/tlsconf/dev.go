@@ -196,18 +196,29 @@ type devFile struct {
 	mode os.FileMode
 }
 
-// writeFile replaces path with data, giving it mode from the start so that
-// a key is never readable by others, not even for a moment.
+// writeFile replaces path with data and mode. The data goes first into a
+// temporary file of a random name that os.CreateTemp makes afresh with
+// mode 0600, so that a key is never readable by others, not even for a
+// moment, and a file or symbolic link planted beside path is neither
+// followed nor reused; the rename then replaces path itself, never what a
+// link there points to.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp, mode); err != nil { // an existing tmp file keeps its mode
-		os.Remove(tmp)
-		return fmt.Errorf("chmod %s: %w", path, err)
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
