@@ -40,10 +40,15 @@ type Client struct {
 // sends the first message (scope client and the credentials, no payload)
 // and waits for the auth_special report. A bad report gives an error
 // wrapping a *wire.Error with the server's code (wire.CodeUnauthorized).
+// A password that would cross a network in clear is refused before
+// anything is dialled (see Options.InsecurePlaintext).
 // o.Timeout bounds the whole exchange, and cancelling ctx abandons it.
 func Dial(ctx context.Context, o Options) (*Client, error) {
 	o, err := o.withDefaults()
 	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if err := o.refusePasswordInClear(o.Network, o.Address); err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	deadline := time.Now().Add(o.Timeout)

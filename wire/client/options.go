@@ -55,6 +55,12 @@ type Options struct {
 	// BufferSize is the size in bytes of each of the read and write
 	// buffers; default DefaultBufferSize.
 	BufferSize int
+	// InsecurePlaintext allows a Password to go without TLS to a TCP
+	// address that is not loopback, across the network in clear. Without
+	// it Dial and Handshake refuse such a connection before the password
+	// leaves (ErrPasswordInClear). It changes nothing for TLS or UNIX
+	// sockets; set it only on a network you trust.
+	InsecurePlaintext bool
 }
 
 // withDefaults fills the zero fields and checks the others, so that a

@@ -83,6 +83,9 @@ type AttackConfig struct {
 	// authentication).
 	User, Password string
 	UserPrefix     string
+	// InsecurePlaintext lets Password go in clear to a target that is not
+	// loopback, as client.Options.InsecurePlaintext.
+	InsecurePlaintext bool
 	// Type is the relay handler's payload type.
 	Type string
 	// MaxFrame is the server's max_frame, in bytes.

@@ -61,7 +61,8 @@ func (a *AttackConfig) login(ctx context.Context, i int, codec wire.Codec) (*att
 	}
 	user := a.userName(i)
 	c, err := client.Handshake(ctx, conn, client.Options{Network: a.Network, Address: a.Address, Codec: codec,
-		Username: user, Password: a.Password, Timeout: a.Timeout, MaxFrame: attackMaxRead})
+		Username: user, Password: a.Password, InsecurePlaintext: a.InsecurePlaintext, Timeout: a.Timeout,
+		MaxFrame: attackMaxRead})
 	if err != nil {
 		return nil, err
 	}

@@ -205,6 +205,7 @@ func attackLoginstorm(ctx context.Context, a *AttackConfig, o *Outcome) {
 		wg.Go(func() {
 			wrong := *a
 			wrong.User, wrong.Password = a.UserPrefix+"intruder"+strconv.Itoa(w), "wrong-"+rand.Text()
+			wrong.InsecurePlaintext = true // a random wrong password has nothing to hide
 			for i := w; ctx.Err() == nil; i += a.Conns {
 				tryWrongLogin(ctx, &wrong, o, i)
 			}

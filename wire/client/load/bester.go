@@ -38,6 +38,9 @@ type Bester struct {
 	// Password authenticates every user (open authentication ignores
 	// it).
 	Password string
+	// InsecurePlaintext lets Password go in clear to an Address that is
+	// not loopback, as client.Options.InsecurePlaintext.
+	InsecurePlaintext bool
 	// Type is the payload type; default DefaultType.
 	Type string
 	// Timeout bounds connecting and authenticating; default
@@ -52,7 +55,7 @@ type Bester struct {
 // Dial connects and authenticates user, from local when it is set.
 func (b *Bester) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
 	o := client.Options{Network: b.Network, Address: b.Address, TLS: b.TLS, Codec: b.Codec, Username: user,
-		Password: b.Password, Timeout: b.Timeout, BufferSize: b.BufferSize}
+		Password: b.Password, InsecurePlaintext: b.InsecurePlaintext, Timeout: b.Timeout, BufferSize: b.BufferSize}
 	var c *client.Client
 	var err error
 	if local == nil {
