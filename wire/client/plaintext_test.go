@@ -10,38 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bester-project/bester/internal/testnet"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
-
-// remoteAlias is addr's port on 0.0.0.0. The client counts 0.0.0.0 as
-// remote (only 127.0.0.0/8, ::1 and localhost are loopback), yet Linux
-// connects it to a listener on 127.0.0.1: it stands for a server on
-// another machine without listening beyond loopback. The test is skipped
-// where the system connects it nowhere.
-func remoteAlias(t *testing.T, addr string) string {
-	t.Helper()
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer probe.Close()
-	conn, err := net.DialTimeout("tcp", "0.0.0.0:"+port(t, probe.Addr().String()), testTimeout)
-	if err != nil {
-		t.Skipf("0.0.0.0 does not reach a loopback listener here: %v", err)
-	}
-	conn.Close()
-	return "0.0.0.0:" + port(t, addr)
-}
-
-func port(t *testing.T, addr string) string {
-	t.Helper()
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // noConnection fails the test if ln has a connection waiting: one that a
 // client opened before it returned is queued by then.
@@ -64,9 +36,15 @@ func TestDialRefusesPasswordInClear(t *testing.T) {
 	}
 	ln := l.(*net.TCPListener)
 	defer ln.Close()
+	remote := testnet.RemoteAlias(t, ln.Addr().String())
+	probe, err := ln.Accept() // RemoteAlias's own, proof that remote reaches ln
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
 	cases := []struct{ network, address string }{
-		{"", remoteAlias(t, ln.Addr().String())},
-		{"tcp4", remoteAlias(t, ln.Addr().String())},
+		{"", remote},
+		{"tcp4", remote},
 		{"tcp", "host.example:2223"},
 		{"tcp6", "[2001:db8::1]:2223"},
 	}
@@ -94,10 +72,10 @@ func TestDialPasswordInClearAllowed(t *testing.T) {
 		o    client.Options
 	}{
 		{"loopback IP", client.Options{Address: plain.addr()}},
-		{"localhost", client.Options{Address: "localhost:" + port(t, plain.addr())}},
+		{"localhost", client.Options{Address: strings.Replace(plain.addr(), "127.0.0.1", "localhost", 1)}},
 		{"unix socket", client.Options{Network: "unix", Address: unix.addr()}},
-		{"remote with InsecurePlaintext", client.Options{Address: remoteAlias(t, plain.addr()), InsecurePlaintext: true}},
-		{"remote over TLS", client.Options{Address: remoteAlias(t, secure.addr()),
+		{"remote with InsecurePlaintext", client.Options{Address: testnet.RemoteAlias(t, plain.addr()), InsecurePlaintext: true}},
+		{"remote over TLS", client.Options{Address: testnet.RemoteAlias(t, secure.addr()),
 			TLS: &tls.Config{RootCAs: p.pool, ServerName: "localhost"}}},
 	}
 	for _, tc := range cases {
@@ -117,7 +95,7 @@ func TestDialPasswordInClearAllowed(t *testing.T) {
 // wants its user's password).
 func TestDialWithoutPasswordToRemote(t *testing.T) {
 	s := startFakeServer(t, "tcp")
-	_, err := client.Dial(context.Background(), client.Options{Address: remoteAlias(t, s.addr()),
+	_, err := client.Dial(context.Background(), client.Options{Address: testnet.RemoteAlias(t, s.addr()),
 		Username: fakeUser, Timeout: testTimeout})
 	var we *wire.Error
 	if !errors.As(err, &we) || we.Code != wire.CodeUnauthorized {
