@@ -150,7 +150,8 @@ func (b *benchRun) attackConfig(attack load.Attack, nofile uint64) (load.AttackC
 	cmd := b.cmd
 	cfg := load.AttackConfig{
 		Network: b.network, Address: b.addr, Codec: b.codec, User: cmd.String("user"), Password: b.password,
-		UserPrefix: cmd.String("user-prefix"), Type: cmd.String("type"), MaxFrame: cmd.Int("max-frame"),
+		InsecurePlaintext: cmd.Bool("insecure-plaintext"),
+		UserPrefix:        cmd.String("user-prefix"), Type: cmd.String("type"), MaxFrame: cmd.Int("max-frame"),
 		Conns: attack.Conns, Names: cmd.Int("names"), Timeout: cmd.Duration("timeout"),
 		Duration: cmd.Duration("duration"),
 	}

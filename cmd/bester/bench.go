@@ -150,7 +150,31 @@ func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
 			return nil, err
 		}
 	}
+	if err := b.checkPlaintext(); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// checkPlaintext refuses, before the first of many connections is
+// dialled, a password that would go in clear to -addr or -peer-addr,
+// unless -insecure-plaintext allows it.
+func (b *benchRun) checkPlaintext() error {
+	type target struct {
+		flag, addr string
+		tls        *tls.Config
+	}
+	targets := []target{{"-addr", b.addr, b.tls}}
+	if b.peerAddr != "" {
+		targets = append(targets, target{"-peer-addr", b.peerAddr, b.peerTLS})
+	}
+	for _, t := range targets {
+		o := client.Options{Network: b.network, Address: t.addr, TLS: t.tls, Password: b.password}
+		if _, err := allowPlaintext(b.cmd, o, t.flag, b.e.stderr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setUp raises the open-file limit, which it returns, and starts the
@@ -353,7 +377,8 @@ func (b *benchRun) stopServers() error {
 
 func (b *benchRun) driver() *load.Bester {
 	return &load.Bester{Network: b.network, Address: b.addr, TLS: b.tls, Codec: b.codec,
-		Password: b.password, Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
+		Password: b.password, InsecurePlaintext: b.cmd.Bool("insecure-plaintext"),
+		Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
 }
 
 // sources plans the source addresses for conns connections.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -46,8 +47,9 @@ func connectFlags() []cli.Flag {
 	}, tlsFlags()...)
 }
 
-// dial connects and authenticates as the flags of cmd say.
-func dial(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
+// dial connects and authenticates as the flags of cmd say; warnings go
+// to w.
+func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, error) {
 	codec, err := wire.ParseCodec(cmd.String("codec"))
 	if err != nil || codec == wire.CodecAuto {
 		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
@@ -61,7 +63,7 @@ func dial(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
 	if user == "" && cmd.String("cert") == "" {
 		return nil, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
 	}
-	c, err := client.Dial(ctx, client.Options{
+	o, err := allowPlaintext(cmd, client.Options{
 		Network:  cmd.String("network"),
 		Address:  addr,
 		TLS:      tlsCfg,
@@ -69,7 +71,11 @@ func dial(ctx context.Context, cmd *cli.Command) (*client.Client, error) {
 		Username: user,
 		Password: cmd.String("password"),
 		Timeout:  cmd.Duration("timeout"),
-	})
+	}, "-addr", w)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Dial(ctx, o)
 	if err != nil {
 		return nil, withTLSHint(err)
 	}

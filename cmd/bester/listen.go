@@ -29,7 +29,7 @@ func runListen(ctx context.Context, cmd *cli.Command, e *env) error {
 	if cmd.NArg() > 0 {
 		return fmt.Errorf("listen: unexpected argument %q", cmd.Args().First())
 	}
-	c, err := dial(ctx, cmd)
+	c, err := dial(ctx, cmd, e.stderr)
 	if err != nil {
 		return err
 	}

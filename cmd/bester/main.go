@@ -12,7 +12,9 @@
 // Credentials may come from BESTER_USER and BESTER_PASSWORD instead of
 // flags, so that they do not show in the process list; the TLS flags
 // from BESTER_TLS, BESTER_CA, BESTER_CERT, BESTER_KEY and
-// BESTER_SERVER_NAME.
+// BESTER_SERVER_NAME. Without TLS a password goes only over a UNIX socket
+// or to a loopback address, unless -insecure-plaintext (or
+// BESTER_INSECURE_PLAINTEXT) allows it.
 package main
 
 import (

@@ -48,7 +48,7 @@ func runSend(ctx context.Context, cmd *cli.Command, e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 	defer cancel()
-	c, err := dial(ctx, cmd)
+	c, err := dial(ctx, cmd, e.stderr)
 	if err != nil {
 		return err
 	}

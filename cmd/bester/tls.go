@@ -19,10 +19,12 @@ const (
 	envCert       = "BESTER_CERT"
 	envKey        = "BESTER_KEY"
 	envServerName = "BESTER_SERVER_NAME"
+	// envInsecurePlaintext stands in for -insecure-plaintext.
+	envInsecurePlaintext = "BESTER_INSECURE_PLAINTEXT"
 )
 
-// tlsFlags are the flags that make a command's connections TLS; each call
-// returns fresh flags.
+// tlsFlags are the flags that make a command's connections TLS, or let
+// a password go without it; each call returns fresh flags.
 func tlsFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "tls", Sources: cli.EnvVars(envTLS),
@@ -35,6 +37,8 @@ func tlsFlags() []cli.Flag {
 			Usage: "PEM private key of -cert"},
 		&cli.StringFlag{Name: "server-name", Sources: cli.EnvVars(envServerName),
 			Usage: "name the server's certificate must carry (default: the host of -addr)"},
+		&cli.BoolFlag{Name: "insecure-plaintext", Sources: cli.EnvVars(envInsecurePlaintext),
+			Usage: "send the password without TLS to a server that is not on loopback, across the network in clear"},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bester-project/bester/internal/testnet"
 	"github.com/bester-project/bester/wire/client"
 	"github.com/bester-project/bester/wire/client/load"
 	"github.com/bester-project/bester/wire/tlsconf"
@@ -187,7 +188,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // TestTLSEndToEnd runs the client commands against a real besterd over
 // TLS: T→G with usernames, then with certificate logins over mutual TLS,
-// the errors of connections TLS refuses, and a short bench.
+// the errors of connections TLS refuses, a password in clear to a server
+// that counts as remote, and a short bench.
 func TestTLSEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts a server")
@@ -235,6 +237,22 @@ func TestTLSEndToEnd(t *testing.T) {
 			if code != 1 || out.String() != "" || !strings.Contains(errs.String(), tc.err) {
 				t.Errorf("%s: status %d, stdout %q, stderr %q; want an error with %q", tc.name, code, out, errs, tc.err)
 			}
+		}
+	})
+
+	// The plain listener through 0.0.0.0 stands for a server on another
+	// machine: the password goes in clear only with -insecure-plaintext.
+	t.Run("password in clear", func(t *testing.T) {
+		remote := testnet.RemoteAlias(t, s.plain)
+		got := listen(t, "-addr", remote, "-user", "G", "-password", "y", "-insecure-plaintext")
+		send(t, "-addr", remote, "-user", "T", "-password", "x", "-insecure-plaintext", `{"to":"G","body":"in clear"}`)
+		waitFor(t, "the delivery in clear", func() bool { return got.String() == "from T@J type relay: \"in clear\"\n" })
+
+		e, out, errs := testEnv("")
+		code := runWith(t, e, "bench", "relay", "-addr", remote, "-password", "x", "-insecure-plaintext",
+			"-pairs", "2", "-window", "4", "-duration", "300ms", "-warmup", "100ms")
+		if code != 0 || !strings.Contains(out.String(), "every id accounted for") || !strings.Contains(errs.String(), "in clear") {
+			t.Fatalf("bench: status %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
 		}
 	})
 
