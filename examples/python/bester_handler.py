@@ -137,6 +137,13 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             pass
 
 
+def log(program, message):
+    """Write a line to standard error, which the server logs. flush: the
+    line reaches the log only once written, and Python before 3.9 buffers
+    standard error when it is not a terminal."""
+    print("%s: %s" % (program, message), file=sys.stderr, flush=True)
+
+
 def socket_from_env(program):
     path = os.environ.get("BESTER_SOCKET")
     if not path:

@@ -43,7 +43,7 @@ class OneshotHandler(socketserver.BaseRequestHandler):
         try:
             body = bh.read_frame(conn)
         except (OSError, EOFError, ValueError) as e:
-            print("%s: bad frame: %s" % (PROGRAM, e), file=sys.stderr)
+            bh.log(PROGRAM, "bad frame: %s" % e)
             return
         if body is None:
             return  # the server checking that the handler accepts
@@ -54,7 +54,7 @@ class OneshotHandler(socketserver.BaseRequestHandler):
         try:
             bh.write_frame(conn, codec.dumps(response))
         except OSError as e:
-            print("%s: write failed: %s" % (PROGRAM, e), file=sys.stderr)
+            bh.log(PROGRAM, "write failed: %s" % e)
 
 
 class Server(bh.UnixServer):

@@ -55,11 +55,6 @@ MAX_DELAY = 10  # seconds: the longest "delay" a message may ask for
 DRAIN_TIMEOUT = 4
 
 
-def log(message):
-    # flush: a handler's output reaches the server's log only once written.
-    print("%s: %s" % (PROGRAM, message), file=sys.stderr, flush=True)
-
-
 def answer(data, stopping):
     """The answer to one request's data; ValueError for bad data."""
     if isinstance(data, dict) and "delay" in data:
@@ -96,7 +91,7 @@ class Connection(socketserver.BaseRequestHandler):
             try:
                 body = bh.read_frame(self.request)
             except (OSError, EOFError, ValueError) as e:
-                log("bad frame, closing the connection: %s" % e)
+                bh.log(PROGRAM, "bad frame, closing the connection: %s" % e)
                 return
             if body is None:
                 return  # closed by the server, or shut for reading on stop
@@ -104,7 +99,7 @@ class Connection(socketserver.BaseRequestHandler):
                 request = self.server.codec.loads(body)
                 rid = request["id"]
             except (ValueError, TypeError, KeyError) as e:
-                log("request without a readable id, closing the connection: %s" % e)
+                bh.log(PROGRAM, "request without a readable id, closing the connection: %s" % e)
                 return
             self.slots.acquire()
             with self.answered:
@@ -120,11 +115,12 @@ class Connection(socketserver.BaseRequestHandler):
                 body = codec.dumps(dict(bh.failure(str(e)), id=rid))
             except Exception as e:  # a bug: this sender gets handler_error, the handler goes on
                 traceback.print_exc(file=sys.stderr)
+                sys.stderr.flush()
                 body = codec.dumps(dict(bh.failure("internal error: %s" % e), id=rid))
             with self.write_lock:
                 bh.write_frame(self.request, body)
         except OSError as e:
-            log("answer to request %s not written: %s" % (rid, e))
+            bh.log(PROGRAM, "answer to request %s not written: %s" % (rid, e))
         finally:
             self.slots.release()
             with self.answered:
