@@ -16,7 +16,7 @@ RUN go mod download
 COPY . .
 RUN bash .ci/run
 # Static binaries (no cgo: the final image has no C library), stamped with
-# the module version and commit (go version -m /usr/local/bin/besterd).
+# the module version and commit (`go version -m besterd` shows them).
 RUN CGO_ENABLED=0 go build -trimpath -buildvcs=true -o /out/ ./cmd/besterd ./cmd/bester ./examples/relay
 # runtime_dir of the configuration: the handler's and the informer's
 # sockets, for the server's user alone.
