@@ -35,7 +35,7 @@ func (r *connReader) handshake(tc *tls.Conn, limit time.Time) (reason string, ok
 	sock.startHandshake(r.handshakes, limit, r.leaving)
 	err := tc.Handshake()
 	sock.endHandshake()
-	tc.SetWriteDeadline(time.Time{}) // the outbox sets its own
+	tc.SetWriteDeadline(time.Time{}) // from now on, the tlsSock bounds each write
 	if err == nil {
 		return "", true
 	}

@@ -228,8 +228,7 @@ func opensslClient(t *testing.T, openssl, address string, pki *testPKI, input st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", address, "-tls1_2",
-		"-CAfile", pki.path("ca.crt"), "-servername", "localhost")
+	cmd := exec.CommandContext(ctx, openssl, sClientArgs(address, pki, "-tls1_2")...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +245,12 @@ func opensslClient(t *testing.T, openssl, address string, pki *testPKI, input st
 		t.Fatalf("openssl s_client did not end:\n%s", out.String())
 	}
 	return out.String(), err
+}
+
+// sClientArgs are the arguments of openssl to run s_client against
+// address, trusting the PKI's CA, with more arguments more.
+func sClientArgs(address string, pki *testPKI, more ...string) []string {
+	return append([]string{"s_client", "-connect", address, "-CAfile", pki.path("ca.crt"), "-servername", "localhost"}, more...)
 }
 
 // A TLS connection the server has no room for is closed without a word:
