@@ -292,3 +292,56 @@ func TestTLSStalledHandshakesHoldNoSlot(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
 }
+
+// A plain listener takes a first frame for a TLS client's hello only when
+// the length its header claims is past the first frame's limit, where the
+// frame would be refused as too large anyway. With max_auth_frame raised,
+// a first message of 66,326 bytes, whose length starts like a TLS
+// handshake record, is served, while a TLS client still gets its alert;
+// under the default limit, those four bytes get the alert.
+func TestTLSHelloSnifferFirstFrameLimit(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	raised := startServerWith(t, serverOptions{server: "max_auth_frame = 200000"}, pki.listener())
+	r := raised.dialRaw(t, wire.CodecJSON)
+	first := authMsg("T", "pw")
+	first["payload"] = map[string]any{"type": wire.TypeDummy, "id": "large"}
+	body := paddedBody(t, wire.CodecJSON, first, 66_326)
+	if !bytes.HasPrefix(wire.AppendFrame(nil, body), []byte{0x16, 0x03, 0x01, 0x00}) {
+		t.Fatalf("a frame of %d bytes does not start like a TLS record", len(body))
+	}
+	r.writeBody(body)
+	wantGood(t, r.expectReport(wire.IDAuth))
+	if m := r.next(); m["payload"].(map[string]any)["id"] != "large" {
+		t.Fatalf("want the dummy reply, got %v", m)
+	}
+
+	_, err := tls.DialWithDialer(&net.Dialer{Timeout: waitLong}, "tcp4", raised.Addr("tcp").String(), pki.tlsConfig(raised, ""))
+	if err == nil || !strings.Contains(err.Error(), "protocol version not supported") {
+		t.Fatalf("TLS on a plain listener with max_auth_frame raised: %v, want the server's protocol_version alert", err)
+	}
+
+	byDefault := startServer(t, "")
+	r = byDefault.dialRaw(t, wire.CodecJSON)
+	r.write([]byte{0x16, 0x03, 0x01, 0x00})
+	r.conn.SetReadDeadline(time.Now().Add(waitLong))
+	if got, err := io.ReadAll(r.conn); err != nil || !bytes.Equal(got, protocolVersionAlert) {
+		t.Fatalf("a first frame claiming 66,326 bytes under the default max_auth_frame: read %x, %v; want the TLS alert", got, err)
+	}
+}
+
+// paddedBody encodes m, a message with a payload, with data that makes
+// the body size bytes long.
+func paddedBody(t *testing.T, codec wire.Codec, m map[string]any, size int) []byte {
+	t.Helper()
+	payload := m["payload"].(map[string]any)
+	payload["data"] = ""
+	body, err := codec.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload["data"] = strings.Repeat("x", size-len(body))
+	if body, err = codec.Marshal(m); err != nil || len(body) != size {
+		t.Fatalf("padded body: %d bytes, %v; want %d", len(body), err, size)
+	}
+	return body
+}
