@@ -80,6 +80,31 @@ permissions {
 	recvEnd(t, tc)
 }
 
+// A first message whose payload is of a forbidden type logs its sender in
+// (auth_special good) and is refused with forbidden under its own id; its
+// handler never sees it.
+func TestPermissionsFirstMessage(t *testing.T) {
+	ts := startServer(t, permHandlers()+`
+permissions {
+  user "T" { allow = ["relay"] }
+}
+`)
+	w := ts.dial("W", wire.CodecCBOR)
+	r := ts.dialRaw(t, wire.CodecJSON)
+	first := authMsg("T", "pw")
+	first["payload"] = map[string]any{"type": "h", "id": "first", "data": act("relay", "to", "W", "body", "first")}
+	r.send(first)
+	wantGood(t, r.expectReport(wire.IDAuth))
+	wantForbidden(t, r.expectReport("first"), "h")
+
+	r.send(msg("relay", "second", act("relay", "to", "W", "body", "second")))
+	wantGood(t, r.expectReport("second"))
+	var got string
+	if expectDelivery(t, w, &got); got != "second" { // the first would have come before it
+		t.Fatalf("W got %q, want %q: the forbidden first message reached its handler", got, "second")
+	}
+}
+
 // A flood of forbidden messages gets one report each, holds no in-flight
 // slot past its report (here one slot in all), and logs a few lines.
 func TestPermissionsForbiddenFlood(t *testing.T) {

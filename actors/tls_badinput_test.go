@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -266,31 +267,88 @@ func TestTLSConnectionLimit(t *testing.T) {
 }
 
 // Handshakes stalled by their clients hold none of the server's handshake
-// slots: with many of them waiting, and an auth_timeout longer than the
-// test waits, another client still gets through its handshake.
+// slots: once each of many has had a slot for the bytes it sent, and waits
+// for more (within an auth_timeout longer than the test), another client
+// still gets through its handshake.
 func TestTLSStalledHandshakesHoldNoSlot(t *testing.T) {
 	pki := newPKI(t, "test CA")
 	ts := startServerWith(t, serverOptions{server: `auth_timeout = "10m"`}, pki.listener())
-	stalledConns := 4 * cap(newHandshakeSlots())
-	for range stalledConns {
+	stallHandshakesSettled(t, ts, 4*cap(ts.handshakes))
+	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
+}
+
+// stallHandshakesSettled is stallHandshakes that also waits until each
+// of the n handshakes has had a slot for the bytes it read, and waits
+// for more.
+func stallHandshakesSettled(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	release := ts.holdHandshakeSlots() // so that each handshake waits for one, once
+	stallHandshakes(t, ts, n)
+	eventually(t, "every stalled handshake waits for a slot", func() bool { return goroutinesIn(slotWait) == n })
+	release()
+	eventually(t, "every stalled handshake has had its slot", func() bool { return goroutinesIn(slotWait) == 0 })
+}
+
+// stallHandshakes opens n connections to ts's "tls" listener that each
+// send the record header of a ClientHello and the start of its body, and
+// no more: the server reads them, computes nothing yet, and waits for the
+// rest. It waits until the server has them all.
+func stallHandshakes(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	ts.connLimits.mu.Lock()
+	want := ts.connLimits.open + n
+	ts.connLimits.mu.Unlock()
+	for range n {
 		stalled, err := net.DialTimeout("tcp4", ts.Addr("tls").String(), waitLong)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer stalled.Close()
-		// A ClientHello's record header and the start of its body: the
-		// server reads it, computes nothing yet, and waits for the rest.
+		t.Cleanup(func() { stalled.Close() })
 		stalled.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00})
 	}
 	eventually(t, "the server has the stalled connections", func() bool {
 		ts.connLimits.mu.Lock()
 		defer ts.connLimits.mu.Unlock()
-		return ts.connLimits.open == stalledConns
+		return ts.connLimits.open == want
 	})
-	// Lets their readers reach their wait: without it the check below
-	// could pass even if they held slots, but never fail when they do not.
-	time.Sleep(200 * time.Millisecond)
-	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
+}
+
+// holdHandshakeSlots takes all of ts's handshake slots, as handshakes that
+// compute would, and returns what gives them back.
+func (ts *testServer) holdHandshakeSlots() (release func()) {
+	for range cap(ts.handshakes) {
+		ts.handshakes <- struct{}{}
+	}
+	return func() {
+		for range cap(ts.handshakes) {
+			<-ts.handshakes
+		}
+	}
+}
+
+// slotWait is the function, as a stack trace names it, in which a
+// handshake waits for a slot.
+const slotWait = "actors.(*handshakeTurn).take("
+
+// goroutinesIn counts the goroutines whose stack holds fn, a function as
+// a stack trace names it.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
 }
 
 // A plain listener takes a first frame for a TLS client's hello only when
