@@ -227,11 +227,11 @@ permissions {
 }
 
 // A groups file that does not parse stops the server from starting, with
-// the line at fault.
+// the line at fault: the configuration's check refuses it, and so does
+// New, should the file break after the check.
 func TestPermissionsGroupsFileBroken(t *testing.T) {
 	dir := t.TempDir()
 	groups := filepath.Join(dir, "groups")
-	writeGroups(t, groups, "ops: alice\n\nops alice\n")
 	src := fmt.Sprintf(`
 server { runtime_dir = %q }
 auth {
@@ -240,10 +240,19 @@ auth {
 }
 listener "tcp" { address = "127.0.0.1:0" }
 `, dir)
+	const broken = "ops: alice\n\nops alice\n"
+	writeGroups(t, groups, broken)
+	if _, err := config.Parse(filepath.Join(dir, "bester.hcl"), []byte(src)); err == nil ||
+		!strings.Contains(strings.Join(strings.Fields(err.Error()), " "), groups+" line 3") {
+		t.Fatalf("config.Parse: %v, want an error naming %s line 3", err, groups)
+	}
+
+	writeGroups(t, groups, "ops: alice\n")
 	cfg, err := config.Parse(filepath.Join(dir, "bester.hcl"), []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeGroups(t, groups, broken)
 	_, err = New(cfg, hclog.NewNullLogger())
 	if err == nil || !strings.Contains(err.Error(), groups+" line 3") {
 		t.Fatalf("New: %v, want an error naming %s line 3", err, groups)
