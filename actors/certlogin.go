@@ -3,6 +3,8 @@ package actors
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -77,6 +79,10 @@ func certificateName(cert *x509.Certificate, which config.CertificateUser) (stri
 		}
 		name = cert.DNSNames[0]
 	default:
+		// Go keeps the last of several; which one was meant is anyone's guess.
+		if n := commonNames(cert.Subject); n > 1 {
+			return "", fmt.Errorf("its subject has %d common names, not one", n)
+		}
 		name = cert.Subject.CommonName
 	}
 	switch {
@@ -88,4 +94,19 @@ func certificateName(cert *x509.Certificate, which config.CertificateUser) (stri
 		return "", fmt.Errorf("its %s is not valid UTF-8", which)
 	}
 	return name, nil
+}
+
+// oidCommonName is the X.500 attribute type of a common name (CN).
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+// commonNames counts the common names among the attributes of subject,
+// as parsed from a certificate.
+func commonNames(subject pkix.Name) int {
+	n := 0
+	for _, attr := range subject.Names {
+		if attr.Type.Equal(oidCommonName) {
+			n++
+		}
+	}
+	return n
 }

@@ -442,7 +442,7 @@ type finalReport struct{ report *wire.StatusReport }
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
 	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining,
-		hello: helloSniffer{done: c.tls != nil}}
+		hello: helloSniffer{limit: c.firstFrameLimit(), done: c.tls != nil}}
 	r.fr.budget = c.budget
 	r.growFn = r.grow
 	first, reason := r.start()
@@ -493,10 +493,7 @@ type connReader struct {
 // once the connection is authenticated and registered, or nil and why
 // reading ended.
 func (r *connReader) start() (*wire.Envelope, string) {
-	limit, maxFirst := time.Now().Add(r.authTimeout), r.maxAuthFrame
-	if r.allowLegacy { // an original-style peer's only message is its first
-		maxFirst = r.maxFrame
-	}
+	limit, maxFirst := time.Now().Add(r.authTimeout), r.firstFrameLimit()
 	if tc, ok := r.conn.(*tls.Conn); ok {
 		if reason, ok := r.handshake(tc, limit); !ok {
 			return nil, reason
@@ -532,6 +529,14 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	}
 	r.limits = auth.limits
 	return env, ""
+}
+
+// firstFrameLimit is the largest first frame's body, in bytes.
+func (c *connSettings) firstFrameLimit() int {
+	if c.allowLegacy { // an original-style peer's only message is its first
+		return c.maxFrame
+	}
+	return c.maxAuthFrame
 }
 
 // logger is the reader's logger: the connection's fields only, apart from

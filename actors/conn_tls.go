@@ -2,6 +2,7 @@ package actors
 
 import (
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -35,7 +36,7 @@ func (r *connReader) handshake(tc *tls.Conn, limit time.Time) (reason string, ok
 	sock.startHandshake(r.handshakes, limit, r.leaving)
 	err := tc.Handshake()
 	sock.endHandshake()
-	tc.SetWriteDeadline(time.Time{}) // the outbox sets its own
+	tc.SetWriteDeadline(time.Time{}) // from now on, the tlsSock bounds each write
 	if err == nil {
 		return "", true
 	}
@@ -98,26 +99,33 @@ func lingerClose(conn net.Conn) {
 // a TLS handshake record.
 var errTLSHello = errors.New("a TLS handshake on a plain listener")
 
-// helloSniffer recognises a TLS client on a plain listener by the first
-// three bytes it sends: the header of a handshake record of TLS 1.0 to
-// 1.3 (0x16 0x03 0x01-0x04). As a frame's length those bytes claim 66,326
-// bytes or more, past the default max_auth_frame, so no first message a
-// client would send looks like them.
+// helloSniffer recognises a TLS client on a plain listener by the frame
+// header its first bytes make: the header of a handshake record of TLS
+// 1.0 to 1.3 (0x16 0x03 0x01-0x04) followed by the high byte of the
+// record's length. As a frame's length those four bytes claim at least
+// 66,326 bytes, and past 16 MiB for any ClientHello of 256 bytes or more.
+// They are taken for TLS only when that length is past the first frame's
+// limit, where the frame would be refused as too large anyway: a
+// listener whose max_auth_frame (or max_frame, with allow_legacy_peers)
+// allows more reads them as a frame.
 type helloSniffer struct {
-	head [3]byte
-	n    int
-	done bool // the first three bytes were seen (or need not be)
+	head  [wire.FrameHeaderSize]byte
+	n     int
+	limit int  // the first frame's largest body, in bytes
+	done  bool // the frame header was seen (or need not be)
 }
 
-// isTLS takes the next bytes read and reports whether the first three
-// make a TLS record header.
+// isTLS takes the next bytes read and reports whether the first four
+// make a TLS record's header that claims, as a frame's length, more than
+// the limit.
 func (h *helloSniffer) isTLS(p []byte) bool {
 	h.n += copy(h.head[h.n:], p)
 	if h.n < len(h.head) {
 		return false
 	}
 	h.done = true
-	return h.head[0] == 0x16 && h.head[1] == 0x03 && h.head[2] >= 0x01 && h.head[2] <= 0x04
+	record := h.head[0] == 0x16 && h.head[1] == 0x03 && h.head[2] >= 0x01 && h.head[2] <= 0x04
+	return record && int64(binary.LittleEndian.Uint32(h.head[:])) > int64(h.limit)
 }
 
 // protocolVersionAlert is a TLS record holding a fatal protocol_version

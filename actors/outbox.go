@@ -12,8 +12,9 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
-// writeTimeout bounds one socket write to a client; a client that takes
-// longer is treated as gone.
+// writeTimeout bounds one socket write to a client: a batch of the outbox
+// on a plain socket, a TLS record under a TLS connection (tlsSock). A
+// client that takes longer is treated as gone.
 const writeTimeout = 10 * time.Second
 
 // outbox is a connection's bounded queue of outgoing messages, drained by
@@ -103,7 +104,7 @@ func (o *outbox) writerFor(conn net.Conn) func([]byte) error {
 	if tc, ok := conn.(*tls.Conn); ok {
 		if s, ok := tc.NetConn().(*tlsSock); ok {
 			s.onBlocked = o.markBlocked
-			return o.writeConn
+			return o.writeTLS
 		}
 	} else if sc, ok := conn.(syscall.Conn); ok && o.sock.init(sc, o.markBlocked) == nil {
 		return o.writeSocket
@@ -214,7 +215,6 @@ func (o *outbox) run() {
 					o.onErr(err)
 				}
 			}
-			o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := o.write(buf.Bytes()); err != nil {
 				o.failed = true
 				o.onErr(err)
@@ -300,11 +300,15 @@ func (o *outbox) write(buf []byte) error {
 }
 
 func (o *outbox) writeSocket(buf []byte) error {
+	o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := o.sock.write(buf)
 	return err
 }
 
-func (o *outbox) writeConn(buf []byte) error {
+// writeTLS writes to a TLS connection over a tlsSock, which bounds each of
+// its writes itself: a deadline set here would stay on the socket after
+// the write, for the TLS layer's own writes to find expired.
+func (o *outbox) writeTLS(buf []byte) error {
 	_, err := o.conn.Write(buf)
 	return err
 }
@@ -313,5 +317,7 @@ func (o *outbox) writeConn(buf []byte) error {
 // reads: any write might be waiting for it.
 func (o *outbox) writeBlind(buf []byte) error {
 	o.setBlocked(true)
-	return o.writeConn(buf)
+	o.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err := o.conn.Write(buf)
+	return err
 }

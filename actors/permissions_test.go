@@ -80,6 +80,31 @@ permissions {
 	recvEnd(t, tc)
 }
 
+// A first message whose payload is of a forbidden type logs its sender in
+// (auth_special good) and is refused with forbidden under its own id; its
+// handler never sees it.
+func TestPermissionsFirstMessage(t *testing.T) {
+	ts := startServer(t, permHandlers()+`
+permissions {
+  user "T" { allow = ["relay"] }
+}
+`)
+	w := ts.dial("W", wire.CodecCBOR)
+	r := ts.dialRaw(t, wire.CodecJSON)
+	first := authMsg("T", "pw")
+	first["payload"] = map[string]any{"type": "h", "id": "first", "data": act("relay", "to", "W", "body", "first")}
+	r.send(first)
+	wantGood(t, r.expectReport(wire.IDAuth))
+	wantForbidden(t, r.expectReport("first"), "h")
+
+	r.send(msg("relay", "second", act("relay", "to", "W", "body", "second")))
+	wantGood(t, r.expectReport("second"))
+	var got string
+	if expectDelivery(t, w, &got); got != "second" { // the first would have come before it
+		t.Fatalf("W got %q, want %q: the forbidden first message reached its handler", got, "second")
+	}
+}
+
 // A flood of forbidden messages gets one report each, holds no in-flight
 // slot past its report (here one slot in all), and logs a few lines.
 func TestPermissionsForbiddenFlood(t *testing.T) {
@@ -202,11 +227,11 @@ permissions {
 }
 
 // A groups file that does not parse stops the server from starting, with
-// the line at fault.
+// the line at fault: the configuration's check refuses it, and so does
+// New, should the file break after the check.
 func TestPermissionsGroupsFileBroken(t *testing.T) {
 	dir := t.TempDir()
 	groups := filepath.Join(dir, "groups")
-	writeGroups(t, groups, "ops: alice\n\nops alice\n")
 	src := fmt.Sprintf(`
 server { runtime_dir = %q }
 auth {
@@ -215,10 +240,19 @@ auth {
 }
 listener "tcp" { address = "127.0.0.1:0" }
 `, dir)
+	const broken = "ops: alice\n\nops alice\n"
+	writeGroups(t, groups, broken)
+	if _, err := config.Parse(filepath.Join(dir, "bester.hcl"), []byte(src)); err == nil ||
+		!strings.Contains(strings.Join(strings.Fields(err.Error()), " "), groups+" line 3") {
+		t.Fatalf("config.Parse: %v, want an error naming %s line 3", err, groups)
+	}
+
+	writeGroups(t, groups, "ops: alice\n")
 	cfg, err := config.Parse(filepath.Join(dir, "bester.hcl"), []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeGroups(t, groups, broken)
 	_, err = New(cfg, hclog.NewNullLogger())
 	if err == nil || !strings.Contains(err.Error(), groups+" line 3") {
 		t.Fatalf("New: %v, want an error naming %s line 3", err, groups)

@@ -61,6 +61,8 @@ type Server struct {
 	connLimits *connLimits
 	// budget bounds the bytes held for connections (buffer_budget).
 	budget *budget
+	// handshakes bounds the TLS handshakes computing at once.
+	handshakes handshakeSlots
 	// pool runs the actors' mailboxes and the connections' writers.
 	pool *gopool.Pool
 	// strangerLogs throttles the warnings anyone who can connect can cause.
@@ -92,6 +94,7 @@ type Server struct {
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
 		connLimits: newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
+		handshakes: newHandshakeSlots(),
 		links:      make(map[string]*actor.PID),
 		peers:      make(map[string]*actor.PID), strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
@@ -240,7 +243,7 @@ func (s *Server) startActors() {
 		rate: rateLimit{perSecond: sc.MessageRate, burst: sc.MessageBurst,
 			bytesPerSecond: sc.ByteRate, byteBurst: sc.ByteBurst},
 		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
-		auth: s.auth, logins: loginGuard(s.cfg.Server), handshakes: newHandshakeSlots(), strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
+		auth: s.auth, logins: loginGuard(s.cfg.Server), handshakes: s.handshakes, strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers, permissions: s.permissions,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },

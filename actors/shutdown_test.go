@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
@@ -302,4 +304,24 @@ func TestShutdownStopsReading(t *testing.T) {
 		t.Fatalf("%d reports: the messages read before the stop were not all reported", len(read))
 	}
 	wantGoodReports(t, "T", got, read)
+}
+
+// Stop ends TLS handshakes at once, both those that wait for their
+// clients and one that waits for a handshake slot, however long
+// auth_timeout and shutdown_timeout are, and leaves no goroutine behind.
+func TestShutdownDuringTLSHandshakes(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	pki := newPKI(t, "test CA")
+	ts := startServerWith(t, serverOptions{server: `auth_timeout = "10m"`}, pki.listener())
+	ts.setShutdownTimeout(time.Hour)
+	tcp := ts.Addr("tcp")
+
+	stallHandshakesSettled(t, ts, 3)
+	ts.holdHandshakeSlots() // never given back: the last handshake waits for a slot until Stop
+	stallHandshakes(t, ts, 1)
+	eventually(t, "a handshake waits for a slot", func() bool { return goroutinesIn(slotWait) == 1 })
+
+	waitStopped(t, ts.stopAsync(context.Background()))
+	checkCleanedUp(t, ts, tcp, nil)
+	eventually(t, "every goroutine of the server has ended", func() bool { return goleak.Find(before) == nil })
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -228,8 +229,7 @@ func opensslClient(t *testing.T, openssl, address string, pki *testPKI, input st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", address, "-tls1_2",
-		"-CAfile", pki.path("ca.crt"), "-servername", "localhost")
+	cmd := exec.CommandContext(ctx, openssl, sClientArgs(address, pki, "-tls1_2")...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +248,12 @@ func opensslClient(t *testing.T, openssl, address string, pki *testPKI, input st
 	return out.String(), err
 }
 
+// sClientArgs are the arguments of openssl to run s_client against
+// address, trusting the PKI's CA, with more arguments more.
+func sClientArgs(address string, pki *testPKI, more ...string) []string {
+	return append([]string{"s_client", "-connect", address, "-CAfile", pki.path("ca.crt"), "-servername", "localhost"}, more...)
+}
+
 // A TLS connection the server has no room for is closed without a word:
 // a report in clear would be garbage to a TLS client.
 func TestTLSConnectionLimit(t *testing.T) {
@@ -261,29 +267,139 @@ func TestTLSConnectionLimit(t *testing.T) {
 }
 
 // Handshakes stalled by their clients hold none of the server's handshake
-// slots: with many of them waiting, and an auth_timeout longer than the
-// test waits, another client still gets through its handshake.
+// slots: once each of many has had a slot for the bytes it sent, and waits
+// for more (within an auth_timeout longer than the test), another client
+// still gets through its handshake.
 func TestTLSStalledHandshakesHoldNoSlot(t *testing.T) {
 	pki := newPKI(t, "test CA")
 	ts := startServerWith(t, serverOptions{server: `auth_timeout = "10m"`}, pki.listener())
-	stalledConns := 4 * cap(newHandshakeSlots())
-	for range stalledConns {
+	stallHandshakesSettled(t, ts, 4*cap(ts.handshakes))
+	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
+}
+
+// stallHandshakesSettled is stallHandshakes that also waits until each
+// of the n handshakes has had a slot for the bytes it read, and waits
+// for more.
+func stallHandshakesSettled(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	release := ts.holdHandshakeSlots() // so that each handshake waits for one, once
+	stallHandshakes(t, ts, n)
+	eventually(t, "every stalled handshake waits for a slot", func() bool { return goroutinesIn(slotWait) == n })
+	release()
+	eventually(t, "every stalled handshake has had its slot", func() bool { return goroutinesIn(slotWait) == 0 })
+}
+
+// stallHandshakes opens n connections to ts's "tls" listener that each
+// send the record header of a ClientHello and the start of its body, and
+// no more: the server reads them, computes nothing yet, and waits for the
+// rest. It waits until the server has them all.
+func stallHandshakes(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	ts.connLimits.mu.Lock()
+	want := ts.connLimits.open + n
+	ts.connLimits.mu.Unlock()
+	for range n {
 		stalled, err := net.DialTimeout("tcp4", ts.Addr("tls").String(), waitLong)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer stalled.Close()
-		// A ClientHello's record header and the start of its body: the
-		// server reads it, computes nothing yet, and waits for the rest.
+		t.Cleanup(func() { stalled.Close() })
 		stalled.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00})
 	}
 	eventually(t, "the server has the stalled connections", func() bool {
 		ts.connLimits.mu.Lock()
 		defer ts.connLimits.mu.Unlock()
-		return ts.connLimits.open == stalledConns
+		return ts.connLimits.open == want
 	})
-	// Lets their readers reach their wait: without it the check below
-	// could pass even if they held slots, but never fail when they do not.
-	time.Sleep(200 * time.Millisecond)
-	ts.dialTLSClient(pki.tlsConfig(ts, ""), "T", wire.CodecCBOR)
+}
+
+// holdHandshakeSlots takes all of ts's handshake slots, as handshakes that
+// compute would, and returns what gives them back.
+func (ts *testServer) holdHandshakeSlots() (release func()) {
+	for range cap(ts.handshakes) {
+		ts.handshakes <- struct{}{}
+	}
+	return func() {
+		for range cap(ts.handshakes) {
+			<-ts.handshakes
+		}
+	}
+}
+
+// slotWait is the function, as a stack trace names it, in which a
+// handshake waits for a slot.
+const slotWait = "actors.(*handshakeTurn).take("
+
+// goroutinesIn counts the goroutines whose stack holds fn, a function as
+// a stack trace names it.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
+}
+
+// A plain listener takes a first frame for a TLS client's hello only when
+// the length its header claims is past the first frame's limit, where the
+// frame would be refused as too large anyway. With max_auth_frame raised,
+// a first message of 66,326 bytes, whose length starts like a TLS
+// handshake record, is served, while a TLS client still gets its alert;
+// under the default limit, those four bytes get the alert.
+func TestTLSHelloSnifferFirstFrameLimit(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	raised := startServerWith(t, serverOptions{server: "max_auth_frame = 200000"}, pki.listener())
+	r := raised.dialRaw(t, wire.CodecJSON)
+	first := authMsg("T", "pw")
+	first["payload"] = map[string]any{"type": wire.TypeDummy, "id": "large"}
+	body := paddedBody(t, wire.CodecJSON, first, 66_326)
+	if !bytes.HasPrefix(wire.AppendFrame(nil, body), []byte{0x16, 0x03, 0x01, 0x00}) {
+		t.Fatalf("a frame of %d bytes does not start like a TLS record", len(body))
+	}
+	r.writeBody(body)
+	wantGood(t, r.expectReport(wire.IDAuth))
+	if m := r.next(); m["payload"].(map[string]any)["id"] != "large" {
+		t.Fatalf("want the dummy reply, got %v", m)
+	}
+
+	_, err := tls.DialWithDialer(&net.Dialer{Timeout: waitLong}, "tcp4", raised.Addr("tcp").String(), pki.tlsConfig(raised, ""))
+	if err == nil || !strings.Contains(err.Error(), "protocol version not supported") {
+		t.Fatalf("TLS on a plain listener with max_auth_frame raised: %v, want the server's protocol_version alert", err)
+	}
+
+	byDefault := startServer(t, "")
+	r = byDefault.dialRaw(t, wire.CodecJSON)
+	r.write([]byte{0x16, 0x03, 0x01, 0x00})
+	r.conn.SetReadDeadline(time.Now().Add(waitLong))
+	if got, err := io.ReadAll(r.conn); err != nil || !bytes.Equal(got, protocolVersionAlert) {
+		t.Fatalf("a first frame claiming 66,326 bytes under the default max_auth_frame: read %x, %v; want the TLS alert", got, err)
+	}
+}
+
+// paddedBody encodes m, a message with a payload, with data that makes
+// the body size bytes long.
+func paddedBody(t *testing.T, codec wire.Codec, m map[string]any, size int) []byte {
+	t.Helper()
+	payload := m["payload"].(map[string]any)
+	payload["data"] = ""
+	body, err := codec.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload["data"] = strings.Repeat("x", size-len(body))
+	if body, err = codec.Marshal(m); err != nil || len(body) != size {
+		t.Fatalf("padded body: %d bytes, %v; want %d", len(body), err, size)
+	}
+	return body
 }

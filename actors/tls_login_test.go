@@ -2,11 +2,17 @@ package actors
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/wire"
@@ -28,17 +34,20 @@ func TestTLSCertificateLogin(t *testing.T) {
 	pki.user("T")
 	pki.issue("nameless", tlsconf.Leaf{Client: true})
 	pki.issue("long", tlsconf.Leaf{CommonName: strings.Repeat("x", wire.MaxNameLength+1), Client: true})
+	pki.issueTwoCommonNames("twice", "G", "T")
 	auth, _ := htpasswdAuth(t, "T", "correct horse", "G", "battery staple")
 	log := new(logBuffer)
 	ts := startServerWith(t, serverOptions{log: log}, auth+pki.listener(pki.clientAuth("request", "certificate")...))
 
 	t.Run("certificate alone", func(t *testing.T) {
-		for _, codec := range []wire.Codec{wire.CodecJSON, wire.CodecCBOR} {
+		for i, codec := range []wire.Codec{wire.CodecJSON, wire.CodecCBOR} {
 			r := ts.rawTLS(t, pki.tlsConfig(ts, "T"), codec)
 			r.send(clientHello)
 			wantGood(t, r.expectReport(wire.IDAuth))
 			r.dummy("ping")
-			eventually(t, "T is registered", func() bool { return ts.registry.has("T") })
+			if n := len(ts.registry.lookup("T", nil)); n != i+1 { // each connection, not just the first
+				t.Fatalf("%s: T has %d connections registered, want %d", codec, n, i+1)
+			}
 		}
 	})
 	t.Run("credentials too", func(t *testing.T) {
@@ -55,6 +64,7 @@ func TestTLSCertificateLogin(t *testing.T) {
 		{"another username", "T", `username "G" is not the name of the client certificate, "T"`},
 		{"no common name", "nameless", "names no usable user: its common_name is empty"},
 		{"name too long", "long", "names no usable user: its common_name is longer than 256 bytes"},
+		{"two common names", "twice", "names no usable user: its subject has 2 common names, not one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.rawTLS(t, pki.tlsConfig(ts, tc.cert), wire.CodecJSON)
@@ -108,6 +118,8 @@ func TestTLSCertificateUser(t *testing.T) {
 
 func TestCertificateName(t *testing.T) {
 	cert := &x509.Certificate{Subject: pkix.Name{CommonName: "T"}, EmailAddresses: []string{"t@example.org"}}
+	twoCommonNames := &x509.Certificate{Subject: pkix.Name{CommonName: "T", Names: []pkix.AttributeTypeAndValue{
+		{Type: oidCommonName, Value: "G"}, {Type: oidCommonName, Value: "T"}}}, EmailAddresses: []string{"t@example.org"}}
 	for _, tc := range []struct {
 		which config.CertificateUser
 		cert  *x509.Certificate
@@ -120,6 +132,8 @@ func TestCertificateName(t *testing.T) {
 		{config.CertificateUserEmail, &x509.Certificate{}, "", "no email address"},
 		{config.CertificateUserCommonName, &x509.Certificate{Subject: pkix.Name{CommonName: "\xff"}}, "", "not valid UTF-8"},
 		{config.CertificateUserDNS, &x509.Certificate{DNSNames: []string{strings.Repeat("d", 257)}}, "", "longer than 256 bytes"},
+		{config.CertificateUserCommonName, twoCommonNames, "", "2 common names"},
+		{config.CertificateUserEmail, twoCommonNames, "t@example.org", ""},
 	} {
 		name, err := certificateName(tc.cert, tc.which)
 		if name != tc.name || (tc.fails == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.fails) {
@@ -185,4 +199,38 @@ func TestTLSRequireClientCertificate(t *testing.T) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("refused by a timeout, not at once: %v", err)
 	}
+}
+
+// issueTwoCommonNames signs a client certificate whose subject has two
+// common names, first and last, as base.crt and base.key: tlsconf.Leaf
+// makes only one.
+func (p *testPKI) issueTwoCommonNames(base, first, last string) {
+	p.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: oidCommonName, Value: first}, {Type: oidCommonName, Value: last}}},
+		NotBefore:   time.Now().Add(-time.Minute),
+		NotAfter:    time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca.Cert, key.Public(), p.ca.Key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if cn := parseCert(p.t, certPEM).Subject.CommonName; cn != last {
+		p.t.Fatalf("a subject with the common names %q and %q parses as %q", first, last, cn)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.write(base+".crt", certPEM)
+	p.write(base+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }

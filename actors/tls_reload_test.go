@@ -2,9 +2,11 @@ package actors
 
 import (
 	"crypto/tls"
+	"errors"
 	"math/big"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +157,60 @@ func TestTLSRevokeClientCA(t *testing.T) {
 	g := ts.rawTLS(t, pki.tlsConfig(ts, "G"), wire.CodecCBOR)
 	g.send(clientHello)
 	wantGood(t, g.expectReport(wire.IDAuth))
+}
+
+// A key file whose permissions alone are fixed is read again without
+// SIGHUP: chmod changes neither its content nor its inode, only its
+// change time. (Run by root, the unreadable key loads anyway; the chmod
+// still has to make a handshake read the files again.)
+func TestTLSReloadAfterChmod(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	log := new(logBuffer)
+	ts := startServerWith(t, serverOptions{log: log}, pki.listener())
+	cfg := pki.tlsConfig(ts, "")
+	loads := func() int { return strings.Count(log.String(), "TLS files loaded for new connections") }
+	looks := func() int { return loads() + strings.Count(log.String(), "cannot use the new TLS files") }
+
+	// A new certificate and key, the key unreadable but to root.
+	before := looks()
+	cert, key, err := pki.ca.Issue(tlsconf.LocalServer("J"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := pki.path("server.key")
+	pki.replace("server.key", key)
+	if err := os.Chmod(keyPath, 0); err != nil {
+		t.Fatal(err)
+	}
+	pki.replace("server.crt", cert)
+	eventually(t, "a handshake reads the new files", func() bool {
+		serverSerial(t, ts, cfg)
+		return looks() > before
+	})
+	if _, err := os.ReadFile(keyPath); errors.Is(err, os.ErrPermission) {
+		wantLogged(t, log, "cannot use the new TLS files", "permission denied")
+	}
+
+	before = loads()
+	unreadable := changeTime(t, keyPath)
+	for changeTime(t, keyPath) == unreadable { // until the clock the file system stamps with moved on
+		if err := os.Chmod(keyPath, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	next := parseCert(t, cert).SerialNumber
+	eventually(t, "a handshake after the chmod reads the files again", func() bool {
+		return serverSerial(t, ts, cfg).Cmp(next) == 0 && loads() > before
+	})
+}
+
+// changeTime is the change time stat gives path, in Unix nanoseconds.
+func changeTime(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ctim.Nano()
 }

@@ -42,10 +42,11 @@ type tlsListener struct {
 
 // fileStamp tells whether a file changed: what stat says of it.
 type fileStamp struct {
-	modTime int64 // Unix nanoseconds
-	size    int64
-	inode   uint64 // a file renamed into place is another file
-	err     string
+	modTime    int64 // Unix nanoseconds
+	size       int64
+	inode      uint64 // a file renamed into place is another file
+	changeTime int64  // Unix nanoseconds; chmod and chown change only this
+	err        string
 }
 
 func newTLSListener(name string, settings *config.ListenerTLS, log hclog.Logger) (*tlsListener, error) {
@@ -138,7 +139,7 @@ func (l *tlsListener) stat() (stamps [3]fileStamp) {
 		}
 		stamps[i].modTime, stamps[i].size = st.ModTime().UnixNano(), st.Size()
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			stamps[i].inode = sys.Ino
+			stamps[i].inode, stamps[i].changeTime = sys.Ino, sys.Ctim.Nano()
 		}
 	}
 	return stamps

@@ -5,28 +5,40 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 )
 
 // tlsSock is the TCP socket under a TLS connection's *tls.Conn. It does
-// two jobs for the TLS layer above it:
+// three jobs for the TLS layer above it:
 //
 //   - it writes the records as the outbox writes a plain socket
 //     (socketWriter), telling the outbox when the socket takes no more:
 //     without it, the outbox could not tell a TLS client that does not
 //     read from one that does;
+//   - it bounds every write by writeTimeout unless the connection's owner
+//     set a write deadline: the TLS layer also writes from the reader's
+//     goroutine (the answer to a key update), and a deadline left by an
+//     earlier write would have long expired, which breaks the connection;
 //   - during the handshake, it holds one of the server's handshake slots
 //     while the handshake computes and gives it back while the
 //     handshake waits for the client.
 type tlsSock struct {
 	*net.TCPConn
 	w socketWriter
-	// onBlocked is the outbox's; it is set before the connection's first
-	// write. The tls.Conn never writes from two goroutines at once.
+	// onBlocked is the outbox's, set when the outbox takes the
+	// connection: for a client's connection before any write, for a peer
+	// link's after the handshake and the hello, whose writes find it nil.
+	// The tls.Conn never writes from two goroutines at once.
 	onBlocked func()
 	// turn is the handshake's claim on the slots while it runs; nil
 	// before and after.
 	turn *handshakeTurn
+
+	deadlineMu sync.Mutex // orders the owner's write deadline and a write's own
+	// ownDeadline is set while the owner has a write deadline set, which
+	// writes then keep.
+	ownDeadline bool
 }
 
 // newTLSSock wraps conn for a tls.Conn.
@@ -38,9 +50,36 @@ func newTLSSock(conn *net.TCPConn) (*tlsSock, error) {
 	return s, nil
 }
 
-// Write writes all of p, telling the outbox each time the client is not
-// reading.
-func (s *tlsSock) Write(p []byte) (int, error) { return s.w.write(p) }
+// Write writes all of p within the owner's write deadline, or within
+// writeTimeout from now when there is none, telling the outbox each time
+// the client is not reading.
+func (s *tlsSock) Write(p []byte) (int, error) {
+	s.deadlineMu.Lock()
+	if !s.ownDeadline {
+		s.TCPConn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	}
+	s.deadlineMu.Unlock()
+	return s.w.write(p)
+}
+
+// SetDeadline sets the read and write deadlines; a zero t lets each write
+// have writeTimeout again.
+func (s *tlsSock) SetDeadline(t time.Time) error { return s.setOwnDeadline(t, s.TCPConn.SetDeadline) }
+
+// SetWriteDeadline sets the write deadline; a zero t lets each write have
+// writeTimeout again.
+func (s *tlsSock) SetWriteDeadline(t time.Time) error {
+	return s.setOwnDeadline(t, s.TCPConn.SetWriteDeadline)
+}
+
+// setOwnDeadline records whether the owner now has a write deadline, and
+// sets t with set.
+func (s *tlsSock) setOwnDeadline(t time.Time, set func(time.Time) error) error {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	s.ownDeadline = !t.IsZero()
+	return set(t)
+}
 
 func (s *tlsSock) blocked() {
 	if s.onBlocked != nil {

@@ -63,13 +63,9 @@ func LoadHtpasswd(path string) (*Htpasswd, error) {
 func (h *Htpasswd) Reload() error {
 	h.reload.Lock()
 	defer h.reload.Unlock()
-	data, costs, err := readUsers(h.path)
+	f, costs, err := parseHtpasswd(h.path)
 	if err != nil {
 		return err
-	}
-	f, err := htpasswd.NewFromReader(bytes.NewReader(data), []htpasswd.PasswdParser{htpasswd.AcceptBcrypt}, nil)
-	if err != nil {
-		return fmt.Errorf("htpasswd %s: %w", h.path, err)
 	}
 	dummy, err := dummyFor(costs)
 	if err != nil {
@@ -77,6 +73,27 @@ func (h *Htpasswd) Reload() error {
 	}
 	h.users.Store(&table{file: f, dummy: dummy})
 	return nil
+}
+
+// CheckHtpasswd reads the htpasswd file at path and reports what
+// LoadHtpasswd would refuse in it, without the work of serving it.
+func CheckHtpasswd(path string) error {
+	_, _, err := parseHtpasswd(path)
+	return err
+}
+
+// parseHtpasswd reads and parses the htpasswd file at path, and counts how
+// many entries use each bcrypt cost.
+func parseHtpasswd(path string) (*htpasswd.File, map[int]int, error) {
+	data, costs, err := readUsers(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := htpasswd.NewFromReader(bytes.NewReader(data), []htpasswd.PasswdParser{htpasswd.AcceptBcrypt}, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("htpasswd %s: %w", path, err)
+	}
+	return f, costs, nil
 }
 
 // Authenticate checks a username and password against the file. It blocks

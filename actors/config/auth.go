@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bester-project/bester/actors/auth"
 )
 
 // auth checks the `auth` block against the listeners it protects. An absent
@@ -29,7 +31,7 @@ func (c *checker) auth(r *rawAuth, raws []rawListener, listeners []Listener) Aut
 	}
 	if r.GroupsFile != nil && c.required(*r.GroupsFile, r.GroupsFileRange, "groups_file") {
 		a.GroupsFile = under(c.dir, *r.GroupsFile)
-		c.regularFile(a.GroupsFile, r.GroupsFileRange, "groups_file", "groups file")
+		c.usersFile(a.GroupsFile, r.GroupsFileRange, "groups_file", "groups file", checkGroups)
 	}
 	switch a.Mode {
 	case AuthHtpasswd:
@@ -50,13 +52,14 @@ func (c *checker) htpasswdFile(path string, r *rawAuth, where hcl.Range) {
 	case path == "":
 		// An empty value was reported already.
 	default:
-		c.regularFile(path, r.FileRange, "file", "htpasswd file")
+		c.usersFile(path, r.FileRange, "file", "htpasswd file", auth.CheckHtpasswd)
 	}
 }
 
-// regularFile checks that path, the value of field, is a regular file the
-// server can read; what names the file in the message.
-func (c *checker) regularFile(path string, r hcl.Range, field, what string) {
+// usersFile checks that path, the value of field, is a regular file that
+// parse, the server's own reader of it, takes: a file that would stop the
+// server at start fails the check too. what names the file in the message.
+func (c *checker) usersFile(path string, r hcl.Range, field, what string, parse func(path string) error) {
 	summary := fmt.Sprintf("Invalid %q", field)
 	st, err := os.Stat(path)
 	if err == nil && !st.Mode().IsRegular() {
@@ -64,20 +67,16 @@ func (c *checker) regularFile(path string, r hcl.Range, field, what string) {
 		return
 	}
 	if err == nil {
-		err = readable(path)
+		err = parse(path)
 	}
 	if err != nil {
 		c.errorf(r, summary, "The %s cannot be used: %v.", what, err)
 	}
 }
 
-// readable opens path and closes it again: Stat does not say whether the
-// server may read the file.
-func readable(path string) error {
-	f, err := os.Open(path)
-	if err == nil {
-		f.Close()
-	}
+// checkGroups reads a groups file as the server does.
+func checkGroups(path string) error {
+	_, err := auth.LoadGroups(path)
 	return err
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,5 +171,27 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(host); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// The htpasswd and groups files are parsed as the server parses them at
+// start: a file that would stop the server fails the check too.
+func TestUsersFilesParsed(t *testing.T) {
+	for _, tc := range []struct{ name, file, content, src, want string }{
+		{"htpasswd syntax", "bad.htpasswd", "alice $2y$05$x\n",
+			"auth {\n  file = \"bad.htpasswd\" #!\n}\n" + okListener, "line 1: no ':' between user and hash"},
+		{"htpasswd hash", "bad.htpasswd", "alice:{SHA}x\n",
+			"auth {\n  file = \"bad.htpasswd\" #!\n}\n" + okListener, `line 1: user "alice": not a bcrypt hash`},
+		{"groups syntax", "bad.groups", "ops: alice\nops alice\n",
+			"auth {\n  mode = \"open\"\n  groups_file = \"bad.groups\" #!\n}\n" + okListener, "line 2: no ':' after the group name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := write(t, tc.src)
+			if err := os.WriteFile(filepath.Join(filepath.Dir(path), tc.file), []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			wantOneError(t, path, tc.src, err, tc.file, tc.want)
+		})
 	}
 }

@@ -58,9 +58,14 @@ func (c *checker) listeners(raws []rawListener, runtimeDir string) []Listener {
 		}
 		if r.InsecurePlaintext != nil {
 			l.InsecurePlaintext = *r.InsecurePlaintext
-			if l.InsecurePlaintext && r.TLS != nil {
+			switch {
+			case l.InsecurePlaintext && r.TLS != nil:
 				c.errorf(r.InsecurePlaintextRange, `Invalid "insecure_plaintext"`,
 					"Listener %q has a tls block, so nothing crosses it in clear; remove insecure_plaintext.", l.Name)
+			case l.InsecurePlaintext && l.local():
+				c.errorf(r.InsecurePlaintextRange, `Unused "insecure_plaintext"`,
+					"Listener %q is reached only from this machine (%s %q), so nothing crosses a network in clear on it; remove insecure_plaintext.",
+					l.Name, l.Network, r.Address)
 			}
 		}
 		out = append(out, l)

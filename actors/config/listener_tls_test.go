@@ -150,6 +150,8 @@ func TestListenerTLSErrors(t *testing.T) {
 		{"certificate_user", tlsListener(cert, "    client_ca = \"ca.crt\"", "    client_auth = \"request\"", "    login = \"certificate\"", "    certificate_user = \"uid\" #!"), "certificate_user", "common_name, email or dns"},
 		{"certificate_user with password login", tlsListener(cert, "    certificate_user = \"dns\" #!"), "certificate_user", `set login = "certificate"`},
 		{"insecure_plaintext with tls", auth + "listener \"l\" {\n  address = \"0.0.0.0:2443\"\n  insecure_plaintext = true #!\n  tls {\n" + cert + "\n  }\n}\n", "insecure_plaintext", "has a tls block"},
+		{"insecure_plaintext on loopback", auth + "listener \"l\" {\n  address = \"127.0.0.1:2223\"\n  insecure_plaintext = true #!\n}\n", "Unused \"insecure_plaintext\"", "only from this machine"},
+		{"insecure_plaintext on a unix socket", auth + "listener \"u\" {\n  network = \"unix\"\n  address = \"u.sock\"\n  insecure_plaintext = true #!\n}\n", "Unused \"insecure_plaintext\"", "only from this machine"},
 		{"plain on all interfaces", auth + "listener \"l\" {\n  address = \":2223\" #!\n}\n", "address", "would cross the network in clear"},
 		{"plain on 0.0.0.0", auth + "listener \"l\" {\n  network = \"tcp4\"\n  address = \"0.0.0.0:2223\" #!\n}\n", "address", "insecure_plaintext = true"},
 		{"plain on ::", auth + "listener \"l\" {\n  network = \"tcp6\"\n  address = \"[::]:2223\" #!\n}\n", "address", "no tls block"},

@@ -63,6 +63,17 @@ func (l Listener) remote() bool {
 	return problem == "" && !isLoopback(host)
 }
 
+// local reports whether only this machine can reach l: a unix socket,
+// or a TCP listener on a loopback address. An address that does not
+// parse (an error reported already) counts as neither local nor remote.
+func (l Listener) local() bool {
+	if !isTCP(l.Network) {
+		return l.Network == networkUnix
+	}
+	host, problem := splitTCPAddress(l.Network, l.Address)
+	return problem == "" && isLoopback(host)
+}
+
 // PlaintextToNetwork reports whether l is a remote listener without TLS:
 // passwords and peer secrets would cross a network in clear on it, which
 // only insecure_plaintext allows.

@@ -82,6 +82,7 @@ func TestPeerErrors(t *testing.T) {
 		{"plain peer on a network", peer("K", `  address = "k.example.net:2323" #!`, secret), "address", "insecure_plaintext = true"},
 		{"plain peer on every address", peer("K", `  address = "0.0.0.0:2323" #!`, secret), "address", "not a loopback address"},
 		{"plaintext with tls", peer("K", addr, secret, "  tls {}", "  insecure_plaintext = true #!"), "insecure_plaintext", "tls block"},
+		{"plaintext on loopback", peer("K", addr, secret, "  insecure_plaintext = true #!"), "Unused \"insecure_plaintext\"", "loopback address"},
 		{"plaintext type", peer("K", addr, secret, `  insecure_plaintext = "yes" #!`), "insecure_plaintext", "bool"},
 		{"tls unknown field", peer("K", addr, secret, "  tls {", `    cipher = "x" #!`, "  }"), "cipher", ""},
 		{"ca missing", peer("K", addr, secret, "  tls {", `    ca = "nope.crt" #!`, "  }"), "ca", "nope.crt: no such file"},

@@ -49,13 +49,16 @@ func (c *checker) tlsPath(v *string, r hcl.Range, field string) string {
 }
 
 // plaintextPeer refuses a peer whose secret would cross a network in
-// clear, unless insecure_plaintext allows it. address is known to be a
-// valid host:port.
+// clear, unless insecure_plaintext allows it, and an insecure_plaintext
+// that allows nothing. address is known to be a valid host:port.
 func (c *checker) plaintextPeer(r *rawPeer, p Peer) {
 	switch {
 	case p.TLS != nil && p.InsecurePlaintext:
 		c.errorf(r.InsecurePlaintextRange, `Invalid "insecure_plaintext"`,
 			`Peer %q has a tls block, so nothing is sent in clear: remove insecure_plaintext, or the tls block.`, p.Name)
+	case p.InsecurePlaintext && !p.PlaintextToNetwork():
+		c.errorf(r.InsecurePlaintextRange, `Unused "insecure_plaintext"`,
+			`Peer %q is at %q, a loopback address, so nothing crosses a network in clear to it: remove insecure_plaintext.`, p.Name, p.Address)
 	case p.PlaintextToNetwork() && !p.InsecurePlaintext:
 		c.errorf(r.AddressRange, `Peer without "tls"`,
 			`Peer %q is at %q, which is not a loopback address (127.0.0.0/8, ::1 or localhost), and has no tls block: `+

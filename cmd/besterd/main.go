@@ -3,7 +3,8 @@
 //	besterd [-config config.hcl] [-log-level info] [-check] [-pprof 127.0.0.1:6060]
 //
 // SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users and
-// groups files and retries handlers that restarted too often.
+// groups files and the TLS listeners' certificates, keys and client CAs,
+// and retries handlers that restarted too often.
 package main
 
 import (

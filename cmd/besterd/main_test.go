@@ -398,9 +398,25 @@ listener "public" {
   address = "0.0.0.0:2223"
 }
 `
-	if err := os.WriteFile(filepath.Join(dir, "bad.hcl"), []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
+	// Users and groups files that the server would refuse at start.
+	files := `auth {
+  file        = "users.htpasswd"
+  groups_file = "groups"
+}
+
+listener "local" {
+  network = "tcp4"
+  address = "127.0.0.1:0"
+}
+`
+	for name, content := range map[string]string{"bad.hcl": bad, "files.hcl": files,
+		"users.htpasswd": "alice $2y$05$x\n", "groups": "ops alice\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	filesRefused := []string{`files.hcl line 2`, "users.htpasswd line 1: no ':' between user and hash",
+		`files.hcl line 3`, "groups line 1: no ':' after the group name"}
 	cases := []struct {
 		args []string
 		want []string // every one must be in the output
@@ -411,6 +427,9 @@ listener "public" {
 			`bad.hcl line 4`, `"max_frames"`,
 			`bad.hcl line 13`, `auth mode "open"`,
 		}},
+		// -check refuses them as starting the server would.
+		{[]string{"-check", "-config", "files.hcl"}, filesRefused},
+		{[]string{"-config", "files.hcl"}, filesRefused},
 		{[]string{"-check", "-config", "missing.hcl"}, []string{"missing.hcl", "no such file"}},
 		{[]string{"-check", "-config", defaultConfig, "-log-level", "loud"}, []string{`unknown log level "loud"`}},
 		{[]string{"-check", "config.hcl"}, []string{`unexpected argument "config.hcl"`}},
@@ -428,8 +447,9 @@ listener "public" {
 		if stdout.Len() != 0 {
 			t.Errorf("%v: stdout %q, want nothing", tc.args, stdout.String())
 		}
+		words := strings.Join(strings.Fields(stderr.String()), " ") // undo the wrapping of details
 		for _, w := range tc.want {
-			if !strings.Contains(stderr.String(), w) {
+			if !strings.Contains(words, w) {
 				t.Errorf("%v: no %q in\n%s", tc.args, w, stderr.String())
 			}
 		}
