@@ -3,7 +3,8 @@ package config
 import (
 	"net"
 	"strconv"
-	"strings"
+
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // Listener networks accepted in `network`.
@@ -41,17 +42,6 @@ func splitTCPAddress(network, address string) (host string, problem string) {
 	return host, ""
 }
 
-// isLoopback tells whether a listener host only accepts connections from
-// this machine: 127.0.0.0/8, ::1 or "localhost". An empty host, 0.0.0.0 and
-// :: listen on every interface, and any other name may resolve anywhere.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // remote reports whether l is a TCP listener that other machines can
 // reach: its host is not a loopback address. An address that does not
 // parse (an error reported already) counts as not remote.
@@ -60,7 +50,7 @@ func (l Listener) remote() bool {
 		return false
 	}
 	host, problem := splitTCPAddress(l.Network, l.Address)
-	return problem == "" && !isLoopback(host)
+	return problem == "" && !tlsconf.LoopbackHost(host)
 }
 
 // local reports whether only this machine can reach l: a unix socket,
@@ -71,7 +61,7 @@ func (l Listener) local() bool {
 		return l.Network == networkUnix
 	}
 	host, problem := splitTCPAddress(l.Network, l.Address)
-	return problem == "" && isLoopback(host)
+	return problem == "" && tlsconf.LoopbackHost(host)
 }
 
 // PlaintextToNetwork reports whether l is a remote listener without TLS:

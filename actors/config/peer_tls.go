@@ -72,5 +72,5 @@ func (c *checker) plaintextPeer(r *rawPeer, p Peer) {
 // network in clear, which only insecure_plaintext allows.
 func (p Peer) PlaintextToNetwork() bool {
 	host, _, err := net.SplitHostPort(p.Address)
-	return p.TLS == nil && err == nil && !isLoopback(host)
+	return p.TLS == nil && err == nil && !tlsconf.LoopbackHost(host)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bester-project/bester/actors"
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 func main() {
@@ -130,7 +131,7 @@ func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-pprof %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !tlsconf.LoopbackHost(host) {
 		return nil, fmt.Errorf("-pprof %q: the profiler is served on loopback addresses only", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
