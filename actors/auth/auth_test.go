@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -96,6 +97,28 @@ func TestApacheBcrypt(t *testing.T) {
 	wantUnauthorized(t, h.Authenticate("H", "pw"), "unknown user")
 	if c, _ := bcrypt.Cost(h.users.Load().dummy); c != bcrypt.MinCost {
 		t.Errorf("unknown users compared at cost %d, want the file's cost %d", c, bcrypt.MinCost)
+	}
+}
+
+// Root changing a password keeps the file's owner and group, through
+// which a service user reads it.
+func TestChangePasswordKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give a file another owner")
+	}
+	path := writeFile(t, "T:"+cheapHash(t, "old")+"\n")
+	if err := os.Chown(path, 65534, 65533); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetPassword(path, "T", "new"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := st.Sys().(*syscall.Stat_t); o.Uid != 65534 || o.Gid != 65533 {
+		t.Errorf("owner %d:%d after a change, want 65534:65533 kept", o.Uid, o.Gid)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
@@ -124,6 +125,9 @@ func writeAtomic(path string, content []byte, mode fs.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err := keepOwner(tmp, path); err != nil {
+		return err
+	}
 	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
 	}
@@ -140,6 +144,27 @@ func writeAtomic(path string, content []byte, mode fs.FileMode) (err error) {
 		return fmt.Errorf("rename into place: %w", err)
 	}
 	return syncDir(dir)
+}
+
+// keepOwner gives tmp the owner and group of the file it replaces: a
+// server running as a service user that may read the file through its
+// group must still read it after root changed a password.
+func keepOwner(tmp *os.File, path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	owner, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if err := tmp.Chown(int(owner.Uid), int(owner.Gid)); err != nil {
+		return fmt.Errorf("keep the owner %d:%d of %s (run as its owner or root): %w", owner.Uid, owner.Gid, path, err)
+	}
+	return nil
 }
 
 // syncDir flushes a directory, so that a rename in it survives a crash.
