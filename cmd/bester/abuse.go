@@ -10,8 +10,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire"
-	"github.com/bester-project/bester/wire/client/load"
 )
 
 // Defaults of the abuse flags.
@@ -25,7 +25,7 @@ const (
 
 func abuseCommand(e *env) *cli.Command {
 	var attacks strings.Builder
-	for _, a := range load.Attacks {
+	for _, a := range loadgen.Attacks {
 		fmt.Fprintf(&attacks, "  %-11s %s\n", a.Name, a.Usage)
 	}
 	return &cli.Command{
@@ -54,12 +54,12 @@ func abuseCommand(e *env) *cli.Command {
 
 func abuseFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "attack", Usage: "the attack: " + strings.Join(load.AttackNames(), ", ")},
+		&cli.StringFlag{Name: "attack", Usage: "the attack: " + strings.Join(loadgen.AttackNames(), ", ")},
 		&cli.DurationFlag{Name: "solo", Value: defaultSolo, Usage: "time the canary runs alone (-duration: beside the attack)"},
 		&cli.FloatFlag{Name: "canary-rate", DefaultText: "as fast as -window allows", Usage: "canary messages per second"},
 		&cli.IntFlag{Name: "max-frame", Value: wire.DefaultMaxFrame, Usage: "the server's max_frame, in bytes (with -spawn: set it)"},
 		&cli.StringFlag{Name: "user", Usage: "name attackers log in with, with -password (default: a name each, for open authentication)"},
-		&cli.IntFlag{Name: "names", Value: load.DefaultNames, Usage: "bignames: users named in one message"},
+		&cli.IntFlag{Name: "names", Value: loadgen.DefaultNames, Usage: "bignames: users named in one message"},
 		&cli.IntFlag{Name: "attack-sources", Value: defaultAttackSources,
 			Usage: "loopback source addresses the attack dials from, 127.0.0.2 up (1 to 253)"},
 	}
@@ -68,9 +68,9 @@ func abuseFlags() []cli.Flag {
 // runAbuse runs the canary alone, then beside the attack, and prints
 // both.
 func runAbuse(ctx context.Context, cmd *cli.Command, e *env) error {
-	attack, ok := load.FindAttack(cmd.String("attack"))
+	attack, ok := loadgen.FindAttack(cmd.String("attack"))
 	if !ok {
-		return fmt.Errorf("-attack %q: want one of %s", cmd.String("attack"), strings.Join(load.AttackNames(), ", "))
+		return fmt.Errorf("-attack %q: want one of %s", cmd.String("attack"), strings.Join(loadgen.AttackNames(), ", "))
 	}
 	if cmd.Float("canary-rate") < 0 {
 		return fmt.Errorf("-canary-rate %v: want a positive number of messages per second", cmd.Float("canary-rate"))
@@ -93,7 +93,7 @@ func runAbuse(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	pid := b.serverPID()
-	res := &load.AbuseResult{Attack: attack.Name, Target: b.target}
+	res := &loadgen.AbuseResult{Attack: attack.Name, Target: b.target}
 	if res.Solo, err = b.canaryPhase(ctx, cmd.Duration("solo"), pid); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func runAbuse(ctx context.Context, cmd *cli.Command, e *env) error {
 	}
 	res.Canary = b.canaryShape()
 	if pid > 0 {
-		if res.ServerHWM, err = load.HWM(pid); err != nil {
+		if res.ServerHWM, err = loadgen.HWM(pid); err != nil {
 			b.notes = append(b.notes, fmt.Sprintf("server VmHWM: %v", err))
 		}
 	}
@@ -126,7 +126,7 @@ func (b *benchRun) canaryPrefix() string { return b.cmd.String("user-prefix") + 
 // abuseSpawnOptions sizes a spawned server for the attack: its
 // max_frame, and for loginstorm, htpasswd users for the canary with a
 // random password.
-func (b *benchRun) abuseSpawnOptions(attack string) (load.SpawnOptions, error) {
+func (b *benchRun) abuseSpawnOptions(attack string) (loadgen.SpawnOptions, error) {
 	o := b.spawnOptions()
 	if b.cmd.Float("canary-rate") > 0 {
 		o.MaxInFlight = 4096
@@ -146,9 +146,9 @@ func (b *benchRun) abuseSpawnOptions(attack string) (load.SpawnOptions, error) {
 
 // attackConfig is the attack's configuration from the flags, its N
 // capped to the open-file limit.
-func (b *benchRun) attackConfig(attack load.Attack, nofile uint64) (load.AttackConfig, error) {
+func (b *benchRun) attackConfig(attack loadgen.Attack, nofile uint64) (loadgen.AttackConfig, error) {
 	cmd := b.cmd
-	cfg := load.AttackConfig{
+	cfg := loadgen.AttackConfig{
 		Network: b.network, Address: b.addr, Codec: b.codec, User: cmd.String("user"), Password: b.password,
 		InsecurePlaintext: cmd.Bool("insecure-plaintext"),
 		UserPrefix:        cmd.String("user-prefix"), Type: cmd.String("type"), MaxFrame: cmd.Int("max-frame"),
@@ -158,14 +158,14 @@ func (b *benchRun) attackConfig(attack load.Attack, nofile uint64) (load.AttackC
 	if cmd.IsSet("conns") {
 		cfg.Conns = cmd.Int("conns")
 	}
-	if most := int(nofile) - load.ReservedFiles; cfg.Conns > most {
-		b.note("%s connections at most, not %d: the open-file limit is %d", load.Thousands(uint64(most)), cfg.Conns, nofile)
+	if most := int(nofile) - loadgen.ReservedFiles; cfg.Conns > most {
+		b.note("%s connections at most, not %d: the open-file limit is %d", loadgen.Thousands(uint64(most)), cfg.Conns, nofile)
 		cfg.Conns = most
 	}
 	if b.network == "unix" {
 		return cfg, nil
 	}
-	srcs, note, err := load.AttackSources(b.addr, cmd.Int("attack-sources"))
+	srcs, note, err := loadgen.AttackSources(b.addr, cmd.Int("attack-sources"))
 	if err != nil {
 		return cfg, err
 	}
@@ -196,7 +196,7 @@ func (b *benchRun) serverPID() int {
 		b.note("server memory not measured: give -server-pid for a UNIX socket")
 		return 0
 	}
-	pid, err := load.ListeningPID(b.addr)
+	pid, err := loadgen.ListeningPID(b.addr)
 	if err != nil {
 		b.note("server memory not measured (give -server-pid): %v", err)
 		return 0
@@ -206,10 +206,10 @@ func (b *benchRun) serverPID() int {
 
 // canaryPhase runs the canary for d and samples the server's memory
 // meanwhile (when pid is known).
-func (b *benchRun) canaryPhase(ctx context.Context, d time.Duration, pid int) (load.CanaryPhase, error) {
-	var peak *load.RSSPeak
+func (b *benchRun) canaryPhase(ctx context.Context, d time.Duration, pid int) (loadgen.CanaryPhase, error) {
+	var peak *loadgen.RSSPeak
 	if pid > 0 {
-		peak = load.SampleRSS(pid, rssInterval)
+		peak = loadgen.SampleRSS(pid, rssInterval)
 	}
 	res, err := b.runCanary(ctx, d)
 	var rss int64
@@ -220,22 +220,22 @@ func (b *benchRun) canaryPhase(ctx context.Context, d time.Duration, pid int) (l
 		}
 	}
 	if err != nil {
-		return load.CanaryPhase{}, fmt.Errorf("canary: %w", err)
+		return loadgen.CanaryPhase{}, fmt.Errorf("canary: %w", err)
 	}
-	return load.NewCanaryPhase(res, rss), nil
+	return loadgen.NewCanaryPhase(res, rss), nil
 }
 
 // attackPhase runs the attack and, beside it, the canary.
-func (b *benchRun) attackPhase(ctx context.Context, cfg load.AttackConfig, pid int) (load.CanaryPhase, *load.Outcome, error) {
+func (b *benchRun) attackPhase(ctx context.Context, cfg loadgen.AttackConfig, pid int) (loadgen.CanaryPhase, *loadgen.Outcome, error) {
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	type attackEnd struct {
-		o   *load.Outcome
+		o   *loadgen.Outcome
 		err error
 	}
 	ended := make(chan attackEnd, 1)
 	go func() {
-		o, err := load.RunAttack(actx, b.cmd.String("attack"), cfg)
+		o, err := loadgen.RunAttack(actx, b.cmd.String("attack"), cfg)
 		ended <- attackEnd{o, err}
 	}()
 	phase, err := b.canaryPhase(ctx, cfg.Duration, pid)
@@ -245,11 +245,11 @@ func (b *benchRun) attackPhase(ctx context.Context, cfg load.AttackConfig, pid i
 }
 
 // runCanary relays from one sender to one receiver for d.
-func (b *benchRun) runCanary(ctx context.Context, d time.Duration) (*load.Result, error) {
+func (b *benchRun) runCanary(ctx context.Context, d time.Duration) (*loadgen.Result, error) {
 	cmd := b.cmd
 	busy := b.driver()
-	busy.BufferSize = load.BusyBufferSize
-	return load.Run(ctx, load.Config{
+	busy.BufferSize = loadgen.BusyBufferSize
+	return loadgen.Run(ctx, loadgen.Config{
 		Workload: "abuse", Driver: busy, Senders: 1, Recipients: 1, Window: cmd.Int("window"),
 		Rate: cmd.Float("canary-rate"), Size: cmd.Int("size"), Duration: d, Drain: cmd.Duration("drain"),
 		UserPrefix: b.canaryPrefix(), Progress: b.progress,
@@ -260,16 +260,16 @@ func (b *benchRun) runCanary(ctx context.Context, d time.Duration) (*load.Result
 func (b *benchRun) canaryShape() string {
 	pace := fmt.Sprintf("window %d", b.cmd.Int("window"))
 	if r := b.cmd.Float("canary-rate"); r > 0 {
-		pace = fmt.Sprintf("%s msgs/s", load.Thousands(uint64(r)))
+		pace = fmt.Sprintf("%s msgs/s", loadgen.Thousands(uint64(r)))
 	}
 	return fmt.Sprintf("1 pair, %s, %d-byte bodies, %s; solo %s, then %s beside the attack",
-		pace, max(b.cmd.Int("size"), load.MinSize), b.codec, b.cmd.Duration("solo"), b.cmd.Duration("duration"))
+		pace, max(b.cmd.Int("size"), loadgen.MinSize), b.codec, b.cmd.Duration("solo"), b.cmd.Duration("duration"))
 }
 
 // printAbuse writes the result: a table, or JSON with -json.
-func (b *benchRun) printAbuse(res *load.AbuseResult) error {
+func (b *benchRun) printAbuse(res *loadgen.AbuseResult) error {
 	if b.cmd.Bool("json") {
 		return writeJSON(b.e.stdout, res)
 	}
-	return load.WriteAbuseTable(b.e.stdout, res)
+	return loadgen.WriteAbuseTable(b.e.stdout, res)
 }

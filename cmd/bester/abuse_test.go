@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bester-project/bester/wire/client/load"
+	"github.com/bester-project/bester/loadgen"
 )
 
 // buildServer builds besterd and the relay handler once for a test.
@@ -16,11 +16,11 @@ func buildServer(t *testing.T) (besterd, handler string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold build is slow
 	defer cancel()
-	dir, err := load.FindModule(ctx)
+	dir, err := loadgen.FindModule(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	besterd, handler, binDir, err := load.Build(ctx, dir)
+	besterd, handler, binDir, err := loadgen.Build(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func buildServer(t *testing.T) (besterd, handler string) {
 
 // runAbuseJSON runs one short abuse run against a server of its own and
 // returns its JSON result.
-func runAbuseJSON(t *testing.T, besterd, handler string, args ...string) *load.AbuseResult {
+func runAbuseJSON(t *testing.T, besterd, handler string, args ...string) *loadgen.AbuseResult {
 	t.Helper()
 	e, out, errs := testEnv("")
 	all := append([]string{"bester", "bench", "abuse", "-spawn", "-besterd", besterd, "-handler", handler,
@@ -43,7 +43,7 @@ func runAbuseJSON(t *testing.T, besterd, handler string, args ...string) *load.A
 	if code > 1 || strings.Contains(errs.String(), "bester: ") {
 		t.Fatalf("%v: status %d, stderr:\n%s\nstdout:\n%s", args, code, errs, out)
 	}
-	var res load.AbuseResult
+	var res loadgen.AbuseResult
 	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
 		t.Fatalf("%v: stdout is not the JSON result: %v\n%s", args, err, out)
 	}
@@ -62,18 +62,18 @@ func TestBenchAbuseAttacks(t *testing.T) {
 		attack string
 		args   []string
 		// did tells whether the attack did what it is for.
-		did func(o *load.Outcome) bool
+		did func(o *loadgen.Outcome) bool
 	}{
-		{"prelogin", []string{"-conns", "40"}, func(o *load.Outcome) bool { return o.Opened == 80 }},
-		{"afterlogin", []string{"-conns", "20"}, func(o *load.Outcome) bool { return o.Opened == 20 }},
-		{"nonreader", nil, func(o *load.Outcome) bool { return o.Opened == 2 && o.Sent > 0 }},
-		{"bigint", nil, func(o *load.Outcome) bool { return o.Sent > 0 }},
-		{"bignames", []string{"-names", "1000"}, func(o *load.Outcome) bool { return o.Reports["undelivered"] > 0 }},
-		{"maxframe", []string{"-max-frame", "65536"}, func(o *load.Outcome) bool { return o.Sent > 0 }},
-		{"headroom", []string{"-max-frame", "65536"}, func(o *load.Outcome) bool { return o.Deliveries > 0 }},
-		{"loginstorm", []string{"-conns", "4"}, func(o *load.Outcome) bool { return o.Reports["unauthorized"] > 0 }},
-		{"connflood", []string{"-conns", "4"}, func(o *load.Outcome) bool { return o.Reports["unauthorized"] > 0 }},
-		{"utf8", nil, func(o *load.Outcome) bool { return len(o.Reports) > 0 && o.Opened == 4 }},
+		{"prelogin", []string{"-conns", "40"}, func(o *loadgen.Outcome) bool { return o.Opened == 80 }},
+		{"afterlogin", []string{"-conns", "20"}, func(o *loadgen.Outcome) bool { return o.Opened == 20 }},
+		{"nonreader", nil, func(o *loadgen.Outcome) bool { return o.Opened == 2 && o.Sent > 0 }},
+		{"bigint", nil, func(o *loadgen.Outcome) bool { return o.Sent > 0 }},
+		{"bignames", []string{"-names", "1000"}, func(o *loadgen.Outcome) bool { return o.Reports["undelivered"] > 0 }},
+		{"maxframe", []string{"-max-frame", "65536"}, func(o *loadgen.Outcome) bool { return o.Sent > 0 }},
+		{"headroom", []string{"-max-frame", "65536"}, func(o *loadgen.Outcome) bool { return o.Deliveries > 0 }},
+		{"loginstorm", []string{"-conns", "4"}, func(o *loadgen.Outcome) bool { return o.Reports["unauthorized"] > 0 }},
+		{"connflood", []string{"-conns", "4"}, func(o *loadgen.Outcome) bool { return o.Reports["unauthorized"] > 0 }},
+		{"utf8", nil, func(o *loadgen.Outcome) bool { return len(o.Reports) > 0 && o.Opened == 4 }},
 	}
 	t.Run("table", func(t *testing.T) { checkAbuseTable(t, besterd, handler) })
 	for _, tc := range cases {

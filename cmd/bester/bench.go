@@ -15,9 +15,9 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
-	"github.com/bester-project/bester/wire/client/load"
 )
 
 // Defaults of the bench flags.
@@ -82,10 +82,10 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork, Usage: "tcp, tcp4, tcp6 or unix"},
 		&cli.StringFlag{Name: "password", Sources: cli.EnvVars(envPassword),
 			Usage: "password of every user (prefer the environment variable)"},
-		&cli.StringFlag{Name: "user-prefix", Value: load.DefaultUserPrefix, Usage: "start of every user name"},
+		&cli.StringFlag{Name: "user-prefix", Value: loadgen.DefaultUserPrefix, Usage: "start of every user name"},
 		&cli.StringFlag{Name: "codec", Value: wire.CodecCBOR.String(), Usage: "codec to speak: cbor or json"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "bound on opening each connection"},
-		&cli.StringFlag{Name: "type", Value: load.DefaultType, Usage: "payload type of the relay handler"},
+		&cli.StringFlag{Name: "type", Value: loadgen.DefaultType, Usage: "payload type of the relay handler"},
 		&cli.BoolFlag{Name: "spawn", Usage: "start a server of its own with the relay handler, on loopback, and stop it at the end"},
 		&cli.StringFlag{Name: "besterd", Usage: "with -spawn: the server program (default: built from this repository)"},
 		&cli.StringFlag{Name: "handler", Usage: "with -spawn: the relay handler program (default: built from this repository)"},
@@ -94,18 +94,18 @@ func benchFlags() []cli.Flag {
 			Usage: "relay: sender/recipient pairs, P; fanout: senders"},
 		&cli.IntFlag{Name: "window", Value: defaultWindow, Usage: "closed loop: unacknowledged messages per sender, W"},
 		&cli.FloatFlag{Name: "rate", Usage: "open loop: messages per second, all senders together"},
-		&cli.IntFlag{Name: "size", Value: defaultSize, Usage: fmt.Sprintf("bytes of data each recipient gets, D (at least %d)", load.MinSize)},
+		&cli.IntFlag{Name: "size", Value: defaultSize, Usage: fmt.Sprintf("bytes of data each recipient gets, D (at least %d)", loadgen.MinSize)},
 		&cli.IntFlag{Name: "recipients", Value: defaultRecipients, Usage: "fanout: recipients of each message, K"},
 		&cli.IntFlag{Name: "conns", Value: defaultConns, DefaultText: fmt.Sprintf("connect: %d; abuse: the attack's", defaultConns),
 			Usage: "connect: connections to open; abuse: the attack's connections, logins or workers (N)"},
-		&cli.IntFlag{Name: "concurrency", Value: load.DefaultDialConcurrency, Usage: "connections being opened at once"},
+		&cli.IntFlag{Name: "concurrency", Value: loadgen.DefaultDialConcurrency, Usage: "connections being opened at once"},
 		&cli.IntFlag{Name: "sources", Usage: "loopback source addresses to dial from (default: as many as the ephemeral ports need)"},
 		&cli.IntFlag{Name: "server-pid", Usage: "connect and abuse against a server on this machine: its process id, to read its memory"},
 		&cli.StringFlag{Name: "peer-addr", Usage: "federation: address of the recipients' server (not with -spawn)"},
 		&cli.StringFlag{Name: "peer-name", Usage: "federation: the recipients' server's name, as a peer of the senders' server"},
 		&cli.DurationFlag{Name: "duration", Value: defaultDuration, Usage: "time measured (connect: time held; abuse: time beside the attack)"},
 		&cli.DurationFlag{Name: "warmup", Value: defaultWarmup, Usage: "time run before measuring"},
-		&cli.DurationFlag{Name: "drain", Value: load.DefaultDrain, Usage: "longest wait at the end for acknowledgements and deliveries"},
+		&cli.DurationFlag{Name: "drain", Value: loadgen.DefaultDrain, Usage: "longest wait at the end for acknowledgements and deliveries"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 	}, tlsFlags()...)
 }
@@ -123,8 +123,8 @@ type benchRun struct {
 	password string
 	target   string
 	notes    []string
-	spawned  []*load.Spawned
-	progress func(load.Progress)
+	spawned  []*loadgen.Spawned
+	progress func(loadgen.Progress)
 	// tls and peerTLS are the TLS of connections to addr and peerAddr;
 	// nil for plain ones.
 	tls, peerTLS *tls.Config
@@ -179,8 +179,8 @@ func (b *benchRun) checkPlaintext() error {
 
 // setUp raises the open-file limit, which it returns, and starts the
 // servers asked for with -spawn; stopServers stops them.
-func (b *benchRun) setUp(ctx context.Context, spawn load.SpawnOptions) (uint64, error) {
-	nofile, err := load.RaiseOpenFileLimit()
+func (b *benchRun) setUp(ctx context.Context, spawn loadgen.SpawnOptions) (uint64, error) {
+	nofile, err := loadgen.RaiseOpenFileLimit()
 	if err != nil {
 		return 0, err
 	}
@@ -212,7 +212,7 @@ func runBench(ctx context.Context, cmd *cli.Command, e *env, workload string) er
 	if err != nil {
 		return err
 	}
-	var res *load.Result
+	var res *loadgen.Result
 	if workload == "connect" {
 		res, err = b.runConnect(ctx, nofile)
 	} else {
@@ -285,8 +285,8 @@ func (b *benchRun) info(format string, args ...any) {
 }
 
 // spawnOptions sizes the spawned server's limits for the workload.
-func (b *benchRun) spawnOptions() load.SpawnOptions {
-	o := load.SpawnOptions{Besterd: b.cmd.String("besterd"), Handler: b.cmd.String("handler")}
+func (b *benchRun) spawnOptions() loadgen.SpawnOptions {
+	o := loadgen.SpawnOptions{Besterd: b.cmd.String("besterd"), Handler: b.cmd.String("handler")}
 	if b.cmd.Bool("server-log") {
 		o.Log, o.LogLevel = b.e.stderr, "info"
 	}
@@ -298,11 +298,11 @@ func (b *benchRun) spawnOptions() load.SpawnOptions {
 }
 
 // spawn starts a server of its own.
-func (b *benchRun) spawn(ctx context.Context, o load.SpawnOptions) error {
+func (b *benchRun) spawn(ctx context.Context, o loadgen.SpawnOptions) error {
 	if o.Besterd == "" {
 		b.info("building besterd and the relay handler")
 	}
-	s, err := load.SpawnBester(ctx, o)
+	s, err := loadgen.SpawnBester(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -320,11 +320,11 @@ func (b *benchRun) spawn(ctx context.Context, o load.SpawnOptions) error {
 // spawnPeers starts two servers, A and B, each the other's peer, and
 // waits until their links are up: the senders use A, the recipients B.
 func (b *benchRun) spawnPeers(ctx context.Context) error {
-	addrA, err := load.FreeAddr()
+	addrA, err := loadgen.FreeAddr()
 	if err != nil {
 		return err
 	}
-	addrB, err := load.FreeAddr()
+	addrB, err := loadgen.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -334,19 +334,19 @@ func (b *benchRun) spawnPeers(ctx context.Context) error {
 	}
 	secret := hex.EncodeToString(key[:])
 	oa := b.spawnOptions()
-	oa.Name, oa.Listen, oa.Peers = "A", addrA, []load.Peer{{Name: "B", Address: addrB, Secret: secret}}
+	oa.Name, oa.Listen, oa.Peers = "A", addrA, []loadgen.Peer{{Name: "B", Address: addrB, Secret: secret}}
 	if oa.Besterd == "" {
 		b.info("building besterd and the relay handler")
 	}
-	a, err := load.SpawnBester(ctx, oa)
+	a, err := loadgen.SpawnBester(ctx, oa)
 	if err != nil {
 		return err
 	}
 	b.spawned = append(b.spawned, a)
 	ob := b.spawnOptions()
 	ob.Besterd, ob.Handler = a.Besterd, a.Handler
-	ob.Name, ob.Listen, ob.Peers = "B", addrB, []load.Peer{{Name: "A", Address: addrA, Secret: secret}}
-	bs, err := load.SpawnBester(ctx, ob)
+	ob.Name, ob.Listen, ob.Peers = "B", addrB, []loadgen.Peer{{Name: "A", Address: addrA, Secret: secret}}
+	bs, err := loadgen.SpawnBester(ctx, ob)
 	if err != nil {
 		return err
 	}
@@ -375,8 +375,8 @@ func (b *benchRun) stopServers() error {
 	return errors.Join(errs...)
 }
 
-func (b *benchRun) driver() *load.Bester {
-	return &load.Bester{Network: b.network, Address: b.addr, TLS: b.tls, Codec: b.codec,
+func (b *benchRun) driver() *loadgen.Bester {
+	return &loadgen.Bester{Network: b.network, Address: b.addr, TLS: b.tls, Codec: b.codec,
 		Password: b.password, InsecurePlaintext: b.cmd.Bool("insecure-plaintext"),
 		Type: b.cmd.String("type"), Timeout: b.cmd.Duration("timeout")}
 }
@@ -389,7 +389,7 @@ func (b *benchRun) sources(conns int) ([]net.IP, error) {
 		}
 		return nil, nil
 	}
-	srcs, note, err := load.PlanSources(b.addr, conns, b.cmd.Int("sources"), config.DefaultMaxConnectionsPerAddress)
+	srcs, note, err := loadgen.PlanSources(b.addr, conns, b.cmd.Int("sources"), config.DefaultMaxConnectionsPerAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -401,11 +401,11 @@ func (b *benchRun) sources(conns int) ([]net.IP, error) {
 }
 
 // runTraffic runs relay, pingpong or fanout.
-func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
+func (b *benchRun) runTraffic(ctx context.Context) (*loadgen.Result, error) {
 	cmd := b.cmd
 	busy := b.driver()
-	busy.BufferSize = load.BusyBufferSize
-	cfg := load.Config{
+	busy.BufferSize = loadgen.BusyBufferSize
+	cfg := loadgen.Config{
 		Workload: b.workload, Driver: busy, Senders: defaultPairs, Recipients: 1,
 		Window: cmd.Int("window"), Rate: cmd.Float("rate"), Size: cmd.Int("size"),
 		Warmup: cmd.Duration("warmup"), Duration: cmd.Duration("duration"), Drain: cmd.Duration("drain"),
@@ -433,7 +433,7 @@ func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
 		return nil, err
 	}
 	cfg.Sources = srcs
-	res, err := load.Run(ctx, cfg)
+	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -442,13 +442,13 @@ func (b *benchRun) runTraffic(ctx context.Context) (*load.Result, error) {
 }
 
 // runConnect runs the connect workload within the open-file limit.
-func (b *benchRun) runConnect(ctx context.Context, nofile uint64) (*load.Result, error) {
+func (b *benchRun) runConnect(ctx context.Context, nofile uint64) (*loadgen.Result, error) {
 	cmd := b.cmd
-	cfg := load.ConnectConfig{
+	cfg := loadgen.ConnectConfig{
 		Driver: b.driver(), Conns: cmd.Int("conns"), Concurrency: cmd.Int("concurrency"),
 		Hold: cmd.Duration("duration"), UserPrefix: cmd.String("user-prefix"), Progress: b.progress,
 	}
-	if most := int(nofile) - load.ReservedFiles; cfg.Conns > most {
+	if most := int(nofile) - loadgen.ReservedFiles; cfg.Conns > most {
 		who := "this process"
 		if len(b.spawned) > 0 {
 			who = "this process and the server it started"
@@ -462,14 +462,14 @@ func (b *benchRun) runConnect(ctx context.Context, nofile uint64) (*load.Result,
 		s := b.spawned[0]
 		cfg.Memory, cfg.ServerConns = s.RSS, s.Clients
 	} else if pid := cmd.Int("server-pid"); pid > 0 {
-		cfg.Memory = func() (int64, error) { return load.RSS(pid) }
+		cfg.Memory = func() (int64, error) { return loadgen.RSS(pid) }
 	}
 	srcs, err := b.sources(cfg.Conns)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Sources = srcs
-	res, err := load.RunConnect(ctx, cfg)
+	res, err := loadgen.RunConnect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -478,25 +478,25 @@ func (b *benchRun) runConnect(ctx context.Context, nofile uint64) (*load.Result,
 }
 
 // liveLine rewrites the progress line on the terminal.
-func (b *benchRun) liveLine(p load.Progress) {
+func (b *benchRun) liveLine(p loadgen.Progress) {
 	w := b.e.stderr
 	if b.workload == "connect" {
 		fmt.Fprintf(w, "\r\x1b[K%s %s %s: %s connections (%s/s), errors %s",
-			b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), load.Thousands(uint64(p.Conns)),
-			load.Thousands(uint64(p.Rate)), load.Thousands(p.Errors))
+			b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), loadgen.Thousands(uint64(p.Conns)),
+			loadgen.Thousands(uint64(p.Rate)), loadgen.Thousands(p.Errors))
 		return
 	}
 	fmt.Fprintf(w, "\r\x1b[K%s %s %s: sent %s, delivered %s (%s/s), acked %s, errors %s",
-		b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), load.Thousands(p.Sent),
-		load.Thousands(p.Delivered), load.Thousands(uint64(p.Rate)), load.Thousands(p.Acked), load.Thousands(p.Errors))
+		b.workload, p.Phase, p.Elapsed.Round(100*time.Millisecond), loadgen.Thousands(p.Sent),
+		loadgen.Thousands(p.Delivered), loadgen.Thousands(uint64(p.Rate)), loadgen.Thousands(p.Acked), loadgen.Thousands(p.Errors))
 }
 
 // print writes the result: a table, or JSON with -json.
-func (b *benchRun) print(res *load.Result) error {
+func (b *benchRun) print(res *loadgen.Result) error {
 	if b.cmd.Bool("json") {
 		return writeJSON(b.e.stdout, res)
 	}
-	return load.WriteTable(b.e.stdout, res)
+	return loadgen.WriteTable(b.e.stdout, res)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire"
-	"github.com/bester-project/bester/wire/client/load"
 )
 
 // testTimeout bounds each command in these tests; generous, never raced.
@@ -317,7 +317,7 @@ func TestBenchSpawnRelay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
 	}
-	var res load.Result
+	var res loadgen.Result
 	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
 		t.Fatalf("stdout is not the JSON result: %v\n%s", err, out)
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/internal/testnet"
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire/client"
-	"github.com/bester-project/bester/wire/client/load"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
@@ -84,7 +84,7 @@ func startTLSServer(t *testing.T) *tlsServer {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
 	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls} {
-		if *addr, err = load.FreeAddr(); err != nil {
+		if *addr, err = loadgen.FreeAddr(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,7 +30,7 @@ import (
 
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/bench/internal/targets"
-	"github.com/bester-project/bester/wire/client/load"
+	"github.com/bester-project/bester/loadgen"
 )
 
 type options struct {
@@ -81,10 +81,10 @@ func main() {
 
 // cell is one run: a workload against a target in a round.
 type cell struct {
-	Workload string       `json:"workload"`
-	Target   string       `json:"target"`
-	Round    int          `json:"round"`
-	Result   *load.Result `json:"result"`
+	Workload string          `json:"workload"`
+	Target   string          `json:"target"`
+	Round    int             `json:"round"`
+	Result   *loadgen.Result `json:"result"`
 	// CPU seconds used during the run by the server, its handler and
 	// this load generator.
 	ServerCPU    float64 `json:"server_cpu_s"`
@@ -126,11 +126,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return fmt.Errorf("unknown target %q: want %s", t, strings.Join(known, ", "))
 		}
 	}
-	nofile, err := load.RaiseOpenFileLimit()
+	nofile, err := loadgen.RaiseOpenFileLimit()
 	if err != nil {
 		return err
 	}
-	if most := int(nofile) - load.ReservedFiles; o.conns > most {
+	if most := int(nofile) - loadgen.ReservedFiles; o.conns > most {
 		logf("connect: %d connections, not %d: the open-file limit is %d", most, o.conns, nofile)
 		o.conns = most
 	}
@@ -205,7 +205,7 @@ func logf(format string, args ...any) {
 
 // runOne starts target, runs workload against it and stops it.
 func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, target string, round int) (*cell, error) {
-	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: load.BusyBufferSize}
+	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize}
 	if workload == "connect" {
 		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
 	}
@@ -217,15 +217,15 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 	cpu0 := cpuOf(t)
 	switch workload {
 	case "connect":
-		srcs, _, perr := load.PlanSources(t.Addr, o.conns, 0, config.DefaultMaxConnectionsPerAddress)
+		srcs, _, perr := loadgen.PlanSources(t.Addr, o.conns, 0, config.DefaultMaxConnectionsPerAddress)
 		if perr != nil {
 			err = perr
 			break
 		}
-		c.Result, err = load.RunConnect(ctx, load.ConnectConfig{Driver: t.Driver, Conns: o.conns, Hold: o.hold,
+		c.Result, err = loadgen.RunConnect(ctx, loadgen.ConnectConfig{Driver: t.Driver, Conns: o.conns, Hold: o.hold,
 			Sources: srcs, Memory: t.RSS, ServerConns: t.ServerConns})
 	default:
-		cfg := load.Config{Workload: workload, Driver: t.Driver, Senders: o.pairs, Recipients: 1, Window: o.window,
+		cfg := loadgen.Config{Workload: workload, Driver: t.Driver, Senders: o.pairs, Recipients: 1, Window: o.window,
 			Size: o.size, Warmup: o.warmup, Duration: o.duration}
 		switch workload {
 		case "pingpong":
@@ -235,7 +235,7 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 			// same recipients.
 			cfg.Senders, cfg.Recipients, cfg.SharedRecipients = 1, o.fanout, true
 		}
-		c.Result, err = load.Run(ctx, cfg)
+		c.Result, err = loadgen.Run(ctx, cfg)
 	}
 	cpu1 := cpuOf(t)
 	c.ServerCPU, c.HandlerCPU, c.GeneratorCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
@@ -271,15 +271,15 @@ func (c *cell) summary() string {
 	if r.Connect != nil {
 		k := r.Connect
 		return fmt.Sprintf("%s %s of %s connections, %s/conn, %s/s, errors %d", head,
-			load.Thousands(uint64(k.Established)), load.Thousands(uint64(k.Wanted)), load.Bytes(k.BytesPerConn),
-			load.Thousands(uint64(k.PerSecond)), r.ErrorTotal())
+			loadgen.Thousands(uint64(k.Established)), loadgen.Thousands(uint64(k.Wanted)), loadgen.Bytes(k.BytesPerConn),
+			loadgen.Thousands(uint64(k.PerSecond)), r.ErrorTotal())
 	}
 	acc := "every id accounted for"
 	if !r.Accounting.Complete {
 		acc = "NOT every id accounted for"
 	}
-	return fmt.Sprintf("%s %s msgs/s, p50 %s, p99 %s, errors %d, %s", head, load.Thousands(uint64(r.Delivered.PerSecond)),
-		load.Micros(r.Latency.Delivery.P50), load.Micros(r.Latency.Delivery.P99), r.ErrorTotal(), acc)
+	return fmt.Sprintf("%s %s msgs/s, p50 %s, p99 %s, errors %d, %s", head, loadgen.Thousands(uint64(r.Delivered.PerSecond)),
+		loadgen.Micros(r.Latency.Delivery.P50), loadgen.Micros(r.Latency.Delivery.P99), r.ErrorTotal(), acc)
 }
 
 // figure is one row of the table: how to read it from a run, how to
@@ -293,27 +293,27 @@ type figure struct {
 
 var figures = []figure{
 	{"relay", "delivered msgs/s", func(c *cell) float64 { return c.Result.Delivered.PerSecond }, count, true},
-	{"relay", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
-	{"relay", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, load.Micros, false},
-	{"relay", "p99.9 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P999 }, load.Micros, false},
+	{"relay", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, loadgen.Micros, false},
+	{"relay", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, loadgen.Micros, false},
+	{"relay", "p99.9 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P999 }, loadgen.Micros, false},
 	{"relay", "server+handler CPU/msg", cpuPerMsg, micros1, false},
 	{"relay", "load generator CPU/msg", generatorPerMsg, micros1, false},
 	{"pingpong", "messages/s", func(c *cell) float64 { return c.Result.Acked.PerSecond }, count, true},
-	{"pingpong", "p50 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P50 }, load.Micros, false},
-	{"pingpong", "p99 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P99 }, load.Micros, false},
-	{"pingpong", "p50 to delivery", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
-	{"connect", "memory/idle conn", func(c *cell) float64 { return c.Result.Connect.BytesPerConn }, load.Bytes, false},
+	{"pingpong", "p50 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P50 }, loadgen.Micros, false},
+	{"pingpong", "p99 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P99 }, loadgen.Micros, false},
+	{"pingpong", "p50 to delivery", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, loadgen.Micros, false},
+	{"connect", "memory/idle conn", func(c *cell) float64 { return c.Result.Connect.BytesPerConn }, loadgen.Bytes, false},
 	{"connect", "connections/s", func(c *cell) float64 { return c.Result.Connect.PerSecond }, count, true},
-	{"connect", "p99 connect", func(c *cell) float64 { return c.Result.Connect.Latency.P99 }, load.Micros, false},
+	{"connect", "p99 connect", func(c *cell) float64 { return c.Result.Connect.Latency.P99 }, loadgen.Micros, false},
 	{"fanout", "delivered msgs/s", func(c *cell) float64 { return c.Result.Delivered.PerSecond }, count, true},
 	{"fanout", "messages sent/s", func(c *cell) float64 { return c.Result.Acked.PerSecond }, count, true},
-	{"fanout", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, load.Micros, false},
-	{"fanout", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, load.Micros, false},
+	{"fanout", "p50 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, loadgen.Micros, false},
+	{"fanout", "p99 latency", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, loadgen.Micros, false},
 	{"fanout", "server+handler CPU/delivery", cpuPerMsg, micros2, false},
 	{"fanout", "load generator CPU/delivery", generatorPerMsg, micros2, false},
 }
 
-func count(v float64) string { return load.Thousands(uint64(v + 0.5)) }
+func count(v float64) string { return loadgen.Thousands(uint64(v + 0.5)) }
 
 // micros1 writes microseconds with one decimal.
 func micros1(us float64) string { return fmt.Sprintf("%.1fµs", us) }
@@ -348,7 +348,7 @@ func writeTable(w io.Writer, o options, rep *report) error {
 	fmt.Fprintf(w, "%s\n", rep.Machine)
 	fmt.Fprintf(w, "load average before %s, after %s\n", rep.Machine.LoadBefore, rep.Machine.LoadAfter)
 	fmt.Fprintf(w, "relay: %d pairs, window %d, %d-byte bodies; pingpong: 1 pair, window 1; connect: %s idle connections held %s\n",
-		o.pairs, o.window, o.size, load.Thousands(uint64(o.conns)), o.hold)
+		o.pairs, o.window, o.size, loadgen.Thousands(uint64(o.conns)), o.hold)
 	if slices.Contains(o.workloads, "fanout") {
 		fmt.Fprintf(w, "fanout: 1 sender, window %d, each message to the same %d recipients; msgs are deliveries\n",
 			o.window, o.fanout)

@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bester-project/bester/bench/internal/rawproto"
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire/client"
-	"github.com/bester-project/bester/wire/client/load"
 )
 
 // NATS drives core NATS with natshandler as the relay: a message to user
@@ -40,7 +40,7 @@ type NATS struct {
 }
 
 // Dial connects user and subscribes it.
-func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (load.Conn, error) {
+func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (loadgen.Conn, error) {
 	timeout := n.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -99,7 +99,7 @@ const (
 	ToHeader      = "To"
 )
 
-func (c *natsConn) Queue(m *load.Message) error {
+func (c *natsConn) Queue(m *loadgen.Message) error {
 	if len(m.To) == 0 {
 		return errors.New("nats driver: no recipient")
 	}
@@ -113,7 +113,7 @@ func (c *natsConn) Queue(m *load.Message) error {
 	return c.nc.PublishRequest(c.subject, string(c.reply), m.Body)
 }
 
-func (c *natsConn) queueFanout(m *load.Message) error {
+func (c *natsConn) queueFanout(m *loadgen.Message) error {
 	if c.fan == nil || !slices.Equal(c.to, m.To) {
 		c.to = slices.Clone(m.To)
 		c.fan = &nats.Msg{Subject: FanoutSubject, Header: nats.Header{ToHeader: {strings.Join(m.To, ",")}}}
@@ -127,7 +127,7 @@ func (c *natsConn) queueFanout(m *load.Message) error {
 // soon as it has something (its Flush is a round trip to the server).
 func (c *natsConn) Flush() error { return nil }
 
-func (c *natsConn) Receive(ev *load.Event) error {
+func (c *natsConn) Receive(ev *loadgen.Event) error {
 	select {
 	case m := <-c.in:
 		if id, ok := strings.CutPrefix(m.Subject, c.ackPrefix); ok {
@@ -135,10 +135,10 @@ func (c *natsConn) Receive(ev *load.Event) error {
 			if err != nil {
 				n = ^uint64(0)
 			}
-			*ev = load.Event{Kind: load.EventAck, ID: n}
+			*ev = loadgen.Event{Kind: loadgen.EventAck, ID: n}
 			return nil
 		}
-		*ev = load.Event{Kind: load.EventDelivery, Body: m.Data}
+		*ev = loadgen.Event{Kind: loadgen.EventDelivery, Body: m.Data}
 		return nil
 	case <-c.closed:
 		return net.ErrClosed
@@ -164,7 +164,7 @@ type Raw struct {
 }
 
 // Dial connects and authenticates user.
-func (r *Raw) Dial(ctx context.Context, user string, local net.IP) (load.Conn, error) {
+func (r *Raw) Dial(ctx context.Context, user string, local net.IP) (loadgen.Conn, error) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -207,7 +207,7 @@ type rawConn struct {
 	list []byte
 }
 
-func (c *rawConn) Queue(m *load.Message) error {
+func (c *rawConn) Queue(m *loadgen.Message) error {
 	switch {
 	case len(m.To) == 1:
 		c.wbuf = rawproto.AppendMessage(c.wbuf[:0], m.ID, m.To[0], m.Body)
@@ -233,7 +233,7 @@ func (c *rawConn) Queue(m *load.Message) error {
 
 func (c *rawConn) Flush() error { return c.bw.Flush() }
 
-func (c *rawConn) Receive(ev *load.Event) error {
+func (c *rawConn) Receive(ev *loadgen.Event) error {
 	for {
 		body, err := rawproto.ReadFrame(c.br, c.rbuf)
 		if err != nil {
@@ -242,13 +242,13 @@ func (c *rawConn) Receive(ev *load.Event) error {
 		c.rbuf = body
 		switch {
 		case body[0] == rawproto.Ack && len(body) == 10:
-			*ev = load.Event{Kind: load.EventAck, ID: leUint64(body[1:9])}
+			*ev = loadgen.Event{Kind: loadgen.EventAck, ID: leUint64(body[1:9])}
 			if body[9] != rawproto.StatusGood {
-				ev.Code, ev.Undelivered = load.CodeUndelivered, int(body[9])
+				ev.Code, ev.Undelivered = loadgen.CodeUndelivered, int(body[9])
 			}
 			return nil
 		case body[0] == rawproto.Delivery:
-			*ev = load.Event{Kind: load.EventDelivery, Body: body[1:]}
+			*ev = loadgen.Event{Kind: loadgen.EventDelivery, Body: body[1:]}
 			return nil
 		}
 	}

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bester-project/bester/wire/client/load"
+	"github.com/bester-project/bester/loadgen"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
@@ -47,7 +47,7 @@ type Binaries struct {
 // Bester module and this one as the go command finds them from the
 // working directory.
 func Build(ctx context.Context) (*Binaries, error) {
-	mainDir, err := load.FindModule(ctx)
+	mainDir, err := loadgen.FindModule(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (b *Binaries) Remove() { os.RemoveAll(b.dir) }
 // Running is a started target.
 type Running struct {
 	Name   string
-	Driver load.Driver
+	Driver loadgen.Driver
 	// Addr is where clients connect; PID is the server process (whose
 	// memory is measured) and HandlerPID the handler's.
 	Addr            string
@@ -100,7 +100,7 @@ type Running struct {
 }
 
 // RSS is the server's resident memory in bytes.
-func (r *Running) RSS() (int64, error) { return load.RSS(r.PID) }
+func (r *Running) RSS() (int64, error) { return loadgen.RSS(r.PID) }
 
 // Stop stops the server, then the handler.
 func (r *Running) Stop() error { return r.stop() }
@@ -155,18 +155,18 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 // startBester starts besterd and its relay handler, with a TLS listener
 // when withTLS is set.
 func startBester(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Running, error) {
-	so := load.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
+	so := loadgen.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
 		MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second}
 	name := "bester"
 	if withTLS {
 		so.TLSCert, so.TLSKey = filepath.Join(b.Certs, "server.crt"), filepath.Join(b.Certs, "server.key")
 		name = "bester-tls"
 	}
-	s, err := load.SpawnBester(ctx, so)
+	s, err := loadgen.SpawnBester(ctx, so)
 	if err != nil {
 		return nil, err
 	}
-	driver := &load.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}
+	driver := &loadgen.Bester{Network: "tcp4", Address: s.Addr, BufferSize: o.BufferSize}
 	if withTLS {
 		if driver.TLS, err = (tlsconf.Client{CA: filepath.Join(b.Certs, "ca.crt")}).Config(s.Addr); err != nil {
 			s.Stop()

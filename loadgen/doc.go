@@ -1,4 +1,4 @@
-// Package load generates load against a message relay and accounts for
+// Package loadgen generates load against a message relay and accounts for
 // every message it sends. It is the engine of `bester bench` and of the
 // side-by-side comparison in the bench module.
 //
@@ -20,4 +20,4 @@
 // costs the server.
 //
 // Latencies go into HDR histograms, one per goroutine, merged at the end.
-package load
+package loadgen
