@@ -10,7 +10,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -33,7 +32,7 @@ type fanout struct {
 // peer reported the message good; otherwise it carries the first failed
 // peer's code (in the order named) and lists the failed peers.
 func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data wire.RawValue) {
-	var names ipc.Names
+	var names wire.Names
 	if err := l.handler.Codec.Unmarshal(target, &names); err != nil {
 		l.fail(ctx, d, wire.Errorf(wire.CodeHandlerError, "sendServers needs a list of peer names: %v", err))
 		return

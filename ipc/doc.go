@@ -6,7 +6,7 @@
 //	func main() {
 //		err := ipc.Serve(context.Background(), func(ctx context.Context, req *ipc.Request) (*ipc.Response, error) {
 //			var in struct {
-//				To   ipc.Names     `cbor:"to" json:"to"`
+//				To   wire.Names    `cbor:"to" json:"to"`
 //				Body wire.RawValue `cbor:"body" json:"body"`
 //			}
 //			if err := req.Decode(&in); err != nil {

@@ -11,7 +11,7 @@ import (
 
 func relay(ctx context.Context, req *Request) (*Response, error) {
 	var in struct {
-		To   Names         `cbor:"to" json:"to"`
+		To   wire.Names    `cbor:"to" json:"to"`
 		Body wire.RawValue `cbor:"body" json:"body"`
 	}
 	if err := req.Decode(&in); err != nil {

@@ -45,7 +45,7 @@ import (
 // message is the data this handler understands, from clients and from the
 // relay handlers of peer servers alike.
 type message struct {
-	To   ipc.Names     `cbor:"to" json:"to"`     // one name or a list of them
+	To   wire.Names    `cbor:"to" json:"to"`     // one name or a list of them
 	Body wire.RawValue `cbor:"body" json:"body"` // kept encoded: passed on as is
 }
 

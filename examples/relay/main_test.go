@@ -61,7 +61,7 @@ func TestRelayToOtherServers(t *testing.T) {
 		t.Fatalf("command %+v", resp.Command)
 	}
 	fwd := resp.Data.(message)
-	if !slices.Equal(fwd.To, ipc.Names{"G@K", "H@L", "I@K"}) || string(fwd.Body) != `"hi"` {
+	if !slices.Equal(fwd.To, wire.Names{"G@K", "H@L", "I@K"}) || string(fwd.Body) != `"hi"` {
 		t.Fatalf("data for the peers %+v", fwd)
 	}
 }

@@ -54,13 +54,13 @@ const envAct = "TESTHANDLER_ACT"
 // input holds every field an act may read.
 type input struct {
 	Act   string        `cbor:"act" json:"act"`
-	To    ipc.Names     `cbor:"to" json:"to"`
+	To    wire.Names    `cbor:"to" json:"to"`
 	Body  wire.RawValue `cbor:"body" json:"body"`
 	Ms    int           `cbor:"ms" json:"ms"`
 	Next  string        `cbor:"next" json:"next"`
 	Then  string        `cbor:"then" json:"then"`
-	Peers ipc.Names     `cbor:"peers" json:"peers"`
-	Route ipc.Names     `cbor:"route" json:"route"`
+	Peers wire.Names    `cbor:"peers" json:"peers"`
+	Route wire.Names    `cbor:"route" json:"route"`
 	Junk  string        `cbor:"junk" json:"junk"`
 }
 

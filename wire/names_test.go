@@ -1,19 +1,21 @@
-package ipc
+package wire_test
 
 import (
 	"slices"
 	"testing"
+
+	"github.com/bester-project/bester/wire"
 )
 
 func TestNames(t *testing.T) {
 	for _, codec := range codecs {
 		for _, tc := range []struct {
 			in   any
-			want Names
+			want wire.Names
 		}{
-			{"G", Names{"G"}},
-			{[]string{"G", "H"}, Names{"G", "H"}},
-			{[]string{}, Names{}},
+			{"G", wire.Names{"G"}},
+			{[]string{"G", "H"}, wire.Names{"G", "H"}},
+			{[]string{}, wire.Names{}},
 			{nil, nil},
 		} {
 			b, err := codec.Marshal(map[string]any{"to": tc.in})
@@ -21,7 +23,7 @@ func TestNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			var v struct {
-				To Names `cbor:"to" json:"to"`
+				To wire.Names `cbor:"to" json:"to"`
 			}
 			if err := codec.Unmarshal(b, &v); err != nil {
 				t.Fatalf("%s %v: %v", codec, tc.in, err)
@@ -33,7 +35,7 @@ func TestNames(t *testing.T) {
 		for _, bad := range []any{7, []any{"G", 1}, map[string]any{}} {
 			b, _ := codec.Marshal(map[string]any{"to": bad})
 			var v struct {
-				To Names `cbor:"to" json:"to"`
+				To wire.Names `cbor:"to" json:"to"`
 			}
 			if err := codec.Unmarshal(b, &v); err == nil {
 				t.Errorf("%s %v accepted as %v", codec, bad, v.To)

@@ -1,25 +1,22 @@
-package ipc
+package wire
 
-import (
-	"fmt"
-
-	"github.com/bester-project/bester/wire"
-)
+import "fmt"
 
 // Names is a list of user, peer or handler names that also decodes from a
 // single bare name, since data written by people says "to": "G" as often as
-// "to": ["G"]. null decodes as an empty list.
+// "to": ["G"]. null decodes as an empty list. Handlers decode their targets
+// with it, and the server the peers of a sendServers.
 type Names []string
 
 // UnmarshalJSON accepts a string, a list of strings or null.
-func (n *Names) UnmarshalJSON(b []byte) error { return n.decode(wire.CodecJSON, b) }
+func (n *Names) UnmarshalJSON(b []byte) error { return n.decode(CodecJSON, b) }
 
 // UnmarshalCBOR accepts a text string, an array of text strings or null.
-func (n *Names) UnmarshalCBOR(b []byte) error { return n.decode(wire.CodecCBOR, b) }
+func (n *Names) UnmarshalCBOR(b []byte) error { return n.decode(CodecCBOR, b) }
 
-func (n *Names) decode(c wire.Codec, b []byte) error {
-	if c == wire.CodecCBOR { // the usual list, without a detour through []any
-		if list, ok := wire.CBORTextArray(b); ok {
+func (n *Names) decode(c Codec, b []byte) error {
+	if c == CodecCBOR { // the usual list, without a detour through []any
+		if list, ok := CBORTextArray(b); ok {
 			*n = list
 			return nil
 		}
