@@ -468,8 +468,8 @@ handler "flaky" {
 func startExternalHandler(t *testing.T, socket, name, mode, codec string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bins.testhandler)
-	cmd.Env = append(os.Environ(), "BESTER_SOCKET="+socket, "BESTER_TYPE="+name,
-		"BESTER_MODE="+mode, "BESTER_CODEC="+codec)
+	cmd.Env = append(os.Environ(), wire.EnvSocket+"="+socket, wire.EnvType+"="+name,
+		wire.EnvMode+"="+mode, wire.EnvCodec+"="+codec)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ func (l *handlerLink) start() {
 		}()
 		l.cancelTimer = l.timers.sendOnce(l.handler.StartTimeout, &startTimedOut{gen: gen})
 	}
-	if l.handler.Mode == config.ModeOneshot {
+	if l.handler.Mode == wire.ModeOneshot {
 		go l.dial(ctx, gen, -1)
 		return
 	}
@@ -234,7 +234,7 @@ func (l *handlerLink) start() {
 func (l *handlerLink) accept(ctx actor.Context, d *dispatch) {
 	switch l.state {
 	case stateUp:
-		if l.handler.Mode == config.ModeOneshot && l.oneshot >= l.handler.Connections {
+		if l.handler.Mode == wire.ModeOneshot && l.oneshot >= l.handler.Connections {
 			l.enqueue(ctx, d)
 			return
 		}
@@ -261,7 +261,7 @@ func (l *handlerLink) enqueue(ctx actor.Context, d *dispatch) {
 // pump sends queued requests while the handler can take them.
 func (l *handlerLink) pump(ctx actor.Context) {
 	for len(l.queue) > 0 && l.state == stateUp {
-		if l.handler.Mode == config.ModeOneshot && l.oneshot >= l.handler.Connections {
+		if l.handler.Mode == wire.ModeOneshot && l.oneshot >= l.handler.Connections {
 			return
 		}
 		q := l.queue[0]
@@ -286,7 +286,7 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 	}
 	id := l.nextID
 	l.nextID++
-	if l.handler.Mode == config.ModeOneshot {
+	if l.handler.Mode == wire.ModeOneshot {
 		l.pending[id] = pendingReq{d: d, slot: -1}
 		l.oneshot++
 		go l.exchange(l.gen, id, data)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/wire"
 )
 
 const (
@@ -44,13 +45,13 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	cmd := exec.Command(h.Command[0], h.Command[1:]...)
 	cmd.Dir = h.Dir
 	cmd.Env = append(os.Environ(),
-		"BESTER_SOCKET="+h.Socket,
-		"BESTER_TYPE="+h.Name,
-		"BESTER_MODE="+string(h.Mode),
-		"BESTER_CODEC="+h.Codec.String(),
+		wire.EnvSocket+"="+h.Socket,
+		wire.EnvType+"="+h.Name,
+		wire.EnvMode+"="+string(h.Mode),
+		wire.EnvCodec+"="+h.Codec.String(),
 	)
 	if informer != "" {
-		cmd.Env = append(cmd.Env, "BESTER_INFORMER="+informer)
+		cmd.Env = append(cmd.Env, wire.EnvInformer+"="+informer)
 	}
 	for k, v := range h.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -24,7 +24,7 @@ func TestOneshot(t *testing.T) {
 	for _, codec := range codecs {
 		t.Run(codec.String(), func(t *testing.T) {
 			types := make(chan string, 3)
-			path := start(t, Options{Codec: codec, Mode: ModeOneshot, Type: "afrikaans"},
+			path := start(t, Options{Codec: codec, Mode: wire.ModeOneshot, Type: "afrikaans"},
 				func(ctx context.Context, req *Request) (*Response, error) {
 					types <- req.Type
 					return relay(ctx, req)
@@ -57,7 +57,7 @@ func TestOneshot(t *testing.T) {
 
 // Oneshot data need not be a map: it is the client's data as is.
 func TestOneshotErrorAndNonMapData(t *testing.T) {
-	path := start(t, Options{Codec: wire.CodecJSON, Mode: ModeOneshot}, relay)
+	path := start(t, Options{Codec: wire.CodecJSON, Mode: wire.ModeOneshot}, relay)
 	c := dial(t, path, wire.CodecJSON)
 	c.write([]byte(`"just text"`))
 	r := c.response()
@@ -69,7 +69,7 @@ func TestOneshotErrorAndNonMapData(t *testing.T) {
 }
 
 func TestOneshotOversizedFrame(t *testing.T) {
-	path := start(t, Options{Mode: ModeOneshot, MaxFrame: 16}, relay)
+	path := start(t, Options{Mode: wire.ModeOneshot, MaxFrame: 16}, relay)
 	c := dial(t, path, wire.CodecCBOR)
 	c.write(make([]byte, 17))
 	c.expectClosed()
@@ -77,7 +77,7 @@ func TestOneshotOversizedFrame(t *testing.T) {
 
 // A oneshot connection that sends nothing is dropped at shutdown.
 func TestOneshotIdleConnectionAtShutdown(t *testing.T) {
-	o := Options{Socket: socketPath(t), Mode: ModeOneshot}
+	o := Options{Socket: socketPath(t), Mode: wire.ModeOneshot}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ServeConfig(ctx, o, relay) }()

@@ -8,44 +8,10 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
-// Environment variables the server sets for a handler it starts (protocol
-// §5). They are exported so that launchers and tests use the same names.
-const (
-	EnvSocket   = "BESTER_SOCKET"
-	EnvType     = "BESTER_TYPE"
-	EnvMode     = "BESTER_MODE"
-	EnvCodec    = "BESTER_CODEC"
-	EnvInformer = "BESTER_INFORMER"
-)
-
 // DefaultMaxInFlight is how many requests of one stream connection are
 // handled at the same time when Options.MaxInFlight is zero. Beyond it the
 // connection stops reading, which pushes back on the server.
 const DefaultMaxInFlight = 256
-
-// Mode is how the server talks to a handler (protocol §5).
-type Mode string
-
-// The two handler modes.
-const (
-	// ModeStream keeps persistent connections carrying pipelined requests
-	// with ids; it is the default.
-	ModeStream Mode = "stream"
-	// ModeOneshot is one connection per message whose only frame is the
-	// client's data, as the original besterd did.
-	ModeOneshot Mode = "oneshot"
-)
-
-// ParseMode reads a mode as written in BESTER_MODE; empty means stream.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case "", ModeStream:
-		return ModeStream, nil
-	case ModeOneshot:
-		return ModeOneshot, nil
-	}
-	return "", fmt.Errorf("unknown handler mode %q (want stream or oneshot)", s)
-}
 
 // Options are the settings of ServeConfig. Zero fields take the defaults
 // noted on each, so that only Socket is required.
@@ -56,7 +22,7 @@ type Options struct {
 	// it in Request.Type since their frame does not.
 	Type string
 	// Mode is stream (default) or oneshot.
-	Mode Mode
+	Mode wire.HandlerMode
 	// Codec encodes every frame; the zero value (wire.CodecAuto) means CBOR.
 	// A handler cannot detect its codec, so auto is not accepted otherwise.
 	Codec wire.Codec
@@ -80,19 +46,19 @@ type Options struct {
 // Serve uses; call it directly to adjust the result before ServeConfig.
 func OptionsFromEnv() (Options, error) {
 	o := Options{
-		Socket:   os.Getenv(EnvSocket),
-		Type:     os.Getenv(EnvType),
-		Informer: os.Getenv(EnvInformer),
+		Socket:   os.Getenv(wire.EnvSocket),
+		Type:     os.Getenv(wire.EnvType),
+		Informer: os.Getenv(wire.EnvInformer),
 	}
 	if o.Socket == "" {
-		return o, fmt.Errorf("%s is not set: the handler does not know where to listen", EnvSocket)
+		return o, fmt.Errorf("%s is not set: the handler does not know where to listen", wire.EnvSocket)
 	}
 	var err error
-	if o.Mode, err = ParseMode(os.Getenv(EnvMode)); err != nil {
-		return o, fmt.Errorf("%s: %w", EnvMode, err)
+	if o.Mode, err = wire.ParseHandlerMode(os.Getenv(wire.EnvMode)); err != nil {
+		return o, fmt.Errorf("%s: %w", wire.EnvMode, err)
 	}
-	if o.Codec, err = parseHandlerCodec(os.Getenv(EnvCodec)); err != nil {
-		return o, fmt.Errorf("%s: %w", EnvCodec, err)
+	if o.Codec, err = parseHandlerCodec(os.Getenv(wire.EnvCodec)); err != nil {
+		return o, fmt.Errorf("%s: %w", wire.EnvCodec, err)
 	}
 	return o, nil
 }
@@ -119,7 +85,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("no socket path given")
 	}
 	var err error
-	if o.Mode, err = ParseMode(string(o.Mode)); err != nil {
+	if o.Mode, err = wire.ParseHandlerMode(string(o.Mode)); err != nil {
 		return o, err
 	}
 	switch o.Codec {

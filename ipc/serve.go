@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bester-project/bester/wire"
 )
 
 const (
@@ -129,7 +131,7 @@ func (s *server) acceptLoop(ctx context.Context, ln net.Listener, serve func(net
 
 // serveConn runs one connection in the configured mode.
 func (s *server) serveConn(ctx context.Context, conn net.Conn) {
-	if s.opts.Mode == ModeOneshot {
+	if s.opts.Mode == wire.ModeOneshot {
 		s.serveOneshot(ctx, conn)
 		return
 	}

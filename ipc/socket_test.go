@@ -70,26 +70,26 @@ func TestSocketPathRefused(t *testing.T) {
 }
 
 func TestOptionsFromEnv(t *testing.T) {
-	t.Setenv(EnvSocket, "/tmp/x.sock")
-	t.Setenv(EnvType, "afrikaans")
-	t.Setenv(EnvMode, "")
-	t.Setenv(EnvCodec, "")
-	t.Setenv(EnvInformer, "/tmp/i.sock")
+	t.Setenv(wire.EnvSocket, "/tmp/x.sock")
+	t.Setenv(wire.EnvType, "afrikaans")
+	t.Setenv(wire.EnvMode, "")
+	t.Setenv(wire.EnvCodec, "")
+	t.Setenv(wire.EnvInformer, "/tmp/i.sock")
 	o, err := OptionsFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Options{Socket: "/tmp/x.sock", Type: "afrikaans", Mode: ModeStream,
+	want := Options{Socket: "/tmp/x.sock", Type: "afrikaans", Mode: wire.ModeStream,
 		Codec: wire.CodecCBOR, Informer: "/tmp/i.sock"}
 	if o != want {
 		t.Fatalf("got %+v", o)
 	}
-	t.Setenv(EnvMode, "oneshot")
-	t.Setenv(EnvCodec, "json")
-	if o, err = OptionsFromEnv(); err != nil || o.Mode != ModeOneshot || o.Codec != wire.CodecJSON {
+	t.Setenv(wire.EnvMode, "oneshot")
+	t.Setenv(wire.EnvCodec, "json")
+	if o, err = OptionsFromEnv(); err != nil || o.Mode != wire.ModeOneshot || o.Codec != wire.CodecJSON {
 		t.Fatalf("got %+v, %v", o, err)
 	}
-	for env, val := range map[string]string{EnvMode: "batch", EnvCodec: "auto", EnvSocket: ""} {
+	for env, val := range map[string]string{wire.EnvMode: "batch", wire.EnvCodec: "auto", wire.EnvSocket: ""} {
 		t.Run(env+"="+val, func(t *testing.T) {
 			t.Setenv(env, val)
 			if _, err := OptionsFromEnv(); err == nil {

@@ -248,17 +248,6 @@ const (
 	CertificateUserDNS CertificateUser = "dns"
 )
 
-// HandlerMode names how the server talks to a handler.
-type HandlerMode string
-
-// The handler modes of the wire contract.
-const (
-	// ModeStream keeps persistent connections and pipelines requests.
-	ModeStream HandlerMode = "stream"
-	// ModeOneshot opens one connection per message.
-	ModeOneshot HandlerMode = "oneshot"
-)
-
 // Handler is a message type and the process serving it (a `handler "name"`
 // block).
 type Handler struct {
@@ -274,7 +263,7 @@ type Handler struct {
 	// Env is extra environment for Command (`env`).
 	Env map[string]string
 	// Mode is stream or oneshot (`mode`).
-	Mode HandlerMode
+	Mode wire.HandlerMode
 	// Codec is what the handler speaks: CodecCBOR or CodecJSON (`codec`).
 	Codec wire.Codec
 	// Connections is how many stream connections are kept open, or how many

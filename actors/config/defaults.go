@@ -123,7 +123,7 @@ const (
 // Defaults for `handler` blocks.
 const (
 	// DefaultHandlerMode is the handler mode when none is given.
-	DefaultHandlerMode = ModeStream
+	DefaultHandlerMode = wire.ModeStream
 	// DefaultHandlerCodec is the codec spoken to handlers when none is
 	// given.
 	DefaultHandlerCodec = wire.CodecCBOR

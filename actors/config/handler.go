@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bester-project/bester/wire"
 )
 
 // serverEnv are the environment variables the server itself gives a
 // started handler (wire contract §5); `env` may not override them.
-var serverEnv = []string{"BESTER_SOCKET", "BESTER_TYPE", "BESTER_MODE", "BESTER_CODEC", "BESTER_INFORMER"}
+var serverEnv = []string{wire.EnvSocket, wire.EnvType, wire.EnvMode, wire.EnvCodec, wire.EnvInformer}
 
 // handlers checks the `handler` blocks and fills their defaults.
 func (c *checker) handlers(raws []rawHandler, runtimeDir string) []Handler {
@@ -63,8 +65,8 @@ func (c *checker) handler(r *rawHandler, runtimeDir string) Handler {
 	h.Env = r.Env
 	c.env(r.Env, r.EnvRange)
 	if r.Mode != nil {
-		h.Mode = HandlerMode(*r.Mode)
-		if h.Mode != ModeStream && h.Mode != ModeOneshot {
+		h.Mode = wire.HandlerMode(*r.Mode)
+		if h.Mode != wire.ModeStream && h.Mode != wire.ModeOneshot {
 			c.errorf(r.ModeRange, `Invalid "mode"`, "Unknown handler mode %q; use stream or oneshot.", *r.Mode)
 		}
 	}
@@ -72,7 +74,7 @@ func (c *checker) handler(r *rawHandler, runtimeDir string) Handler {
 		h.Codec = c.speakingCodec(*r.Codec, r.CodecRange, "handler", h.Codec)
 	}
 	connections := DefaultOneshotConnections
-	if h.Mode == ModeStream {
+	if h.Mode == wire.ModeStream {
 		connections = DefaultStreamConnections
 	}
 	h.Connections = c.count(r.Connections, r.ConnectionsRange, "connections", connections, 1)

@@ -101,11 +101,11 @@ func (r *relayer) isLocal(server string) bool {
 
 // serverName asks the informer for this server's name, once.
 func serverName() string {
-	path := os.Getenv(ipc.EnvInformer)
+	path := os.Getenv(wire.EnvInformer)
 	if path == "" {
 		return ""
 	}
-	codec, _ := wire.ParseCodec(os.Getenv(ipc.EnvCodec))
+	codec, _ := wire.ParseCodec(os.Getenv(wire.EnvCodec))
 	inf, err := ipc.DialInformer(path, codec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relay: every name is taken as local:", err)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -47,8 +46,8 @@ func startHandler(t *testing.T, codec wire.Codec, env ...string) *proc {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "h.sock")
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envRunMain+"=1", ipc.EnvSocket+"="+sock,
-		ipc.EnvCodec+"="+codec.String(), ipc.EnvType+"=test",
+	cmd.Env = append(os.Environ(), envRunMain+"=1", wire.EnvSocket+"="+sock,
+		wire.EnvCodec+"="+codec.String(), wire.EnvType+"=test",
 		// The race detector otherwise pauses a second at every exit.
 		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	cmd.Env = append(cmd.Env, env...)
@@ -256,7 +255,7 @@ func TestInfo(t *testing.T) {
 	}
 	defer ln.Close()
 	go fakeInformer(ln)
-	p := startHandler(t, wire.CodecJSON, ipc.EnvInformer+"="+path)
+	p := startHandler(t, wire.CodecJSON, wire.EnvInformer+"="+path)
 	p.request(1, map[string]any{"act": "info"})
 	r := p.response(1)
 	p.expect(r, "0", wire.CommandSendClients, []string{"T"})
