@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )

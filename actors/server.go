@@ -18,9 +18,9 @@ import (
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/actors/permit"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )
