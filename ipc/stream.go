@@ -45,13 +45,13 @@ const (
 var scratchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 var (
-	// errHungUp ends the writer after a HangUp response.
+	// errHungUp ends the writer after a rawanswer.HangUp.
 	errHungUp = errors.New("connection hung up by the handler")
 	// errShuttingDown answers a request read while the handler stops.
 	errShuttingDown = errors.New("handler is shutting down")
 )
 
-// outFrame is one queued write: a whole frame, or HangUp bytes.
+// outFrame is one queued write: a whole frame, or rawanswer.HangUp bytes.
 type outFrame struct {
 	b      []byte
 	hangUp bool
