@@ -3,7 +3,7 @@
 #   docker build -t bester .        # or: podman build -t bester .
 #
 # The build stage runs the checks CI runs, with the same script (.ci/run: go
-# vet, gofmt, go test -race), then the release build; the final image holds
+# vet, staticcheck, gofmt, go test -race), then the release build; the final image holds
 # besterd, the bester client, the relay handler and examples/deploy/config.hcl,
 # and runs as an unprivileged user.
 

@@ -18,9 +18,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/auth"
-	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/actors/permit"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 

@@ -11,7 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/internal/gopool"
+	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -737,7 +738,7 @@ func (l *handlerLink) stop(ctx actor.Context) {
 
 func (l *handlerLink) stopped(ctx actor.Context) {
 	if l.managed() {
-		if err := removeStaleSocket(l.handler.Socket); err != nil {
+		if err := unixsock.RemoveFile(l.handler.Socket); err != nil {
 			l.log.Warn("cannot remove handler socket", "error", err)
 		}
 	}

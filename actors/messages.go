@@ -114,9 +114,8 @@ type authenticated struct {
 	limits *userLimits
 }
 
-// readerDone tells a connection actor its reader goroutine has ended;
-// closeAfter says whether the connection should close once everything
-// queued has been written.
+// readerDone tells a connection actor its reader goroutine has ended, and
+// why (for the debug log).
 type readerDone struct {
 	reason string
 }

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 

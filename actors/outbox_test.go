@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 

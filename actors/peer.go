@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/actors/internal/gopool"
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -56,12 +56,11 @@ type peerLink struct {
 	// in the state until the link is up again.
 	lastError string
 
-	nextID  uint64
-	msgs    map[string]*peerMsg // accepted and not yet answered, by wire id
-	order   []*peerMsg          // accepted, oldest first: also deadline order
-	queue   []*peerMsg          // waiting for the connection, oldest first
-	queued  int                 // entries of queue not yet answered
-	stopper *actor.PID
+	nextID uint64
+	msgs   map[string]*peerMsg // accepted and not yet answered, by wire id
+	order  []*peerMsg          // accepted, oldest first: also deadline order
+	queue  []*peerMsg          // waiting for the connection, oldest first
+	queued int                 // entries of queue not yet answered
 
 	timers      timers
 	cancelTick  cancelFunc

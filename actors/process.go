@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -39,7 +40,7 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	if len(h.Command) == 0 {
 		return nil, errors.New("handler has no command")
 	}
-	if err := removeStaleSocket(h.Socket); err != nil {
+	if err := unixsock.RemoveFile(h.Socket); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(h.Command[0], h.Command[1:]...)
@@ -121,23 +122,4 @@ func (p *handlerProcess) terminate() {
 		<-p.done
 	}
 	p.signal(syscall.SIGKILL) // anything the handler left behind in its group
-}
-
-// removeStaleSocket removes a socket file left by a handler that died, so
-// that the server never mistakes it for a live handler. Other kinds of file
-// are left alone and reported.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("check socket %s: %w", path, err)
-	case fi.Mode()&os.ModeSocket == 0:
-		return fmt.Errorf("socket path %s exists and is not a socket", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove stale socket %s: %w", path, err)
-	}
-	return nil
 }

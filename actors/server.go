@@ -18,9 +18,10 @@ import (
 
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
-	"github.com/bester-project/bester/actors/internal/gopool"
 	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/actors/permit"
+	"github.com/bester-project/bester/internal/gopool"
+	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -285,23 +286,12 @@ func (s *Server) listen(network, address string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(address), 0o700); err != nil {
 		return nil, fmt.Errorf("create socket dir: %w", err)
 	}
-	if c, err := net.Dial("unix", address); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("socket %s is in use by another process", address)
-	}
-	if err := removeStaleSocket(address); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", address)
+	ln, err := unixsock.Listen(address, socketMode)
 	if err != nil {
 		return nil, err
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false) // we remove it ourselves, last
+	ln.SetUnlinkOnClose(false) // we remove it ourselves, last
 	s.sockets = append(s.sockets, address)
-	if err := os.Chmod(address, socketMode); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
 	return ln, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"github.com/bester-project/bester/ipc/internal/rawanswer"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -40,8 +41,8 @@ func failure(err error) *Response {
 	return &Response{Status: FailStatus, Data: err.Error()}
 }
 
-// encodeFrame turns r into the bytes to write: a whole frame, or for HangUp
-// the raw bytes and hangUp set. id is nil in oneshot mode. A response that
+// encodeFrame turns r into the bytes to write: a whole frame, or for a
+// rawanswer.HangUp the raw bytes and hangUp set. id is nil in oneshot mode. A response that
 // cannot be encoded, or is larger than max, is replaced by a failure.
 func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
 	var scratch bytes.Buffer
@@ -52,11 +53,11 @@ func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, ha
 // keeps for its next response: the frame returned is then the one
 // allocation, of exactly its size.
 func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
-	if r.hangUp {
-		return r.raw, true
-	}
-	if r.rawSet {
-		return wire.AppendFrame(nil, r.raw), false
+	switch raw := r.Data.(type) {
+	case rawanswer.HangUp:
+		return raw, true
+	case rawanswer.Frame:
+		return wire.AppendFrame(nil, raw), false
 	}
 	scratch.Reset()
 	err := appendResponse(scratch, r, c, id)

@@ -33,7 +33,7 @@ func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
 	}
 	req := &Request{Type: o.Type, Data: wire.RawValue(body), Codec: o.Codec, Informer: o.Informer}
 	resp := invoke(ctx, s.h, req, o.Logger)
-	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame+wire.EnvelopeHeadroom) // a HangUp closes below anyway
+	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame+wire.EnvelopeHeadroom) // a rawanswer.HangUp closes below anyway
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(b); err != nil {
 		o.Logger.Warn("oneshot write failed", "err", err)

@@ -18,12 +18,6 @@ type Response struct {
 	// Data is the handler's output. A wire.RawValue is sent as is and must
 	// already be in the request's codec; any other value is encoded with it.
 	Data any
-
-	// raw holds bytes written verbatim instead of an encoded response; see
-	// RawFrame and HangUp.
-	raw    []byte
-	rawSet bool
-	hangUp bool
 }
 
 // Command tells the server what to do with a response's data.
@@ -62,21 +56,6 @@ func Fail(status string, data any) *Response {
 		status = FailStatus
 	}
 	return &Response{Status: status, Data: data}
-}
-
-// RawFrame writes body as the whole frame body, unchecked and without the
-// response envelope or the request id. It is an escape hatch for handlers
-// that encode their answers themselves and for tests of how a server copes
-// with malformed answers.
-func RawFrame(body []byte) *Response {
-	return &Response{raw: body, rawSet: true}
-}
-
-// HangUp writes b as is, unframed (it may be part of a frame), then closes
-// the connection the request came on; answers still pending on it are lost.
-// It exists to test how a server copes with a handler dying mid-answer.
-func HangUp(b []byte) *Response {
-	return &Response{raw: b, rawSet: true, hangUp: true}
 }
 
 func send(cmd string, targets, data any) *Response {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -33,19 +34,24 @@ const (
 	// for the next request; any more end, so a burst leaves no crowd of
 	// parked goroutines behind.
 	maxIdleWorkers = 32
-	// maxIdleScratch bounds the encoding buffer a worker keeps between
-	// requests, so one large answer does not pin its memory.
+	// maxIdleScratch bounds the encoding buffer kept between answers, so
+	// one large answer does not pin its memory.
 	maxIdleScratch = 64 << 10
 )
 
+// scratchBuffers are the encoding buffers of answers. A kept buffer has
+// grown to the size answers need: encoding one then allocates only the
+// frame it returns.
+var scratchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 var (
-	// errHungUp ends the writer after a HangUp response.
+	// errHungUp ends the writer after a rawanswer.HangUp.
 	errHungUp = errors.New("connection hung up by the handler")
 	// errShuttingDown answers a request read while the handler stops.
 	errShuttingDown = errors.New("handler is shutting down")
 )
 
-// outFrame is one queued write: a whole frame, or HangUp bytes.
+// outFrame is one queued write: a whole frame, or rawanswer.HangUp bytes.
 type outFrame struct {
 	b      []byte
 	hangUp bool
@@ -59,8 +65,10 @@ type streamConn struct {
 	conn       net.Conn
 	queue      chan outFrame
 	writerDone chan struct{}
-	// workers are the idle workers, the most recently idle last.
-	workers workerPool
+	// workers run the requests. A finished one waits for the next request
+	// rather than ending: that spares a new goroutine per request and,
+	// above all, the stack growth each new one goes through while decoding.
+	workers *gopool.Pool
 	// deadlineSet is when the write deadline was last pushed back; only
 	// the writer goroutine touches it.
 	deadlineSet time.Time
@@ -77,6 +85,7 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 		conn:       conn,
 		queue:      make(chan outFrame, writeQueueLen),
 		writerDone: make(chan struct{}),
+		workers:    gopool.New(maxIdleWorkers),
 	}
 	go c.writeLoop()
 	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
@@ -84,7 +93,7 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 	c.readLoop(ctx, &wg)
 	stopRead()
 	cancel()
-	c.workers.close()
+	c.workers.Close()
 	wg.Wait()
 	close(c.queue)
 	<-c.writerDone
@@ -121,89 +130,20 @@ func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		req := &Request{ID: id, Type: msg.Type, From: msg.From, Data: msg.Data,
 			Codec: o.Codec, Informer: o.Informer}
-		w := c.workers.get()
-		if w == nil {
+		wg.Add(1)
+		work := func() {
+			c.handle(ctx, req)
+			<-sem
+			wg.Done()
+		}
+		if !c.workers.TryGo(work) {
 			// Let running workers finish first: the reader outpaces them,
 			// and a fast handler needs no more workers than processors.
 			// A slow one still gets a new worker right after.
 			runtime.Gosched()
-			w = c.workers.get()
-		}
-		if w != nil {
-			w <- req
-			continue
-		}
-		wg.Add(1)
-		go c.worker(ctx, wg, sem, req)
-	}
-}
-
-// worker handles req, then further requests the reader hands it, until the
-// reader stops or enough other workers are idle. Reusing workers spares a
-// new goroutine per request and, above all, the stack growth each new one
-// goes through while decoding.
-func (c *streamConn) worker(ctx context.Context, wg *sync.WaitGroup, sem chan struct{}, req *Request) {
-	defer wg.Done()
-	in := make(chan *Request, 1)
-	var scratch bytes.Buffer
-	for {
-		c.handle(ctx, req, &scratch)
-		<-sem
-		if !c.workers.put(in) {
-			return
-		}
-		var ok bool
-		if req, ok = <-in; !ok {
-			return
+			c.workers.Go(work)
 		}
 	}
-}
-
-// workerPool holds idle workers by their input channel. The reader takes
-// the one that became idle last: a few workers then take most requests and
-// keep their grown stacks, where taking the longest idle would make every
-// worker regrow the stack the garbage collector shrank while it waited.
-type workerPool struct {
-	mu     sync.Mutex
-	idle   []chan *Request
-	closed bool
-}
-
-// get takes the most recently idle worker, nil when none is.
-func (p *workerPool) get() chan *Request {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.idle)
-	if n == 0 {
-		return nil
-	}
-	w := p.idle[n-1]
-	p.idle[n-1] = nil
-	p.idle = p.idle[:n-1]
-	return w
-}
-
-// put makes a worker idle; false tells it to end instead, because the
-// reader has stopped or enough workers are idle already.
-func (p *workerPool) put(w chan *Request) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || len(p.idle) >= maxIdleWorkers {
-		return false
-	}
-	p.idle = append(p.idle, w)
-	return true
-}
-
-// close ends every idle worker and every worker that finishes later.
-func (p *workerPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for _, w := range p.idle {
-		close(w)
-	}
-	p.idle = nil
 }
 
 // readFailed logs why reading stopped. A protocol error closes the
@@ -223,15 +163,16 @@ func (c *streamConn) readFailed(ctx context.Context, err error) {
 	}
 }
 
-// handle answers one request, encoding the answer in the worker's scratch
-// buffer.
-func (c *streamConn) handle(ctx context.Context, req *Request, scratch *bytes.Buffer) {
+// handle answers one request, encoding the answer in a buffer kept for
+// the next answers.
+func (c *streamConn) handle(ctx context.Context, req *Request) {
 	o := c.s.opts
 	resp := invoke(ctx, c.s.h, req, o.Logger)
 	id := req.ID
+	scratch := scratchBuffers.Get().(*bytes.Buffer)
 	b, hangUp := encodeFrameWith(scratch, resp, o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
-	if scratch.Cap() > maxIdleScratch {
-		*scratch = bytes.Buffer{}
+	if scratch.Cap() <= maxIdleScratch {
+		scratchBuffers.Put(scratch)
 	}
 	c.send(outFrame{b: b, hangUp: hangUp})
 }

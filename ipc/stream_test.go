@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bester-project/bester/ipc/internal/rawanswer"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -231,7 +232,8 @@ func TestResponseTooLargeBecomesFailure(t *testing.T) {
 	}
 }
 
-// RawFrame writes its bytes unchanged; HangUp writes and closes.
+// A rawanswer.Frame is written unchanged; a rawanswer.HangUp is written,
+// then the connection closes.
 func TestEscapeHatches(t *testing.T) {
 	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
 		var s string
@@ -239,9 +241,9 @@ func TestEscapeHatches(t *testing.T) {
 			return nil, err
 		}
 		if s == "raw" {
-			return RawFrame([]byte{0xff, 0x00}), nil
+			return &Response{Data: rawanswer.Frame{0xff, 0x00}}, nil
 		}
-		return HangUp([]byte{100, 0, 0, 0, 0xa1}), nil
+		return &Response{Data: rawanswer.HangUp{100, 0, 0, 0, 0xa1}}, nil
 	})
 	c := dial(t, path, wire.CodecCBOR)
 	c.request(1, "raw")

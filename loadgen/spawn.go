@@ -416,9 +416,6 @@ func (s *Spawned) Clients() (int, error) {
 // RSS is the server's resident memory in bytes.
 func (s *Spawned) RSS() (int64, error) { return RSS(s.PID) }
 
-// Log is the server's last lines of output.
-func (s *Spawned) Log() string { return s.tail.String() }
-
 // Stop stops the server with SIGTERM (SIGKILL after 20 s) and removes
 // its directory and the programs built for it. It returns an error when
 // the server did not exit cleanly.

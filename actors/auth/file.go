@@ -10,16 +10,19 @@ import (
 
 // bcryptPrefixes are the bcrypt hash versions an htpasswd file may hold:
 // `$2y$` is what Apache's `htpasswd -B` writes, `$2a$` what Go writes.
+// x/crypto/bcrypt compares them all alike: it keeps the version letter of
+// a hash but does not let it change the computation.
 var bcryptPrefixes = []string{"$2a$", "$2b$", "$2x$", "$2y$"}
 
-// readUsers reads an htpasswd file and checks every line, returning the
-// content to hand to the parser and how many entries use each bcrypt cost.
-// Blank lines are skipped. Messages never quote a hash.
-func readUsers(path string) (data []byte, costs map[int]int, err error) {
-	data, err = os.ReadFile(path)
+// readUsers reads an htpasswd file and checks every line, returning each
+// user's hash and how many entries use each bcrypt cost. Blank lines are
+// skipped. Messages never quote a hash.
+func readUsers(path string) (hashes map[string][]byte, costs map[int]int, err error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read htpasswd: %w", err)
 	}
+	hashes = map[string][]byte{}
 	costs = map[int]int{}
 	seen := map[string]int{}
 	for i, raw := range strings.Split(string(data), "\n") {
@@ -43,13 +46,14 @@ func readUsers(path string) (data []byte, costs map[int]int, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("htpasswd %s line %d: user %q: %w (create entries with `htpasswd -B`)", path, n, user, err)
 		}
+		hashes[user] = []byte(hash)
 		costs[cost]++
 	}
-	return data, costs, nil
+	return hashes, costs, nil
 }
 
 // bcryptCost checks that hash is a well-formed bcrypt hash with one of the
-// prefixes the htpasswd reader accepts, and returns its cost.
+// prefixes above, and returns its cost.
 func bcryptCost(hash string) (int, error) {
 	for _, p := range bcryptPrefixes {
 		if strings.HasPrefix(hash, p) {

@@ -1,14 +1,12 @@
 package auth
 
 import (
-	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/tg123/go-htpasswd"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -35,7 +33,8 @@ type Htpasswd struct {
 
 // table is one reading of the file.
 type table struct {
-	file *htpasswd.File
+	// hashes is each user's bcrypt hash.
+	hashes map[string][]byte
 	// dummy is compared against for unknown users; see dummyFor.
 	dummy []byte
 }
@@ -63,7 +62,7 @@ func LoadHtpasswd(path string) (*Htpasswd, error) {
 func (h *Htpasswd) Reload() error {
 	h.reload.Lock()
 	defer h.reload.Unlock()
-	f, costs, err := parseHtpasswd(h.path)
+	hashes, costs, err := readUsers(h.path)
 	if err != nil {
 		return err
 	}
@@ -71,29 +70,15 @@ func (h *Htpasswd) Reload() error {
 	if err != nil {
 		return fmt.Errorf("htpasswd %s: %w", h.path, err)
 	}
-	h.users.Store(&table{file: f, dummy: dummy})
+	h.users.Store(&table{hashes: hashes, dummy: dummy})
 	return nil
 }
 
 // CheckHtpasswd reads the htpasswd file at path and reports what
 // LoadHtpasswd would refuse in it, without the work of serving it.
 func CheckHtpasswd(path string) error {
-	_, _, err := parseHtpasswd(path)
+	_, _, err := readUsers(path)
 	return err
-}
-
-// parseHtpasswd reads and parses the htpasswd file at path, and counts how
-// many entries use each bcrypt cost.
-func parseHtpasswd(path string) (*htpasswd.File, map[int]int, error) {
-	data, costs, err := readUsers(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := htpasswd.NewFromReader(bytes.NewReader(data), []htpasswd.PasswdParser{htpasswd.AcceptBcrypt}, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("htpasswd %s: %w", path, err)
-	}
-	return f, costs, nil
 }
 
 // Authenticate checks a username and password against the file. It blocks
@@ -109,11 +94,12 @@ func (h *Htpasswd) Authenticate(username, password string) error {
 	h.slots <- struct{}{}
 	defer func() { <-h.slots }()
 	t := h.users.Load()
-	if !t.file.Exists(username) {
+	hash, ok := t.hashes[username]
+	if !ok {
 		_ = bcrypt.CompareHashAndPassword(t.dummy, []byte(password))
 		return errBadCredentials
 	}
-	if !t.file.Match(username, password) {
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 		return errBadCredentials
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
-// benchData is a typical relay payload.
+// benchDataJSON is a typical relay payload.
 const benchDataJSON = `{"to":["G"],"body":"hello, wêreld","n":42}`
 
 func benchClientData(b *testing.B, codec wire.Codec) wire.RawValue {

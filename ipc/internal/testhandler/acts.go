@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/ipc"
+	"github.com/bester-project/bester/ipc/internal/rawanswer"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -33,7 +34,7 @@ func fail(context.Context, *ipc.Request, *input) (*ipc.Response, error) {
 func garbage(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, error) {
 	switch in.Junk {
 	case "invalid":
-		return ipc.RawFrame([]byte{0xff, 0x00}), nil
+		return &ipc.Response{Data: rawanswer.Frame([]byte{0xff, 0x00})}, nil
 	case "text":
 		return badText(req)
 	}
@@ -41,7 +42,7 @@ func garbage(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, err
 	if err != nil {
 		return nil, fmt.Errorf("testhandler: garbage: %w", err)
 	}
-	return ipc.RawFrame(body), nil
+	return &ipc.Response{Data: rawanswer.Frame(body)}, nil
 }
 
 // badText is a well-formed response to req, with its id, whose data is
@@ -52,7 +53,7 @@ func badText(req *ipc.Request) (*ipc.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testhandler: garbage: %w", err)
 	}
-	return ipc.RawFrame(bytes.Replace(body, []byte(mark), []byte("MA\xffK"), 1)), nil
+	return &ipc.Response{Data: rawanswer.Frame(bytes.Replace(body, []byte(mark), []byte("MA\xffK"), 1))}, nil
 }
 
 // late answers after "ms" milliseconds: to the users in "to" when it
@@ -87,7 +88,7 @@ func hangUp(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error
 		return nil, fmt.Errorf("testhandler: close: %w", err)
 	}
 	frame := wire.AppendFrame(nil, body)
-	return ipc.HangUp(frame[:len(frame)/2]), nil
+	return &ipc.Response{Data: rawanswer.HangUp(frame[:len(frame)/2])}, nil
 }
 
 func crash(context.Context, *ipc.Request, *input) (*ipc.Response, error) {

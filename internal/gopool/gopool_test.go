@@ -97,3 +97,21 @@ func waitIdle(p *Pool, n int) {
 		runtime.Gosched()
 	}
 }
+
+// TestTryGoOnlyOnIdle: TryGo starts no goroutine; it hands the task to an
+// idle one when there is one.
+func TestTryGoOnlyOnIdle(t *testing.T) {
+	p := New(4)
+	defer p.Close()
+	if p.TryGo(func() { t.Error("ran without an idle goroutine") }) {
+		t.Fatal("TryGo on an empty pool reported true")
+	}
+	done := make(chan struct{})
+	p.Go(func() { done <- struct{}{} })
+	<-done
+	waitIdle(p, 1)
+	if !p.TryGo(func() { done <- struct{}{} }) {
+		t.Fatal("TryGo with an idle goroutine reported false")
+	}
+	<-done
+}

@@ -26,17 +26,27 @@ func New(maxIdle int) *Pool {
 // Go runs fn on an idle goroutine of the pool, or on a new one when none
 // is idle. Like the go statement it never waits for fn.
 func (p *Pool) Go(fn func()) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		in := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		in <- fn // buffered: the goroutine may not be waiting yet
-		return
+	if !p.TryGo(fn) {
+		go p.work(fn)
 	}
+}
+
+// TryGo runs fn on an idle goroutine of the pool and reports whether one
+// was idle; it never starts a goroutine, so a caller may first let busy
+// ones finish and become idle.
+func (p *Pool) TryGo(fn func()) bool {
+	p.mu.Lock()
+	n := len(p.idle)
+	if n == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	in := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
 	p.mu.Unlock()
-	go p.work(fn)
+	in <- fn // buffered: the goroutine may not be waiting yet
+	return true
 }
 
 // work runs fn and then the tasks Go hands it, until the pool has enough
