@@ -18,9 +18,8 @@ func listenCommand(e *env) *cli.Command {
 		Description: "Each delivery prints as one line, `from USER@SERVER type TYPE: DATA`, with DATA as JSON\n" +
 			"(or CBOR diagnostic notation when it has no JSON form). SIGINT or SIGTERM ends it\n" +
 			"with status 0.",
-		OnUsageError: usageError,
-		Flags:        connectFlags(),
-		Action:       func(ctx context.Context, cmd *cli.Command) error { return runListen(ctx, cmd, e) },
+		Flags:  connectFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error { return runListen(ctx, cmd, e) },
 	}
 }
 

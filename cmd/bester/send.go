@@ -27,8 +27,7 @@ func sendCommand(e *env) *cli.Command {
 		Description: "DATA is a JSON text (or - to read it from standard input), converted to the codec\n" +
 			"spoken. The report prints as `good ID` or `bad ID CODE: DETAIL [UNDELIVERED]`;\n" +
 			"a bad report makes the exit status 1.",
-		ArgsUsage:    "[DATA]",
-		OnUsageError: usageError,
+		ArgsUsage: "[DATA]",
 		Flags: append(connectFlags(),
 			&cli.StringFlag{Name: "type", Required: true, Usage: "payload type: a handler name, dummy or builtin"},
 			&cli.StringFlag{Name: "id", Value: defaultID, Usage: "message id, echoed in the report"},

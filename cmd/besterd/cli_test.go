@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestVersion builds both commands with VCS stamping and checks that
+// -version prints the commit the toolchain recorded. The toolchain stamps
+// nothing in a git worktree (it looks for a .git directory), so there the
+// test only checks the form of the line.
+func TestVersion(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"besterd", "bester"} {
+		bin := filepath.Join(dir, name)
+		build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "github.com/bester-project/bester/cmd/"+name)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+		meta, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := "unknown"
+		if m := regexp.MustCompile(`vcs\.revision=([0-9a-f]{12})`).FindSubmatch(meta); m != nil {
+			commit = string(m[1])
+		} else {
+			t.Logf("%s: no VCS information recorded (a git worktree?)", name)
+		}
+		for _, flag := range []string{"-version", "--version"} {
+			out, err := exec.Command(bin, flag).Output()
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, flag, err)
+			}
+			want := regexp.MustCompile(`^` + name + ` version \S+ \(commit ` + commit + `(, modified)?\)\n$`)
+			if !want.Match(out) {
+				t.Errorf("%s %s: %q, want the commit %s", name, flag, out, commit)
+			}
+		}
+	}
+}
+
+// TestCLIConventions: both commands show a one-line description in their
+// help, and a mistyped flag or command is refused in one line that names
+// the nearest.
+func TestCLIConventions(t *testing.T) {
+	cases := []struct {
+		bin  string
+		args []string
+		want string // on stderr, with exit status 1; "" for help on stdout
+	}{
+		{bins.besterd, []string{"-help"}, ""},
+		{bins.bester, []string{"-help"}, ""},
+		{bins.besterd, []string{"-chek"}, "besterd: flag provided but not defined: -chek; did you mean -check? (see 'besterd -help')\n"},
+		{bins.bester, []string{"sned"}, "bester: unknown command \"sned\"; did you mean send? (see 'bester -help')\n"},
+		{bins.bester, []string{"bench", "relya"}, "bester: unknown command \"relya\"; did you mean relay? (see 'bester bench -help')\n"},
+		{bins.bester, []string{"send", "-adr", "x"}, "bester: flag provided but not defined: -adr; did you mean -addr? (see 'bester send -help')\n"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(tc.bin, tc.args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		name := filepath.Base(tc.bin)
+		if tc.want == "" {
+			lines := strings.Split(stdout.String(), "\n")
+			if err != nil || len(lines) < 2 || lines[0] != "NAME:" || !strings.HasPrefix(lines[1], "   "+name+" - ") {
+				t.Errorf("%s %v: %v, stdout %q", name, tc.args, err, stdout.String())
+			}
+			continue
+		}
+		if cmd.ProcessState.ExitCode() != 1 || stderr.String() != tc.want || stdout.Len() != 0 {
+			t.Errorf("%s %v: %v, stderr %q, stdout %q; want status 1 and %q", name, tc.args, err, stderr.String(), stdout.String(), tc.want)
+		}
+	}
+}
