@@ -130,7 +130,7 @@ type benchRun struct {
 
 // newBenchRun gathers a bench command's flags and checks them.
 func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
-	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: cmd.String("addr"),
+	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: serverAddress(cmd),
 		peerAddr: cmd.String("peer-addr"), peerName: cmd.String("peer-name"), password: cmd.String("password")}
 	codec, err := wire.ParseCodec(cmd.String("codec"))
 	if err != nil || codec == wire.CodecAuto {

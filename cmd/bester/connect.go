@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
@@ -33,7 +34,7 @@ const (
 func connectFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
-			Usage: "server address: host:port, or a socket path with -network unix"},
+			Usage: "server address: host:port, or a socket path with -network unix (default there: the default configuration's, $TMPDIR/bester-UID/client.sock)"},
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork,
 			Usage: "tcp, tcp4, tcp6 or unix"},
 		&cli.StringFlag{Name: "user", Sources: cli.EnvVars(envUser),
@@ -54,7 +55,7 @@ func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, e
 	if err != nil || codec == wire.CodecAuto {
 		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
 	}
-	addr := cmd.String("addr")
+	addr := serverAddress(cmd)
 	tlsCfg, err := tlsConfig(cmd, addr)
 	if err != nil {
 		return nil, err
@@ -80,6 +81,16 @@ func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, e
 		return nil, withTLSHint(err)
 	}
 	return c, nil
+}
+
+// serverAddress is the -addr of cmd or, with -network unix and no -addr,
+// the socket of the default configuration's unix listener: -addr's
+// default is a TCP address, which a UNIX socket cannot be.
+func serverAddress(cmd *cli.Command) string {
+	if cmd.String("network") == "unix" && !cmd.IsSet("addr") {
+		return config.DefaultClientSocket()
+	}
+	return cmd.String("addr")
 }
 
 // loginName says whom the flags of cmd log in as, for people.

@@ -33,7 +33,7 @@ func runListen(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(e.stderr, "listening as %s on %s\n", loginName(cmd), cmd.String("addr"))
+	fmt.Fprintf(e.stderr, "listening as %s on %s\n", loginName(cmd), serverAddress(cmd))
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	for {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bester-project/bester/wire"
 )
 
 // TestVersion builds both commands with VCS stamping and checks that
@@ -76,5 +80,28 @@ func TestCLIConventions(t *testing.T) {
 		if cmd.ProcessState.ExitCode() != 1 || stderr.String() != tc.want || stdout.Len() != 0 {
 			t.Errorf("%s %v: %v, stderr %q, stdout %q; want status 1 and %q", name, tc.args, err, stderr.String(), stdout.String(), tc.want)
 		}
+	}
+}
+
+// TestUnixDefaultSocket: bester with -network unix and no -addr dials
+// the default configuration's socket, $TMPDIR/bester-UID/client.sock.
+// Here that directory is a link to the test server's runtime directory.
+func TestUnixDefaultSocket(t *testing.T) {
+	s := startServer(t)
+	tmp, err := os.MkdirTemp("", "bt") // short: UNIX socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Symlink(s.dir, filepath.Join(tmp, fmt.Sprintf("bester-%d", os.Getuid()))); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bins.bester, "send", "-network", "unix", "-user", "T", "-type", wire.TypeDummy, "-id", "d-1")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || string(out) != "dummy d-1\n" {
+		t.Fatalf("send over the default socket: %v, stdout %q, stderr %q", err, out, stderr.String())
 	}
 }
