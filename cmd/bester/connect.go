@@ -51,20 +51,39 @@ func connectFlags() []cli.Flag {
 // dial connects and authenticates as the flags of cmd say; warnings go
 // to w.
 func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, error) {
+	o, err := dialOptions(cmd, w)
+	if err != nil {
+		return nil, err
+	}
+	return dialWith(ctx, o)
+}
+
+// dialWith connects and authenticates with o, which dialOptions made.
+func dialWith(ctx context.Context, o client.Options) (*client.Client, error) {
+	c, err := client.Dial(ctx, o)
+	if err != nil {
+		return nil, withTLSHint(err)
+	}
+	return c, nil
+}
+
+// dialOptions checks the connection flags of cmd and turns them into
+// client options; warnings go to w.
+func dialOptions(cmd *cli.Command, w io.Writer) (client.Options, error) {
 	codec, err := wire.ParseCodec(cmd.String("codec"))
 	if err != nil || codec == wire.CodecAuto {
-		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
+		return client.Options{}, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
 	}
 	addr := serverAddress(cmd)
 	tlsCfg, err := tlsConfig(cmd, addr)
 	if err != nil {
-		return nil, err
+		return client.Options{}, err
 	}
 	user := cmd.String("user")
 	if user == "" && cmd.String("cert") == "" {
-		return nil, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
+		return client.Options{}, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
 	}
-	o, err := allowPlaintext(cmd, client.Options{
+	return allowPlaintext(cmd, client.Options{
 		Network:  cmd.String("network"),
 		Address:  addr,
 		TLS:      tlsCfg,
@@ -73,14 +92,6 @@ func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, e
 		Password: cmd.String("password"),
 		Timeout:  cmd.Duration("timeout"),
 	}, "-addr", w)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.Dial(ctx, o)
-	if err != nil {
-		return nil, withTLSHint(err)
-	}
-	return c, nil
 }
 
 // serverAddress is the -addr of cmd or, with -network unix and no -addr,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -26,11 +27,15 @@ func sendCommand(e *env) *cli.Command {
 		Usage: "send one message and print its status report",
 		Description: "DATA is a JSON text (or - to read it from standard input), converted to the codec\n" +
 			"spoken. The report prints as `good ID` or `bad ID CODE: DETAIL [UNDELIVERED]`;\n" +
-			"a bad report makes the exit status 1.",
+			"a bad report makes the exit status 1. With -wait-reply, the deliveries to this connection\n" +
+			"(the sender's answers) print after the report as listen prints them, until the time after\n" +
+			"the report has passed or -replies have come.",
 		ArgsUsage: "[DATA]",
 		Flags: append(connectFlags(),
 			&cli.StringFlag{Name: "type", Required: true, Usage: "payload type: a handler name, dummy or builtin"},
 			&cli.StringFlag{Name: "id", Value: defaultID, Usage: "message id, echoed in the report"},
+			&cli.DurationFlag{Name: "wait-reply", Usage: "after the report, keep printing deliveries to this connection for this long: the answers of a handler that replies to the sender"},
+			&cli.IntFlag{Name: "replies", Usage: "with -wait-reply: stop after this many deliveries (0: wait the whole time)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error { return runSend(ctx, cmd, e) },
 	}
@@ -45,9 +50,9 @@ func runSend(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
+	reportCtx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 	defer cancel()
-	c, err := dial(ctx, cmd, e.stderr)
+	c, err := dial(reportCtx, cmd, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -60,25 +65,86 @@ func runSend(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := c.Send(typ, id, data); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	for {
-		in, err := c.Receive()
-		switch {
-		case errors.Is(err, client.ErrUndecodable):
-			fmt.Fprintln(e.stderr, "bester: skipped:", err)
-			continue
-		case err != nil && ctx.Err() != nil:
-			return fmt.Errorf("no answer to %q: %w", id, context.Cause(ctx))
-		case errors.Is(err, io.EOF):
-			return fmt.Errorf("the server closed the connection before answering %q", id)
-		case err != nil:
-			return err
+	r := replies{e: e, c: c, wait: cmd.Duration("wait-reply"), max: cmd.Int("replies")}
+	// status is nil after a good report, exitCode(1) after a bad one.
+	status := receiveLoop(reportCtx, c, e, func(in *client.Incoming) (bool, error) {
+		if r.wait > 0 && r.take(in) {
+			return false, nil
 		}
-		if done, err := answer(in, id, e); done {
-			return err
-		}
+		return answer(in, id, e)
+	})
+	var bad exitCode
+	switch {
+	case status == nil, errors.As(status, &bad):
+	case reportCtx.Err() != nil:
+		return fmt.Errorf("no answer to %q: %w", id, context.Cause(reportCtx))
+	case errors.Is(status, io.EOF):
+		return fmt.Errorf("the server closed the connection before answering %q", id)
+	default:
+		return status
 	}
+	r.reported()
+	if err := r.await(ctx); err != nil {
+		return err
+	}
+	return status
+}
+
+// replies prints the deliveries that come back to send's connection,
+// after the report, so that the report is always the first line: those
+// that come before it are held until it has printed.
+type replies struct {
+	e    *env
+	c    *client.Client
+	wait time.Duration // how long after the report; 0: not at all
+	max  int           // how many at most; 0: no limit
+	got  int
+	held []string // lines of deliveries before the report; nil after it
+	// printing is set once the report has printed.
+	printing bool
+}
+
+// take prints or holds in if it is a delivery and tells whether it was.
+func (r *replies) take(in *client.Incoming) bool {
+	if in.Kind != wire.MessageTypeReceived {
+		return false
+	}
+	line := messageLine(in, r.c.Codec())
+	r.got++
+	if !r.printing {
+		r.held = append(r.held, line)
+		return true
+	}
+	fmt.Fprintln(r.e.stdout, line)
+	return true
+}
+
+// reported prints the deliveries held while the report was awaited.
+func (r *replies) reported() {
+	for _, line := range r.held {
+		fmt.Fprintln(r.e.stdout, line)
+	}
+	r.held, r.printing = nil, true
+}
+
+// await prints deliveries for r.wait after the report, or until r.max
+// have come or ctx ends.
+func (r *replies) await(ctx context.Context) error {
+	if r.wait <= 0 || (r.max > 0 && r.got >= r.max) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.wait)
+	defer cancel()
+	err := receiveLoop(ctx, r.c, r.e, func(in *client.Incoming) (bool, error) {
+		return r.take(in) && r.max > 0 && r.got >= r.max, nil
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil // the time is up, or interrupted
+	case errors.Is(err, io.EOF):
+		return errors.New("the server closed the connection while replies were awaited")
+	}
+	return err
 }
 
 // answer prints in when it answers message id and says whether it did; the

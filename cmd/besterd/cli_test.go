@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bester-project/bester/wire"
@@ -103,5 +104,93 @@ func TestUnixDefaultSocket(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "dummy d-1\n" {
 		t.Fatalf("send over the default socket: %v, stdout %q, stderr %q", err, out, stderr.String())
+	}
+}
+
+// TestListenReconnect: bester listen -reconnect keeps printing deliveries
+// across a restart of the server on the same address, and says on stderr
+// that it is reconnecting.
+func TestListenReconnect(t *testing.T) {
+	s := startServer(t)
+	var out, errs syncBuffer
+	listen := exec.Command(bins.bester, "listen", "-reconnect", "-addr", s.addr, "-user", "G")
+	listen.Stdout, listen.Stderr = &out, &errs
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wait := sync.OnceValue(listen.Wait)
+	t.Cleanup(func() {
+		listen.Process.Kill()
+		wait()
+		if t.Failed() {
+			t.Logf("listen's stderr:\n%s", errs.String())
+		}
+	})
+	relayToG := func(body string) {
+		t.Helper()
+		sender := dial(t, "tcp4", s.addr, "T", wire.CodecJSON)
+		if err := sender.Send("relay", "m", map[string]any{"to": "G", "body": body}); err != nil {
+			t.Fatal(err)
+		}
+		if in, err := receive(t, sender); err != nil || in.Err() != nil {
+			t.Fatalf("relay %q to G: %v %v", body, in, err)
+		}
+		sender.Close()
+	}
+	listening := func(n int) func() bool {
+		return func() bool { return strings.Count(errs.String(), "listening as G") == n }
+	}
+
+	eventually(t, "listen to log in", listening(1))
+	relayToG("before")
+	eventually(t, "the delivery before the restart", func() bool {
+		return out.String() == "from T@J type relay: \"before\"\n"
+	})
+	s.stop()
+	if err := s.launch(); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	eventually(t, "listen to log in again", listening(2))
+	if !strings.Contains(errs.String(), "bester: the server closed the connection; reconnecting in ") {
+		t.Errorf("no reconnecting line on stderr:\n%s", errs.String())
+	}
+	relayToG("after")
+	eventually(t, "the delivery after the restart", func() bool {
+		return out.String() == "from T@J type relay: \"before\"\nfrom T@J type relay: \"after\"\n"
+	})
+
+	if err := listen.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
+		t.Errorf("listen after SIGINT: %v", err)
+	}
+}
+
+// TestSendWaitReply: send -wait-reply prints, after the report, the
+// deliveries that come back to the sender; here the relay handler sends
+// T's message to T.
+func TestSendWaitReply(t *testing.T) {
+	s := startServer(t)
+	send := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bins.bester, append([]string{"send", "-addr", s.addr, "-user", "T", "-type", "relay"}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, _ := cmd.Output()
+		if stderr.Len() != 0 {
+			t.Errorf("send %v: stderr %q", args, stderr.String())
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := send("-wait-reply", waitLong.String(), "-replies", "1", `{"to":"T","body":"back"}`)
+	if want := "good m-1\nfrom T@J type relay: \"back\"\n"; out != want || code != 0 {
+		t.Errorf("a reply to the sender: %q, status %d; want %q, 0", out, code, want)
+	}
+	// Nothing comes back from a message to an absent user: the bad
+	// report, then the end of the wait.
+	out, code = send("-wait-reply", "200ms", `{"to":"H","body":"lost"}`)
+	if !strings.HasPrefix(out, "bad m-1 undelivered") || strings.Count(out, "\n") != 1 || code != 1 {
+		t.Errorf("no reply: %q, status %d; want only the bad report, 1", out, code)
 	}
 }
