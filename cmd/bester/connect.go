@@ -34,7 +34,7 @@ const (
 func connectFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
-			Usage: "server address: host:port, or a socket path with -network unix (default there: the default configuration's, $TMPDIR/bester-UID/client.sock)"},
+			Usage: "server address: host:port, or with -network unix a socket path (default there: $TMPDIR/bester-UID/client.sock, the default configuration's)"},
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork,
 			Usage: "tcp, tcp4, tcp6 or unix"},
 		&cli.StringFlag{Name: "user", Sources: cli.EnvVars(envUser),
