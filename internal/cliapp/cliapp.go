@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/urfave/cli/v3"
 
 	"github.com/bester-project/bester/internal/version"
@@ -47,8 +48,9 @@ const undefinedFlag = "flag provided but not defined: -"
 // points at the help.
 func UsageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
 	if name, ok := strings.CutPrefix(err.Error(), undefinedFlag); ok {
-		if s := cli.SuggestFlag(cmd.Flags, strings.TrimLeft(name, "-"), false); s != "" {
-			return fmt.Errorf("%w; did you mean -%s? (see '%s -help')", err, strings.TrimLeft(s, "-"), cmd.FullName())
+		name = strings.TrimLeft(name, "-")
+		if s := strings.TrimLeft(cli.SuggestFlag(cmd.Flags, name, false), "-"); near(name, s) {
+			return fmt.Errorf("%w; did you mean -%s? (see '%s -help')", err, s, cmd.FullName())
 		}
 	}
 	return fmt.Errorf("%w (see '%s -help')", err, cmd.FullName())
@@ -73,12 +75,20 @@ func refuseUnknown(action cli.ActionFunc) cli.ActionFunc {
 	}
 }
 
+// near tells whether suggestion is close enough to given to offer: the
+// library names the nearest even when nothing is near (-version for
+// -addr), so its choice must be within two edits, the closeness HCL asks
+// of its own suggestions in configuration errors.
+func near(given, suggestion string) bool {
+	return suggestion != "" && levenshtein.Distance(given, suggestion, nil) < 3
+}
+
 // unknownCommand is the error for a first argument that names none of
 // cmd's subcommands, with the nearest as a suggestion.
 func unknownCommand(cmd *cli.Command) error {
 	name := cmd.Args().First()
 	msg := fmt.Sprintf("unknown command %q", name)
-	if s := cli.SuggestCommand(cmd.Commands, name); s != "" {
+	if s := cli.SuggestCommand(cmd.Commands, name); near(name, s) {
 		msg += fmt.Sprintf("; did you mean %s?", s)
 	}
 	return fmt.Errorf("%s (see '%s -help')", msg, cmd.FullName())
