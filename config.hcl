@@ -30,6 +30,14 @@ listener "tcp4" {
   address = "127.0.0.1:2223"
 }
 
+# Local clients on this machine; `bester -network unix` dials this socket
+# when given no -addr. The socket's directory, runtime_dir, is the server
+# user's alone (mode 0700).
+listener "local" {
+  network = "unix"
+  address = "client.sock"
+}
+
 # IPv6 loopback too, where the machine has it:
 # listener "tcp6" {
 #   network = "tcp6"

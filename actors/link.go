@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/internal/backoff"
 	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
@@ -687,7 +688,7 @@ func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
 		l.cancelTimer = l.timers.sendOnce(r.RetryAfter, &retryLink{})
 		return
 	}
-	delay := backoff{base: r.BackoffMin, max: r.BackoffMax}.delay(len(l.restarts) - 1)
+	delay := backoff.Backoff{Base: r.BackoffMin, Max: r.BackoffMax}.Delay(len(l.restarts) - 1)
 	l.state = stateBackoff
 	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
 	l.cancelTimer = l.timers.sendOnce(delay, &restartNow{gen: l.gen})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/bester-project/bester/internal/backoff"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -84,7 +85,7 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 // while a started handler comes up, with backoff for an external one.
 func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 	h := &l.handler
-	bo := backoff{base: h.Restart.BackoffMin, max: h.Restart.BackoffMax}
+	bo := backoff.Backoff{Base: h.Restart.BackoffMin, Max: h.Restart.BackoffMax}
 	for attempt := 0; ; attempt++ {
 		d := net.Dialer{Timeout: h.Timeout}
 		conn, err := d.DialContext(ctx, "unix", h.Socket)
@@ -104,7 +105,7 @@ func (l *handlerLink) dial(ctx context.Context, gen, slot int) {
 		}
 		wait := dialRetry
 		if !l.managed() {
-			wait = bo.delay(attempt)
+			wait = bo.Delay(attempt)
 			if attempt == 0 || wait >= h.Restart.BackoffMax/2 {
 				l.log.Warn("cannot reach handler socket, retrying", "socket", h.Socket, "error", err, "in", wait.String())
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/internal/backoff"
 	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
 )
@@ -203,7 +204,7 @@ func (l *peerLink) dialed(ctx actor.Context, m *peerDialed) {
 // failed handles a connection attempt that did not succeed: it logs (not
 // every time the same failure repeats) and tries again after a backoff.
 func (l *peerLink) failed(ctx actor.Context, err error, refused *wire.Error) {
-	delay := backoff{base: l.peer.BackoffMin, max: l.peer.BackoffMax}.delay(l.attempts)
+	delay := backoff.Backoff{Base: l.peer.BackoffMin, Max: l.peer.BackoffMax}.Delay(l.attempts)
 	l.attempts++
 	l.state = stateBackoff
 	l.cancelRetry = l.timers.sendOnce(delay, &peerRetry{gen: l.gen})
@@ -258,7 +259,7 @@ func (l *peerLink) lost(ctx actor.Context, err error) {
 	} else {
 		l.drops++
 	}
-	delay := backoff{base: l.peer.BackoffMin, max: l.peer.BackoffMax}.delay(l.attempts)
+	delay := backoff.Backoff{Base: l.peer.BackoffMin, Max: l.peer.BackoffMax}.Delay(l.attempts)
 	l.attempts++
 	l.state = stateBackoff
 	lv := hclog.Warn

@@ -408,6 +408,8 @@ func (s *Server) Reload() {
 		} else {
 			s.log.Info("users reloaded", "file", s.cfg.Auth.File)
 		}
+	} else {
+		s.log.Info("reload: open authentication, no users file")
 	}
 	s.reloadGroups()
 	for _, pid := range s.links {

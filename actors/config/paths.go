@@ -15,6 +15,14 @@ func defaultRuntimeDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("bester-%d", os.Getuid()))
 }
 
+// DefaultClientSocket is where the default configuration's unix listener
+// (config.hcl, listener "local") listens: client.sock in the default
+// runtime_dir. Clients told to use a UNIX socket without an address dial
+// it, so that the quickstart needs no path.
+func DefaultClientSocket() string {
+	return filepath.Join(defaultRuntimeDir(), "client.sock")
+}
+
 // under resolves p against base unless it is already absolute.
 func under(base, p string) string {
 	if filepath.IsAbs(p) {

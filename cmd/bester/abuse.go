@@ -41,8 +41,7 @@ func abuseCommand(e *env) *cli.Command {
 			"127.0.0.1. With -spawn and loginstorm the server gets htpasswd authentication and the canary a\n" +
 			"random password. The exit status is 1 when a canary message went unaccounted for.\n\nAttacks:\n" +
 			attacks.String() + "\nbounce (messages bounced between federated servers) is not among them yet.",
-		OnUsageError: usageError,
-		Flags:        abuseFlags(),
+		Flags: abuseFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {
 				return fmt.Errorf("bench abuse: unexpected argument %q", cmd.Args().First())

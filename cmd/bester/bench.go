@@ -52,17 +52,15 @@ func benchCommand(e *env) *cli.Command {
 			"line goes to standard error when it is a terminal; the final table, or -json, to standard output.\n" +
 			"The exit status is 1 when not every message id is accounted for (acknowledged once, delivered\n" +
 			"once to each recipient) or, for connect, when not every connection opened.",
-		OnUsageError: usageError,
-		Flags:        benchFlags(),
+		Flags: benchFlags(),
 		Action: func(context.Context, *cli.Command) error {
 			return errors.New("bench: name a workload: relay, pingpong, fanout, connect, federation or abuse (see 'bester bench -help')")
 		},
 	}
 	for _, w := range workloads {
 		cmd.Commands = append(cmd.Commands, &cli.Command{
-			Name:         w.name,
-			Usage:        w.usage,
-			OnUsageError: usageError,
+			Name:  w.name,
+			Usage: w.usage,
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if cmd.NArg() > 0 {
 					return fmt.Errorf("bench %s: unexpected argument %q", w.name, cmd.Args().First())
@@ -132,7 +130,7 @@ type benchRun struct {
 
 // newBenchRun gathers a bench command's flags and checks them.
 func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
-	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: cmd.String("addr"),
+	b := &benchRun{e: e, cmd: cmd, workload: workload, network: cmd.String("network"), addr: serverAddress(cmd),
 		peerAddr: cmd.String("peer-addr"), peerName: cmd.String("peer-name"), password: cmd.String("password")}
 	codec, err := wire.ParseCodec(cmd.String("codec"))
 	if err != nil || codec == wire.CodecAuto {

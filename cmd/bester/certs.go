@@ -30,7 +30,6 @@ func certsCommand(e *env) *cli.Command {
 				"carries the user's name as its common name, for certificate logins. Everything is signed by a\n" +
 				"new CA whose key is written too: for development only. Keys are written with mode 0600.\n" +
 				"It prints the listener block to add to besterd's configuration and the client flags to use.",
-			OnUsageError: usageError,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "dir", Value: defaultCertsDir, TakesFile: true, Usage: "directory to write the files in (created if missing)"},
 				&cli.StringSliceFlag{Name: "user", Usage: "make a client certificate for this user (repeat for more)"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
@@ -33,7 +34,7 @@ const (
 func connectFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, Sources: cli.EnvVars(envAddr),
-			Usage: "server address: host:port, or a socket path with -network unix"},
+			Usage: "server address: host:port, or with -network unix a socket path (default there: $TMPDIR/bester-UID/client.sock, the default configuration's)"},
 		&cli.StringFlag{Name: "network", Value: client.DefaultNetwork,
 			Usage: "tcp, tcp4, tcp6 or unix"},
 		&cli.StringFlag{Name: "user", Sources: cli.EnvVars(envUser),
@@ -50,20 +51,39 @@ func connectFlags() []cli.Flag {
 // dial connects and authenticates as the flags of cmd say; warnings go
 // to w.
 func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, error) {
-	codec, err := wire.ParseCodec(cmd.String("codec"))
-	if err != nil || codec == wire.CodecAuto {
-		return nil, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
-	}
-	addr := cmd.String("addr")
-	tlsCfg, err := tlsConfig(cmd, addr)
+	o, err := dialOptions(cmd, w)
 	if err != nil {
 		return nil, err
 	}
+	return dialWith(ctx, o)
+}
+
+// dialWith connects and authenticates with o, which dialOptions made.
+func dialWith(ctx context.Context, o client.Options) (*client.Client, error) {
+	c, err := client.Dial(ctx, o)
+	if err != nil {
+		return nil, withTLSHint(err)
+	}
+	return c, nil
+}
+
+// dialOptions checks the connection flags of cmd and turns them into
+// client options; warnings go to w.
+func dialOptions(cmd *cli.Command, w io.Writer) (client.Options, error) {
+	codec, err := wire.ParseCodec(cmd.String("codec"))
+	if err != nil || codec == wire.CodecAuto {
+		return client.Options{}, fmt.Errorf("-codec %q: want cbor or json", cmd.String("codec"))
+	}
+	addr := serverAddress(cmd)
+	tlsCfg, err := tlsConfig(cmd, addr)
+	if err != nil {
+		return client.Options{}, err
+	}
 	user := cmd.String("user")
 	if user == "" && cmd.String("cert") == "" {
-		return nil, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
+		return client.Options{}, fmt.Errorf("no user: give -user or set %s, or log in by certificate with -cert and -key", envUser)
 	}
-	o, err := allowPlaintext(cmd, client.Options{
+	return allowPlaintext(cmd, client.Options{
 		Network:  cmd.String("network"),
 		Address:  addr,
 		TLS:      tlsCfg,
@@ -72,14 +92,16 @@ func dial(ctx context.Context, cmd *cli.Command, w io.Writer) (*client.Client, e
 		Password: cmd.String("password"),
 		Timeout:  cmd.Duration("timeout"),
 	}, "-addr", w)
-	if err != nil {
-		return nil, err
+}
+
+// serverAddress is the -addr of cmd or, with -network unix and no -addr,
+// the socket of the default configuration's unix listener: -addr's
+// default is a TCP address, which a UNIX socket cannot be.
+func serverAddress(cmd *cli.Command) string {
+	if cmd.String("network") == "unix" && !cmd.IsSet("addr") {
+		return config.DefaultClientSocket()
 	}
-	c, err := client.Dial(ctx, o)
-	if err != nil {
-		return nil, withTLSHint(err)
-	}
-	return c, nil
+	return cmd.String("addr")
 }
 
 // loginName says whom the flags of cmd log in as, for people.

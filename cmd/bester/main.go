@@ -28,6 +28,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/term"
+
+	"github.com/bester-project/bester/internal/cliapp"
 )
 
 func main() {
@@ -85,22 +87,11 @@ func run(ctx context.Context, args []string, e *env) int {
 
 // newApp builds the command tree around e.
 func newApp(e *env) *cli.Command {
-	return &cli.Command{
+	return cliapp.Setup(&cli.Command{
 		Name:      "bester",
 		Usage:     "send messages to a Bester server, listen for deliveries, manage users, make development certificates, measure a server under load",
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
-		// Errors are reported by run; the library must neither print
-		// them nor exit.
-		ExitErrHandler: func(context.Context, *cli.Command, error) {},
-		OnUsageError:   usageError,
-		HideVersion:    true,
-		Commands:       []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), certsCommand(e), benchCommand(e)},
-	}
-}
-
-// usageError turns a flag or argument mistake into a one-line error that
-// points at the help.
-func usageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-	return fmt.Errorf("%w (see '%s -help')", err, cmd.FullName())
+		Commands:  []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), certsCommand(e), benchCommand(e)},
+	})
 }

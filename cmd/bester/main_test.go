@@ -190,6 +190,7 @@ func TestSendErrors(t *testing.T) {
 		"no type":      {"-addr", addr, "-user", "T"},
 		"two args":     {"-addr", addr, "-user", "T", "-type", "ok", "1", "2"},
 		"bad codec":    {"-addr", addr, "-user", "T", "-type", "ok", "-codec", "auto"},
+		"replies only": {"-addr", addr, "-user", "T", "-type", "ok", "-replies", "1"},
 	}
 	for name, args := range cases {
 		e, out, errs := testEnv("")

@@ -26,12 +26,15 @@ func sendCommand(e *env) *cli.Command {
 		Usage: "send one message and print its status report",
 		Description: "DATA is a JSON text (or - to read it from standard input), converted to the codec\n" +
 			"spoken. The report prints as `good ID` or `bad ID CODE: DETAIL [UNDELIVERED]`;\n" +
-			"a bad report makes the exit status 1.",
-		ArgsUsage:    "[DATA]",
-		OnUsageError: usageError,
+			"a bad report makes the exit status 1. With -wait-reply, the deliveries to this connection\n" +
+			"(the sender's answers) print after the report as listen prints them, until the time after\n" +
+			"the report has passed or -replies have come.",
+		ArgsUsage: "[DATA]",
 		Flags: append(connectFlags(),
 			&cli.StringFlag{Name: "type", Required: true, Usage: "payload type: a handler name, dummy or builtin"},
 			&cli.StringFlag{Name: "id", Value: defaultID, Usage: "message id, echoed in the report"},
+			&cli.DurationFlag{Name: "wait-reply", Usage: "after the report, keep printing deliveries to this connection for this long: the answers of a handler that replies to the sender"},
+			&cli.IntFlag{Name: "replies", Usage: "with -wait-reply: stop after this many deliveries (0: wait the whole time)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error { return runSend(ctx, cmd, e) },
 	}
@@ -46,9 +49,13 @@ func runSend(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
+	r, err := newReplies(cmd, e)
+	if err != nil {
+		return err
+	}
+	reportCtx, cancel := context.WithTimeout(ctx, cmd.Duration("timeout"))
 	defer cancel()
-	c, err := dial(ctx, cmd, e.stderr)
+	c, err := dial(reportCtx, cmd, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -61,25 +68,29 @@ func runSend(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := c.Send(typ, id, data); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	for {
-		in, err := c.Receive()
-		switch {
-		case errors.Is(err, client.ErrUndecodable):
-			fmt.Fprintln(e.stderr, "bester: skipped:", err)
-			continue
-		case err != nil && ctx.Err() != nil:
-			return fmt.Errorf("no answer to %q: %w", id, context.Cause(ctx))
-		case errors.Is(err, io.EOF):
-			return fmt.Errorf("the server closed the connection before answering %q", id)
-		case err != nil:
-			return err
+	r.c = c
+	// status is nil after a good report, exitCode(1) after a bad one.
+	status := receiveLoop(reportCtx, c, e, func(in *client.Incoming) (bool, error) {
+		if r.wait > 0 && r.take(in) {
+			return false, nil
 		}
-		if done, err := answer(in, id, e); done {
-			return err
-		}
+		return answer(in, id, e)
+	})
+	var bad exitCode
+	switch {
+	case status == nil, errors.As(status, &bad):
+	case reportCtx.Err() != nil:
+		return fmt.Errorf("no answer to %q: %w", id, context.Cause(reportCtx))
+	case errors.Is(status, io.EOF):
+		return fmt.Errorf("the server closed the connection before answering %q", id)
+	default:
+		return status
 	}
+	r.reported()
+	if err := r.await(ctx); err != nil {
+		return err
+	}
+	return status
 }
 
 // answer prints in when it answers message id and says whether it did; the

@@ -23,8 +23,7 @@ func useraddCommand(e *env) *cli.Command {
 		Usage: "add a user to an htpasswd file, or change a user's password",
 		Description: "The password is read twice from the terminal without echo, or, when standard input\n" +
 			"is not a terminal, as its first line. It is stored as a bcrypt hash.",
-		ArgsUsage:    "USER",
-		OnUsageError: usageError,
+		ArgsUsage: "USER",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Required: true, TakesFile: true, Usage: "htpasswd file to change (created if missing)"},
 		},

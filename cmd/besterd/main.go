@@ -1,15 +1,13 @@
 // Command besterd is the Bester server.
 //
 //	besterd [-config config.hcl] [-log-level info] [-check] [-pprof 127.0.0.1:6060]
+//	besterd -version
 //
-// SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users and
-// groups files and the TLS listeners' certificates, keys and client CAs,
-// and retries handlers that restarted too often.
+// What the signals do is in its help (newApp's Description).
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,50 +19,67 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/urfave/cli/v3"
 
 	"github.com/bester-project/bester/actors"
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/internal/cliapp"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := newApp().Run(context.Background(), os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "besterd:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	configPath := flag.String("config", "config.hcl", "path of the HCL configuration file")
-	level := flag.String("log-level", "", "log level: trace, debug, info, warn, error or off (overrides the config)")
-	check := flag.Bool("check", false, "check the configuration and exit")
-	pprofAddr := flag.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (the configuration is given with -config)", flag.Arg(0))
+// newApp builds the command line of the server.
+func newApp() *cli.Command {
+	return cliapp.Setup(&cli.Command{
+		Name:  "besterd",
+		Usage: "run a Bester message-exchange server",
+		Description: "SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users and groups files and the TLS\n" +
+			"listeners' certificates, keys and client CAs, and retries handlers that restarted too often.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Value: "config.hcl", Usage: "path of the HCL configuration `file`"},
+			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config)"},
+			&cli.BoolFlag{Name: "check", Usage: "check the configuration and exit"},
+			&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060"},
+		},
+		Action: run,
+	})
+}
+
+// run starts the server as the flags of cmd say and runs it until a
+// signal stops it.
+func run(_ context.Context, cmd *cli.Command) error {
+	if cmd.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (the configuration is given with -config)", cmd.Args().First())
 	}
+	configPath, level, check, pprofAddr := cmd.String("config"), cmd.String("log-level"), cmd.Bool("check"), cmd.String("pprof")
 
 	// Signals are caught from the start, so that one arriving while the
 	// server starts still stops it gracefully.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
-	cfg, err := config.Load(*configPath)
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
 	}
-	if *level != "" {
-		cfg.Log.Level = *level
+	if level != "" {
+		cfg.Log.Level = level
 	}
 	lvl := hclog.LevelFromString(cfg.Log.Level)
 	if lvl == hclog.NoLevel {
 		return fmt.Errorf("unknown log level %q (want trace, debug, info, warn, error or off)", cfg.Log.Level)
 	}
-	if *check {
+	if check {
 		if err := printWarnings(cfg); err != nil {
 			return err
 		}
-		fmt.Printf("%s: configuration is valid (%s, %s, %s)\n", *configPath,
+		fmt.Printf("%s: configuration is valid (%s, %s, %s)\n", configPath,
 			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"), count(len(cfg.Peers), "peer"))
 		return nil
 	}
@@ -76,8 +91,8 @@ func run() error {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(cfg.Server.GCPercent)
 	}
-	if *pprofAddr != "" {
-		if _, err := serveProfiler(*pprofAddr, log); err != nil {
+	if pprofAddr != "" {
+		if _, err := serveProfiler(pprofAddr, log); err != nil {
 			return err
 		}
 	}

@@ -112,6 +112,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 type server struct {
 	t        testing.TB
 	cmd      *exec.Cmd
+	args     []string    // cmd's arguments
 	log      *syncBuffer // its stdout and stderr
 	done     chan struct{}
 	dir      string // runtime dir: every socket lives here
@@ -189,22 +190,14 @@ func tryStart(t testing.TB, args []string) (*server, error) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &server{t: t, log: &syncBuffer{}, done: make(chan struct{}), dir: dir,
+	s := &server{t: t, log: &syncBuffer{}, dir: dir,
 		addr: freeAddr(t), tlsAddr: freeAddr(t), unix: filepath.Join(dir, "client.sock"), informer: filepath.Join(dir, "informer.sock")}
 	s.ca = writeServerCert(t, dir)
 	cfg := filepath.Join(dir, "bester.hcl")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTemplate, dir, s.addr, s.tlsAddr, bins.relay), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd = exec.Command(bins.besterd, append([]string{"-config", cfg, "-log-level", "debug"}, args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.done)
-	}()
+	s.args = append([]string{"-config", cfg, "-log-level", "debug"}, args...)
 	t.Cleanup(func() {
 		if !s.exited() {
 			s.stop()
@@ -213,17 +206,32 @@ func tryStart(t testing.TB, args []string) (*server, error) {
 			t.Logf("besterd log:\n%s", s.log)
 		}
 	})
+	return s, s.launch()
+}
+
+// launch runs besterd with s.args and waits until its relay handler is up.
+func (s *server) launch() error {
+	s.done = make(chan struct{})
+	s.cmd = exec.Command(bins.besterd, s.args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Wait()
+		close(done)
+	}(s.cmd, s.done)
 	deadline := time.Now().Add(waitLong)
 	for {
 		if s.exited() {
-			return s, fmt.Errorf("besterd exited: %v", s.cmd.ProcessState)
+			return fmt.Errorf("besterd exited: %v", s.cmd.ProcessState)
 		}
 		if pid, ok := s.relayUp(); ok {
 			s.relayPID = pid
-			return s, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return s, errors.New("the relay handler did not come up")
+			return errors.New("the relay handler did not come up")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

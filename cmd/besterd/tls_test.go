@@ -82,7 +82,8 @@ func (s *server) dialTLS(cfg *tls.Config, user string) (*client.Client, *tls.Con
 }
 
 // SIGHUP gives new TLS connections the certificate in the files now, and
-// leaves open ones as they are.
+// leaves open ones as they are; in open authentication it logs that there
+// are no users to reload.
 func TestTLSReloadOnSIGHUP(t *testing.T) {
 	s := startServer(t)
 	open, _, err := s.dialTLS(s.tlsConfig(s.ca), "G")
@@ -100,6 +101,10 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the reload is logged", func() bool { return strings.Contains(s.log.String(), "TLS files loaded for new connections") })
+	// The server runs open authentication: the reload says so too.
+	eventually(t, "the open mode's reload line", func() bool {
+		return strings.Contains(s.log.String(), "reload: open authentication, no users file")
+	})
 	c, conn, err := s.dialTLS(s.tlsConfig(s.ca, next), "T")
 	if err != nil {
 		t.Fatal(err)
