@@ -15,10 +15,8 @@ type backoff struct {
 // delay returns the wait before attempt n (0-based).
 func (b backoff) delay(n int) time.Duration {
 	d := b.max
-	if n < 30 {
-		if e := b.base << n; e > 0 && e < b.max {
-			d = e
-		}
+	if b.base > 0 && b.base <= b.max>>n { // so base·2ⁿ cannot overflow
+		d = b.base << n
 	}
 	return d/2 + rand.N(d/2+1) // never less than half, so a crash loop cannot spin
 }

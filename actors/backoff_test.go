@@ -20,6 +20,8 @@ func TestBackoffDelayBounds(t *testing.T) {
 		{"the delay is capped at max", b, 7, time.Second},
 		{"an attempt past the shift range waits max", b, 40, time.Second},
 		{"a delay past the range of a Duration waits max", backoff{base: time.Hour, max: 2 * time.Hour}, 29, 2 * time.Hour},
+		{"a delay that wraps around int64 waits max", backoff{base: 1<<40 + 1, max: 1 << 41}, 24, 1 << 41},
+		{"a zero base waits max rather than spin", backoff{max: time.Second}, 0, time.Second},
 		{"a base above max waits max", backoff{base: time.Minute, max: time.Second}, 0, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
