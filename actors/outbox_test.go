@@ -5,11 +5,9 @@ import (
 	"io"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/wire"
@@ -35,41 +33,6 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 	server = <-accepted
 	t.Cleanup(func() { server.Close(); client.Close() })
 	return server, client
-}
-
-// An outbox whose peer does not read charges the budget with everything
-// it holds, refuses more than its byte limit, and gives it all back once
-// the peer has read.
-func TestOutboxChargesTheBudgetWhileBlocked(t *testing.T) {
-	server, client := tcpPair(t)
-	server.(*net.TCPConn).SetWriteBuffer(16 << 10)
-	client.(*net.TCPConn).SetReadBuffer(16 << 10)
-	b := newBudget(64 << 20)
-	pool := gopool.New(4)
-	defer pool.Close()
-	o := newOutbox(pool, server, outboxLimits{count: 1000, bytes: 2 << 20, budget: b},
-		func() wire.Codec { return wire.CodecJSON }, func(error) {})
-
-	body := wire.RawValue(`"` + strings.Repeat("x", 100_000) + `"`)
-	pushed := 0
-	for o.push(&deliver{msg: wire.Delivery{Payload: wire.DeliveryPayload{Type: "t", Data: body}}}) {
-		if pushed++; pushed > 1000 {
-			t.Fatal("an outbox whose peer reads nothing took 100 MB")
-		}
-		time.Sleep(time.Millisecond) // the limits count once the writer finds the socket full
-	}
-	o.mu.Lock()
-	held, blocked := o.bytes, o.blocked
-	o.mu.Unlock()
-	if !blocked || held > 2<<20+len(body)+envelopeSize || held < 2<<20-len(body) {
-		t.Fatalf("refused after %d messages holding %d bytes (blocked %v), want about the 2 MiB limit", pushed, held, blocked)
-	}
-	if used := b.used.Load(); used != int64(held) {
-		t.Errorf("budget charged %d bytes for a blocked outbox holding %d", used, held)
-	}
-
-	go io.Copy(io.Discard, client)
-	eventually(t, "the budget is given back once the peer reads", func() bool { return b.used.Load() == 0 })
 }
 
 // testOutbox is an outbox on the server end of a loopback TCP pair, with
@@ -188,22 +151,34 @@ func TestOutboxLimitsWhileBlocked(t *testing.T) {
 }
 
 // The budget is charged with all a blocked outbox holds, each message as
-// it comes, and given all back when the outbox is cut.
-func TestOutboxChargesTheBudgetUntilCut(t *testing.T) {
-	b := newBudget(64 << 20)
-	to := newTestOutbox(t, outboxLimits{count: 1000, bytes: 1 << 30, budget: b})
-	inFlight := to.block(t)
-	if used := b.used.Load(); used != int64(inFlight) {
-		t.Fatalf("budget charged %d bytes for a blocked outbox writing %d", used, inFlight)
+// it comes, and given all back once the peer reads or the outbox is cut.
+func TestOutboxChargesTheBudgetWhileBlocked(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		unblock func(to *testOutbox)
+	}{
+		{"until the peer reads", func(to *testOutbox) { go io.Copy(io.Discard, to.client) }},
+		{"until the outbox is cut", func(to *testOutbox) {
+			to.close(false)
+			to.conn.Close() // as a connection cut for not reading does: it ends the waiting write
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBudget(64 << 20)
+			to := newTestOutbox(t, outboxLimits{count: 1000, bytes: 1 << 30, budget: b})
+			inFlight := to.block(t)
+			if used := b.used.Load(); used != int64(inFlight) {
+				t.Fatalf("budget charged %d bytes for a blocked outbox writing %d", used, inFlight)
+			}
+			m := delivery(1000)
+			to.push(m)
+			if used := b.used.Load(); used != int64(inFlight+itemSize(m)) {
+				t.Errorf("budget charged %d after a push, want %d", used, inFlight+itemSize(m))
+			}
+			tc.unblock(to)
+			eventually(t, "the budget is given back", func() bool { return b.used.Load() == 0 })
+		})
 	}
-	m := delivery(1000)
-	to.push(m)
-	if used := b.used.Load(); used != int64(inFlight+itemSize(m)) {
-		t.Errorf("budget charged %d after a push, want %d", used, inFlight+itemSize(m))
-	}
-	to.close(false)
-	to.conn.Close() // as a connection cut for not reading does: it ends the waiting write
-	eventually(t, "the budget is given back once the outbox is cut", func() bool { return b.used.Load() == 0 })
 }
 
 // A spent budget cuts a blocked outbox past cutWhenSpent, though its own
