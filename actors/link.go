@@ -74,8 +74,7 @@ type handlerLink struct {
 	pending     map[uint64]pendingReq // by value: one allocation less per request
 	deadlines   []expiry              // pending ids in send order; all share one timeout
 	queue       []*queuedReq          // waiting for the handler to be ready
-	restarts    []time.Time           // recent restarts, for the restart limit
-	total       int                   // restarts since the server started
+	restarts    restartHistory        // for the restart limit, the backoff and the state
 	stopper     *actor.PID            // who asked for stopLink
 	fanouts     map[uint64]*fanout
 	nextToken   uint64
@@ -176,7 +175,7 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	case *retryLink:
 		if l.state == stateFailed {
 			l.log.Info("retrying failed handler")
-			l.restarts = nil
+			l.restarts.forgetRecent()
 			l.start()
 		}
 	case *sweep:
@@ -676,19 +675,17 @@ func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
 		l.stopped(ctx)
 		return
 	}
-	now := time.Now()
 	r := l.handler.Restart
-	l.restarts = slices.DeleteFunc(append(l.restarts, now), func(t time.Time) bool { return now.Sub(t) > r.Window })
-	l.total++
-	if len(l.restarts) > r.MaxRestarts {
+	recent, allowed := l.restarts.record(time.Now(), r)
+	if !allowed {
 		l.state = stateFailed
 		l.log.Error("handler keeps exiting, giving up for now", "exit", exitText(m.err),
-			"restarts", len(l.restarts), "window", r.Window.String(), "retry_after", r.RetryAfter.String())
+			"restarts", recent, "window", r.Window.String(), "retry_after", r.RetryAfter.String())
 		l.failQueue(ctx, wire.Errorf(wire.CodeHandlerUnavailable, "handler %q keeps exiting", l.handler.Name))
 		l.cancelTimer = l.timers.sendOnce(r.RetryAfter, &retryLink{})
 		return
 	}
-	delay := backoff.Backoff{Base: r.BackoffMin, Max: r.BackoffMax}.Delay(len(l.restarts) - 1)
+	delay := backoff.Backoff{Base: r.BackoffMin, Max: r.BackoffMax}.Delay(recent - 1)
 	l.state = stateBackoff
 	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
 	l.cancelTimer = l.timers.sendOnce(delay, &restartNow{gen: l.gen})
@@ -750,7 +747,7 @@ func (l *handlerLink) stopped(ctx actor.Context) {
 
 func (l *handlerLink) snapshot() *LinkState {
 	s := &LinkState{Name: l.handler.Name, State: l.state, Mode: string(l.handler.Mode),
-		Codec: l.handler.Codec.String(), InFlight: len(l.pending), Queued: len(l.queue), Restarts: l.total}
+		Codec: l.handler.Codec.String(), InFlight: len(l.pending), Queued: len(l.queue), Restarts: l.restarts.total}
 	for _, c := range l.conns {
 		if c != nil {
 			s.Connections++

@@ -17,10 +17,8 @@ type Backoff struct {
 // Delay returns the wait before attempt n (0-based).
 func (b Backoff) Delay(n int) time.Duration {
 	d := b.Max
-	if n < 30 {
-		if e := b.Base << n; e > 0 && e < b.Max {
-			d = e
-		}
+	if b.Base > 0 && n >= 0 && b.Base <= b.Max>>n { // so Base·2ⁿ cannot overflow
+		d = b.Base << n
 	}
 	return d/2 + rand.N(d/2+1) // never less than half, so a crash loop cannot spin
 }
