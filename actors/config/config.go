@@ -34,6 +34,9 @@ type Config struct {
 	// when the file has no permissions block, and everyone may send every
 	// type.
 	Permissions *Permissions
+	// Monitor is the HTTP endpoint for health checks, status and the
+	// profiler; nil when the file has no monitor block.
+	Monitor *Monitor
 }
 
 // Server holds the settings that apply to the whole server (the `server`

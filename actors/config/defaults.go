@@ -120,6 +120,16 @@ const (
 	DefaultCertificateUser = CertificateUserCommonName
 )
 
+// Defaults for the `monitor` block.
+const (
+	// DefaultMonitorAllowRemote is false: /status names users, so the
+	// monitor listens on a loopback address unless the operator says so.
+	DefaultMonitorAllowRemote = false
+	// DefaultMonitorPProf is false: the profiler shows the program's
+	// memory and stacks, and costs work when asked.
+	DefaultMonitorPProf = false
+)
+
 // Defaults for `handler` blocks.
 const (
 	// DefaultHandlerMode is the handler mode when none is given.

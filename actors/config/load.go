@@ -106,6 +106,9 @@ func (c *checker) build(raw *rawFile) *Config {
 	cfg.Peers = c.peers(raw.Peers, cfg.Server.Name)
 	cfg.Auth = c.auth(raw.Auth, raw.Listeners, cfg.Listeners)
 	cfg.Permissions = c.permissions(raw.Permissions, cfg.Peers)
+	if raw.Monitor != nil {
+		cfg.Monitor = c.monitor(raw.Monitor, cfg.Handlers)
+	}
 	c.sockets(raw, cfg)
 	return cfg
 }

@@ -18,6 +18,7 @@ type rawFile struct {
 	Peers     []rawPeer     `hcl:"peer,block"`
 
 	Permissions *rawPermissions `hcl:"permissions,block"`
+	Monitor     *rawMonitor     `hcl:"monitor,block"`
 }
 
 // rawServer is the `server` block.
@@ -178,6 +179,16 @@ type rawRestart struct {
 type rawInformer struct {
 	Socket      string    `hcl:"socket"`
 	SocketRange hcl.Range `hcl:"socket,attr_range"`
+}
+
+// rawMonitor is the `monitor` block.
+type rawMonitor struct {
+	Address            string    `hcl:"address"`
+	AddressRange       hcl.Range `hcl:"address,attr_range"`
+	AllowRemote        *bool     `hcl:"allow_remote,optional"`
+	PProf              *bool     `hcl:"pprof,optional"`
+	ReadyHandlers      *[]string `hcl:"ready_handlers,optional"`
+	ReadyHandlersRange hcl.Range `hcl:"ready_handlers,attr_range"`
 }
 
 // rawPeer is a `peer "name"` block.

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/bester-project/bester/wire/tlsconf"
+)
+
+// Monitor is the HTTP endpoint operators and orchestrators ask about the
+// server's health and state (the `monitor` block).
+type Monitor struct {
+	// Address is the host:port the endpoint listens on (`address`).
+	Address string
+	// AllowRemote lets Address be reachable from other machines
+	// (`allow_remote`); without it a non-loopback address is an error,
+	// since /status names users.
+	AllowRemote bool
+	// PProf serves the Go profiler under /debug/pprof/ (`pprof`).
+	PProf bool
+	// ReadyHandlers are the handlers that must be up for /readyz to answer
+	// 200; every handler unless the block names a subset
+	// (`ready_handlers`).
+	ReadyHandlers []string
+}
+
+// monitor checks the `monitor` block and fills its defaults. handlers are
+// the checked handler blocks that ready_handlers may name.
+func (c *checker) monitor(r *rawMonitor, handlers []Handler) *Monitor {
+	m := &Monitor{Address: r.Address, AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf}
+	if r.AllowRemote != nil {
+		m.AllowRemote = *r.AllowRemote
+	}
+	if r.PProf != nil {
+		m.PProf = *r.PProf
+	}
+	if c.required(r.Address, r.AddressRange, "address") {
+		c.monitorAddress(m, r.AddressRange)
+	}
+	m.ReadyHandlers = c.readyHandlers(r, handlers)
+	return m
+}
+
+// monitorAddress checks that the address is host:port, and that it is
+// loopback unless allow_remote says otherwise.
+func (c *checker) monitorAddress(m *Monitor, where hcl.Range) {
+	host, problem := splitTCPAddress(networkTCP, m.Address)
+	switch {
+	case problem != "":
+		c.errorf(where, `Invalid "address"`, "Address %q: %s.", m.Address, problem)
+	case !m.AllowRemote && !tlsconf.LoopbackHost(host):
+		c.errorf(where, `Remote "address"`,
+			"Address %q can be reached from other machines, and /status names users; use a loopback address such as 127.0.0.1, or set allow_remote = true.",
+			m.Address)
+	}
+}
+
+// readyHandlers returns the handlers /readyz waits for: those named, each
+// of which must be a handler block, or every handler when none are named.
+func (c *checker) readyHandlers(r *rawMonitor, handlers []Handler) []string {
+	known := make(map[string]bool, len(handlers))
+	all := make([]string, 0, len(handlers))
+	for _, h := range handlers {
+		known[h.Name] = true
+		all = append(all, h.Name)
+	}
+	if r.ReadyHandlers == nil {
+		return all
+	}
+	out := make([]string, 0, len(*r.ReadyHandlers))
+	seen := map[string]bool{}
+	for _, name := range *r.ReadyHandlers {
+		switch {
+		case !known[name]:
+			c.errorf(r.ReadyHandlersRange, `Unknown handler in "ready_handlers"`,
+				"No handler block is named %q.", name)
+		case seen[name]:
+			c.errorf(r.ReadyHandlersRange, `Duplicate handler in "ready_handlers"`,
+				"%q is named twice.", name)
+		default:
+			out = append(out, name)
+		}
+		seen[name] = true
+	}
+	return out
+}
