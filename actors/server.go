@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/bester-project/bester/actors/permit"
 	"github.com/bester-project/bester/internal/gopool"
 	"github.com/bester-project/bester/internal/unixsock"
+	"github.com/bester-project/bester/monitor"
 	"github.com/bester-project/bester/wire"
 )
 
@@ -87,8 +89,13 @@ type Server struct {
 	tlsListeners []*tlsListener
 	sockets      []string // UNIX socket files this server created
 	informer     *informer
-	acceptWG     sync.WaitGroup
-	stopOnce     sync.Once
+	// monitor is the HTTP endpoint of the monitor block; nil without one.
+	monitor *monitor.Endpoint
+	// stopping is set when Stop begins, so that /readyz reports the
+	// listeners closed from then on.
+	stopping atomic.Bool
+	acceptWG sync.WaitGroup
+	stopOnce sync.Once
 }
 
 // New prepares a server from cfg; Start opens its sockets.
@@ -132,7 +139,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Start opens the listeners and the informer, starts the actors and the
+// Start opens the listeners, the informer and the monitor, starts the actors and the
 // handlers, and returns. Handlers come up in the background; messages for
 // them wait in their queues meanwhile.
 func (s *Server) Start() (err error) {
@@ -142,6 +149,7 @@ func (s *Server) Start() (err error) {
 	defer func() {
 		if err != nil {
 			s.closeListeners()
+			s.stopMonitor()
 		}
 	}()
 	for _, l := range s.cfg.Listeners {
@@ -156,6 +164,9 @@ func (s *Server) Start() (err error) {
 			s.log.Warn("INSECURE: passwords and peer secrets cross the network in clear on this listener "+
 				"(insecure_plaintext = true); add a tls block", "listener", l.Name, "address", ln.Addr().String())
 		}
+	}
+	if err := s.openMonitor(); err != nil {
+		return err
 	}
 	var informerLn net.Listener
 	if s.cfg.Informer != nil {
@@ -183,6 +194,7 @@ func (s *Server) Start() (err error) {
 		s.acceptWG.Add(1)
 		go s.accept(s.listeners[i], l, s.tlsListeners[i])
 	}
+	s.serveMonitor()
 	return nil
 }
 
@@ -446,6 +458,8 @@ func (s *Server) Stop(ctx context.Context) {
 
 func (s *Server) stop(ctx context.Context) {
 	s.log.Info("shutting down")
+	s.stopping.Store(true)
+	s.stopMonitor()
 	s.closeListeners()
 	s.acceptWG.Wait()
 	if s.informer != nil {

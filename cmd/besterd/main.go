@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v3"
@@ -24,6 +22,7 @@ import (
 	"github.com/bester-project/bester/actors"
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/internal/cliapp"
+	"github.com/bester-project/bester/monitor"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
@@ -45,7 +44,7 @@ func newApp() *cli.Command {
 			&cli.StringFlag{Name: "config", Value: "config.hcl", Usage: "path of the HCL configuration `file`"},
 			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config)"},
 			&cli.BoolFlag{Name: "check", Usage: "check the configuration and exit"},
-			&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060"},
+			&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060; the monitor block's pprof = true serves it with /healthz, /readyz and /status"},
 		},
 		Action: run,
 	})
@@ -140,7 +139,8 @@ func count(n int, thing string) string {
 
 // serveProfiler serves net/http/pprof on a loopback address and returns
 // the address it listens on. Profiles show what the server is doing, so
-// they are not offered beyond the machine.
+// they are not offered beyond the machine. The monitor block serves the
+// same profiler beside its other pages.
 func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -149,16 +149,13 @@ func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
 	if !tlsconf.LoopbackHost(host) {
 		return nil, fmt.Errorf("-pprof %q: the profiler is served on loopback addresses only", addr)
 	}
-	ln, err := net.Listen("tcp", addr)
+	e, err := monitor.Listen(addr, log)
 	if err != nil {
 		return nil, fmt.Errorf("-pprof: %w", err)
 	}
-	log.Info("profiler listening", "address", ln.Addr().String())
-	go func() {
-		srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
-		if err := srv.Serve(ln); err != nil {
-			log.Error("profiler stopped", "error", err)
-		}
-	}()
-	return ln.Addr(), nil
+	mux := http.NewServeMux()
+	monitor.AddProfiler(mux)
+	e.Serve(mux)
+	log.Info("profiler listening", "address", e.Addr().String())
+	return e.Addr(), nil
 }

@@ -1,0 +1,99 @@
+package actors
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/bester-project/bester/monitor"
+)
+
+// monitorStopWait bounds how long requests to the monitor may finish once
+// the server stops.
+const monitorStopWait = time.Second
+
+// serverMonitor answers the monitor endpoint's questions. It runs on the
+// endpoint's goroutines and asks the actors through futures, as the
+// informer's serverInfo does.
+type serverMonitor struct{ s *Server }
+
+// Status is what the informer's serverInfo shows.
+func (m serverMonitor) Status() any { return m.s.serverInfo() }
+
+// notReady names a handler /readyz waits for and the state it is in.
+type notReady struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status    string     `json:"status"`
+	Listeners string     `json:"listeners"`
+	Handlers  []notReady `json:"handlers_not_up,omitempty"`
+}
+
+// Ready reports whether the listeners are open and every handler the
+// monitor block names in ready_handlers is up.
+func (m serverMonitor) Ready() (bool, any) {
+	body := readiness{Status: "ready", Listeners: "open"}
+	if m.s.stopping.Load() {
+		body.Listeners = "closed"
+	}
+	wanted := make(map[string]bool, len(m.s.cfg.Monitor.ReadyHandlers))
+	for _, name := range m.s.cfg.Monitor.ReadyHandlers {
+		wanted[name] = true
+	}
+	for _, st := range m.s.HandlerStates() {
+		if wanted[st.Name] && st.State != stateUp {
+			body.Handlers = append(body.Handlers, notReady{Name: st.Name, State: st.State})
+		}
+	}
+	ready := body.Listeners == "open" && len(body.Handlers) == 0
+	if !ready {
+		body.Status = "not ready"
+	}
+	return ready, body
+}
+
+// openMonitor opens the monitor endpoint's socket when the configuration
+// has a monitor block; serveMonitor starts answering once the actors run.
+func (s *Server) openMonitor() error {
+	m := s.cfg.Monitor
+	if m == nil {
+		return nil
+	}
+	e, err := monitor.Listen(m.Address, s.log.Named("monitor"))
+	if err != nil {
+		return err
+	}
+	s.monitor = e
+	s.log.Info("monitor listening", "address", e.Addr().String(), "pprof", m.PProf)
+	return nil
+}
+
+// serveMonitor answers the monitor endpoint's requests, if it is open.
+func (s *Server) serveMonitor() {
+	if s.monitor != nil {
+		s.monitor.Serve(monitor.Handler(serverMonitor{s}, s.cfg.Monitor.PProf, s.log.Named("monitor")))
+	}
+}
+
+// stopMonitor closes the monitor endpoint, if any.
+func (s *Server) stopMonitor() {
+	if s.monitor == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), monitorStopWait)
+	defer cancel()
+	s.monitor.Close(ctx)
+}
+
+// MonitorAddr is the address the monitor endpoint listens on, nil without
+// one.
+func (s *Server) MonitorAddr() net.Addr {
+	if s.monitor == nil {
+		return nil
+	}
+	return s.monitor.Addr()
+}
