@@ -1,0 +1,148 @@
+package actors
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"syscall"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// monitorBlock is a monitor block on a free loopback port.
+func monitorBlock(extra string) string {
+	return "\nmonitor {\n  address = \"127.0.0.1:0\"\n" + extra + "\n}\n"
+}
+
+// get fetches path from ts's monitor endpoint and decodes its JSON body
+// into out, when out is not nil; it returns the status code.
+func (ts *testServer) get(path string, out any) int {
+	ts.t.Helper()
+	resp, err := http.Get("http://" + ts.MonitorAddr().String() + path)
+	if err != nil {
+		ts.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ts.t.Fatalf("GET %s: %v", path, err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			ts.t.Fatalf("GET %s: %v in %q", path, err, body)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestMonitorHealthAndStatus(t *testing.T) {
+	ts := startServer(t, handlerBlock("h", "stream", "json")+monitorBlock(""))
+	var health map[string]string
+	if code := ts.get("/healthz", &health); code != http.StatusOK || health["status"] != "ok" {
+		t.Fatalf("/healthz: %d %v", code, health)
+	}
+	c := ts.dial("alice", wire.CodecJSON)
+	echoWorks(t, c, "h", "s-1")
+
+	var status struct {
+		Name      string `json:"name"`
+		Clients   int    `json:"clients"`
+		Users     int    `json:"users"`
+		Listeners []struct {
+			Name    string `json:"name"`
+			Address string `json:"address"`
+			TLS     bool   `json:"tls"`
+		} `json:"listeners"`
+		Handlers []LinkState `json:"handlers"`
+		Peers    []any       `json:"peers"`
+	}
+	if code := ts.get("/status", &status); code != http.StatusOK {
+		t.Fatalf("/status: %d", code)
+	}
+	if status.Name != "J" || status.Clients != 1 || status.Users != 1 || status.Peers == nil || len(status.Peers) != 0 {
+		t.Fatalf("/status: %+v", status)
+	}
+	if len(status.Listeners) != 2 || status.Listeners[0].Name != "tcp" ||
+		status.Listeners[0].Address != ts.Addr("tcp").String() || status.Listeners[1].Name != "unix" {
+		t.Fatalf("/status listeners: %+v", status.Listeners)
+	}
+	if len(status.Handlers) != 1 || status.Handlers[0].Name != "h" || status.Handlers[0].State != stateUp ||
+		status.Handlers[0].PID == 0 {
+		t.Fatalf("/status handlers: %+v", status.Handlers)
+	}
+}
+
+// TestMonitorReadyFollowsHandler kills a handler that may not restart
+// (max_restarts = 0): /readyz says 503 and names it until a reload starts
+// it again.
+func TestMonitorReadyFollowsHandler(t *testing.T) {
+	ts := startServer(t, handlerBlock("h", "stream", "json", "  restart {\n    max_restarts = 0\n  }")+monitorBlock(""))
+	var ready readiness
+	if code := ts.get("/readyz", &ready); code != http.StatusOK || ready.Status != "ready" || ready.Listeners != "open" {
+		t.Fatalf("/readyz before: %d %+v", code, ready)
+	}
+
+	if err := syscall.Kill(ts.handlerState("h").PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "/readyz 503", func() bool { return ts.get("/readyz", nil) == http.StatusServiceUnavailable })
+	ready = readiness{}
+	ts.get("/readyz", &ready)
+	want := readiness{Status: "not ready", Listeners: "open", Handlers: []notReady{{Name: "h", State: stateFailed}}}
+	if !reflect.DeepEqual(ready, want) {
+		t.Fatalf("/readyz while failed: %+v, want %+v", ready, want)
+	}
+
+	ts.Reload()
+	eventually(t, "/readyz 200", func() bool { return ts.get("/readyz", nil) == http.StatusOK })
+	if st := ts.handlerState("h"); st.State != stateUp {
+		t.Fatalf("ready while handler is %q", st.State)
+	}
+}
+
+// TestMonitorReadyHandlers checks that /readyz waits only for the handlers
+// ready_handlers names: an absent external handler does not hold it.
+func TestMonitorReadyHandlers(t *testing.T) {
+	ts := newServer(t, `
+handler "ext" {
+  socket = "ext.sock"
+}
+`+handlerBlock("live", "stream", "json")+monitorBlock(`  ready_handlers = ["live"]`))
+	eventually(t, "/readyz 200", func() bool { return ts.get("/readyz", nil) == http.StatusOK })
+	if st := ts.handlerState("ext"); st.State == stateUp {
+		t.Fatalf("ext is up without a process")
+	}
+	startExternalHandler(t, filepath.Join(ts.dir, "ext.sock"), "ext", "stream", "cbor")
+	eventually(t, "ext up", func() bool { return ts.handlerState("ext").State == stateUp })
+	if code := ts.get("/readyz", nil); code != http.StatusOK {
+		t.Fatalf("/readyz with both up: %d", code)
+	}
+}
+
+func TestMonitorProfiler(t *testing.T) {
+	off := startServer(t, monitorBlock(""))
+	if code := off.get("/debug/pprof/cmdline", nil); code != http.StatusNotFound {
+		t.Fatalf("profiler without pprof: %d, want 404", code)
+	}
+	on := startServer(t, monitorBlock("  pprof = true"))
+	if code := on.get("/debug/pprof/cmdline", nil); code != http.StatusOK {
+		t.Fatalf("profiler with pprof: %d, want 200", code)
+	}
+	if code := on.get("/debug/pprof/heap?debug=1", nil); code != http.StatusOK {
+		t.Fatalf("heap profile: %d, want 200", code)
+	}
+}
+
+func TestMonitorStopsWithServer(t *testing.T) {
+	ts := startServer(t, monitorBlock(""))
+	addr := ts.MonitorAddr().String()
+	ts.get("/healthz", nil)
+	ts.Stop(t.Context())
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("monitor still answers after Stop: %s", resp.Status)
+	}
+}
