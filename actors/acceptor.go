@@ -47,7 +47,7 @@ func (a *acceptor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *accepted:
 		if a.draining {
-			a.settings.limits.leave(m.addr)
+			a.settings.limits.leave(m.addr, m.listener)
 			m.conn.Close()
 			return
 		}

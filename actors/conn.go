@@ -344,7 +344,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *flushed:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
-		c.limits.leave(c.addr)
+		c.limits.leave(c.addr, c.listener)
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
 		}

@@ -10,21 +10,24 @@ import (
 )
 
 // connLimits counts open connections, in all and by source address, so
-// that no one source can take every file descriptor the server has.
+// that no one source can take every file descriptor the server has, and by
+// listener for the monitor's /status.
 type connLimits struct {
 	max, perAddress int
 
-	mu     sync.Mutex
-	open   int
-	byAddr map[string]int // TCP connections only; UNIX sockets are local
+	mu         sync.Mutex
+	open       int
+	byAddr     map[string]int // TCP connections only; UNIX sockets are local
+	byListener map[string]int
 }
 
 func newConnLimits(max, perAddress int) *connLimits {
-	return &connLimits{max: max, perAddress: perAddress, byAddr: make(map[string]int)}
+	return &connLimits{max: max, perAddress: perAddress, byAddr: make(map[string]int), byListener: make(map[string]int)}
 }
 
-// admit counts a new connection from addr, or says why it may not open.
-func (l *connLimits) admit(addr string) (refusal string, ok bool) {
+// admit counts a new connection from addr on the named listener, or says
+// why it may not open.
+func (l *connLimits) admit(addr, listener string) (refusal string, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -34,6 +37,7 @@ func (l *connLimits) admit(addr string) (refusal string, ok bool) {
 		return "this address has max_connections_per_address open", false
 	}
 	l.open++
+	l.byListener[listener]++
 	if addr != "" {
 		l.byAddr[addr]++
 	}
@@ -41,10 +45,11 @@ func (l *connLimits) admit(addr string) (refusal string, ok bool) {
 }
 
 // leave uncounts a connection that admit let in.
-func (l *connLimits) leave(addr string) {
+func (l *connLimits) leave(addr, listener string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open--
+	l.byListener[listener]--
 	if addr == "" {
 		return
 	}
@@ -53,6 +58,13 @@ func (l *connLimits) leave(addr string) {
 		return
 	}
 	l.byAddr[addr]--
+}
+
+// onListener is the number of connections open on the named listener.
+func (l *connLimits) onListener(listener string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byListener[listener]
 }
 
 // sourceAddress is the host a connection comes from: its IP for TCP, ""

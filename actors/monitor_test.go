@@ -52,9 +52,10 @@ func TestMonitorHealthAndStatus(t *testing.T) {
 		Clients   int    `json:"clients"`
 		Users     int    `json:"users"`
 		Listeners []struct {
-			Name    string `json:"name"`
-			Address string `json:"address"`
-			TLS     bool   `json:"tls"`
+			Name        string `json:"name"`
+			Address     string `json:"address"`
+			TLS         bool   `json:"tls"`
+			Connections int    `json:"connections"`
 		} `json:"listeners"`
 		Handlers []LinkState `json:"handlers"`
 		Peers    []any       `json:"peers"`
@@ -66,7 +67,8 @@ func TestMonitorHealthAndStatus(t *testing.T) {
 		t.Fatalf("/status: %+v", status)
 	}
 	if len(status.Listeners) != 2 || status.Listeners[0].Name != "tcp" ||
-		status.Listeners[0].Address != ts.Addr("tcp").String() || status.Listeners[1].Name != "unix" {
+		status.Listeners[0].Address != ts.Addr("tcp").String() || status.Listeners[0].Connections != 1 ||
+		status.Listeners[1].Name != "unix" || status.Listeners[1].Connections != 0 {
 		t.Fatalf("/status listeners: %+v", status.Listeners)
 	}
 	if len(status.Handlers) != 1 || status.Handlers[0].Name != "h" || status.Handlers[0].State != stateUp ||

@@ -324,7 +324,7 @@ func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 			continue
 		}
 		addr := sourceAddress(conn)
-		if why, ok := s.connLimits.admit(addr); !ok {
+		if why, ok := s.connLimits.admit(addr, l.Name); !ok {
 			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
 			if tl != nil { // a report in clear would be garbage to a TLS client
 				conn.Close()
@@ -336,7 +336,7 @@ func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 		if tl != nil {
 			if conn, err = tl.serve(conn); err != nil {
 				s.strangerLogs.Error(log, "accept failed", "error", err)
-				s.connLimits.leave(addr)
+				s.connLimits.leave(addr, l.Name)
 				continue
 			}
 		}
@@ -436,7 +436,8 @@ func (s *Server) serverInfo() map[string]any {
 	listeners := make([]map[string]any, 0, len(s.cfg.Listeners))
 	for i, l := range s.cfg.Listeners {
 		listeners = append(listeners, map[string]any{"name": l.Name, "network": l.Network,
-			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil})
+			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil,
+			"connections": s.connLimits.onListener(l.Name)})
 	}
 	return map[string]any{
 		"name":      s.cfg.Server.Name,
