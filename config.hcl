@@ -70,3 +70,9 @@ handler "relay" {
 informer {
   socket = "informer.sock"
 }
+
+# Health, readiness and status over HTTP (README.md, "Monitoring").
+# monitor {
+#   address = "127.0.0.1:9090"
+#   # pprof = true
+# }
