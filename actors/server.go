@@ -459,8 +459,10 @@ func (s *Server) Stop(ctx context.Context) {
 
 func (s *Server) stop(ctx context.Context) {
 	s.log.Info("shutting down")
+	// The monitor stays up while connections drain, answering /readyz
+	// with 503, so that a load balancer sees the stop rather than a
+	// refused connection.
 	s.stopping.Store(true)
-	s.stopMonitor()
 	s.closeListeners()
 	s.acceptWG.Wait()
 	if s.informer != nil {
@@ -500,6 +502,7 @@ func (s *Server) stop(ctx context.Context) {
 		s.log.Warn("connections still writing at the close deadline; closing them")
 	}
 
+	s.stopMonitor()
 	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
 		root.PoisonFuture(pid).Wait()
 	}

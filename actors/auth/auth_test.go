@@ -198,6 +198,8 @@ func TestLoadErrors(t *testing.T) {
 		"no colon":  {good + "bob\n", "line 2"},
 		"no user":   {":" + cheapHash(t, "x") + "\n", "line 1"},
 		"duplicate": {good + good, `line 2: user "ok" already defined on line 1`},
+		"trailing":  {good + "bob:" + cheapHash(t, "x") + ":comment\n", `line 2: user "bob": malformed`},
+		"alphabet":  {good + "bob:" + cheapHash(t, "x")[:59] + "!\n", `line 2: user "bob": malformed`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

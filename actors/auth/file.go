@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -52,11 +53,23 @@ func readUsers(path string) (hashes map[string][]byte, costs map[int]int, err er
 	return hashes, costs, nil
 }
 
+// bcryptHashLen is the length of a bcrypt hash, $2y$10$ and 53 characters
+// of salt and digest; bcryptAlphabet holds the characters of those 53.
+const (
+	bcryptHashLen  = 60
+	bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
+
 // bcryptCost checks that hash is a well-formed bcrypt hash with one of the
 // prefixes above, and returns its cost.
 func bcryptCost(hash string) (int, error) {
 	for _, p := range bcryptPrefixes {
 		if strings.HasPrefix(hash, p) {
+			// bcrypt.Cost reads only the prefix and the cost: a hash with
+			// junk after it, or outside bcrypt's alphabet, must not load.
+			if len(hash) != bcryptHashLen || strings.Trim(hash[7:], bcryptAlphabet) != "" {
+				return 0, errors.New("malformed bcrypt hash: not 60 characters of bcrypt's alphabet")
+			}
 			cost, err := bcrypt.Cost([]byte(hash))
 			if err != nil {
 				return 0, fmt.Errorf("malformed bcrypt hash: %w", err)

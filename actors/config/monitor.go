@@ -51,6 +51,12 @@ func (c *checker) monitorAddress(m *Monitor, where hcl.Range) {
 		c.errorf(where, `Remote "address"`,
 			"Address %q can be reached from other machines, and /status names users; use a loopback address such as 127.0.0.1, or set allow_remote = true.",
 			m.Address)
+	case m.PProf && !tlsconf.LoopbackHost(host):
+		// As besterd -pprof: profiles and dumps show the server's insides
+		// and cost it work, so they are never offered beyond the machine.
+		c.errorf(where, `Remote "address" with "pprof"`,
+			"Address %q can be reached from other machines; the profiler is served on loopback addresses only. Use a loopback address or pprof = false.",
+			m.Address)
 	}
 }
 

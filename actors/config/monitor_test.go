@@ -21,13 +21,16 @@ func TestMonitor(t *testing.T) {
 	cfg = mustLoad(t, okBase+handlers+`monitor {
   address        = "0.0.0.0:9090"
   allow_remote   = true
-  pprof          = true
+  pprof          = false
   ready_handlers = ["b"]
 }
 `)
-	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, PProf: true, ReadyHandlers: []string{"b"}}
+	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, ReadyHandlers: []string{"b"}}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("set: got %+v, want %+v", cfg.Monitor, want)
+	}
+	if cfg = mustLoad(t, okBase+"monitor {\n  address = \"127.0.0.1:9090\"\n  pprof = true\n}\n"); !cfg.Monitor.PProf {
+		t.Fatal("pprof = true on loopback: not set")
 	}
 
 	cfg = mustLoad(t, okBase+handlers+"monitor {\n  address = \"localhost:9090\"\n  ready_handlers = []\n}\n")
@@ -47,6 +50,7 @@ func TestMonitorErrors(t *testing.T) {
 		{"all interfaces", okBase + "monitor {\n  address = \":9090\" #!\n}\n", "address", "allow_remote"},
 		{"remote IP", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n}\n", "address", "allow_remote"},
 		{"remote name", okBase + "monitor {\n  address = \"example.com:9090\" #!\n}\n", "address", "allow_remote"},
+		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
 		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:9090\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
 		{"unknown handler", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"z\"] #!\n}\n", "ready_handlers", `"z"`},
 		{"reserved type", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"dummy\"] #!\n}\n", "ready_handlers", `"dummy"`},

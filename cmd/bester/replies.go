@@ -32,6 +32,9 @@ func (r *replies) take(in *client.Incoming) bool {
 	if in.Kind != wire.MessageTypeReceived {
 		return false
 	}
+	if r.max > 0 && r.got >= r.max { // -replies has its count: the rest are not shown
+		return true
+	}
 	line := messageLine(in, r.c.Codec())
 	r.got++
 	if !r.printing {
