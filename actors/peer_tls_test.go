@@ -31,8 +31,8 @@ func TestPeerTLSFilesUnreadable(t *testing.T) {
 	log := &logBuffer{}
 	j := startServerWith(t, serverOptions{name: "J", log: log}, fedHandlers()+peerBlock("K", freeAddr(t), fedSecret,
 		`  backoff_min = "5ms"`, `  backoff_max = "20ms"`, `  timeout = "500ms"`,
-		peerTLS(fmt.Sprintf("ca = %q", pki.path("ca.crt")))))
-	if err := os.Remove(pki.path("ca.crt")); err != nil { // after the configuration was checked
+		peerTLS(fmt.Sprintf("ca = %q", pki.Path("ca.crt")))))
+	if err := os.Remove(pki.Path("ca.crt")); err != nil { // after the configuration was checked
 		t.Fatal(err)
 	}
 	relaysUnavailable(t, j)
@@ -128,7 +128,7 @@ func startTLSPair(t *testing.T, pki *testPKI, logJ io.Writer, listenerTLS []stri
 // and expects K's certificate to be for localhost; more are further
 // lines of it.
 func (p *testPKI) trustK(more ...string) string {
-	return peerTLS(append([]string{fmt.Sprintf("ca = %q", p.path("ca.crt")), `server_name = "localhost"`}, more...)...)
+	return peerTLS(append([]string{fmt.Sprintf("ca = %q", p.Path("ca.crt")), `server_name = "localhost"`}, more...)...)
 }
 
 // J's peer link to K runs over TLS: it comes up, carries messages, and
@@ -166,7 +166,7 @@ func TestPeerMutualTLS(t *testing.T) {
 	requireCert := pki.clientAuth("require", "password")
 	t.Run("with a certificate", func(t *testing.T) {
 		j, k := startTLSPair(t, pki, nil, requireCert, fastPeer,
-			pki.trustK(fmt.Sprintf("cert = %q", pki.path("J.crt")), fmt.Sprintf("key = %q", pki.path("J.key"))))
+			pki.trustK(fmt.Sprintf("cert = %q", pki.Path("J.crt")), fmt.Sprintf("key = %q", pki.Path("J.key"))))
 		j.waitPeerUp(t, "K")
 		relayAcross(t, j.dial("T", wire.CodecCBOR), k.dial("G", wire.CodecJSON), "T", "J", "G@K", "mutual")
 	})
@@ -187,17 +187,17 @@ func TestPeerMutualTLS(t *testing.T) {
 // link up without a restart.
 func TestPeerTLSUntrusted(t *testing.T) {
 	pki, other := newPKI(t, "federation CA"), newPKI(t, "another CA")
-	trusted := pki.path("j-trusts.crt")
+	trusted := pki.Path("j-trusts.crt")
 	for _, tc := range []struct {
 		name, reason string
 		tls          []string
 	}{
 		{"unknown CA", "x509: certificate signed by unknown authority", []string{fmt.Sprintf("ca = %q", trusted)}},
 		{"wrong server name", "x509: certificate is valid for localhost, not k.example.net",
-			[]string{fmt.Sprintf("ca = %q", pki.path("ca.crt")), `server_name = "k.example.net"`}},
+			[]string{fmt.Sprintf("ca = %q", pki.Path("ca.crt")), `server_name = "k.example.net"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pki.write("j-trusts.crt", other.ca.PEM)
+			pki.Write("j-trusts.crt", other.CA.PEM)
 			logJ := &logBuffer{}
 			// A backoff of a minute: only the SIGHUP below makes the
 			// link try again within the test.
@@ -218,7 +218,7 @@ func TestPeerTLSUntrusted(t *testing.T) {
 			relaysUnavailable(t, j)
 
 			if tc.name == "unknown CA" {
-				pki.write("j-trusts.crt", pki.ca.PEM)
+				pki.Write("j-trusts.crt", pki.CA.PEM)
 				j.Reload()
 				j.waitPeerUp(t, "K")
 			}
@@ -292,7 +292,7 @@ func countDeliveries(c *client.Client) *atomic.Int64 {
 // with overloaded, saying why.
 func TestPeerTLSNotReading(t *testing.T) {
 	pki := newPKI(t, "federation CA")
-	pair, err := tlsconf.LoadKeyPair(pki.path("server.crt"), pki.path("server.key"))
+	pair, err := tlsconf.LoadKeyPair(pki.Path("server.crt"), pki.Path("server.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

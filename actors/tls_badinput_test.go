@@ -82,12 +82,12 @@ func wantLogged(t *testing.T, log *logBuffer, wants ...string) {
 func TestTLSBadCertificates(t *testing.T) {
 	pki := newPKI(t, "test CA")
 	past, future := time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour)
-	pki.issue("expired", tlsconf.Leaf{CommonName: "T", Client: true, NotBefore: past, NotAfter: past.Add(time.Hour)})
-	pki.issue("early", tlsconf.Leaf{CommonName: "T", Client: true, NotBefore: future, NotAfter: future.Add(time.Hour)})
+	pki.Issue("expired", tlsconf.Leaf{CommonName: "T", Client: true, NotBefore: past, NotAfter: past.Add(time.Hour)})
+	pki.Issue("early", tlsconf.Leaf{CommonName: "T", Client: true, NotBefore: future, NotAfter: future.Add(time.Hour)})
 	other := newPKI(t, "another CA")
 	other.user("T")
-	pki.write("stranger.crt", readFile(t, other.path("T.crt")))
-	pki.write("stranger.key", readFile(t, other.path("T.key")))
+	pki.Write("stranger.crt", readFile(t, other.Path("T.crt")))
+	pki.Write("stranger.key", readFile(t, other.Path("T.key")))
 
 	log := new(logBuffer)
 	ts := startServerWith(t, serverOptions{log: log}, pki.listener(pki.clientAuth("request", "password")...))
@@ -251,7 +251,7 @@ func opensslClient(t *testing.T, openssl, address string, pki *testPKI, input st
 // sClientArgs are the arguments of openssl to run s_client against
 // address, trusting the PKI's CA, with more arguments more.
 func sClientArgs(address string, pki *testPKI, more ...string) []string {
-	return append([]string{"s_client", "-connect", address, "-CAfile", pki.path("ca.crt"), "-servername", "localhost"}, more...)
+	return append([]string{"s_client", "-connect", address, "-CAfile", pki.Path("ca.crt"), "-servername", "localhost"}, more...)
 }
 
 // A TLS connection the server has no room for is closed without a word:

@@ -7,65 +7,33 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bester-project/bester/internal/testpki"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
-// testPKI is a certificate authority made for one test, and the files it
-// issued, in a directory of their own: ca.crt, and server.crt and
-// server.key for server J on loopback.
-type testPKI struct {
-	t   testing.TB
-	dir string
-	ca  *tlsconf.CA
-}
+// testPKI is a certificate authority made for one test and the files it
+// issued (testpki), with a server certificate for server J on loopback:
+// server.crt and server.key.
+type testPKI struct{ *testpki.PKI }
 
 // newPKI makes a CA named name and a server certificate for J.
 func newPKI(t testing.TB, name string) *testPKI {
 	t.Helper()
-	ca, err := tlsconf.NewCA(name, tlsconf.DevValidity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &testPKI{t: t, dir: t.TempDir(), ca: ca}
-	p.write("ca.crt", ca.PEM)
-	p.issue("server", tlsconf.LocalServer("J"))
+	p := &testPKI{testpki.New(t, name)}
+	p.Issue("server", tlsconf.LocalServer("J"))
 	return p
-}
-
-// path is the absolute path of one of the PKI's files.
-func (p *testPKI) path(name string) string { return filepath.Join(p.dir, name) }
-
-// write puts data into the PKI's directory as name.
-func (p *testPKI) write(name string, data []byte) {
-	p.t.Helper()
-	if err := os.WriteFile(p.path(name), data, 0o600); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// issue signs leaf and writes it as base.crt and base.key.
-func (p *testPKI) issue(base string, leaf tlsconf.Leaf) {
-	p.t.Helper()
-	cert, key, err := p.ca.Issue(leaf)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.write(base+".crt", cert)
-	p.write(base+".key", key)
 }
 
 // user issues a client certificate whose common name is name, as
 // name.crt and name.key.
 func (p *testPKI) user(name string) {
-	p.t.Helper()
-	p.issue(name, tlsconf.Leaf{CommonName: name, Client: true})
+	p.T.Helper()
+	p.Issue(name, tlsconf.Leaf{CommonName: name, Client: true})
 }
 
 // listener is a listener block named "tls" on a free loopback port that
@@ -81,14 +49,14 @@ listener "tls" {
 %s
   }
 }
-`, p.path("server.crt"), p.path("server.key"), strings.Join(lines, "\n"))
+`, p.Path("server.crt"), p.Path("server.key"), strings.Join(lines, "\n"))
 }
 
 // clientAuth is the tls block lines that ask for client certificates of
 // the PKI's CA (mode is request or require), and log clients in by them
 // when login is "certificate".
 func (p *testPKI) clientAuth(mode, login string) []string {
-	return []string{fmt.Sprintf("    client_ca   = %q", p.path("ca.crt")),
+	return []string{fmt.Sprintf("    client_ca   = %q", p.Path("ca.crt")),
 		fmt.Sprintf("    client_auth = %q", mode), fmt.Sprintf("    login       = %q", login)}
 }
 
@@ -96,14 +64,14 @@ func (p *testPKI) clientAuth(mode, login string) []string {
 // the PKI's CA and presenting the certificate base.crt, unless base is
 // empty.
 func (p *testPKI) tlsConfig(ts *testServer, base string) *tls.Config {
-	p.t.Helper()
-	files := tlsconf.Client{CA: p.path("ca.crt")}
+	p.T.Helper()
+	files := tlsconf.Client{CA: p.Path("ca.crt")}
 	if base != "" {
-		files.Cert, files.Key = p.path(base+".crt"), p.path(base+".key")
+		files.Cert, files.Key = p.Path(base+".crt"), p.Path(base+".key")
 	}
 	cfg, err := files.Config(ts.Addr("tls").String())
 	if err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
 	return cfg
 }

@@ -32,8 +32,8 @@ var clientHello = map[string]any{"header": map[string]any{"scope": "client"}}
 func TestTLSCertificateLogin(t *testing.T) {
 	pki := newPKI(t, "test CA")
 	pki.user("T")
-	pki.issue("nameless", tlsconf.Leaf{Client: true})
-	pki.issue("long", tlsconf.Leaf{CommonName: strings.Repeat("x", wire.MaxNameLength+1), Client: true})
+	pki.Issue("nameless", tlsconf.Leaf{Client: true})
+	pki.Issue("long", tlsconf.Leaf{CommonName: strings.Repeat("x", wire.MaxNameLength+1), Client: true})
 	pki.issueTwoCommonNames("twice", "G", "T")
 	auth, _ := htpasswdAuth(t, "T", "correct horse", "G", "battery staple")
 	log := new(logBuffer)
@@ -100,7 +100,7 @@ func TestTLSCertificateLogin(t *testing.T) {
 // the first DNS name of the certificate.
 func TestTLSCertificateUser(t *testing.T) {
 	pki := newPKI(t, "test CA")
-	pki.issue("alice", tlsconf.Leaf{CommonName: "Alice", Emails: []string{"alice@example.org", "a@example.org"},
+	pki.Issue("alice", tlsconf.Leaf{CommonName: "Alice", Emails: []string{"alice@example.org", "a@example.org"},
 		DNSNames: []string{"alice.example.org"}, Client: true})
 	for which, user := range map[string]string{"common_name": "Alice", "email": "alice@example.org", "dns": "alice.example.org"} {
 		t.Run(which, func(t *testing.T) {
@@ -147,8 +147,8 @@ func TestCertificateName(t *testing.T) {
 // the shared secret. Without a certificate the secret is enough.
 func TestTLSPeerCertificateName(t *testing.T) {
 	pki := newPKI(t, "test CA")
-	pki.issue("K", tlsconf.LocalServer("K"))
-	pki.issue("X", tlsconf.LocalServer("X"))
+	pki.Issue("K", tlsconf.LocalServer("K"))
+	pki.Issue("X", tlsconf.LocalServer("X"))
 	log := new(logBuffer)
 	ts := startServerWith(t, serverOptions{log: log},
 		pki.listener(pki.clientAuth("request", "certificate")...)+peerBlock("K", freeAddr(t), fedSecret, fastPeer))
@@ -205,10 +205,10 @@ func TestTLSRequireClientCertificate(t *testing.T) {
 // common names, first and last, as base.crt and base.key: tlsconf.Leaf
 // makes only one.
 func (p *testPKI) issueTwoCommonNames(base, first, last string) {
-	p.t.Helper()
+	p.T.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
@@ -219,18 +219,18 @@ func (p *testPKI) issueTwoCommonNames(base, first, last string) {
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca.Cert, key.Public(), p.ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA.Cert, key.Public(), p.CA.Key)
 	if err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if cn := parseCert(p.t, certPEM).Subject.CommonName; cn != last {
-		p.t.Fatalf("a subject with the common names %q and %q parses as %q", first, last, cn)
+	if cn := parseCert(p.T, certPEM).Subject.CommonName; cn != last {
+		p.T.Fatalf("a subject with the common names %q and %q parses as %q", first, last, cn)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
-	p.write(base+".crt", certPEM)
-	p.write(base+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	p.Write(base+".crt", certPEM)
+	p.Write(base+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }

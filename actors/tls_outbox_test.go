@@ -27,12 +27,12 @@ func tlsPair(t *testing.T) (server, client *tls.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := tls.LoadX509KeyPair(pki.path("server.crt"), pki.path("server.key"))
+	pair, err := tls.LoadX509KeyPair(pki.Path("server.crt"), pki.Path("server.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	server = tls.Server(sock, &tls.Config{Certificates: []tls.Certificate{pair}})
-	cfg, err := tlsconf.Client{CA: pki.path("ca.crt")}.Config(rawServer.LocalAddr().String())
+	cfg, err := tlsconf.Client{CA: pki.Path("ca.crt")}.Config(rawServer.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

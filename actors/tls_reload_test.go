@@ -18,27 +18,27 @@ import (
 // certificate should be replaced: written aside, then renamed into place,
 // so that nobody reads half a file.
 func (p *testPKI) replace(name string, data []byte) {
-	p.t.Helper()
-	tmp := p.path(name + ".new")
+	p.T.Helper()
+	tmp := p.Path(name + ".new")
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
-	if err := os.Rename(tmp, p.path(name)); err != nil {
-		p.t.Fatal(err)
+	if err := os.Rename(tmp, p.Path(name)); err != nil {
+		p.T.Fatal(err)
 	}
 }
 
 // replaceServer replaces server.crt and server.key with a new
 // certificate of ca for J, and returns its serial number.
 func (p *testPKI) replaceServer(ca *tlsconf.CA) *big.Int {
-	p.t.Helper()
+	p.T.Helper()
 	cert, key, err := ca.Issue(tlsconf.LocalServer("J"))
 	if err != nil {
-		p.t.Fatal(err)
+		p.T.Fatal(err)
 	}
 	p.replace("server.key", key)
 	p.replace("server.crt", cert)
-	return parseCert(p.t, cert).SerialNumber
+	return parseCert(p.T, cert).SerialNumber
 }
 
 // serverSerial makes a new TLS connection to ts's "tls" listener and
@@ -63,11 +63,11 @@ func TestTLSReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pki.write("both.crt", append(append([]byte{}, pki.ca.PEM...), second.PEM...))
+	pki.Write("both.crt", append(append([]byte{}, pki.CA.PEM...), second.PEM...))
 	log := new(logBuffer)
 	ts := startServerWith(t, serverOptions{log: log}, pki.listener())
 	trustBoth := pki.tlsConfig(ts, "")
-	trustBoth.RootCAs = mustPool(t, pki.path("both.crt"))
+	trustBoth.RootCAs = mustPool(t, pki.Path("both.crt"))
 
 	open := ts.rawTLS(t, trustBoth, wire.CodecJSON)
 	open.login("T")
@@ -94,7 +94,7 @@ func TestTLSReload(t *testing.T) {
 	}
 
 	// A changed file, without SIGHUP.
-	third := pki.replaceServer(pki.ca)
+	third := pki.replaceServer(pki.CA)
 	eventually(t, "a new connection gets the changed certificate", func() bool {
 		return serverSerial(t, ts, trustBoth).Cmp(third) == 0
 	})
@@ -103,7 +103,7 @@ func TestTLSReload(t *testing.T) {
 	// however many handshakes look.
 	failures := func() int { return strings.Count(log.String(), "cannot use the new TLS files") }
 	before := failures()
-	cert, _, err := pki.ca.Issue(tlsconf.LocalServer("J"))
+	cert, _, err := pki.CA.Issue(tlsconf.LocalServer("J"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +133,12 @@ func TestTLSRevokeClientCA(t *testing.T) {
 	pki.user("G")
 	dropped := newPKI(t, "dropped CA")
 	dropped.user("T")
-	pki.write("T.crt", readFile(t, dropped.path("T.crt")))
-	pki.write("T.key", readFile(t, dropped.path("T.key")))
-	pki.write("clients.crt", append(append([]byte{}, pki.ca.PEM...), dropped.ca.PEM...))
+	pki.Write("T.crt", readFile(t, dropped.Path("T.crt")))
+	pki.Write("T.key", readFile(t, dropped.Path("T.key")))
+	pki.Write("clients.crt", append(append([]byte{}, pki.CA.PEM...), dropped.CA.PEM...))
 	log := new(logBuffer)
 	ts := startServerWith(t, serverOptions{log: log}, pki.listener(
-		`    client_ca   = "`+pki.path("clients.crt")+`"`,
+		`    client_ca   = "`+pki.Path("clients.crt")+`"`,
 		`    client_auth = "require"`,
 		`    login       = "certificate"`))
 
@@ -146,7 +146,7 @@ func TestTLSRevokeClientCA(t *testing.T) {
 	open.send(clientHello)
 	wantGood(t, open.expectReport(wire.IDAuth))
 
-	pki.replace("clients.crt", pki.ca.PEM)
+	pki.replace("clients.crt", pki.CA.PEM)
 	ts.Reload()
 	err := tlsLogin(ts, presentAnyway(pki.tlsConfig(ts, "T")))
 	if err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
@@ -173,11 +173,11 @@ func TestTLSReloadAfterChmod(t *testing.T) {
 
 	// A new certificate and key, the key unreadable but to root.
 	before := looks()
-	cert, key, err := pki.ca.Issue(tlsconf.LocalServer("J"))
+	cert, key, err := pki.CA.Issue(tlsconf.LocalServer("J"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPath := pki.path("server.key")
+	keyPath := pki.Path("server.key")
 	pki.replace("server.key", key)
 	if err := os.Chmod(keyPath, 0); err != nil {
 		t.Fatal(err)

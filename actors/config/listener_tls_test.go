@@ -3,12 +3,12 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bester-project/bester/internal/testpki"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
@@ -18,11 +18,7 @@ import (
 // certificate).
 func writeTLSFiles(t *testing.T, dir string) {
 	t.Helper()
-	ca, err := tlsconf.NewCA("test CA", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"ca.crt": ca.PEM}
+	pki := testpki.NewIn(t, "test CA", dir)
 	past, future := time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour)
 	for base, leaf := range map[string]tlsconf.Leaf{
 		"server": tlsconf.LocalServer("J"),
@@ -30,16 +26,7 @@ func writeTLSFiles(t *testing.T, dir string) {
 		"new":    {CommonName: "J", Server: true, NotBefore: future, NotAfter: future.Add(time.Hour)},
 		"other":  tlsconf.LocalServer("K"),
 	} {
-		cert, key, err := ca.Issue(leaf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[base+".crt"], files[base+".key"] = cert, key
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		pki.Issue(base, leaf)
 	}
 }
 

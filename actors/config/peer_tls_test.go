@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bester-project/bester/internal/testpki"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
@@ -15,27 +16,13 @@ import (
 // into dir/certs, plus a key of another certificate: K's.
 func writePeerCerts(t *testing.T, dir string) {
 	t.Helper()
-	ca, err := tlsconf.NewCA("test CA", tlsconf.DevValidity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jCert, jKey, err := ca.Issue(tlsconf.Leaf{CommonName: "J", Client: true, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, kKey, err := ca.Issue(tlsconf.Leaf{CommonName: "K", Client: true, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	certs := filepath.Join(dir, "certs")
 	if err := os.Mkdir(certs, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"ca.crt": ca.PEM, "j.crt": jCert, "j.key": jKey, "k.key": kKey} {
-		if err := os.WriteFile(filepath.Join(certs, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pki := testpki.NewIn(t, "test CA", certs)
+	pki.Issue("j", tlsconf.Leaf{CommonName: "J", Client: true, Server: true})
+	pki.Issue("k", tlsconf.Leaf{CommonName: "K", Client: true, Server: true})
 }
 
 // loadWithCerts writes src next to the files of writePeerCerts and loads it.

@@ -7,61 +7,38 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bester-project/bester/internal/testpki"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
-// testPKI is a CA made for one test, with a server certificate for the
-// loopback names and a client certificate for the fake server's user, in
-// PEM files in a temporary directory.
+// testPKI is a CA made for one test (testpki), with a server certificate
+// for the loopback names and a client certificate for the fake server's
+// user.
 type testPKI struct {
-	dir    string
+	*testpki.PKI
 	server tls.Certificate
 	pool   *x509.CertPool
 }
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	p := &testPKI{dir: t.TempDir()}
-	ca, err := tlsconf.NewCA("test CA", time.Hour)
-	if err != nil {
+	p := &testPKI{PKI: testpki.New(t, "test CA")}
+	p.Issue("server", tlsconf.LocalServer("localhost"))
+	p.Issue(fakeUser, tlsconf.Leaf{CommonName: fakeUser, Client: true})
+	var err error
+	if p.server, err = tlsconf.LoadKeyPair(p.Path("server.crt"), p.Path("server.key")); err != nil {
 		t.Fatal(err)
 	}
-	p.write(t, "ca.crt", ca.PEM)
-	p.issue(t, ca, "server", tlsconf.LocalServer("localhost"))
-	p.issue(t, ca, fakeUser, tlsconf.Leaf{CommonName: fakeUser, Client: true})
-	if p.server, err = tlsconf.LoadKeyPair(p.path("server.crt"), p.path("server.key")); err != nil {
-		t.Fatal(err)
-	}
-	if p.pool, err = tlsconf.LoadPool(p.path("ca.crt")); err != nil {
+	if p.pool, err = tlsconf.LoadPool(p.Path("ca.crt")); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func (p *testPKI) path(name string) string { return filepath.Join(p.dir, name) }
-
-func (p *testPKI) write(t *testing.T, name string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(p.path(name), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (p *testPKI) issue(t *testing.T, ca *tlsconf.CA, base string, l tlsconf.Leaf) {
-	t.Helper()
-	cert, key, err := ca.Issue(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.write(t, base+".crt", cert)
-	p.write(t, base+".key", key)
 }
 
 // serverTLS is the fake server's TLS: its certificate and, with
@@ -87,7 +64,7 @@ func TestDialTLS(t *testing.T) {
 	s := startFakeServer(t, "tcp", p.serverTLS(tls.NoClientCert))
 	for _, codec := range codecs {
 		c, err := client.Dial(context.Background(), client.Options{Address: s.addr(), Codec: codec,
-			TLS:      p.clientTLS(t, tlsconf.Client{CA: p.path("ca.crt")}, s.addr()),
+			TLS:      p.clientTLS(t, tlsconf.Client{CA: p.Path("ca.crt")}, s.addr()),
 			Username: fakeUser, Password: fakePassword, Timeout: testTimeout})
 		if err != nil {
 			t.Fatalf("%s: Dial over TLS: %v", codec, err)
@@ -132,9 +109,9 @@ func TestDialTLSRefusesServer(t *testing.T) {
 		files tlsconf.Client
 		want  func(error) bool
 	}{
-		{"another CA", tlsconf.Client{CA: other.path("ca.crt")}, unknownCA},
+		{"another CA", tlsconf.Client{CA: other.Path("ca.crt")}, unknownCA},
 		{"the system's CAs", tlsconf.Client{}, unknownCA},
-		{"another name", tlsconf.Client{CA: p.path("ca.crt"), ServerName: "bester.example"}, func(err error) bool {
+		{"another name", tlsconf.Client{CA: p.Path("ca.crt"), ServerName: "bester.example"}, func(err error) bool {
 			return errors.As(err, new(x509.HostnameError)) && strings.Contains(err.Error(), "bester.example")
 		}},
 	}
@@ -166,7 +143,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = client.Handshake(context.Background(), conn, client.Options{
-		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.path("ca.crt")}, s.addr()),
+		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.Path("ca.crt")}, s.addr()),
 		Username: fakeUser, Password: fakePassword, Timeout: 200 * time.Millisecond})
 	if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "tls handshake") {
 		t.Fatalf("got %v, want a deadline error from the TLS handshake", err)
@@ -182,7 +159,7 @@ func TestDialTLSHandshakeCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := client.Dial(ctx, client.Options{Address: s.addr(),
-		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.path("ca.crt")}, s.addr()),
+		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.Path("ca.crt")}, s.addr()),
 		Username: fakeUser, Password: fakePassword, Timeout: testTimeout})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
@@ -194,7 +171,7 @@ func TestDialTLSHandshakeCancelled(t *testing.T) {
 func TestDialCertificateLogin(t *testing.T) {
 	p := newTestPKI(t)
 	s := startFakeServer(t, "tcp", p.serverTLS(tls.RequireAndVerifyClientCert))
-	withCert := tlsconf.Client{CA: p.path("ca.crt"), Cert: p.path(fakeUser + ".crt"), Key: p.path(fakeUser + ".key")}
+	withCert := tlsconf.Client{CA: p.Path("ca.crt"), Cert: p.Path(fakeUser + ".crt"), Key: p.Path(fakeUser + ".key")}
 	for _, codec := range codecs {
 		c, err := client.Dial(context.Background(), client.Options{Address: s.addr(), Codec: codec,
 			TLS: p.clientTLS(t, withCert, s.addr()), Timeout: testTimeout})
@@ -221,7 +198,7 @@ func TestDialCertificateLogin(t *testing.T) {
 	// Without a certificate the server ends the handshake; the error
 	// says so.
 	_, err = client.Dial(context.Background(), client.Options{Address: s.addr(),
-		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.path("ca.crt")}, s.addr()),
+		TLS:      p.clientTLS(t, tlsconf.Client{CA: p.Path("ca.crt")}, s.addr()),
 		Username: fakeUser, Password: fakePassword, Timeout: testTimeout})
 	if err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Fatalf("Dial without a certificate: %v, want the server's certificate required alert", err)
