@@ -80,7 +80,9 @@ func TestGuardPerSourceLimit(t *testing.T) {
 	if _, err := g.Admit(a, time.Minute, quit); !errors.Is(err, ErrGaveUp) {
 		t.Fatalf("third, given up: %v, want ErrGaveUp", err)
 	}
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		time.Sleep(50 * time.Millisecond)
 		first.End(false)
 	}()
@@ -88,8 +90,13 @@ func TestGuardPerSourceLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("third after the first ended: %v", err)
 	}
+	// The third is admitted as soon as the first frees its slot, which
+	// may be before the first has finished leaving.
+	<-ended
 	second.End(false)
 	third.End(false)
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if n := len(g.sources); n != 0 {
 		t.Errorf("%d sources remembered after good logins only", n)
 	}
