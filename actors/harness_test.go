@@ -74,6 +74,7 @@ type testServer struct {
 	t       testing.TB
 	dir     string // runtime dir: sockets live here
 	cfgPath string
+	opts    serverOptions
 }
 
 // serverOptions adjust the server a test starts; the zero value is
@@ -128,6 +129,30 @@ func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	if o.tcp == "" {
 		o.tcp = "127.0.0.1:0"
 	}
+	cfgPath := writeConfig(t, dir, o, extra)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := io.Writer(untilCleanup(t, t.Output()))
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath, opts: o}
+}
+
+// writeConfig writes the configuration of newServerWith (o with its
+// defaults filled) to dir and returns its path.
+func writeConfig(t testing.TB, dir string, o serverOptions, extra string) string {
+	t.Helper()
 	src := fmt.Sprintf(`
 server {
   name             = %q
@@ -155,23 +180,7 @@ informer {
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := io.Writer(untilCleanup(t, t.Output()))
-	if o.log != nil {
-		out = io.MultiWriter(out, o.log)
-	}
-	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+	return cfgPath
 }
 
 // guardedWriter drops what is written once its test has ended: the actor

@@ -1,0 +1,145 @@
+package actors
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// reload rewrites the server's configuration with extra (as newServerWith
+// makes it) and reloads it, as SIGHUP does.
+func (ts *testServer) reload(extra string) {
+	ts.t.Helper()
+	writeConfig(ts.t, ts.dir, ts.opts, extra)
+	ts.Reload()
+}
+
+// waitUp waits until the named handler is up and returns its state.
+func (ts *testServer) waitUp(t *testing.T, handler string) *LinkState {
+	t.Helper()
+	var st *LinkState
+	eventually(t, handler+" up", func() bool {
+		st = ts.handlerState(handler)
+		return st.State == stateUp
+	})
+	return st
+}
+
+// A handler added by a reload answers; the one that did not change keeps
+// its process; the client connected throughout keeps working.
+func TestReloadHandlerAdded(t *testing.T) {
+	h := handlerBlock("h", "stream", "cbor")
+	ts := startServer(t, h)
+	pid := ts.handlerState("h").PID
+	c := ts.dial("T", wire.CodecJSON)
+	wantBad(t, sendForReport(t, c, "h2", "before", act("echo")), wire.CodeUnknownType)
+
+	ts.reload(h + handlerBlock("h2", "stream", "json"))
+	ts.waitUp(t, "h2")
+	echoWorks(t, c, "h2", "added")
+	echoWorks(t, c, "h", "unchanged")
+	if got := ts.handlerState("h").PID; got != pid {
+		t.Fatalf("unchanged handler h was restarted: pid %d, was %d", got, pid)
+	}
+
+	// A reload with nothing new changes nothing.
+	ts.reload(h + handlerBlock("h2", "stream", "json"))
+	echoWorks(t, c, "h", "again")
+	if got := ts.handlerState("h").PID; got != pid {
+		t.Fatalf("handler h was restarted by an empty reload: pid %d, was %d", got, pid)
+	}
+}
+
+// A removed handler's type is unknown at once; the messages it had in
+// flight each get one report (the answer that came, or the timeout); its
+// process ends and its socket goes.
+func TestReloadHandlerRemoved(t *testing.T) {
+	keep := handlerBlock("keep", "stream", "cbor")
+	ts := startServer(t, keep+timedHandler("h", "stream", "cbor", "1s"))
+	pid := ts.handlerState("h").PID
+	c := ts.dial("T", wire.CodecCBOR)
+	if err := c.Send("h", "late", act("late", "ms", 300)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("h", "never", act("never")); err != nil {
+		t.Fatal(err)
+	}
+	ts.waitInFlight(t, "h", 2)
+
+	ts.reload(keep)
+	wantBad(t, sendForReport(t, c, "h", "after", act("echo")), wire.CodeUnknownType)
+	// The late answer comes from the retiring link: its echo, then its
+	// report; the request never answered times out.
+	expectDelivery(t, c, nil)
+	wantGood(t, expectReport(t, c, "late"))
+	wantBad(t, expectReport(t, c, "never"), wire.CodeHandlerTimeout)
+	eventually(t, "the removed handler's process gone", func() bool { return processGone(pid) })
+	eventually(t, "the removed handler's socket removed", func() bool {
+		_, err := os.Stat(filepath.Join(ts.dir, "h.sock"))
+		return os.IsNotExist(err)
+	})
+	// No second report of anything: the next message's report is next.
+	echoWorks(t, c, "keep", "still-connected")
+	for _, st := range ts.HandlerStates() {
+		if st.Name == "h" {
+			t.Fatalf("removed handler still listed: %+v", st)
+		}
+	}
+}
+
+// A changed handler's new process answers once the reload has switched
+// the type to it, while the old one finishes what it had in flight and
+// then ends. The new process listens beside the old one's socket, and a
+// second change moves it back.
+func TestReloadHandlerChanged(t *testing.T) {
+	ts := startServer(t, handlerBlock("h", "stream", "cbor"))
+	oldPID := ts.handlerState("h").PID
+	c := ts.dial("T", wire.CodecCBOR)
+	if err := c.Send("h", "late", act("late", "ms", 300)); err != nil {
+		t.Fatal(err)
+	}
+	ts.waitInFlight(t, "h", 1)
+
+	// The new command answers every request with an echo, even one that
+	// asks to fail.
+	ts.reload(`
+handler "h" {
+  socket  = "h.sock"
+  command = ["/usr/bin/env", "TESTHANDLER_ACT=echo", "$TESTHANDLER"]
+  timeout = "2s"
+}
+`)
+	expectDelivery(t, c, nil)
+	wantGood(t, expectReport(t, c, "late"))
+	st := ts.waitUp(t, "h")
+	if st.PID == oldPID {
+		t.Fatalf("changed handler kept its process %d", oldPID)
+	}
+	if err := c.Send("h", "new", act("fail")); err != nil {
+		t.Fatal(err)
+	}
+	expectDelivery(t, c, nil)
+	wantGood(t, expectReport(t, c, "new"))
+	eventually(t, "the old process gone", func() bool { return processGone(oldPID) })
+	if _, err := os.Stat(filepath.Join(ts.dir, "h.sock~")); err != nil {
+		t.Fatalf("the new process does not listen beside the old socket: %v", err)
+	}
+
+	// Back to the first command: it listens on h.sock again.
+	ts.reload(handlerBlock("h", "stream", "cbor"))
+	echoPID := st.PID
+	eventually(t, "the first command back", func() bool {
+		st := ts.handlerState("h")
+		return st.State == stateUp && st.PID != echoPID
+	})
+	wantBad(t, sendForReport(t, c, "h", "fails-again", act("fail")), wire.CodeHandlerError)
+	if _, err := os.Stat(filepath.Join(ts.dir, "h.sock")); err != nil {
+		t.Fatalf("h.sock: %v", err)
+	}
+	eventually(t, "the echoing process's socket removed", func() bool {
+		_, err := os.Stat(filepath.Join(ts.dir, "h.sock~"))
+		return os.IsNotExist(err)
+	})
+}
