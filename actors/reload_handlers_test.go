@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,4 +143,73 @@ handler "h" {
 		_, err := os.Stat(filepath.Join(ts.dir, "h.sock~"))
 		return os.IsNotExist(err)
 	})
+}
+
+// A reload that fixes a handler whose command keeps failing hands the
+// messages waiting for it to the new link, which answers them.
+func TestReloadHandlerFixedTakesQueue(t *testing.T) {
+	ts := newServer(t, `
+handler "h" {
+  socket  = "h.sock"
+  command = ["/bin/false"]
+  timeout = "1m"
+  restart {
+    backoff_min = "1m"
+    backoff_max = "1m"
+  }
+}
+`)
+	c := ts.dial("T", wire.CodecCBOR)
+	for _, id := range []string{"q1", "q2"} {
+		if err := c.Send("h", id, act("echo", "tag", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.waitQueued(t, "h", 2)
+
+	ts.reload(handlerBlock("h", "stream", "cbor"))
+	echoed, reported := map[string]bool{}, map[string]bool{}
+	for range 4 {
+		in := recv(t, c)
+		switch {
+		case in.Report != nil:
+			wantGood(t, in.Report)
+			reported[in.Report.Payload.ID] = true
+		case in.Kind == wire.MessageTypeReceived:
+			var got struct {
+				Tag string `cbor:"tag"`
+			}
+			if err := in.Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			echoed[got.Tag] = true
+		}
+	}
+	if len(echoed) != 2 || len(reported) != 2 || !reported["q1"] || !reported["q2"] {
+		t.Fatalf("echoed %v, reported %v", echoed, reported)
+	}
+	echoWorks(t, c, "h", "fixed")
+}
+
+// A server that stops while a removed handler still finishes its
+// messages stops that handler too: its message gets shutting_down, once,
+// and its process ends.
+func TestReloadThenStopWithRetiringLink(t *testing.T) {
+	keep := handlerBlock("keep", "stream", "cbor")
+	ts := startServer(t, keep+timedHandler("h", "stream", "cbor", "1m"))
+	pid := ts.handlerState("h").PID
+	c := ts.dial("T", wire.CodecCBOR)
+	if err := c.Send("h", "never", act("never")); err != nil {
+		t.Fatal(err)
+	}
+	ts.waitInFlight(t, "h", 1)
+	ts.reload(keep)
+	wantBad(t, sendForReport(t, c, "h", "after", act("echo")), wire.CodeUnknownType)
+
+	ts.Stop(context.Background())
+	wantBad(t, expectReport(t, c, "never"), wire.CodeShuttingDown)
+	recvEnd(t, c)
+	if !processGone(pid) {
+		t.Fatalf("the retiring handler's process %d outlived the server", pid)
+	}
 }
