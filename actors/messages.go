@@ -215,6 +215,12 @@ type peerStopped struct{}
 // its connection and stops.
 type retirePeer struct{ why string }
 
+// dropPeerConns asks the acceptor, and through it every connection, to
+// close the connections that the named peer servers opened to this one:
+// a reload removed those peers or changed their secret, so what the
+// connection proved when it began no longer holds.
+type dropPeerConns struct{ peers map[string]bool }
+
 // retryPeer asks a peer link that is backing off to connect now (SIGHUP).
 type retryPeer struct{}
 

@@ -18,7 +18,11 @@ import (
 // The new peerBook, which handler links read in sendServers, is swapped
 // in before the old links are told to retire: from then on a sendServers
 // reaches the new link, or is told there is no such peer. A retiring link
-// fails its queued and in-flight messages with peer_unavailable.
+// fails its queued and in-flight messages with peer_unavailable. The
+// connections that a removed peer, or one whose secret changed, opened to
+// this server are closed; the peer's link fails what it had sent on them
+// as on any lost connection, and its next attempt is checked against the
+// secrets the connections' settings hold by then.
 func (s *Server) reloadPeers(next *config.Config) string {
 	old := s.peers.Load()
 	running := make(map[string]peerEntry, len(old.entries))
@@ -29,6 +33,9 @@ func (s *Server) reloadPeers(next *config.Config) string {
 		changes changeSet
 		entries []peerEntry
 		retired []peerRetirement
+		// untrusted are the peers whose connections to this server
+		// proved what no longer holds: removed, or given a new secret.
+		untrusted = make(map[string]bool)
 	)
 	for _, p := range next.Peers {
 		e, ok := running[p.Name]
@@ -39,6 +46,9 @@ func (s *Server) reloadPeers(next *config.Config) string {
 			continue
 		case ok:
 			changes.changed = append(changes.changed, p.Name)
+			if p.Secret != e.cfg.Secret {
+				untrusted[p.Name] = true
+			}
 			retired = append(retired, peerRetirement{e.pid, "changed by reload"})
 		default:
 			changes.added = append(changes.added, p.Name)
@@ -48,12 +58,16 @@ func (s *Server) reloadPeers(next *config.Config) string {
 	for _, e := range old.entries {
 		if _, gone := running[e.cfg.Name]; gone {
 			changes.removed = append(changes.removed, e.cfg.Name)
+			untrusted[e.cfg.Name] = true
 			retired = append(retired, peerRetirement{e.pid, "removed by reload"})
 		}
 	}
 	s.peers.Store(newPeerBook(entries, next.Server.AllowUnnamedPeers))
 	for _, r := range retired {
 		s.sys.Root.Send(r.pid, &retirePeer{why: r.why})
+	}
+	if len(untrusted) > 0 {
+		s.sys.Root.Send(s.acceptor, &dropPeerConns{peers: untrusted})
 	}
 	return changes.String()
 }

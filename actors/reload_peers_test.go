@@ -23,7 +23,8 @@ func TestReloadPeerAdded(t *testing.T) {
 }
 
 // A removed peer's message in flight is reported peer_unavailable, once;
-// sendServers to it then gets what an unknown peer gets.
+// sendServers to it then gets what an unknown peer gets, and the
+// connection it opened to this server is closed.
 func TestReloadPeerRemoved(t *testing.T) {
 	j, k := startPair(t)
 	tj, gk := j.dial("T", wire.CodecJSON), k.dial("G", wire.CodecCBOR)
@@ -48,11 +49,17 @@ func TestReloadPeerRemoved(t *testing.T) {
 	if peers := j.PeerStates(); len(peers) != 0 {
 		t.Fatalf("removed peer still listed: %+v", peers)
 	}
+	// J closed the connection K had opened to it.
+	eventually(t, "K's connection to J closed", func() bool {
+		st := k.peerState("J")
+		return st.Connects > 1 || st.LastError != ""
+	})
 	echoWorks(t, tj, "h", "still-connected")
 }
 
 // A peer whose address changes gets a new link: the message queued for
-// the old address is reported once, and the new address is reached.
+// the old address is reported once, and the new address is reached. The
+// connection the peer opened to this server stays.
 func TestReloadPeerChanged(t *testing.T) {
 	aj := freeAddr(t)
 	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
@@ -76,4 +83,8 @@ func TestReloadPeerChanged(t *testing.T) {
 	}
 	relayAcross(t, tj, gk, "T", "J", "G@K", "after")
 	echoWorks(t, tj, "h", "still-connected")
+	// K's own connection to J proved the same secret: it stays.
+	if st := k.peerState("J"); st.State != stateUp || st.Connects != 1 {
+		t.Fatalf("K's link to J: %+v", st)
+	}
 }
