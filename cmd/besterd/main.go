@@ -39,7 +39,9 @@ func newApp() *cli.Command {
 		Name:  "besterd",
 		Usage: "run a Bester message-exchange server",
 		Description: "SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users and groups files and the TLS\n" +
-			"listeners' certificates, keys and client CAs, and retries handlers that restarted too often.",
+			"listeners' certificates, keys and client CAs, retries handlers that restarted too often, and\n" +
+			"applies the configuration file's handlers and peers: added ones start, changed ones are\n" +
+			"replaced, removed ones stop once their messages are answered; the rest keep running.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Value: "config.hcl", Usage: "path of the HCL configuration `file`"},
 			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config)"},
