@@ -2,11 +2,13 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
 )
 
 // reload rewrites the server's configuration with extra (as newServerWith
@@ -168,26 +170,7 @@ handler "h" {
 	ts.waitQueued(t, "h", 2)
 
 	ts.reload(handlerBlock("h", "stream", "cbor"))
-	echoed, reported := map[string]bool{}, map[string]bool{}
-	for range 4 {
-		in := recv(t, c)
-		switch {
-		case in.Report != nil:
-			wantGood(t, in.Report)
-			reported[in.Report.Payload.ID] = true
-		case in.Kind == wire.MessageTypeReceived:
-			var got struct {
-				Tag string `cbor:"tag"`
-			}
-			if err := in.Decode(&got); err != nil {
-				t.Fatal(err)
-			}
-			echoed[got.Tag] = true
-		}
-	}
-	if len(echoed) != 2 || len(reported) != 2 || !reported["q1"] || !reported["q2"] {
-		t.Fatalf("echoed %v, reported %v", echoed, reported)
-	}
+	collectEchoes(t, c, "q1", "q2")
 	echoWorks(t, c, "h", "fixed")
 }
 
@@ -212,4 +195,72 @@ func TestReloadThenStopWithRetiringLink(t *testing.T) {
 	if !processGone(pid) {
 		t.Fatalf("the retiring handler's process %d outlived the server", pid)
 	}
+}
+
+// collectEchoes reads, in any order, the echo and the good report of each
+// of ids (sent with act echo and their id as tag), and fails on anything
+// else and on a second report of an id.
+func collectEchoes(t *testing.T, c *client.Client, ids ...string) {
+	t.Helper()
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	echoed, reported := map[string]bool{}, map[string]bool{}
+	for range 2 * len(ids) {
+		in := recv(t, c)
+		switch {
+		case in.Report != nil:
+			id := in.Report.Payload.ID
+			wantGood(t, in.Report)
+			if !want[id] || reported[id] {
+				t.Fatalf("unexpected or second report of %q", id)
+			}
+			reported[id] = true
+		case in.Kind == wire.MessageTypeReceived:
+			var got struct {
+				Tag string `cbor:"tag" json:"tag"`
+			}
+			if err := in.Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !want[got.Tag] || echoed[got.Tag] {
+				t.Fatalf("unexpected or second echo of %q", got.Tag)
+			}
+			echoed[got.Tag] = true
+		default:
+			t.Fatalf("unexpected %s", in.Raw)
+		}
+	}
+}
+
+// Messages keep flowing while a handler is changed twice: each one is
+// answered once, by the old process or the new one.
+func TestReloadHandlerChangedUnderLoad(t *testing.T) {
+	first := timedHandler("h", "stream", "cbor", "20s")
+	second := timedHandler("h", "stream", "json", "20s")
+	ts := startServer(t, first)
+	c := ts.dial("T", wire.CodecCBOR)
+	var ids []string
+	send := func(n int, name string, kv ...any) {
+		for range n {
+			id := fmt.Sprint("m-", len(ids))
+			if err := c.Send("h", id, act(name, append([]any{"tag", id}, kv...)...)); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	// The first process holds these for a moment: they are in flight at
+	// the reload. The second one is still starting at the next reload:
+	// its queue goes to the third.
+	send(50, "late", "ms", 300)
+	ts.waitInFlight(t, "h", 50)
+	ts.reload(second)
+	send(50, "echo")
+	ts.reload(first)
+	send(50, "echo")
+	collectEchoes(t, c, ids...)
+	ts.waitUp(t, "h")
+	echoWorks(t, c, "h", "after")
 }

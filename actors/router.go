@@ -38,7 +38,7 @@ func (r *router) setRoute(ctx actor.Context, m *setRoute) {
 	} else {
 		r.links[m.typ] = m.link
 	}
-	if old != nil && old != m.link {
+	if old != nil && old != m.link && m.retire != nil {
 		ctx.Send(old, m.retire)
 	}
 }
