@@ -174,10 +174,11 @@ handler "h" {
 	echoWorks(t, c, "h", "fixed")
 }
 
-// A server that stops while a removed handler still finishes its
-// messages stops that handler too: its message gets shutting_down, once,
+// A handler removed while a message is in flight, and added again: the
+// new process answers while the old one still waits. A server that stops
+// then stops the retiring link too: its message gets shutting_down, once,
 // and its process ends.
-func TestReloadThenStopWithRetiringLink(t *testing.T) {
+func TestReloadReaddedThenStop(t *testing.T) {
 	keep := handlerBlock("keep", "stream", "cbor")
 	ts := startServer(t, keep+timedHandler("h", "stream", "cbor", "1m"))
 	pid := ts.handlerState("h").PID
@@ -188,6 +189,13 @@ func TestReloadThenStopWithRetiringLink(t *testing.T) {
 	ts.waitInFlight(t, "h", 1)
 	ts.reload(keep)
 	wantBad(t, sendForReport(t, c, "h", "after", act("echo")), wire.CodeUnknownType)
+	// Added again while the old process still holds h.sock: the new one
+	// listens beside it.
+	ts.reload(keep + timedHandler("h", "stream", "cbor", "1m"))
+	echoWorks(t, c, "h", "again")
+	if _, err := os.Stat(filepath.Join(ts.dir, "h.sock~")); err != nil {
+		t.Fatalf("the new process does not listen beside the old socket: %v", err)
+	}
 
 	ts.Stop(context.Background())
 	wantBad(t, expectReport(t, c, "never"), wire.CodeShuttingDown)
@@ -263,4 +271,20 @@ func TestReloadHandlerChangedUnderLoad(t *testing.T) {
 	collectEchoes(t, c, ids...)
 	ts.waitUp(t, "h")
 	echoWorks(t, c, "h", "after")
+}
+
+// A configuration file with an error changes no handler.
+func TestReloadBadConfigChangesNothing(t *testing.T) {
+	h := handlerBlock("h", "stream", "cbor")
+	ts := startServer(t, h)
+	pid := ts.handlerState("h").PID
+	c := ts.dial("T", wire.CodecCBOR)
+	ts.reload(handlerBlock("h2", "stream", "cbor") + "handler {\n")
+	echoWorks(t, c, "h", "kept")
+	if st := ts.handlerState("h"); st.PID != pid {
+		t.Fatalf("handler h restarted: %+v", st)
+	}
+	if states := ts.HandlerStates(); len(states) != 1 {
+		t.Fatalf("handlers %+v", states)
+	}
 }
