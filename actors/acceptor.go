@@ -70,6 +70,10 @@ func (a *acceptor) Receive(ctx actor.Context) {
 	case *closeConns:
 		a.closing = true
 		a.tellAll(ctx, m)
+	case *dropPeerConns:
+		for _, c := range ctx.Children() {
+			ctx.Send(c, m)
+		}
 	case *actor.Terminated:
 		delete(a.quiet, m.Who.Id)
 		a.answerWaiter(ctx)

@@ -337,6 +337,14 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *closeConns:
 		c.closing = true
 		c.whenDone(ctx)
+	case *dropPeerConns:
+		if c.peer != "" && m.peers[c.peer] {
+			// Its messages in flight get their reports nowhere: the peer
+			// fails them as on any lost connection.
+			c.logger().Info("closing the connection of a peer server a reload removed or gave a new secret")
+			c.dropped = true
+			ctx.Stop(ctx.Self())
+		}
 	case *flushed:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:

@@ -130,11 +130,7 @@ func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	if o.tcp == "" {
 		o.tcp = "127.0.0.1:0"
 	}
-	src := configSource(o, dir, extra)
-	cfgPath := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, o, extra)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +150,11 @@ func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath, opts: o}
 }
 
-// configSource is the configuration newServerWith writes: the fixed head
-// o (with its defaults filled) and dir make, and extra.
-func configSource(o serverOptions, dir, extra string) string {
+// writeConfig writes the configuration of newServerWith to dir, the
+// fixed head o (with its defaults filled) and dir make and extra, and
+// returns its path.
+func writeConfig(t testing.TB, dir string, o serverOptions, extra string) string {
+	t.Helper()
 	src := fmt.Sprintf(`
 server {
   name             = %q
@@ -182,7 +180,12 @@ informer {
 	if !strings.Contains(extra, "\nlog {") { // the level of the server's logger, which a reload sets
 		src += "log {\n  level = \"debug\"\n}\n"
 	}
-	return strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
+	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
+	cfgPath := filepath.Join(dir, "bester.hcl")
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
 }
 
 // guardedWriter drops what is written once its test has ended: the actor

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,11 +46,7 @@ func (s *Server) Reload() {
 		return
 	}
 	s.apply(cur, p)
-	if len(p.changes) == 0 {
-		s.log.Info("reload: nothing changed")
-	} else {
-		s.log.Info("reload: " + strings.Join(p.changes, "; "))
-	}
+	s.log.Info("reload: " + p.summary())
 	s.retry()
 }
 
@@ -65,14 +63,32 @@ func (s *Server) PinLogLevel(level string) {
 // nothing the running server uses is touched yet.
 type reloadPlan struct {
 	next    *config.Config
-	changes []string // the summary's parts, in order
+	changes []string // the summary's parts
 	auth    authPlan
 	lists   listenerPlan
 	monitor monitorPlan
 }
 
-// note adds a part to the summary.
+// summaryOrder is the order of the summary's parts, by what each begins
+// with.
+var summaryOrder = []string{"handlers", "peers", "listeners", "TLS files", "limits", "log level",
+	"auth", "users", "groups", "permissions", "monitor"}
+
+// note adds a part to the summary; it begins with one of summaryOrder.
 func (p *reloadPlan) note(part string) { p.changes = append(p.changes, part) }
+
+// summary is what the reload changed, in summaryOrder, or that nothing
+// did.
+func (p *reloadPlan) summary() string {
+	if len(p.changes) == 0 {
+		return "nothing changed"
+	}
+	rank := func(part string) int {
+		return slices.IndexFunc(summaryOrder, func(kind string) bool { return strings.HasPrefix(part, kind) })
+	}
+	slices.SortStableFunc(p.changes, func(a, b string) int { return cmp.Compare(rank(a), rank(b)) })
+	return strings.Join(p.changes, "; ")
+}
 
 // discard undoes what prepare did: a rejected plan leaves nothing open.
 func (p *reloadPlan) discard() {
@@ -94,7 +110,8 @@ func (s *Server) prepare(cur *config.Config, p *reloadPlan) error {
 // apply switches the server to the plan, in an order that loses nothing:
 // the log level first, so that what follows logs as the new file says;
 // then who may log in and send what, and the limits; the handlers' codecs
-// and the new connections' settings before any new listener accepts; the
+// and the new connections' settings; the peers and handlers
+// (reloadPeers, reloadHandlers), before any new listener accepts; the
 // listeners; the monitor; and last the configuration readers see.
 func (s *Server) apply(cur *config.Config, p *reloadPlan) {
 	next := p.next
@@ -107,6 +124,14 @@ func (s *Server) apply(cur *config.Config, p *reloadPlan) {
 	s.applyLimits(cur, p)
 	s.handlerCodecs.set(next.Handlers)
 	s.sys.Root.Send(s.acceptor, &useSettings{s.connSettingsFor(next)})
+	// Peers first: a new handler may send to a new peer at once. New
+	// connections check the new peers' secrets already.
+	if peers := s.reloadPeers(next); peers != "" {
+		p.note("peers " + peers)
+	}
+	if handlers := s.reloadHandlers(next); handlers != "" {
+		p.note("handlers " + handlers)
+	}
 	s.applyListeners(p)
 	s.applyMonitor(p)
 	if newLevel {
@@ -118,10 +143,10 @@ func (s *Server) apply(cur *config.Config, p *reloadPlan) {
 // retry makes handlers that restarted too often try again, and peers that
 // are backing off connect now, as every SIGHUP does.
 func (s *Server) retry() {
-	for _, pid := range s.links {
-		s.sys.Root.Send(pid, &retryLink{})
+	for _, e := range s.links.current() {
+		s.sys.Root.Send(e.pid, &retryLink{})
 	}
-	for _, pid := range s.peers {
-		s.sys.Root.Send(pid, &retryPeer{})
+	for _, e := range s.peers.Load().entries {
+		s.sys.Root.Send(e.pid, &retryPeer{})
 	}
 }

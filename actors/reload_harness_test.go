@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -30,9 +29,7 @@ func (r *reloadable) reload(server, extra string) string {
 	r.t.Helper()
 	o := r.opts
 	o.server = server
-	if err := os.WriteFile(r.cfgPath, []byte(configSource(o, r.dir, extra)), 0o600); err != nil {
-		r.t.Fatal(err)
-	}
+	writeConfig(r.t, r.dir, o, extra)
 	before := len(r.log.String())
 	r.Reload()
 	return r.log.String()[before:]

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"reflect"
 	"strings"
 
 	"github.com/bester-project/bester/actors/config"
@@ -74,12 +73,6 @@ func restartOnly(cur, next *config.Config) []string {
 	}
 	if (cur.Informer == nil) != (next.Informer == nil) || cur.Informer != nil && *cur.Informer != *next.Informer {
 		changed = append(changed, "the informer block")
-	}
-	if !reflect.DeepEqual(cur.Handlers, next.Handlers) {
-		changed = append(changed, "the handler blocks")
-	}
-	if !reflect.DeepEqual(cur.Peers, next.Peers) {
-		changed = append(changed, "the peer blocks")
 	}
 	return changed
 }

@@ -83,11 +83,11 @@ type Server struct {
 	// reloading serialises Reload, and Reload with the beginning of Stop.
 	reloading sync.Mutex
 
-	router    *actor.PID
-	acceptor  *actor.PID
-	links     map[string]*actor.PID
-	linkOrder []string
-	peers     map[string]*actor.PID
+	router   *actor.PID
+	acceptor *actor.PID
+	links    linkSet
+	// peers is the current peerBook, shared with the handler links.
+	peers atomic.Pointer[peerBook]
 
 	// listeners are the client listeners in configuration order; a
 	// reload replaces the slice (under listenersMu), never changes it.
@@ -111,10 +111,9 @@ type Server struct {
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s := &Server{log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
-		connLimits: newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
-		handshakes: newHandshakeSlots(),
-		links:      make(map[string]*actor.PID),
-		peers:      make(map[string]*actor.PID), strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
+		connLimits:   newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
+		handshakes:   newHandshakeSlots(),
+		strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
 	s.current.Store(cfg)
 	s.budget = newBudget(cfg.Server.BufferBudget)
 	s.logins = auth.NewGuard(guardSettingsOf(&cfg.Server))
@@ -197,50 +196,53 @@ func (s *Server) Start() (err error) {
 	return nil
 }
 
-// fanoutGrace is how much longer than the slowest peer's timeout a
-// sendServers may wait before its handler link gives up on a peer link.
-const fanoutGrace = time.Second
-
-// fanoutTimeout is the handler links' backstop for sendServers.
-func (s *Server) fanoutTimeout() time.Duration {
-	var d time.Duration
-	if s.cfg().Server.AllowUnnamedPeers {
-		d = config.DefaultPeerTimeout // what an exchange with an unnamed peer may take
-	}
-	for _, p := range s.cfg().Peers {
-		d = max(d, p.Timeout)
-	}
-	return d + fanoutGrace
-}
-
 // startActors spawns the router, one link per peer, one link per handler
 // and the acceptor.
 func (s *Server) startActors() {
 	root := s.sys.Root
-	for _, p := range s.cfg().Peers {
-		ps := &peerSettings{peer: p, server: s.cfg().Server.Name, maxFrame: s.cfg().Server.MaxFrame, pool: s.pool,
-			log: s.log.Named("peer").With("peer", p.Name)}
-		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
+	cfg := s.cfg()
+	peers := make([]peerEntry, 0, len(cfg.Peers))
+	for _, p := range cfg.Peers {
+		peers = append(peers, peerEntry{cfg: p, pid: s.spawnPeer(p)})
 	}
-	links := make(map[string]*actor.PID, len(s.cfg().Handlers))
-	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }, onPool(s.pool)))
-	informerPath := ""
-	if s.cfg().Informer != nil {
-		informerPath = s.cfg().Informer.Socket
+	s.peers.Store(newPeerBook(peers, cfg.Server.AllowUnnamedPeers))
+	routes := make(map[string]*actor.PID, len(cfg.Handlers))
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: routes} }, onPool(s.pool)))
+	links := make([]*linkEntry, 0, len(cfg.Handlers))
+	for _, h := range cfg.Handlers {
+		e := s.spawnLink(h, h.Socket)
+		routes[h.Name] = e.pid // written before any listener accepts, so the router's reads follow it
+		links = append(links, e)
 	}
-	for _, h := range s.cfg().Handlers {
-		ls := &linkSettings{handler: h, server: s.cfg().Server.Name, informer: informerPath,
-			maxFrame: s.cfg().Server.MaxFrame, maxRecipients: s.cfg().Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
-			log:   s.log.Named("handler").With("handler", h.Name),
-			peers: s.peers, allowUnnamed: s.cfg().Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
-		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
-		links[h.Name] = pid
-		s.linkOrder = append(s.linkOrder, h.Name)
-	}
-	s.links = links // written before any listener accepts, so the router's reads follow it
-	settings := s.connSettingsFor(s.cfg())
+	s.links.replace(links, nil)
+	settings := s.connSettingsFor(cfg)
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
+}
+
+// spawnPeer starts the link to peer p.
+func (s *Server) spawnPeer(p config.Peer) *actor.PID {
+	cfg := s.cfg()
+	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool,
+		log: s.log.Named("peer").With("peer", p.Name)}
+	return s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
+}
+
+// spawnLink starts the link of handler h, whose process (if it has a
+// command) listens on socket.
+func (s *Server) spawnLink(h config.Handler, socket string) *linkEntry {
+	cfg := s.cfg()
+	informerPath := ""
+	if cfg.Informer != nil {
+		informerPath = cfg.Informer.Socket
+	}
+	e := &linkEntry{cfg: h, socket: socket}
+	h.Socket = socket
+	ls := &linkSettings{handler: h, server: cfg.Server.Name, informer: informerPath,
+		maxFrame: cfg.Server.MaxFrame, maxRecipients: cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
+		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers}
+	e.pid = s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
+	return e
 }
 
 // maxIdleGoroutines bounds the goroutines the server keeps waiting for
@@ -263,14 +265,17 @@ func onPool(pool *gopool.Pool) actor.PropsOption {
 	return actor.WithDispatcher(pooledDispatcher{pool})
 }
 
-// HandlerStates asks every handler link for its state.
+// HandlerStates asks every handler link that serves a type for its
+// state, in configuration order; links that a reload retired are not
+// shown.
 func (s *Server) HandlerStates() []*LinkState {
-	out := make([]*LinkState, 0, len(s.linkOrder))
-	for _, name := range s.linkOrder {
-		res, err := s.sys.Root.RequestFuture(s.links[name], &getLinkState{}, stateTimeout).Result()
+	links := s.links.current()
+	out := make([]*LinkState, 0, len(links))
+	for _, e := range links {
+		res, err := s.sys.Root.RequestFuture(e.pid, &getLinkState{}, stateTimeout).Result()
 		st, ok := res.(*LinkState)
 		if err != nil || !ok {
-			st = &LinkState{Name: name, State: "unknown"}
+			st = &LinkState{Name: e.cfg.Name, State: "unknown"}
 		}
 		out = append(out, st)
 	}
@@ -279,12 +284,13 @@ func (s *Server) HandlerStates() []*LinkState {
 
 // PeerStates asks every peer link for its state, in configuration order.
 func (s *Server) PeerStates() []*PeerState {
-	out := make([]*PeerState, 0, len(s.cfg().Peers))
-	for _, p := range s.cfg().Peers {
-		res, err := s.sys.Root.RequestFuture(s.peers[p.Name], &getPeerState{}, stateTimeout).Result()
+	peers := s.peers.Load().entries
+	out := make([]*PeerState, 0, len(peers))
+	for _, e := range peers {
+		res, err := s.sys.Root.RequestFuture(e.pid, &getPeerState{}, stateTimeout).Result()
 		st, ok := res.(*PeerState)
 		if err != nil || !ok {
-			st = &PeerState{Name: p.Name, Address: p.Address, State: "unknown"}
+			st = &PeerState{Name: e.cfg.Name, Address: e.cfg.Address, State: "unknown"}
 		}
 		out = append(out, st)
 	}
@@ -343,7 +349,9 @@ func (s *Server) stop(ctx context.Context) {
 	// The monitor stays up while connections drain, answering /readyz
 	// with 503, so that a load balancer sees the stop rather than a
 	// refused connection.
-	s.reloading.Lock() // a reload in progress finishes first; none begins after
+	// A reload under way finishes first, and none starts after this: a
+	// link it spawned later would miss stopLink.
+	s.reloading.Lock()
 	s.stopping.Store(true)
 	s.reloading.Unlock()
 	s.closeListeners()
@@ -373,9 +381,10 @@ func (s *Server) stop(ctx context.Context) {
 	}
 	cancel()
 
-	s.stopAll("handler", s.links, &stopLink{}, linkStopTimeout)
+	links, peers := s.links.all(), s.peers.Load().byName
+	s.stopAll("handler", links, &stopLink{}, linkStopTimeout)
 	// Peers stop after the links, which have reported what waited for them.
-	s.stopAll("peer", s.peers, &stopPeer{}, peerStopTimeout)
+	s.stopAll("peer", peers, &stopPeer{}, peerStopTimeout)
 	// The links' last reports are in the connections' mailboxes before
 	// closeConns, so the connections write them before they close.
 	root.RequestWithCustomSender(s.acceptor, &closeConns{}, waiter)
@@ -389,10 +398,10 @@ func (s *Server) stop(ctx context.Context) {
 	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
 		root.PoisonFuture(pid).Wait()
 	}
-	for _, pid := range s.links {
+	for _, pid := range links {
 		root.PoisonFuture(pid).Wait()
 	}
-	for _, pid := range s.peers {
+	for _, pid := range peers {
 		root.PoisonFuture(pid).Wait()
 	}
 	s.removeSockets()
@@ -410,7 +419,9 @@ func (s *Server) stopAll(kind string, pids map[string]*actor.PID, msg any, timeo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.sys.Root.RequestFuture(pid, msg, timeout).Result(); err != nil {
+			// A link a reload retired may have stopped by itself meanwhile.
+			_, err := s.sys.Root.RequestFuture(pid, msg, timeout).Result()
+			if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
 				s.log.Error(kind+" did not stop in time", kind, name, "error", err)
 			}
 		}()

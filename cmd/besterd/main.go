@@ -39,10 +39,12 @@ func newApp() *cli.Command {
 		Name:  "besterd",
 		Usage: "run a Bester message-exchange server",
 		Description: "SIGINT and SIGTERM stop it gracefully. SIGHUP re-reads the whole configuration file, with the users,\n" +
-			"groups and TLS files it names, and applies what changed; a file with any error, or a change that needs a\n" +
-			"restart (server name, max_frame, runtime_dir, the informer...), is rejected whole and the running configuration\n" +
-			"stays. The log says why, or sums up what changed in one line. SIGHUP also retries handlers that restarted\n" +
-			"too often. See docs/configuration.md, \"What SIGHUP reloads\".",
+			"groups and TLS files it names, and applies what changed: handlers and peers added start, changed ones are\n" +
+			"replaced, removed ones stop once their messages are answered; listeners open and close; limits, the log\n" +
+			"level, auth, permissions and the monitor change; what nothing changed keeps running. A file with any error,\n" +
+			"or a change that needs a restart (server name, max_frame, runtime_dir, the informer...), is rejected whole\n" +
+			"and the running configuration stays. The log says why, or sums up what changed in one line. SIGHUP also\n" +
+			"retries handlers that restarted too often. See docs/configuration.md, \"What SIGHUP reloads\".",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Value: "config.hcl", Usage: "path of the HCL configuration `file`"},
 			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config, at reloads too)"},

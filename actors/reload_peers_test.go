@@ -1,0 +1,90 @@
+package actors
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+)
+
+// A peer added by a reload is reachable by sendServers at once; the
+// client connected throughout keeps working.
+func TestReloadPeerAdded(t *testing.T) {
+	aj := freeAddr(t)
+	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers())
+	tj, gk := j.dial("T", wire.CodecJSON), k.dial("G", wire.CodecCBOR)
+	r := sendForReport(t, tj, "relay", "before", map[string]any{"to": "G@K", "body": 1})
+	wantBad(t, r, wire.CodePeerUnavailable)
+
+	j.reload(fedHandlers() + peerBlock("K", k.Addr("tcp").String(), fedSecret, fastPeer))
+	relayAcross(t, tj, gk, "T", "J", "G@K", "after")
+	echoWorks(t, tj, "h", "still-connected")
+}
+
+// A removed peer's message in flight is reported peer_unavailable, once;
+// sendServers to it then gets what an unknown peer gets, and the
+// connection it opened to this server is closed.
+func TestReloadPeerRemoved(t *testing.T) {
+	j, k := startPair(t)
+	tj, gk := j.dial("T", wire.CodecJSON), k.dial("G", wire.CodecCBOR)
+	relayAcross(t, tj, gk, "T", "J", "G@K", "before")
+	// K's handler holds this one for a while: it is in flight on J's link.
+	if err := tj.Send("h", "held", act("route", "route", "K", "then", "late", "ms", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a message in flight to K", func() bool { return j.peerState("K").InFlight == 1 })
+
+	j.reload(fedHandlers())
+	r := expectReport(t, tj, "held")
+	wantBad(t, r, wire.CodePeerUnavailable)
+	if !strings.Contains(r.Header.Detail, "removed by reload") {
+		t.Fatalf("report %+v", r)
+	}
+	r = sendForReport(t, tj, "relay", "after", map[string]any{"to": "G@K", "body": 1})
+	wantBad(t, r, wire.CodePeerUnavailable)
+	if !strings.Contains(r.Header.Detail, `no peer named "K"`) {
+		t.Fatalf("report %+v", r)
+	}
+	if peers := j.PeerStates(); len(peers) != 0 {
+		t.Fatalf("removed peer still listed: %+v", peers)
+	}
+	// J closed the connection K had opened to it.
+	eventually(t, "K's connection to J closed", func() bool {
+		st := k.peerState("J")
+		return st.Connects > 1 || st.LastError != ""
+	})
+	echoWorks(t, tj, "h", "still-connected")
+}
+
+// A peer whose address changes gets a new link: the message queued for
+// the old address is reported once, and the new address is reached. The
+// connection the peer opened to this server stays.
+func TestReloadPeerChanged(t *testing.T) {
+	aj := freeAddr(t)
+	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj},
+		fedHandlers()+peerBlock("K", freeAddr(t), fedSecret, fastPeer, `  timeout = "1m"`)) // nothing listens there
+	tj, gk := j.dial("T", wire.CodecJSON), k.dial("G", wire.CodecCBOR)
+	if err := tj.Send("relay", "queued", map[string]any{"to": "G@K", "body": 1}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a message queued for K", func() bool { return j.peerState("K").Queued == 1 })
+
+	j.reload(fedHandlers() + peerBlock("K", k.Addr("tcp").String(), fedSecret, fastPeer))
+	r := expectReport(t, tj, "queued")
+	wantBad(t, r, wire.CodePeerUnavailable)
+	if !strings.Contains(r.Header.Detail, "changed by reload") {
+		t.Fatalf("report %+v", r)
+	}
+	j.waitPeerUp(t, "K")
+	if st := j.peerState("K"); st.Address != k.Addr("tcp").String() {
+		t.Fatalf("peer K at %s, want %s", st.Address, k.Addr("tcp"))
+	}
+	relayAcross(t, tj, gk, "T", "J", "G@K", "after")
+	echoWorks(t, tj, "h", "still-connected")
+	// K's own connection to J proved the same secret: it stays.
+	if st := k.peerState("J"); st.State != stateUp || st.Connects != 1 {
+		t.Fatalf("K's link to J: %+v", st)
+	}
+}
