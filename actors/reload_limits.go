@@ -10,8 +10,8 @@ import (
 // can change it.
 type serverSetting struct {
 	name string
-	// restart: what the setting shapes is built once, at start (the
-	// handler and peer links, the informer, the runtime directory, the
+	// restart: what the setting shapes is built once, at start (every
+	// handler and peer link, the informer, the runtime directory, the
 	// garbage collector's target, which besterd sets).
 	restart bool
 	value   func(*config.Server) any
@@ -20,15 +20,15 @@ type serverSetting struct {
 // serverSettings lists every setting of the server block (a test checks
 // that none is missing). Those a reload can change apply at once
 // (buffer_budget, max_connections, max_connections_per_address, the rates,
-// the login guard's, shutdown_timeout) or to connections opened after the
-// reload (the others): see docs/configuration.md.
+// the login guard's, shutdown_timeout, allow_unnamed_peers through the
+// peerBook) or to connections opened after the reload (the others): see
+// docs/configuration.md.
 var serverSettings = []serverSetting{
 	{"name", true, func(s *config.Server) any { return s.Name }},
 	{"max_frame", true, func(s *config.Server) any { return s.MaxFrame }},
 	{"runtime_dir", true, func(s *config.Server) any { return s.RuntimeDir }},
 	{"max_recipients", true, func(s *config.Server) any { return s.MaxRecipients }},
 	{"gc_percent", true, func(s *config.Server) any { return s.GCPercent }},
-	{"allow_unnamed_peers", true, func(s *config.Server) any { return s.AllowUnnamedPeers }},
 	{"shutdown_timeout", false, func(s *config.Server) any { return s.ShutdownTimeout }},
 	{"auth_timeout", false, func(s *config.Server) any { return s.AuthTimeout }},
 	{"idle_timeout", false, func(s *config.Server) any { return s.IdleTimeout }},
@@ -45,6 +45,7 @@ var serverSettings = []serverSetting{
 	{"message_burst", false, func(s *config.Server) any { return s.MessageBurst }},
 	{"byte_rate", false, func(s *config.Server) any { return s.ByteRate }},
 	{"byte_burst", false, func(s *config.Server) any { return s.ByteBurst }},
+	{"allow_unnamed_peers", false, func(s *config.Server) any { return s.AllowUnnamedPeers }},
 	{"allow_legacy_peers", false, func(s *config.Server) any { return s.AllowLegacyPeers }},
 	{"max_login_failures", false, func(s *config.Server) any { return s.MaxLoginFailures }},
 	{"login_block", false, func(s *config.Server) any { return s.LoginBlock }},
