@@ -99,3 +99,20 @@ func TestReloadPeerChanged(t *testing.T) {
 		t.Fatalf("K's link to J: %+v", st)
 	}
 }
+
+// A peer whose secret changes on this server only: the new link's
+// credentials are refused by the peer, and the connection the peer had
+// opened here with the old secret is closed.
+func TestReloadPeerSecretChanged(t *testing.T) {
+	j, k := startPair(t)
+	tj := j.dial("T", wire.CodecJSON)
+	j.reload(fedHandlers() + peerBlock("K", k.Addr("tcp").String(), "a-new-secret", fastPeer))
+	eventually(t, "K refuses J's new secret", func() bool {
+		return strings.Contains(j.peerState("K").LastError, "unauthorized")
+	})
+	eventually(t, "K's connection to J closed", func() bool {
+		st := k.peerState("J")
+		return st.Connects > 1 || st.LastError != ""
+	})
+	echoWorks(t, tj, "h", "still-connected")
+}
