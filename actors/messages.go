@@ -211,9 +211,13 @@ type stopPeer struct{}
 type peerStopped struct{}
 
 // retirePeer tells a peer link that a reload removed or changed its peer
-// (why says which): it fails what it holds with peer_unavailable, closes
-// its connection and stops.
-type retirePeer struct{ why string }
+// (why says which): it hands the messages not sent yet to successor (the
+// changed peer's new link; nil for a removed peer), fails the rest with
+// peer_unavailable, closes its connection and stops.
+type retirePeer struct {
+	why       string
+	successor *actor.PID
+}
 
 // dropPeerConns asks the acceptor, and through it every connection, to
 // close the connections that the named peer servers opened to this one:

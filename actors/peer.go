@@ -424,17 +424,42 @@ func (l *peerLink) stop(ctx actor.Context) {
 	}
 }
 
-// retire stops the link of a peer that a reload removed or changed: what
-// it holds fails with peer_unavailable. The actor itself stops a moment
-// later: a handler link that took it from the peerBook just before the
-// reload replaced the book may still send it a message, which gets the
-// same answer meanwhile (and the fan-out's backstop after that).
+// retire stops the link of a peer that a reload removed or changed. The
+// messages still waiting for the connection go to the successor, when the
+// peer changed; the rest fail with peer_unavailable. The actor itself
+// stops a moment later: a handler link that took it from the peerBook
+// just before the reload replaced the book may still send it a message,
+// which gets the same answer meanwhile (and the fan-out's backstop after
+// that).
 func (l *peerLink) retire(ctx actor.Context, m *retirePeer) {
+	handed := 0
+	if m.successor != nil {
+		handed = l.handOver(ctx, m.successor)
+	}
 	l.log.Info("peer "+m.why+": failing its messages and closing its connection", "in_flight", l.inFlight(),
-		"queued", l.queued)
+		"queued", l.queued, "handed_to_successor", handed)
 	l.close(ctx, wire.Errorf(wire.CodePeerUnavailable,
 		"peer %s %s; a message already sent may or may not have been delivered", l.peer.Name, m.why))
 	l.timers.sendOnce(fanoutGrace, &actor.PoisonPill{})
+}
+
+// handOver passes the messages not sent yet to successor, which answers
+// their senders instead, and returns how many there were.
+func (l *peerLink) handOver(ctx actor.Context, successor *actor.PID) int {
+	n := 0
+	for _, pm := range l.queue {
+		if pm.done {
+			continue
+		}
+		pm.done = true
+		delete(l.msgs, pm.id)
+		l.queued--
+		ctx.Send(successor, &peerSend{token: pm.token, replyTo: pm.replyTo, origin: pm.msg.Header.Origin,
+			typ: pm.msg.Payload.Type, data: pm.msg.Payload.Data, codec: l.peer.Codec, hops: pm.msg.Header.Hops})
+		n++
+	}
+	l.queue = nil
+	return n
 }
 
 // close fails everything with err, closes the connection and ends the

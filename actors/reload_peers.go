@@ -18,7 +18,9 @@ import (
 // The new peerBook, which handler links read in sendServers, is swapped
 // in before the old links are told to retire: from then on a sendServers
 // reaches the new link, or is told there is no such peer. A retiring link
-// fails its queued and in-flight messages with peer_unavailable. The
+// hands the messages still waiting for its connection to the changed
+// peer's new link, and fails those in flight (and, for a removed peer,
+// the waiting ones too) with peer_unavailable. The
 // connections that a removed peer, or one whose secret changed, opened to
 // this server are closed; the peer's link fails what it had sent on them
 // as on any lost connection, and its next attempt is checked against the
@@ -40,31 +42,32 @@ func (s *Server) reloadPeers(next *config.Config) string {
 	for _, p := range next.Peers {
 		e, ok := running[p.Name]
 		delete(running, p.Name)
-		switch {
-		case ok && reflect.DeepEqual(e.cfg, p):
+		if ok && reflect.DeepEqual(e.cfg, p) {
 			entries = append(entries, e)
 			continue
-		case ok:
-			changes.changed = append(changes.changed, p.Name)
-			if p.Secret != e.cfg.Secret {
-				untrusted[p.Name] = true
-			}
-			retired = append(retired, peerRetirement{e.pid, "changed by reload"})
-		default:
-			changes.added = append(changes.added, p.Name)
 		}
-		entries = append(entries, peerEntry{cfg: p, pid: s.spawnPeer(p)})
+		fresh := peerEntry{cfg: p, pid: s.spawnPeer(p)}
+		entries = append(entries, fresh)
+		if !ok {
+			changes.added = append(changes.added, p.Name)
+			continue
+		}
+		changes.changed = append(changes.changed, p.Name)
+		if p.Secret != e.cfg.Secret {
+			untrusted[p.Name] = true
+		}
+		retired = append(retired, peerRetirement{e.pid, &retirePeer{why: "changed by reload", successor: fresh.pid}})
 	}
 	for _, e := range old.entries {
 		if _, gone := running[e.cfg.Name]; gone {
 			changes.removed = append(changes.removed, e.cfg.Name)
 			untrusted[e.cfg.Name] = true
-			retired = append(retired, peerRetirement{e.pid, "removed by reload"})
+			retired = append(retired, peerRetirement{e.pid, &retirePeer{why: "removed by reload"}})
 		}
 	}
 	s.peers.Store(newPeerBook(entries, next.Server.AllowUnnamedPeers))
 	for _, r := range retired {
-		s.sys.Root.Send(r.pid, &retirePeer{why: r.why})
+		s.sys.Root.Send(r.link, r.msg)
 	}
 	if len(untrusted) > 0 {
 		s.sys.Root.Send(s.acceptor, &dropPeerConns{peers: untrusted})
@@ -72,8 +75,8 @@ func (s *Server) reloadPeers(next *config.Config) string {
 	return changes.String()
 }
 
-// peerRetirement is a peer link a reload retires, and why.
+// peerRetirement is a peer link a reload retires, and what it is told.
 type peerRetirement struct {
-	pid *actor.PID
-	why string
+	link *actor.PID
+	msg  *retirePeer
 }

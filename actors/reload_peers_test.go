@@ -57,9 +57,11 @@ func TestReloadPeerRemoved(t *testing.T) {
 	echoWorks(t, tj, "h", "still-connected")
 }
 
-// A peer whose address changes gets a new link: the message queued for
-// the old address is reported once, and the new address is reached. The
-// connection the peer opened to this server stays.
+// A peer whose address changes gets a new link, which takes over the
+// message queued for the old address and delivers it. A change of
+// another field fails the message in flight on the old connection, once.
+// The connection the peer opened to this server stays: its secret did not
+// change.
 func TestReloadPeerChanged(t *testing.T) {
 	aj := freeAddr(t)
 	k := startServerWith(t, serverOptions{name: "K"}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
@@ -71,20 +73,46 @@ func TestReloadPeerChanged(t *testing.T) {
 	}
 	eventually(t, "a message queued for K", func() bool { return j.peerState("K").Queued == 1 })
 
-	j.reload(fedHandlers() + peerBlock("K", k.Addr("tcp").String(), fedSecret, fastPeer))
-	r := expectReport(t, tj, "queued")
+	kAddr := k.Addr("tcp").String()
+	j.reload(fedHandlers() + peerBlock("K", kAddr, fedSecret, fastPeer, `  timeout = "1m"`))
+	wantGood(t, expectReport(t, tj, "queued"))
+	expectDelivery(t, gk, nil)
+	if st := j.peerState("K"); st.Address != kAddr || st.State != stateUp {
+		t.Fatalf("peer K: %+v, want up at %s", st, kAddr)
+	}
+
+	// K's handler holds this one for a while: it is in flight on J's link
+	// when the link is replaced.
+	if err := tj.Send("h", "held", act("route", "route", "K", "then", "late", "ms", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a message in flight to K", func() bool { return j.peerState("K").InFlight == 1 })
+	j.reload(fedHandlers() + peerBlock("K", kAddr, fedSecret, fastPeer, `  timeout = "30s"`))
+	r := expectReport(t, tj, "held")
 	wantBad(t, r, wire.CodePeerUnavailable)
 	if !strings.Contains(r.Header.Detail, "changed by reload") {
 		t.Fatalf("report %+v", r)
 	}
-	j.waitPeerUp(t, "K")
-	if st := j.peerState("K"); st.Address != k.Addr("tcp").String() {
-		t.Fatalf("peer K at %s, want %s", st.Address, k.Addr("tcp"))
-	}
 	relayAcross(t, tj, gk, "T", "J", "G@K", "after")
 	echoWorks(t, tj, "h", "still-connected")
-	// K's own connection to J proved the same secret: it stays.
 	if st := k.peerState("J"); st.State != stateUp || st.Connects != 1 {
 		t.Fatalf("K's link to J: %+v", st)
 	}
+}
+
+// A peer whose secret changes on this server only: the new link's
+// credentials are refused by the peer, and the connection the peer had
+// opened here with the old secret is closed.
+func TestReloadPeerSecretChanged(t *testing.T) {
+	j, k := startPair(t)
+	tj := j.dial("T", wire.CodecJSON)
+	j.reload(fedHandlers() + peerBlock("K", k.Addr("tcp").String(), "a-new-secret", fastPeer))
+	eventually(t, "K refuses J's new secret", func() bool {
+		return strings.Contains(j.peerState("K").LastError, "unauthorized")
+	})
+	eventually(t, "K's connection to J closed", func() bool {
+		st := k.peerState("J")
+		return st.Connects > 1 || st.LastError != ""
+	})
+	echoWorks(t, tj, "h", "still-connected")
 }
