@@ -84,3 +84,29 @@ func wantRefused(t *testing.T, address string) {
 		t.Fatalf("%s still accepts connections", address)
 	}
 }
+
+// A listener that gains or loses its tls block keeps its socket: the
+// connections it accepts from then on speak what the new block says, and
+// those open already go on as they began.
+func TestReloadListenerTLSInPlace(t *testing.T) {
+	pki := newPKI(t, "reload CA")
+	r := startReloadable(t, "", reloadBase()+pki.listener())
+	w := r.dial("W", wire.CodecCBOR)
+	addr := r.Addr("tls").String()
+	overTLS := r.dialTLSClient(pki.tlsConfig(r.testServer, ""), "T", wire.CodecJSON)
+
+	plain := reloadBase() + tcpListener("tls", "127.0.0.1:0")
+	if got := r.reloaded("", plain); got != "listeners ~tls" {
+		t.Fatalf("summary %q", got)
+	}
+	if r.Addr("tls").String() != addr {
+		t.Fatalf("the listener moved from %s to %s", addr, r.Addr("tls"))
+	}
+	stillServes(t, r.dialOpts(client.Options{Address: addr, Codec: wire.CodecJSON, Username: "U"}), w, "plain now")
+	stillServes(t, overTLS, w, "over TLS, open before")
+
+	if got := r.reloaded("", reloadBase()+pki.listener()); got != "listeners ~tls" {
+		t.Fatalf("summary %q", got)
+	}
+	stillServes(t, r.dialTLSClient(pki.tlsConfig(r.testServer, ""), "V", wire.CodecJSON), w, "TLS again")
+}
