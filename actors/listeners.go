@@ -45,7 +45,7 @@ func newListener(l config.Listener, s *Server) (*listener, error) {
 	return ln, nil
 }
 
-// open opens the listener's socket and logs it.
+// open opens the listener's socket; serve starts accepting on it.
 func (l *listener) open(s *Server) error {
 	c := l.conf.Load().cfg
 	ln, err := s.listen(c.Network, c.Address)
@@ -53,12 +53,6 @@ func (l *listener) open(s *Server) error {
 		return fmt.Errorf("listener %q: %w", l.name, err)
 	}
 	l.ln = ln
-	s.log.Info("listening", "listener", l.name, "network", c.Network, "address", ln.Addr().String(), "codec", c.Codec,
-		"tls", c.TLS != nil)
-	if c.InsecurePlaintext && c.PlaintextToNetwork() {
-		s.log.Warn("INSECURE: passwords and peer secrets cross the network in clear on this listener "+
-			"(insecure_plaintext = true); add a tls block", "listener", l.name, "address", ln.Addr().String())
-	}
 	return nil
 }
 
@@ -87,10 +81,21 @@ func (s *Server) listen(network, address string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve starts l's accept loop.
+// serve logs l and starts its accept loop.
 func (s *Server) serve(l *listener) {
+	c, addr := l.conf.Load().cfg, l.ln.Addr().String()
+	s.log.Info("listening", "listener", l.name, "network", c.Network, "address", addr, "codec", c.Codec, "tls", c.TLS != nil)
+	s.warnInsecure(l)
 	s.acceptWG.Add(1)
 	go s.accept(l)
+}
+
+// warnInsecure warns when l lets passwords cross the network in clear.
+func (s *Server) warnInsecure(l *listener) {
+	if c := l.conf.Load().cfg; c.InsecurePlaintext && c.PlaintextToNetwork() {
+		s.log.Warn("INSECURE: passwords and peer secrets cross the network in clear on this listener "+
+			"(insecure_plaintext = true); add a tls block", "listener", l.name, "address", l.ln.Addr().String())
+	}
 }
 
 // accept is a listener's accept loop. A TLS connection's handshake

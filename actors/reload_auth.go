@@ -7,14 +7,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/bester-project/bester/actors/auth"
 	"github.com/bester-project/bester/actors/config"
 )
 
 // authenticator is what the auth block says logins are checked with.
-func (s *Server) authenticator(a config.Auth) (auth.Authenticator, error) {
+func authenticator(a config.Auth) (auth.Authenticator, error) {
 	if a.Mode == config.AuthOpen {
-		s.log.Warn("authentication is open: any username is accepted; for local development only")
 		return auth.Open(), nil
 	}
 	h, err := auth.LoadHtpasswd(a.File)
@@ -22,6 +23,13 @@ func (s *Server) authenticator(a config.Auth) (auth.Authenticator, error) {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
 	return h, nil
+}
+
+// warnOpen warns when a allows any username.
+func warnOpen(log hclog.Logger, a config.Auth) {
+	if a.Mode == config.AuthOpen {
+		log.Warn("authentication is open: any username is accepted; for local development only")
+	}
 }
 
 // authPlan is a reload's users, groups and permissions, read and checked.
@@ -38,7 +46,7 @@ func (s *Server) prepareAuth(cur *config.Config, p *reloadPlan) error {
 	a, next := &p.auth, p.next
 	var err error
 	if cur.Auth.Mode != next.Auth.Mode || cur.Auth.File != next.Auth.File {
-		if a.auth, err = s.authenticator(next.Auth); err != nil {
+		if a.auth, err = authenticator(next.Auth); err != nil {
 			return err
 		}
 		p.note(strings.TrimSpace("auth " + string(next.Auth.Mode) + " " + next.Auth.File))
@@ -73,6 +81,9 @@ func (s *Server) prepareAuth(cur *config.Config, p *reloadPlan) error {
 // and permissions everyone's from their next message on. Connections
 // logged in stay logged in.
 func (s *Server) applyAuth(p *reloadPlan) {
+	if s.auth != p.auth.auth {
+		warnOpen(s.log, p.next.Auth)
+	}
 	s.auth = p.auth.auth
 	if p.auth.permissions {
 		s.permissions.Set(p.next.Permissions)

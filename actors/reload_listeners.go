@@ -144,6 +144,7 @@ func (s *Server) applyListeners(p *reloadPlan) {
 	}
 	for _, c := range lp.confs {
 		c.l.conf.Store(c.conf)
+		s.warnInsecure(c.l)
 	}
 	for _, l := range lp.opened {
 		s.serve(l)

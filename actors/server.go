@@ -132,9 +132,10 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 		s.listeners = append(s.listeners, ln)
 	}
 	var err error
-	if s.auth, err = s.authenticator(cfg.Auth); err != nil {
+	if s.auth, err = authenticator(cfg.Auth); err != nil {
 		return nil, err
 	}
+	warnOpen(log, cfg.Auth)
 	s.permissions = permit.New(cfg.Permissions)
 	if s.groups, err = readGroups(cfg.Auth); err != nil {
 		return nil, err
