@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
@@ -317,4 +319,34 @@ func readMessages(t *testing.T, c *client.Client, n int) (map[string]*wire.Statu
 		}
 	}
 	return reports, deliveries
+}
+
+// freeSocket keeps a handler's own socket unless a process still listens
+// there, and never makes a path longer than a UNIX socket's.
+func TestFreeSocket(t *testing.T) {
+	long := "/" + strings.Repeat("x", config.MaxSocketPath-1)
+	cases := []struct {
+		name    string
+		command []string
+		socket  string
+		inUse   []string
+		want    string
+	}{
+		{"free", []string{"h"}, "/run/h.sock", nil, "/run/h.sock"},
+		{"taken", []string{"h"}, "/run/h.sock", []string{"/run/h.sock"}, "/run/h.sock~"},
+		{"both taken", []string{"h"}, "/run/h.sock", []string{"/run/h.sock", "/run/h.sock~"}, "/run/h.sock~~"},
+		{"no command", nil, "/run/h.sock", []string{"/run/h.sock"}, "/run/h.sock"},
+		{"longest", []string{"h"}, long, []string{long}, long[:len(long)-1] + "~"},
+		{"longest, taken twice", []string{"h"}, long, []string{long, long[:len(long)-1] + "~"}, long[:len(long)-1] + "_"},
+	}
+	for _, c := range cases {
+		inUse := map[string]bool{}
+		for _, p := range c.inUse {
+			inUse[p] = true
+		}
+		got := freeSocket(config.Handler{Command: c.command, Socket: c.socket}, inUse)
+		if got != c.want || len(got) > config.MaxSocketPath {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
 }

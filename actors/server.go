@@ -349,9 +349,8 @@ func (s *Server) stop(ctx context.Context) {
 	s.log.Info("shutting down")
 	// The monitor stays up while connections drain, answering /readyz
 	// with 503, so that a load balancer sees the stop rather than a
-	// refused connection.
-	// A reload under way finishes first, and none starts after this: a
-	// link it spawned later would miss stopLink.
+	// refused connection. A reload under way finishes first, and none
+	// starts after this: a link it spawned later would miss stopLink.
 	s.reloading.Lock()
 	s.stopping.Store(true)
 	s.reloading.Unlock()
