@@ -134,6 +134,9 @@ handler "h" {
 	expectDelivery(t, c, nil)
 	wantGood(t, expectReport(t, c, "new"))
 	eventually(t, "the old process gone", func() bool { return processGone(oldPID) })
+	// Its link removes h.sock and leaves the link set a moment later; a
+	// reload before that would find h.sock still in use.
+	eventually(t, "the old link gone", func() bool { return len(ts.links.all()) == 1 })
 	if _, err := os.Stat(filepath.Join(ts.dir, "h.sock~")); err != nil {
 		t.Fatalf("the new process does not listen beside the old socket: %v", err)
 	}
