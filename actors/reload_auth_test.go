@@ -65,7 +65,16 @@ func TestReloadAuthAndPermissions(t *testing.T) {
 	stillServes(t, c, w, "T, the block gone")
 }
 
-// A reload opens, changes and closes the monitor endpoint.
+// wantNoMonitor fails when a monitor endpoint answers at addr.
+func wantNoMonitor(t *testing.T, addr string) {
+	t.Helper()
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("an endpoint still answers at %s", addr)
+	}
+}
+
+// A reload opens, changes, moves and closes the monitor endpoint.
 func TestReloadMonitor(t *testing.T) {
 	r := startReloadable(t, "", reloadBase())
 	w, c := r.dial("W", wire.CodecCBOR), r.dial("T", wire.CodecJSON)
@@ -88,15 +97,20 @@ func TestReloadMonitor(t *testing.T) {
 	if code := r.get("/debug/pprof/", nil); code != http.StatusOK {
 		t.Fatalf("the profiler with pprof: %d", code)
 	}
+	moved := freeAddr(t)
+	if got := r.reloaded("", reloadBase()+"\nmonitor {\n  address = \""+moved+"\"\n}\n"); got != "monitor "+moved {
+		t.Fatalf("summary %q", got)
+	}
+	if r.MonitorAddr().String() != moved || r.get("/healthz", nil) != http.StatusOK {
+		t.Fatalf("the endpoint is at %s, want %s", r.MonitorAddr(), moved)
+	}
+	wantNoMonitor(t, addr)
 	if got := r.reloaded("", reloadBase()); got != "monitor -" {
 		t.Fatalf("summary %q", got)
 	}
 	if r.MonitorAddr() != nil {
 		t.Fatal("the endpoint is still open")
 	}
-	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		resp.Body.Close()
-		t.Fatal("the endpoint still answers")
-	}
+	wantNoMonitor(t, moved)
 	stillServes(t, c, w, "after")
 }
