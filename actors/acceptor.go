@@ -18,6 +18,10 @@ type accepted struct {
 	tls      *tlsListener // the listener's TLS settings; nil for a plain one
 }
 
+// useSettings gives the acceptor the settings of the connections it
+// accepts from now on (a reload).
+type useSettings struct{ settings *connSettings }
+
 // drained tells the server that every connection of a draining acceptor is
 // quiet (or gone): no message is in flight and none will be read.
 type drained struct{}
@@ -55,6 +59,8 @@ func (a *acceptor) Receive(ctx actor.Context) {
 		id := strconv.FormatUint(a.next, 10)
 		c := newClientConn(a.settings, m, id)
 		ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }, onPool(a.settings.pool)), "conn-"+id)
+	case *useSettings:
+		a.settings = m.settings
 	case *drain:
 		a.draining, a.quiet = true, make(map[string]struct{})
 		a.tellAll(ctx, m)
@@ -64,6 +70,10 @@ func (a *acceptor) Receive(ctx actor.Context) {
 	case *closeConns:
 		a.closing = true
 		a.tellAll(ctx, m)
+	case *dropPeerConns:
+		for _, c := range ctx.Children() {
+			ctx.Send(c, m)
+		}
 	case *actor.Terminated:
 		delete(a.quiet, m.Who.Id)
 		a.answerWaiter(ctx)

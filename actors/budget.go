@@ -17,7 +17,7 @@ import (
 // clients that do not read. Small messages are never counted: what they
 // hold is bounded by the in-flight limits.
 type budget struct {
-	limit   int64
+	limit   atomic.Int64 // buffer_budget: a reload may change it
 	used    atomic.Int64
 	waiters atomic.Int32
 	mu      sync.Mutex
@@ -25,7 +25,16 @@ type budget struct {
 }
 
 func newBudget(limit int) *budget {
-	return &budget{limit: int64(limit), freed: make(chan struct{})}
+	b := &budget{freed: make(chan struct{})}
+	b.limit.Store(int64(limit))
+	return b
+}
+
+// setLimit changes the limit (a reload); readers waiting for room look
+// again.
+func (b *budget) setLimit(limit int) {
+	b.limit.Store(int64(limit))
+	b.wake()
 }
 
 // take counts n bytes, waiting while that would pass the limit, and
@@ -57,7 +66,7 @@ func (b *budget) take(n int64, stop <-chan struct{}, deadline time.Time) bool {
 func (b *budget) tryTake(n int64) bool {
 	for {
 		used := b.used.Load()
-		if used > 0 && used+n > b.limit {
+		if used > 0 && used+n > b.limit.Load() {
 			return false
 		}
 		if b.used.CompareAndSwap(used, used+n) {
@@ -75,6 +84,11 @@ func (b *budget) release(n int64) {
 		return
 	}
 	b.used.Add(-n)
+	b.wake()
+}
+
+// wake tells the readers waiting for room, if any, to look again.
+func (b *budget) wake() {
 	if b.waiters.Load() > 0 {
 		b.mu.Lock()
 		close(b.freed)
@@ -84,7 +98,7 @@ func (b *budget) release(n int64) {
 }
 
 // spent reports whether the budget is used up.
-func (b *budget) spent() bool { return b.used.Load() >= b.limit }
+func (b *budget) spent() bool { return b.used.Load() >= b.limit.Load() }
 
 // waitUntil waits for ch; false when stop closes or deadline passes first.
 func waitUntil(ch, stop <-chan struct{}, deadline time.Time) bool {

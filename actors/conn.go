@@ -148,22 +148,19 @@ const maxIdleReadBuffer = 16 << 10
 
 // connSettings is what every client connection shares.
 type connSettings struct {
-	server       string
-	maxFrame     int
-	maxAuthFrame int
-	authTimeout  time.Duration
-	idleTimeout  time.Duration
-	frameTimeout time.Duration
-	outbox       outboxLimits
-	maxInFlight  int
-	maxPerUser   int
-	rate         rateLimit
-	budget       *budget
-	limits       *connLimits
-	// handlerCodecs is the codec of each handler by type, fixed at start:
-	// readers convert a message's data for its handler, so that no link
-	// actor spends a large message's conversion time while others wait.
-	handlerCodecs map[string]wire.Codec
+	server        string
+	maxFrame      int
+	maxAuthFrame  int
+	authTimeout   time.Duration
+	idleTimeout   time.Duration
+	frameTimeout  time.Duration
+	outbox        outboxLimits
+	maxInFlight   int
+	maxPerUser    int
+	rate          rateLimit
+	budget        *budget
+	limits        *connLimits
+	handlerCodecs *codecTable
 	auth          auth.Authenticator
 	logins        *auth.Guard    // limits logins per source address
 	handshakes    handshakeSlots // bounds the TLS handshakes computing at once
@@ -180,8 +177,7 @@ type connSettings struct {
 	// strangerLogs throttles the warnings of connections not yet
 	// authenticated, which anyone can cause.
 	strangerLogs *logthrottle.Throttle
-	// permissions say which types users and peers may send; nil checks
-	// nothing.
+	// permissions say which types users and peers may send.
 	permissions *permit.Policy
 }
 
@@ -341,6 +337,14 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *closeConns:
 		c.closing = true
 		c.whenDone(ctx)
+	case *dropPeerConns:
+		if c.peer != "" && m.peers[c.peer] {
+			// Its messages in flight get their reports nowhere: the peer
+			// fails them as on any lost connection.
+			c.logger().Info("closing the connection of a peer server a reload removed or gave a new secret")
+			c.dropped = true
+			ctx.Stop(ctx.Self())
+		}
 	case *flushed:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
@@ -485,7 +489,7 @@ type connReader struct {
 	legacy bool   // an original-style peer: one message, no authentication
 	logged bool   // the failed authentication was logged already
 
-	permits *permit.Checker // what the user or peer may send; nil allows everything
+	permits *permit.Checker // what the user or peer may send
 }
 
 // start runs the TLS handshake on a TLS listener, then reads and checks
@@ -706,7 +710,7 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, errBusy) && r.draining.Load():
 		return "server draining"
 	case errors.Is(err, errBusy):
-		r.strangerLogs.Warn(r.logger(), "large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
+		r.strangerLogs.Warn(r.logger(), "large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit.Load())
 		r.root.Send(r.self, &finalReport{wire.BadReport(id, wire.Errorf(wire.CodeOverloaded, "%v", err), nil)})
 		return "no buffer room"
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
@@ -835,7 +839,7 @@ func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, 
 	if len(typ) > wire.MaxNameLength {
 		return nil, codec, wire.Errorf(wire.CodeBadMessage, "payload.type is longer than %d bytes", wire.MaxNameLength)
 	}
-	to, ok := r.handlerCodecs[typ]
+	to, ok := r.handlerCodecs.of(typ)
 	if !ok {
 		to = codec // no such handler: the router says so
 	}

@@ -25,6 +25,13 @@ func newConnLimits(max, perAddress int) *connLimits {
 	return &connLimits{max: max, perAddress: perAddress, byAddr: make(map[string]int), byListener: make(map[string]int)}
 }
 
+// set changes the limits (a reload); connections open past them stay.
+func (l *connLimits) set(max, perAddress int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max, l.perAddress = max, perAddress
+}
+
 // admit counts a new connection from addr on the named listener, or says
 // why it may not open.
 func (l *connLimits) admit(addr, listener string) (refusal string, ok bool) {

@@ -727,7 +727,7 @@ func TestFederationJSONLink(t *testing.T) {
 // it is gone) still gets the sender a report, once the backstop passes.
 func TestFanoutBackstop(t *testing.T) {
 	ts := startServer(t, handlerBlock("h", "stream", "cbor")+peerBlock("K", freeAddr(t), "s", `timeout = "200ms"`))
-	ts.sys.Root.PoisonFuture(ts.peers["K"]).Wait()
+	ts.sys.Root.PoisonFuture(ts.peers.Load().byName["K"]).Wait()
 	c := ts.dial("T", wire.CodecCBOR)
 	r := sendForReport(t, c, "h", "gone", act("servers", "peers", []string{"K"}, "to", "G"))
 	wantBad(t, r, wire.CodePeerUnavailable)

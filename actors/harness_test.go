@@ -74,6 +74,7 @@ type testServer struct {
 	t       testing.TB
 	dir     string // runtime dir: sockets live here
 	cfgPath string
+	opts    serverOptions // what it was started with, defaults filled
 }
 
 // serverOptions adjust the server a test starts; the zero value is
@@ -111,8 +112,9 @@ func startServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 }
 
 // newServerWith starts a real server from a config made of a fixed head (a
-// TCP and a UNIX listener and an informer in a runtime dir of its own, and
-// open auth unless extra has an auth block) and extra: handler and peer
+// TCP and a UNIX listener and an informer in a runtime dir of its own,
+// open auth unless extra has an auth block, debug log level unless it has
+// a log block) and extra: handler and peer
 // blocks, which may use $TESTHANDLER, $RELAY and $DIR. It does not wait for
 // the handlers; t's cleanup stops it.
 func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
@@ -128,6 +130,31 @@ func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	if o.tcp == "" {
 		o.tcp = "127.0.0.1:0"
 	}
+	cfgPath := writeConfig(t, dir, o, extra)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := io.Writer(untilCleanup(t, t.Output()))
+	if o.log != nil {
+		out = io.MultiWriter(out, o.log)
+	}
+	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath, opts: o}
+}
+
+// writeConfig writes the configuration of newServerWith to dir, the
+// fixed head o (with its defaults filled) and dir make and extra, and
+// returns its path.
+func writeConfig(t testing.TB, dir string, o serverOptions, extra string) string {
+	t.Helper()
 	src := fmt.Sprintf(`
 server {
   name             = %q
@@ -150,28 +177,15 @@ informer {
 	if !strings.Contains(extra, "\nauth") {
 		src += "auth {\n  mode = \"open\"\n}\n"
 	}
+	if !strings.Contains(extra, "\nlog {") { // the level of the server's logger, which a reload sets
+		src += "log {\n  level = \"debug\"\n}\n"
+	}
 	src = strings.NewReplacer("$TESTHANDLER", bins.testhandler, "$RELAY", bins.relay, "$DIR", dir).Replace(src + extra)
 	cfgPath := filepath.Join(dir, "bester.hcl")
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := io.Writer(untilCleanup(t, t.Output()))
-	if o.log != nil {
-		out = io.MultiWriter(out, o.log)
-	}
-	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return &testServer{Server: srv, t: t, dir: dir, cfgPath: cfgPath}
+	return cfgPath
 }
 
 // guardedWriter drops what is written once its test has ended: the actor

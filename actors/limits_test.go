@@ -264,7 +264,7 @@ func TestLoginWhileTheBudgetIsSpent(t *testing.T) {
 		c := ts.dialRaw(t, wire.CodecJSON)
 		c.write(append(frameHeader(60_000), strings.Repeat("x", 40_000)...))
 	}
-	eventually(t, "the strangers fill the budget", func() bool { return ts.budget.used.Load() > ts.budget.limit-64<<10 })
+	eventually(t, "the strangers fill the budget", func() bool { return ts.budget.used.Load() > ts.budget.limit.Load()-64<<10 })
 	start := time.Now()
 	c := ts.dialRaw(t, wire.CodecJSON)
 	c.login("fresh")

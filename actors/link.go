@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -43,14 +44,8 @@ type linkSettings struct {
 	router        *actor.PID
 	log           hclog.Logger
 	pool          *gopool.Pool // runs the connections' writers
-	// peers are the peer links by peer name, fixed at start.
-	peers map[string]*actor.PID
-	// allowUnnamed lets sendServers name a peer by host:port.
-	allowUnnamed bool
-	// fanoutTimeout bounds a sendServers: past it, peers that have not
-	// answered count as failed. Peer links answer within their own timeout;
-	// this is the backstop that keeps a sender from waiting forever.
-	fanoutTimeout time.Duration
+	// peers is the server's current peerBook, which a reload replaces.
+	peers *atomic.Pointer[peerBook]
 }
 
 // handlerLink is the actor of one handler: it starts and supervises the
@@ -76,6 +71,7 @@ type handlerLink struct {
 	queue       []*queuedReq          // waiting for the handler to be ready
 	restarts    restartHistory        // for the restart limit, the backoff and the state
 	stopper     *actor.PID            // who asked for stopLink
+	retiring    *retirement           // set once a reload took the link's type away
 	fanouts     map[uint64]*fanout
 	nextToken   uint64
 	peerCtx     context.Context // ends with the link; exchanges with unnamed peers watch it
@@ -184,6 +180,8 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		ctx.Respond(l.snapshot())
 	case *stopLink:
 		l.stop(ctx)
+	case *retireLink:
+		l.retire(ctx, m)
 	case *actor.Stopping:
 		l.peerCancel()
 		l.cancelTick()
@@ -193,7 +191,9 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		if l.cancelTimer != nil {
 			l.cancelTimer()
 		}
+		return
 	}
+	l.checkRetired(ctx)
 }
 
 // start (re)starts the handler: its process when it has a command, then
@@ -720,11 +720,19 @@ func (l *handlerLink) teardown() {
 // process; linkStopped goes to the asker once it has exited.
 func (l *handlerLink) stop(ctx actor.Context) {
 	l.stopper = ctx.Sender()
+	if l.state == stateStopping { // retiring: its process is ending already
+		return
+	}
+	l.halt(ctx, wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
+}
+
+// halt fails what the link holds with err and ends the handler's process;
+// stopped follows once it has exited.
+func (l *handlerLink) halt(ctx actor.Context, err *wire.Error) {
 	l.state = stateStopping
-	shutting := wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
-	l.failQueue(ctx, shutting)
-	l.failPending(ctx, -2, shutting)
-	l.failFanouts(ctx, shutting)
+	l.failQueue(ctx, err)
+	l.failPending(ctx, -2, err)
+	l.failFanouts(ctx, err)
 	l.peerCancel()
 	l.teardown()
 	if l.proc == nil {
@@ -742,6 +750,11 @@ func (l *handlerLink) stopped(ctx actor.Context) {
 	}
 	if l.stopper != nil {
 		ctx.Send(l.stopper, &linkStopped{})
+	}
+	if l.retiring != nil {
+		l.log.Info("handler " + l.retiring.why + ": stopped")
+		l.retiring.done()
+		ctx.Stop(ctx.Self())
 	}
 }
 

@@ -16,11 +16,12 @@ import (
 // fanout is one sendServers under way: the message went to several peers
 // at once, and the sender's report waits for all of their results.
 type fanout struct {
-	d     *dispatch
-	peers []string            // as named, without repeats
-	left  map[string]struct{} // peers whose result is still to come
-	errs  map[string]*wire.Error
-	until time.Time // the backstop: see linkSettings.fanoutTimeout
+	d       *dispatch
+	peers   []string            // as named, without repeats
+	left    map[string]struct{} // peers whose result is still to come
+	errs    map[string]*wire.Error
+	until   time.Time     // the backstop: see peerBook.fanoutTimeout
+	timeout time.Duration // the backstop's length, for the report
 	// slotFreed says the sender's in-flight slot was given back when the
 	// message left (see freeSlot).
 	slotFreed bool
@@ -43,15 +44,16 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 	}
 	token := l.nextToken
 	l.nextToken++
+	book := l.peers.Load()
 	f := &fanout{d: d, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
-		until: time.Now().Add(l.fanoutTimeout)}
+		until: time.Now().Add(book.fanoutTimeout), timeout: book.fanoutTimeout}
 	unnamed := false
 	for _, name := range names {
 		if slices.Contains(f.peers, name) {
 			continue
 		}
 		f.peers = append(f.peers, name)
-		if pid, ok := l.peers[name]; ok {
+		if pid, ok := book.byName[name]; ok {
 			ctx.Send(pid, &peerSend{token: token, replyTo: l.self, origin: d.origin, typ: l.handler.Name,
 				data: data, codec: l.handler.Codec, hops: d.hops + 1})
 			f.left[name] = struct{}{}
@@ -61,7 +63,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no peer named %q", name)
 			continue
 		}
-		if !l.allowUnnamed {
+		if !book.allowUnnamed {
 			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable,
 				"peer %s is not configured, and this server does not send to unnamed peers (allow_unnamed_peers)", name)
 			continue
@@ -133,7 +135,7 @@ func (l *handlerLink) expireFanouts(ctx actor.Context, now time.Time) {
 			continue
 		}
 		for name := range f.left {
-			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no result from the link to peer %s within %s", name, l.fanoutTimeout)
+			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no result from the link to peer %s within %s", name, f.timeout)
 		}
 		delete(l.fanouts, token)
 		l.finishFanout(ctx, f)

@@ -142,6 +142,26 @@ type stopLink struct{}
 // linkStopped answers stopLink.
 type linkStopped struct{}
 
+// setRoute changes the router's table (a reload): messages of type typ go
+// to link from now on, or get unknown_type when link is nil. The link that
+// served typ until now gets retire from the router.
+type setRoute struct {
+	typ    string
+	link   *actor.PID
+	retire *retireLink
+}
+
+// retireLink tells a handler link that its type now goes to successor
+// (nil: to no handler). The link hands its queue to the successor,
+// finishes the messages in flight within its timeout, fails what is left
+// with handler_unavailable, stops its process and then itself; done
+// runs last, on the link's goroutine.
+type retireLink struct {
+	successor *actor.PID
+	why       string // what the reload did to the handler: "removed by reload"...
+	done      func()
+}
+
 // retryLink asks a failed handler link to try again now (SIGHUP).
 type retryLink struct{}
 
@@ -189,6 +209,21 @@ type stopPeer struct{}
 
 // peerStopped answers stopPeer.
 type peerStopped struct{}
+
+// retirePeer tells a peer link that a reload removed or changed its peer
+// (why says which): it hands the messages not sent yet to successor (the
+// changed peer's new link; nil for a removed peer), fails the rest with
+// peer_unavailable, closes its connection and stops.
+type retirePeer struct {
+	why       string
+	successor *actor.PID
+}
+
+// dropPeerConns asks the acceptor, and through it every connection, to
+// close the connections that the named peer servers opened to this one:
+// a reload removed those peers or changed their secret, so what the
+// connection proved when it began no longer holds.
+type dropPeerConns struct{ peers map[string]bool }
 
 // retryPeer asks a peer link that is backing off to connect now (SIGHUP).
 type retryPeer struct{}

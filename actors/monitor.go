@@ -3,8 +3,11 @@ package actors
 import (
 	"context"
 	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/monitor"
 )
 
@@ -40,9 +43,11 @@ func (m serverMonitor) Ready() (bool, any) {
 	if m.s.stopping.Load() {
 		body.Listeners = "closed"
 	}
-	wanted := make(map[string]bool, len(m.s.cfg.Monitor.ReadyHandlers))
-	for _, name := range m.s.cfg.Monitor.ReadyHandlers {
-		wanted[name] = true
+	wanted := make(map[string]bool)
+	if mb := m.s.cfg().Monitor; mb != nil { // nil while a reload removes the block
+		for _, name := range mb.ReadyHandlers {
+			wanted[name] = true
+		}
 	}
 	for _, st := range m.s.HandlerStates() {
 		if wanted[st.Name] && st.State != stateUp {
@@ -59,41 +64,69 @@ func (m serverMonitor) Ready() (bool, any) {
 // openMonitor opens the monitor endpoint's socket when the configuration
 // has a monitor block; serveMonitor starts answering once the actors run.
 func (s *Server) openMonitor() error {
-	m := s.cfg.Monitor
+	e, err := s.listenMonitor(s.cfg().Monitor)
+	s.monitor.Store(e)
+	return err
+}
+
+// listenMonitor opens the socket of the monitor block m; nil when m is.
+func (s *Server) listenMonitor(m *config.Monitor) (*monitor.Endpoint, error) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	e, err := monitor.Listen(m.Address, s.log.Named("monitor"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.monitor = e
 	s.log.Info("monitor listening", "address", e.Addr().String(), "pprof", m.PProf)
-	return nil
+	return e, nil
 }
 
 // serveMonitor answers the monitor endpoint's requests, if it is open.
 func (s *Server) serveMonitor() {
-	if s.monitor != nil {
-		s.monitor.Serve(monitor.Handler(serverMonitor{s}, s.cfg.Monitor.PProf, s.log.Named("monitor")))
+	if e := s.monitor.Load(); e != nil {
+		s.monitorPages.set(s.monitorHandler(s.cfg().Monitor))
+		e.Serve(&s.monitorPages)
 	}
+}
+
+// monitorHandler answers the pages of the monitor block m.
+func (s *Server) monitorHandler(m *config.Monitor) http.Handler {
+	return monitor.Handler(serverMonitor{s}, m.PProf, s.log.Named("monitor"))
 }
 
 // stopMonitor closes the monitor endpoint, if any.
 func (s *Server) stopMonitor() {
-	if s.monitor == nil {
+	closeMonitor(s.monitor.Load())
+}
+
+// closeMonitor closes e, if any, letting its requests finish for a
+// moment.
+func closeMonitor(e *monitor.Endpoint) {
+	if e == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), monitorStopWait)
 	defer cancel()
-	s.monitor.Close(ctx)
+	e.Close(ctx)
 }
 
 // MonitorAddr is the address the monitor endpoint listens on, nil without
 // one.
 func (s *Server) MonitorAddr() net.Addr {
-	if s.monitor == nil {
-		return nil
+	if e := s.monitor.Load(); e != nil {
+		return e.Addr()
 	}
-	return s.monitor.Addr()
+	return nil
+}
+
+// switchedHandler serves the pages of the monitor block in effect: a
+// reload that turns the profiler on or off switches them without
+// closing the endpoint.
+type switchedHandler struct{ current atomic.Pointer[http.Handler] }
+
+func (h *switchedHandler) set(next http.Handler) { h.current.Store(&next) }
+
+func (h *switchedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*h.current.Load()).ServeHTTP(w, r)
 }

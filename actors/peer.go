@@ -56,6 +56,9 @@ type peerLink struct {
 	// lastError is the last failure, logged (a new kind at once) and shown
 	// in the state until the link is up again.
 	lastError string
+	// closedWith is what a message gets once the link has stopped: at
+	// shutdown, or when a reload removed or changed its peer.
+	closedWith *wire.Error
 
 	nextID uint64
 	msgs   map[string]*peerMsg // accepted and not yet answered, by wire id
@@ -151,6 +154,8 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		ctx.Respond(l.snapshot())
 	case *stopPeer:
 		l.stop(ctx)
+	case *retirePeer:
+		l.retire(ctx, m)
 	case *actor.Stopping:
 		l.shutdown()
 	case *actor.Restarting: // a bug panicked: the new instance starts afresh
@@ -278,7 +283,7 @@ func (l *peerLink) accept(ctx actor.Context, m *peerSend) {
 	}
 	switch {
 	case l.state == stateStopping:
-		fail(wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
+		fail(l.closedWith)
 		return
 	case l.refused != nil:
 		fail(l.refused)
@@ -413,16 +418,60 @@ func (l *peerLink) sweep(ctx actor.Context) {
 // stop fails everything with shutting_down, closes the connection and
 // ends the dialers; peerStopped goes to the asker.
 func (l *peerLink) stop(ctx actor.Context) {
-	l.state = stateStopping
-	l.shutdown()
-	shutting := wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
-	for _, pm := range l.order {
-		l.finish(ctx, pm, shutting)
-	}
-	l.order, l.queue = nil, nil
+	l.close(ctx, wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
 	if ctx.Sender() != nil {
 		ctx.Respond(&peerStopped{})
 	}
+}
+
+// retire stops the link of a peer that a reload removed or changed. The
+// messages still waiting for the connection go to the successor, when the
+// peer changed; the rest fail with peer_unavailable. The actor itself
+// stops a moment later: a handler link that took it from the peerBook
+// just before the reload replaced the book may still send it a message,
+// which gets the same answer meanwhile (and the fan-out's backstop after
+// that).
+func (l *peerLink) retire(ctx actor.Context, m *retirePeer) {
+	handed := 0
+	if m.successor != nil {
+		handed = l.handOver(ctx, m.successor)
+	}
+	l.log.Info("peer "+m.why+": failing its messages and closing its connection", "in_flight", l.inFlight(),
+		"queued", l.queued, "handed_to_successor", handed)
+	l.close(ctx, wire.Errorf(wire.CodePeerUnavailable,
+		"peer %s %s; a message already sent may or may not have been delivered", l.peer.Name, m.why))
+	l.timers.sendOnce(fanoutGrace, &actor.PoisonPill{})
+}
+
+// handOver passes the messages not sent yet to successor, which answers
+// their senders instead, and returns how many there were.
+func (l *peerLink) handOver(ctx actor.Context, successor *actor.PID) int {
+	n := 0
+	for _, pm := range l.queue {
+		if pm.done {
+			continue
+		}
+		pm.done = true
+		delete(l.msgs, pm.id)
+		l.queued--
+		ctx.Send(successor, &peerSend{token: pm.token, replyTo: pm.replyTo, origin: pm.msg.Header.Origin,
+			typ: pm.msg.Payload.Type, data: pm.msg.Payload.Data, codec: l.peer.Codec, hops: pm.msg.Header.Hops})
+		n++
+	}
+	l.queue = nil
+	return n
+}
+
+// close fails everything with err, closes the connection and ends the
+// dialers; messages that come later get err too.
+func (l *peerLink) close(ctx actor.Context, err *wire.Error) {
+	l.state = stateStopping
+	l.closedWith = err
+	l.shutdown()
+	for _, pm := range l.order {
+		l.finish(ctx, pm, err)
+	}
+	l.order, l.queue = nil, nil
 }
 
 // shutdown releases the link's goroutines, timers and connection.

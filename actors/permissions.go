@@ -4,37 +4,23 @@ import (
 	"fmt"
 
 	"github.com/bester-project/bester/actors/auth"
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/actors/permit"
 	"github.com/bester-project/bester/wire"
 )
 
-// loadGroups reads the groups file, when one is configured, and gives its
-// members to the permissions. It is read even without a permissions
-// block, so that a broken file is found before it matters.
-func (s *Server) loadGroups() error {
-	if s.cfg.Auth.GroupsFile == "" {
-		return nil
+// readGroups reads the groups file, when one is configured. It is read
+// even without a permissions block, so that a broken file is found before
+// it matters.
+func readGroups(a config.Auth) (auth.Groups, error) {
+	if a.GroupsFile == "" {
+		return nil, nil
 	}
-	groups, err := auth.LoadGroups(s.cfg.Auth.GroupsFile)
+	groups, err := auth.LoadGroups(a.GroupsFile)
 	if err != nil {
-		return fmt.Errorf("load groups: %w", err)
+		return nil, fmt.Errorf("load groups: %w", err)
 	}
-	s.permissions.SetGroups(groups)
-	return nil
-}
-
-// reloadGroups reads the groups file again (SIGHUP). Connections apply
-// the new groups from their next message on; a broken file keeps the
-// groups the server had.
-func (s *Server) reloadGroups() {
-	if s.cfg.Auth.GroupsFile == "" {
-		return
-	}
-	if err := s.loadGroups(); err != nil {
-		s.log.Error("cannot reload groups; keeping the old ones", "error", err)
-		return
-	}
-	s.log.Info("groups reloaded", "file", s.cfg.Auth.GroupsFile)
+	return groups, nil
 }
 
 // checker returns what the authenticated user or peer may send.

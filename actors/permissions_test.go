@@ -219,7 +219,7 @@ permissions {
 
 	writeGroups(t, groups, "ops: alice\nops alice\n")
 	ts.Reload()
-	if !strings.Contains(log.String(), "cannot reload groups") || !strings.Contains(log.String(), "line 2") {
+	if !strings.Contains(log.String(), "reload rejected") || !strings.Contains(log.String(), "line 2") {
 		t.Fatalf("the log does not say why the groups file was refused:\n%s", log)
 	}
 	wantForbidden(t, try(t, alice, w, "h", "a-3"), "h")

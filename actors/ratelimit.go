@@ -57,3 +57,32 @@ func (u *userLimits) byteDelay(n int) time.Duration {
 	}
 	return u.bytes.ReserveN(time.Now(), min(n, u.bytes.Burst())).Delay()
 }
+
+// adjusted applies l to the user's limiters in place, so that their open
+// connections follow it at once: a kind of limit turned off becomes
+// unlimited. It returns the limiters the user's next connections get: u
+// itself, or, when l turns on a kind u lacks, a set that shares u's
+// limiters and adds the new one (nil when l limits nothing).
+func (u *userLimits) adjusted(l rateLimit) *userLimits {
+	adjust := func(lim *rate.Limiter, perSecond, burst int) *rate.Limiter {
+		switch {
+		case lim != nil && perSecond > 0:
+			lim.SetLimit(rate.Limit(perSecond))
+			lim.SetBurst(burst)
+		case lim != nil:
+			lim.SetLimit(rate.Inf)
+			return nil
+		case perSecond > 0:
+			return rate.NewLimiter(rate.Limit(perSecond), burst)
+		}
+		return lim
+	}
+	next := &userLimits{messages: adjust(u.messages, l.perSecond, l.burst), bytes: adjust(u.bytes, l.bytesPerSecond, l.byteBurst)}
+	switch {
+	case next.messages == nil && next.bytes == nil:
+		return nil
+	case next.messages == u.messages && next.bytes == u.bytes:
+		return u
+	}
+	return next
+}

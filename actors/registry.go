@@ -70,6 +70,20 @@ func (r *registry) forgetRefilled(n int) {
 	}
 }
 
+// setRate applies a new rate limit (a reload) to every user's limiters,
+// which their open connections share.
+func (r *registry) setRate(l rateLimit) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for user, u := range r.limits {
+		if next := u.adjusted(l); next != nil {
+			r.limits[user] = next
+		} else {
+			delete(r.limits, user)
+		}
+	}
+}
+
 func (r *registry) remove(user string, pid *actor.PID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,13 +2,11 @@ package actors
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,9 +20,7 @@ import (
 	"github.com/bester-project/bester/actors/logthrottle"
 	"github.com/bester-project/bester/actors/permit"
 	"github.com/bester-project/bester/internal/gopool"
-	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/monitor"
-	"github.com/bester-project/bester/wire"
 )
 
 const (
@@ -54,7 +50,9 @@ const (
 
 // Server is one Bester server: its listeners, its actors and its handlers.
 type Server struct {
-	cfg      *config.Config
+	// current is the configuration in effect; Reload replaces it whole.
+	// Use cfg to read it.
+	current  atomic.Pointer[config.Config]
 	log      hclog.Logger
 	sys      *actor.ActorSystem
 	auth     auth.Authenticator
@@ -64,33 +62,45 @@ type Server struct {
 	connLimits *connLimits
 	// budget bounds the bytes held for connections (buffer_budget).
 	budget *budget
+	// logins guards client logins against password guessing.
+	logins *auth.Guard
+	// handlerCodecs is each handler's codec by type, for the readers.
+	handlerCodecs *codecTable
 	// handshakes bounds the TLS handshakes computing at once.
 	handshakes handshakeSlots
 	// pool runs the actors' mailboxes and the connections' writers.
 	pool *gopool.Pool
 	// strangerLogs throttles the warnings anyone who can connect can cause.
 	strangerLogs *logthrottle.Throttle
-	// permissions say which types users and peers may send; nil checks
-	// nothing.
+	// permissions say which types users and peers may send; a reload
+	// replaces their rules in place.
 	permissions *permit.Policy
-	// reloading serialises Reload, so that two reads of the groups file
-	// cannot finish in the wrong order.
+	// groups is the groups file as last read (nil without one).
+	groups auth.Groups
+	// pinnedLevel is the log level the command line sets, which the
+	// file's does not override at a reload; "" when none.
+	pinnedLevel string
+	// reloading serialises Reload, and Reload with the beginning of Stop.
 	reloading sync.Mutex
 
-	router    *actor.PID
-	acceptor  *actor.PID
-	links     map[string]*actor.PID
-	linkOrder []string
-	peers     map[string]*actor.PID
+	router   *actor.PID
+	acceptor *actor.PID
+	links    linkSet
+	// peers is the current peerBook, shared with the handler links.
+	peers atomic.Pointer[peerBook]
 
-	listeners []net.Listener
-	// tlsListeners holds the TLS settings of each listener, in
-	// configuration order; nil for a plain one.
-	tlsListeners []*tlsListener
-	sockets      []string // UNIX socket files this server created
-	informer     *informer
+	// listeners are the client listeners in configuration order; a
+	// reload replaces the slice (under listenersMu), never changes it.
+	listeners   []*listener
+	listenersMu sync.RWMutex
+	informerLn  net.Listener
+	sockets     []string // UNIX socket files this server created
+	informer    *informer
 	// monitor is the HTTP endpoint of the monitor block; nil without one.
-	monitor *monitor.Endpoint
+	monitor atomic.Pointer[monitor.Endpoint]
+	// monitorPages is what the endpoint serves, as the block in effect
+	// says.
+	monitorPages switchedHandler
 	// stopping is set when Stop begins, so that /readyz reports the
 	// listeners closed from then on.
 	stopping atomic.Bool
@@ -100,11 +110,14 @@ type Server struct {
 
 // New prepares a server from cfg; Start opens its sockets.
 func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
-		connLimits: newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
-		handshakes: newHandshakeSlots(),
-		links:      make(map[string]*actor.PID),
-		peers:      make(map[string]*actor.PID), strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
+	s := &Server{log: log, registry: newRegistry(), pool: gopool.New(maxIdleGoroutines),
+		connLimits:   newConnLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress),
+		handshakes:   newHandshakeSlots(),
+		strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
+	s.current.Store(cfg)
+	s.budget = newBudget(cfg.Server.BufferBudget)
+	s.logins = auth.NewGuard(guardSettingsOf(&cfg.Server))
+	s.handlerCodecs = newCodecTable(cfg.Handlers)
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
 		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
 			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
@@ -112,38 +125,35 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 		}
 	}
 	for _, l := range cfg.Listeners {
-		var tl *tlsListener
-		if l.TLS != nil {
-			var err error
-			if tl, err = newTLSListener(l.Name, l.TLS, log.Named("listener")); err != nil {
-				return nil, err
-			}
-		}
-		s.tlsListeners = append(s.tlsListeners, tl)
-	}
-	switch cfg.Auth.Mode {
-	case config.AuthOpen:
-		log.Warn("authentication is open: any username is accepted; for local development only")
-		s.auth = auth.Open()
-	default:
-		h, err := auth.LoadHtpasswd(cfg.Auth.File)
+		ln, err := newListener(l, s)
 		if err != nil {
-			return nil, fmt.Errorf("load users: %w", err)
+			return nil, err
 		}
-		s.auth = h
+		s.listeners = append(s.listeners, ln)
 	}
-	s.permissions = permit.New(cfg.Permissions)
-	if err := s.loadGroups(); err != nil {
+	var err error
+	if s.auth, err = authenticator(cfg.Auth); err != nil {
 		return nil, err
 	}
+	warnOpen(log, cfg.Auth)
+	s.permissions = permit.New(cfg.Permissions)
+	if s.groups, err = readGroups(cfg.Auth); err != nil {
+		return nil, err
+	}
+	s.permissions.SetGroups(s.groups)
 	return s, nil
 }
+
+// cfg is the configuration in effect. A reload replaces it with another
+// and never changes the one it returns, so callers on any goroutine may keep
+// reading it.
+func (s *Server) cfg() *config.Config { return s.current.Load() }
 
 // Start opens the listeners, the informer and the monitor, starts the actors and the
 // handlers, and returns. Handlers come up in the background; messages for
 // them wait in their queues meanwhile.
 func (s *Server) Start() (err error) {
-	if err := privateDir(s.cfg.Server.RuntimeDir); err != nil {
+	if err := privateDir(s.cfg().Server.RuntimeDir); err != nil {
 		return err
 	}
 	defer func() {
@@ -152,28 +162,18 @@ func (s *Server) Start() (err error) {
 			s.stopMonitor()
 		}
 	}()
-	for _, l := range s.cfg.Listeners {
-		ln, err := s.listen(l.Network, l.Address)
-		if err != nil {
-			return fmt.Errorf("listener %q: %w", l.Name, err)
-		}
-		s.listeners = append(s.listeners, ln)
-		s.log.Info("listening", "listener", l.Name, "network", l.Network, "address", ln.Addr().String(), "codec", l.Codec,
-			"tls", l.TLS != nil)
-		if l.InsecurePlaintext && l.PlaintextToNetwork() {
-			s.log.Warn("INSECURE: passwords and peer secrets cross the network in clear on this listener "+
-				"(insecure_plaintext = true); add a tls block", "listener", l.Name, "address", ln.Addr().String())
+	for _, l := range s.listeners {
+		if err := l.open(s); err != nil {
+			return err
 		}
 	}
 	if err := s.openMonitor(); err != nil {
 		return err
 	}
-	var informerLn net.Listener
-	if s.cfg.Informer != nil {
-		if informerLn, err = s.listen("unix", s.cfg.Informer.Socket); err != nil {
+	if s.cfg().Informer != nil {
+		if s.informerLn, err = s.listen("unix", s.cfg().Informer.Socket); err != nil {
 			return fmt.Errorf("informer: %w", err)
 		}
-		s.listeners = append(s.listeners, informerLn)
 	}
 
 	s.sys = actor.NewActorSystem(
@@ -184,89 +184,66 @@ func (s *Server) Start() (err error) {
 	)
 	s.startActors()
 
-	if informerLn != nil {
-		s.informer = &informer{ln: informerLn, maxFrame: s.cfg.Server.MaxFrame, registry: s.registry,
+	if s.informerLn != nil {
+		s.informer = &informer{ln: s.informerLn, maxFrame: s.cfg().Server.MaxFrame, registry: s.registry,
 			info: s.serverInfo, log: s.log.Named("informer"), conns: make(map[net.Conn]struct{})}
 		s.informer.wg.Add(1)
 		go s.informer.serve()
 	}
-	for i, l := range s.cfg.Listeners {
-		s.acceptWG.Add(1)
-		go s.accept(s.listeners[i], l, s.tlsListeners[i])
+	for _, l := range s.listeners {
+		s.serve(l)
 	}
 	s.serveMonitor()
 	return nil
-}
-
-// fanoutGrace is how much longer than the slowest peer's timeout a
-// sendServers may wait before its handler link gives up on a peer link.
-const fanoutGrace = time.Second
-
-// fanoutTimeout is the handler links' backstop for sendServers.
-func (s *Server) fanoutTimeout() time.Duration {
-	var d time.Duration
-	if s.cfg.Server.AllowUnnamedPeers {
-		d = config.DefaultPeerTimeout // what an exchange with an unnamed peer may take
-	}
-	for _, p := range s.cfg.Peers {
-		d = max(d, p.Timeout)
-	}
-	return d + fanoutGrace
 }
 
 // startActors spawns the router, one link per peer, one link per handler
 // and the acceptor.
 func (s *Server) startActors() {
 	root := s.sys.Root
-	peerSecrets := make(map[string][sha256.Size]byte, len(s.cfg.Peers))
-	for _, p := range s.cfg.Peers {
-		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame, pool: s.pool,
-			log: s.log.Named("peer").With("peer", p.Name)}
-		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
-		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
+	cfg := s.cfg()
+	peers := make([]peerEntry, 0, len(cfg.Peers))
+	for _, p := range cfg.Peers {
+		peers = append(peers, peerEntry{cfg: p, pid: s.spawnPeer(p)})
 	}
-	links := make(map[string]*actor.PID, len(s.cfg.Handlers))
-	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: links} }, onPool(s.pool)))
-	informerPath := ""
-	if s.cfg.Informer != nil {
-		informerPath = s.cfg.Informer.Socket
+	s.peers.Store(newPeerBook(peers, cfg.Server.AllowUnnamedPeers))
+	routes := make(map[string]*actor.PID, len(cfg.Handlers))
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: routes} }, onPool(s.pool)))
+	links := make([]*linkEntry, 0, len(cfg.Handlers))
+	for _, h := range cfg.Handlers {
+		e := s.spawnLink(h, h.Socket)
+		routes[h.Name] = e.pid // written before any listener accepts, so the router's reads follow it
+		links = append(links, e)
 	}
-	for _, h := range s.cfg.Handlers {
-		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
-			maxFrame: s.cfg.Server.MaxFrame, maxRecipients: s.cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
-			log:   s.log.Named("handler").With("handler", h.Name),
-			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
-		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
-		links[h.Name] = pid
-		s.linkOrder = append(s.linkOrder, h.Name)
-	}
-	s.links = links // written before any listener accepts, so the router's reads follow it
-	sc := &s.cfg.Server
-	s.budget = newBudget(sc.BufferBudget)
-	budget := s.budget
-	handlerCodecs := make(map[string]wire.Codec, len(s.cfg.Handlers))
-	for _, h := range s.cfg.Handlers {
-		handlerCodecs[h.Name] = h.Codec
-	}
-	settings := &connSettings{
-		server: sc.Name, maxFrame: sc.MaxFrame, maxAuthFrame: sc.MaxAuthFrame,
-		authTimeout: sc.AuthTimeout, idleTimeout: sc.IdleTimeout, frameTimeout: sc.FrameTimeout,
-		outbox:      outboxLimits{count: sc.SendQueue, bytes: sc.SendQueueBytes, budget: budget},
-		maxInFlight: sc.MaxInFlight, maxPerUser: sc.MaxConnectionsPerUser,
-		rate: rateLimit{perSecond: sc.MessageRate, burst: sc.MessageBurst,
-			bytesPerSecond: sc.ByteRate, byteBurst: sc.ByteBurst},
-		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
-		auth: s.auth, logins: loginGuard(s.cfg.Server), handshakes: s.handshakes, strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
-		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers, permissions: s.permissions,
-	}
+	s.links.replace(links, nil)
+	settings := s.connSettingsFor(cfg)
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
 }
 
-// loginGuard is the guard of client logins the server block configures.
-func loginGuard(c config.Server) *auth.Guard {
-	return auth.NewGuard(auth.GuardSettings{MaxFailures: c.MaxLoginFailures, Block: c.LoginBlock,
-		FailureDelay: c.LoginFailureDelay, PerSource: c.MaxLoginsPerAddress})
+// spawnPeer starts the link to peer p.
+func (s *Server) spawnPeer(p config.Peer) *actor.PID {
+	cfg := s.cfg()
+	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool,
+		log: s.log.Named("peer").With("peer", p.Name)}
+	return s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
+}
+
+// spawnLink starts the link of handler h, whose process (if it has a
+// command) listens on socket.
+func (s *Server) spawnLink(h config.Handler, socket string) *linkEntry {
+	cfg := s.cfg()
+	informerPath := ""
+	if cfg.Informer != nil {
+		informerPath = cfg.Informer.Socket
+	}
+	e := &linkEntry{cfg: h, socket: socket}
+	h.Socket = socket
+	ls := &linkSettings{handler: h, server: cfg.Server.Name, informer: informerPath,
+		maxFrame: cfg.Server.MaxFrame, maxRecipients: cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
+		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers}
+	e.pid = s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
+	return e
 }
 
 // maxIdleGoroutines bounds the goroutines the server keeps waiting for
@@ -289,79 +266,17 @@ func onPool(pool *gopool.Pool) actor.PropsOption {
 	return actor.WithDispatcher(pooledDispatcher{pool})
 }
 
-// listen opens one listener; a UNIX socket gets socketMode and replaces a
-// stale socket file left by a server that died.
-func (s *Server) listen(network, address string) (net.Listener, error) {
-	if network != "unix" {
-		return net.Listen(network, address)
-	}
-	if err := os.MkdirAll(filepath.Dir(address), 0o700); err != nil {
-		return nil, fmt.Errorf("create socket dir: %w", err)
-	}
-	ln, err := unixsock.Listen(address, socketMode)
-	if err != nil {
-		return nil, err
-	}
-	ln.SetUnlinkOnClose(false) // we remove it ourselves, last
-	s.sockets = append(s.sockets, address)
-	return ln, nil
-}
-
-// accept is a listener's accept loop; tl is the listener's TLS settings,
-// nil for a plain one. A TLS connection's handshake happens later, in its
-// reader.
-func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
-	defer s.acceptWG.Done()
-	log := s.log.Named("listener").With("listener", l.Name)
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.strangerLogs.Error(log, "accept failed", "error", err)
-			time.Sleep(acceptRetry)
-			continue
-		}
-		addr := sourceAddress(conn)
-		if why, ok := s.connLimits.admit(addr, l.Name); !ok {
-			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
-			if tl != nil { // a report in clear would be garbage to a TLS client
-				conn.Close()
-			} else {
-				refuse(conn, l.Codec, why)
-			}
-			continue
-		}
-		if tl != nil {
-			if conn, err = tl.serve(conn); err != nil {
-				s.strangerLogs.Error(log, "accept failed", "error", err)
-				s.connLimits.leave(addr, l.Name)
-				continue
-			}
-		}
-		s.sys.Root.Send(s.acceptor, &accepted{conn: conn, addr: addr, codec: l.Codec, listener: l.Name, tls: tl})
-	}
-}
-
-// Addr returns the bound address of the named listener (useful with port 0).
-func (s *Server) Addr(listener string) net.Addr {
-	for i, l := range s.cfg.Listeners {
-		if l.Name == listener && i < len(s.listeners) {
-			return s.listeners[i].Addr()
-		}
-	}
-	return nil
-}
-
-// HandlerStates asks every handler link for its state.
+// HandlerStates asks every handler link that serves a type for its
+// state, in configuration order; links that a reload retired are not
+// shown.
 func (s *Server) HandlerStates() []*LinkState {
-	out := make([]*LinkState, 0, len(s.linkOrder))
-	for _, name := range s.linkOrder {
-		res, err := s.sys.Root.RequestFuture(s.links[name], &getLinkState{}, stateTimeout).Result()
+	links := s.links.current()
+	out := make([]*LinkState, 0, len(links))
+	for _, e := range links {
+		res, err := s.sys.Root.RequestFuture(e.pid, &getLinkState{}, stateTimeout).Result()
 		st, ok := res.(*LinkState)
 		if err != nil || !ok {
-			st = &LinkState{Name: name, State: "unknown"}
+			st = &LinkState{Name: e.cfg.Name, State: "unknown"}
 		}
 		out = append(out, st)
 	}
@@ -370,12 +285,13 @@ func (s *Server) HandlerStates() []*LinkState {
 
 // PeerStates asks every peer link for its state, in configuration order.
 func (s *Server) PeerStates() []*PeerState {
-	out := make([]*PeerState, 0, len(s.cfg.Peers))
-	for _, p := range s.cfg.Peers {
-		res, err := s.sys.Root.RequestFuture(s.peers[p.Name], &getPeerState{}, stateTimeout).Result()
+	peers := s.peers.Load().entries
+	out := make([]*PeerState, 0, len(peers))
+	for _, e := range peers {
+		res, err := s.sys.Root.RequestFuture(e.pid, &getPeerState{}, stateTimeout).Result()
 		st, ok := res.(*PeerState)
 		if err != nil || !ok {
-			st = &PeerState{Name: p.Name, Address: p.Address, State: "unknown"}
+			st = &PeerState{Name: e.cfg.Name, Address: e.cfg.Address, State: "unknown"}
 		}
 		out = append(out, st)
 	}
@@ -402,45 +318,17 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the users and groups files and the TLS listeners'
-// files, retries failed handlers and makes peers that are backing off
-// connect now (SIGHUP). Open connections keep the TLS settings they began
-// with.
-func (s *Server) Reload() {
-	s.reloading.Lock()
-	defer s.reloading.Unlock()
-	for _, tl := range s.tlsListeners {
-		if tl != nil {
-			tl.reload()
-		}
-	}
-	if h, ok := s.auth.(*auth.Htpasswd); ok {
-		if err := h.Reload(); err != nil {
-			s.log.Error("cannot reload users; keeping the old ones", "error", err)
-		} else {
-			s.log.Info("users reloaded", "file", s.cfg.Auth.File)
-		}
-	} else {
-		s.log.Info("reload: open authentication, no users file")
-	}
-	s.reloadGroups()
-	for _, pid := range s.links {
-		s.sys.Root.Send(pid, &retryLink{})
-	}
-	for _, pid := range s.peers {
-		s.sys.Root.Send(pid, &retryPeer{})
-	}
-}
-
 func (s *Server) serverInfo() map[string]any {
-	listeners := make([]map[string]any, 0, len(s.cfg.Listeners))
-	for i, l := range s.cfg.Listeners {
+	open := s.openListeners()
+	listeners := make([]map[string]any, 0, len(open))
+	for _, ln := range open {
+		l := ln.conf.Load().cfg
 		listeners = append(listeners, map[string]any{"name": l.Name, "network": l.Network,
-			"address": s.listeners[i].Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil,
+			"address": ln.ln.Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil,
 			"connections": s.connLimits.onListener(l.Name)})
 	}
 	return map[string]any{
-		"name":      s.cfg.Server.Name,
+		"name":      s.cfg().Server.Name,
 		"clients":   s.registry.count(),
 		"users":     len(s.registry.names()),
 		"listeners": listeners,
@@ -461,8 +349,11 @@ func (s *Server) stop(ctx context.Context) {
 	s.log.Info("shutting down")
 	// The monitor stays up while connections drain, answering /readyz
 	// with 503, so that a load balancer sees the stop rather than a
-	// refused connection.
+	// refused connection. A reload under way finishes first, and none
+	// starts after this: a link it spawned later would miss stopLink.
+	s.reloading.Lock()
 	s.stopping.Store(true)
+	s.reloading.Unlock()
 	s.closeListeners()
 	s.acceptWG.Wait()
 	if s.informer != nil {
@@ -482,7 +373,7 @@ func (s *Server) stop(ctx context.Context) {
 	// Connections stop reading but stay open until nothing is in flight
 	// anywhere: a message still in flight may be for any of them.
 	root.RequestWithCustomSender(s.acceptor, &drain{}, waiter)
-	wait, cancel := context.WithTimeout(ctx, s.cfg.Server.ShutdownTimeout)
+	wait, cancel := context.WithTimeout(ctx, s.cfg().Server.ShutdownTimeout)
 	select {
 	case <-drainedCh:
 	case <-wait.Done():
@@ -490,9 +381,10 @@ func (s *Server) stop(ctx context.Context) {
 	}
 	cancel()
 
-	s.stopAll("handler", s.links, &stopLink{}, linkStopTimeout)
+	links, peers := s.links.all(), s.peers.Load().byName
+	s.stopAll("handler", links, &stopLink{}, linkStopTimeout)
 	// Peers stop after the links, which have reported what waited for them.
-	s.stopAll("peer", s.peers, &stopPeer{}, peerStopTimeout)
+	s.stopAll("peer", peers, &stopPeer{}, peerStopTimeout)
 	// The links' last reports are in the connections' mailboxes before
 	// closeConns, so the connections write them before they close.
 	root.RequestWithCustomSender(s.acceptor, &closeConns{}, waiter)
@@ -506,10 +398,10 @@ func (s *Server) stop(ctx context.Context) {
 	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
 		root.PoisonFuture(pid).Wait()
 	}
-	for _, pid := range s.links {
+	for _, pid := range links {
 		root.PoisonFuture(pid).Wait()
 	}
-	for _, pid := range s.peers {
+	for _, pid := range peers {
 		root.PoisonFuture(pid).Wait()
 	}
 	s.removeSockets()
@@ -527,7 +419,9 @@ func (s *Server) stopAll(kind string, pids map[string]*actor.PID, msg any, timeo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.sys.Root.RequestFuture(pid, msg, timeout).Result(); err != nil {
+			// A link a reload retired may have stopped by itself meanwhile.
+			_, err := s.sys.Root.RequestFuture(pid, msg, timeout).Result()
+			if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
 				s.log.Error(kind+" did not stop in time", kind, name, "error", err)
 			}
 		}()
@@ -541,12 +435,6 @@ func (s *Server) removeSockets() {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("cannot remove socket", "path", path, "error", err)
 		}
-	}
-}
-
-func (s *Server) closeListeners() {
-	for _, ln := range s.listeners {
-		ln.Close()
 	}
 }
 

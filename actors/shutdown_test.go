@@ -20,7 +20,7 @@ import (
 // (5s). Call it before Stop, from the goroutine that calls Stop or starts
 // the goroutine that does.
 func (ts *testServer) setShutdownTimeout(d time.Duration) {
-	ts.cfg.Server.ShutdownTimeout = d
+	ts.cfg().Server.ShutdownTimeout = d
 }
 
 // stopAsync runs ts.Stop(ctx) in a goroutine and returns a channel closed

@@ -55,8 +55,8 @@ func serverSerial(t *testing.T, ts *testServer, cfg *tls.Config) *big.Int {
 
 // A reload (SIGHUP) gives new connections the new certificate and leaves
 // open ones as they are; a changed file is noticed without one. A file
-// that does not load keeps the old certificate and is logged, once per
-// change, with the reason.
+// that does not load keeps the old certificate and is logged, with the
+// reason: once per change when noticed, as a rejected reload on SIGHUP.
 func TestTLSReload(t *testing.T) {
 	pki := newPKI(t, "first CA")
 	second, err := tlsconf.NewCA("second CA", time.Hour)
@@ -83,12 +83,13 @@ func TestTLSReload(t *testing.T) {
 	if got := open.conn.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(first) != 0 {
 		t.Fatalf("the open connection's certificate changed to %v", got)
 	}
-	wantLogged(t, log, "TLS files loaded for new connections", "listener=tls")
+	wantLogged(t, log, "reload: TLS files tls")
 
-	// A broken file on SIGHUP.
+	// A broken file on SIGHUP rejects the reload.
 	pki.replace("server.crt", []byte("not a certificate"))
 	ts.Reload()
-	wantLogged(t, log, "cannot use the new TLS files; new connections keep the old ones", "failed to find any PEM data")
+	wantLogged(t, log, "reload rejected, the running configuration stays")
+	wantLogged(t, log, "failed to find any PEM data")
 	if got := serverSerial(t, ts, trustBoth); got.Cmp(next) != 0 {
 		t.Fatalf("after a broken reload a new connection got certificate %v, want the old %v", got, next)
 	}

@@ -91,12 +91,32 @@ func (l *tlsListener) forClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return l.current.Load(), nil
 }
 
-// reload reads the files again (SIGHUP), whether or not they changed.
-func (l *tlsListener) reload() {
+// tlsFiles is a reading of a TLS listener's files that a reload
+// checked and may apply.
+type tlsFiles struct {
+	cfg     *tls.Config
+	stamps  [3]fileStamp
+	changed bool // since the listener's last load
+}
+
+// read reads the files again (a reload), whether or not they changed.
+func (l *tlsListener) read() (*tlsFiles, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.stamps = l.stat()
-	l.load()
+	stamps := l.stat()
+	cfg, err := l.settings.ServerConfig()
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", l.name, err)
+	}
+	return &tlsFiles{cfg: cfg, stamps: stamps, changed: stamps != l.stamps}, nil
+}
+
+// use makes f the settings of new connections.
+func (l *tlsListener) use(f *tlsFiles) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stamps = f.stamps
+	l.current.Store(f.cfg)
 }
 
 // reloadIfChanged reads the files again when any of them changed since

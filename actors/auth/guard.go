@@ -62,6 +62,22 @@ func NewGuard(s GuardSettings) *Guard {
 	return &Guard{settings: s, sources: make(map[string]*source)}
 }
 
+// SetSettings changes the settings (a reload). Addresses keep the
+// failures counted so far; the logins running at once from an address
+// change for addresses the guard meets afresh.
+func (g *Guard) SetSettings(s GuardSettings) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.settings = s
+}
+
+// failureDelay is the settings' FailureDelay.
+func (g *Guard) failureDelay() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.settings.FailureDelay
+}
+
 // Login is one login admitted by a Guard; End must be called once.
 type Login struct {
 	g   *Guard
@@ -122,7 +138,7 @@ func (l *Login) acquire(wait time.Duration) error {
 
 // wait holds the login's slot for FailureDelay, or until quit.
 func (l *Login) wait() {
-	t := time.NewTimer(l.g.settings.FailureDelay)
+	t := time.NewTimer(l.g.failureDelay())
 	defer t.Stop()
 	select {
 	case <-t.C:

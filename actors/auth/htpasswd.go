@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"sync"
@@ -103,4 +105,10 @@ func (h *Htpasswd) Authenticate(username, password string) error {
 		return errBadCredentials
 	}
 	return nil
+}
+
+// SameUsers reports whether h and o hold the same users with the same
+// hashes.
+func (h *Htpasswd) SameUsers(o *Htpasswd) bool {
+	return maps.EqualFunc(h.users.Load().hashes, o.users.Load().hashes, bytes.Equal)
 }

@@ -59,13 +59,9 @@ func TestPolicy(t *testing.T) {
 
 func TestPolicyNone(t *testing.T) {
 	for _, cfg := range []*config.Permissions{nil, {}} {
-		if p := New(cfg); p != nil || p.User("T") != nil || p.Peer("K") != nil {
+		if p := New(cfg); !p.User("T").Allows("anything") || !p.Peer("K").Allows("anything") {
 			t.Fatalf("New(%+v) checks something", cfg)
 		}
-	}
-	var c *Checker
-	if !c.Allows("anything") {
-		t.Fatal("a nil checker refuses")
 	}
 	// No default: users no rule names may send everything.
 	p := New(&config.Permissions{Users: map[string]config.TypeRule{"T": {Allow: []string{"relay"}}}})
@@ -96,6 +92,26 @@ func TestCheckerFollowsGroups(t *testing.T) {
 	}
 }
 
+// Checkers made before the block changes follow it from their next
+// check on, and a block added where there was none applies too.
+func TestCheckerFollowsBlock(t *testing.T) {
+	p := New(nil)
+	bob, k := p.User("bob"), p.Peer("K")
+	if !bob.Allows("h") || !k.Allows("h") {
+		t.Fatal("without a block a sender may not send h")
+	}
+	p.Set(&config.Permissions{Default: &config.TypeRule{Allow: []string{"relay"}},
+		Peers: map[string]config.TypeRule{"K": {Deny: []string{"h"}}}})
+	if bob.Allows("h") || !bob.Allows("relay") || k.Allows("h") {
+		t.Fatal("the new block does not apply to checkers made before it")
+	}
+	p.SetGroups(map[string][]string{"ops": {"bob"}}) // a group the block no longer names
+	p.Set(nil)
+	if !bob.Allows("h") || !k.Allows("h") {
+		t.Fatal("the block removed still applies")
+	}
+}
+
 func BenchmarkAllows(b *testing.B) {
 	p := New(&config.Permissions{
 		Default: &config.TypeRule{Allow: []string{"relay", "echo", "chat.*", "x*y*z"}, Deny: []string{"chat.admin"}},
@@ -106,7 +122,7 @@ func BenchmarkAllows(b *testing.B) {
 		c    *Checker
 		typ  string
 	}{
-		{"no policy", nil, "relay"},
+		{"no policy", New(nil).User("T"), "relay"},
 		{"exact", p.User("T"), "relay"},
 		{"wildcard", p.User("T"), "chat.room"},
 		{"denied", p.User("T"), "chat.admin"},

@@ -38,11 +38,16 @@ func newApp() *cli.Command {
 	return cliapp.Setup(&cli.Command{
 		Name:  "besterd",
 		Usage: "run a Bester message-exchange server",
-		Description: "SIGINT and SIGTERM stop it gracefully; SIGHUP re-reads the users and groups files and the TLS\n" +
-			"listeners' certificates, keys and client CAs, and retries handlers that restarted too often.",
+		Description: "SIGINT and SIGTERM stop it gracefully. SIGHUP re-reads the whole configuration file, with the users,\n" +
+			"groups and TLS files it names, and applies what changed: handlers and peers added start, changed ones are\n" +
+			"replaced, removed ones stop once their messages are answered; listeners open and close; limits, the log\n" +
+			"level, auth, permissions and the monitor change; what nothing changed keeps running. A file with any error,\n" +
+			"or a change that needs a restart (server name, max_frame, runtime_dir, the informer...), is rejected whole\n" +
+			"and the running configuration stays. The log says why, or sums up what changed in one line. SIGHUP also\n" +
+			"retries handlers that restarted too often. See docs/configuration.md, \"What SIGHUP reloads\".",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Value: "config.hcl", Usage: "path of the HCL configuration `file`"},
-			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config)"},
+			&cli.StringFlag{Name: "log-level", Usage: "log `level`: trace, debug, info, warn, error or off (overrides the config, at reloads too)"},
 			&cli.BoolFlag{Name: "check", Usage: "check the configuration and exit"},
 			&cli.StringFlag{Name: "pprof", Usage: "serve Go's profiler (net/http/pprof) on this loopback `address`, e.g. 127.0.0.1:6060; the monitor block's pprof = true serves it with /healthz, /readyz and /status"},
 		},
@@ -98,6 +103,9 @@ func run(_ context.Context, cmd *cli.Command) error {
 	srv, err := actors.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if level != "" {
+		srv.PinLogLevel(level)
 	}
 	if err := srv.Start(); err != nil {
 		return err

@@ -249,7 +249,11 @@ func freeAddr(t testing.TB) string {
 
 // relayUp asks the informer whether the relay handler is up and returns
 // the pid of its process.
-func (s *server) relayUp() (int, bool) {
+func (s *server) relayUp() (int, bool) { return s.handlerUp("relay") }
+
+// handlerUp asks the informer whether the named handler is up and returns
+// the pid of its process.
+func (s *server) handlerUp(name string) (int, bool) {
 	in, err := ipc.DialInformer(s.informer, wire.CodecJSON)
 	if err != nil {
 		return 0, false
@@ -266,7 +270,7 @@ func (s *server) relayUp() (int, bool) {
 		return 0, false
 	}
 	for _, h := range info.Handlers {
-		if h.Name == "relay" && h.State == "up" && h.PID > 0 {
+		if h.Name == name && h.State == "up" && h.PID > 0 {
 			return h.PID, true
 		}
 	}
