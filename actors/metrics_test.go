@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -187,4 +188,62 @@ func TestMetricsTypeLabelBounded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMetricsRefusalsAndLogins counts a bad password, a login past
+// max_connections_per_user and a connection past
+// max_connections_per_address, each under its reason or result.
+func TestMetricsRefusalsAndLogins(t *testing.T) {
+	auth, _ := htpasswdAuth(t, "U", "pw")
+	ts := startServerWith(t, serverOptions{server: "max_connections_per_address = 3\nmax_connections_per_user = 1"},
+		auth+monitorBlock(""))
+	ts.dialRaw(t, wire.CodecJSON).login("U")
+	bad := ts.dialRaw(t, wire.CodecJSON)
+	bad.send(authMsg("U", "wrong"))
+	wantBad(t, bad.expectReport(wire.IDAuth), wire.CodeUnauthorized)
+	bad.expectClosed()
+	twice := ts.dialRaw(t, wire.CodecJSON)
+	twice.send(authMsg("U", "pw"))
+	wantBad(t, twice.expectReport(wire.IDAuth), wire.CodeOverloaded)
+	twice.expectClosed()
+
+	// The closed connections leave the count as their actors stop.
+	ts.eventuallyValue(t, 1, "bester_connections_open", "listener=tcp")
+	ts.dialRaw(t, wire.CodecJSON)
+	ts.dialRaw(t, wire.CodecJSON)
+	refused := ts.dialRaw(t, wire.CodecJSON)
+	wantBad(t, refused.expectReport(wire.IDAuth), wire.CodeOverloaded)
+	refused.expectClosed()
+
+	s := ts.scrapeMetrics()
+	s.wantValue(t, 1, "bester_logins_total", "result=good")
+	s.wantValue(t, 2, "bester_logins_total", "result=bad")
+	s.wantValue(t, 1, "bester_connections_refused_total", "reason=max_per_user")
+	s.wantValue(t, 1, "bester_connections_refused_total", "reason=max_per_address")
+	s.wantValue(t, 0, "bester_connections_refused_total", "reason=max_connections")
+	s.wantValue(t, 5, "bester_connections_accepted_total", "listener=tcp")
+	s.wantValue(t, 3, "bester_connections_open", "listener=tcp")
+}
+
+// TestMetricsPeer relays from J to a user on K: J's metrics show the peer
+// up, the round trip, and K's login as a peer; once K stops, the peer is
+// down.
+func TestMetricsPeer(t *testing.T) {
+	aj, ak := freeAddr(t), freeAddr(t)
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, fedHandlers()+peerBlock("K", ak, fedSecret, fastPeer)+monitorBlock(""))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, fedHandlers()+peerBlock("J", aj, fedSecret, fastPeer))
+	j.waitPeerUp(t, "K")
+	k.waitPeerUp(t, "J")
+	tj, gk := j.dial("T", wire.CodecJSON), k.dial("G", wire.CodecCBOR)
+	relayAcross(t, tj, gk, "T", "J", "G@K", "j-to-k")
+
+	s := j.eventuallyValue(t, 1, "bester_peer_round_trip_seconds", "peer=K")
+	s.wantValue(t, 1, "bester_peer_up", "peer=K")
+	s.wantValue(t, 0, "bester_peer_queue_messages", "peer=K")
+	s.wantValue(t, 1, "bester_messages_received_total", "type=relay")
+	s.wantValue(t, 1, "bester_reports_total", "type=relay", "code=good")
+	s.wantValue(t, 2, "bester_logins_total", "result=good") // T, and K's peer link
+
+	k.Stop(context.Background())
+	j.eventuallyValue(t, 0, "bester_peer_up", "peer=K")
 }
