@@ -247,3 +247,40 @@ func TestMetricsPeer(t *testing.T) {
 	k.Stop(context.Background())
 	j.eventuallyValue(t, 0, "bester_peer_up", "peer=K")
 }
+
+// TestMetricsLinkSeriesComeAndGo checks that a handler's series exist
+// from its link's start to its stop, and that a link that stops after a
+// newer one of the same name started (a reload) leaves the newer one's.
+func TestMetricsLinkSeriesComeAndGo(t *testing.T) {
+	m := newMetrics([]string{"tcp"}, newConnLimits(10, 10), newBudget(1<<20))
+	g := m.gatherer()
+	handlers := func() []string {
+		t.Helper()
+		fams, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range fams {
+			if f.GetName() == "bester_handler_up" {
+				for _, s := range f.Metric {
+					names = append(names, s.Label[0].GetValue())
+				}
+			}
+		}
+		return names
+	}
+	old := m.addHandler("h")
+	if got := handlers(); len(got) != 1 || got[0] != "h" || m.typeOf("h") != &old.typeStats {
+		t.Fatalf("after start: handlers %v", got)
+	}
+	newer := m.addHandler("h")
+	m.removeHandler("h", old)
+	if got := handlers(); len(got) != 1 || m.typeOf("h") != &newer.typeStats {
+		t.Fatalf("the newer link's series went with the old link: %v", got)
+	}
+	m.removeHandler("h", newer)
+	if got := handlers(); len(got) != 0 || m.typeOf("h") != &m.other {
+		t.Fatalf("after stop: handlers %v", got)
+	}
+}
