@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
@@ -283,4 +284,27 @@ func TestMetricsLinkSeriesComeAndGo(t *testing.T) {
 	if got := handlers(); len(got) != 0 || m.typeOf("h") != &m.other {
 		t.Fatalf("after stop: handlers %v", got)
 	}
+}
+
+// TestMetricsTLSRefusals counts clear text sent to a TLS listener and a
+// TLS client on a plain one as wrong_protocol, and a handshake the client
+// gives up on as tls_handshake.
+func TestMetricsTLSRefusals(t *testing.T) {
+	pki := newPKI(t, "test CA")
+	ts := startServer(t, pki.listener()+monitorBlock(""))
+	plain := ts.dialRawTo(t, "tcp4", ts.Addr("tls").String(), wire.CodecJSON)
+	plain.send(authMsg("T", "pw"))
+	wantBad(t, plain.expectReport(wire.IDAuth), wire.CodeUnauthorized)
+	if conn, err := tls.Dial("tcp4", ts.Addr("tcp").String(), pki.tlsConfig(ts, "")); err == nil {
+		conn.Close()
+		t.Fatal("a TLS handshake with a plain listener succeeded")
+	}
+	wrongName := pki.tlsConfig(ts, "")
+	wrongName.ServerName = "wrong.example"
+	if err := tlsLogin(ts, wrongName); err == nil {
+		t.Fatal("a client that does not trust the server's name logged in")
+	}
+	s := ts.eventuallyValue(t, 1, "bester_connections_refused_total", "reason=tls_handshake")
+	s.wantValue(t, 2, "bester_connections_refused_total", "reason=wrong_protocol")
+	s.wantValue(t, 0, "bester_logins_total", "result=bad")
 }
