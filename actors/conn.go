@@ -809,9 +809,10 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	if !r.acquire() {
 		return false
 	}
+	stats := r.metrics.typeOf(p.Type)
 	if !r.limits.allowMessage() {
-		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeRateLimited,
-			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst), nil))
+		r.root.Send(r.self, typedReport(stats, p.ID, wire.Errorf(wire.CodeRateLimited,
+			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst)))
 		return true
 	}
 	switch p.Type {
@@ -822,7 +823,6 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	case wire.TypeBuiltin:
 		return r.builtin(p)
 	default:
-		stats := r.metrics.typeOf(p.Type)
 		if !r.permits.Allows(p.Type) { // counted in message_rate, reported at once: no handler time
 			r.root.Send(r.self, typedReport(stats, p.ID, r.forbidden(p.Type)))
 			return true
