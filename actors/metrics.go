@@ -26,27 +26,20 @@ type metrics struct {
 	slowConsumers atomic.Uint64
 	logins        [2]atomic.Uint64 // by loginGood, loginBad
 	refused       [len(refusalReasons)]atomic.Uint64
-	// accepted counts each listener's connections, by listener name; the
-	// listeners are fixed at start.
-	accepted map[string]*atomic.Uint64
+	// accepted counts each listener's connections, by listener name.
+	accepted byName[atomic.Uint64]
 	// other counts the messages and reports of types no handler has.
 	other typeStats
 
-	handlers linkSeries[handlerStats]
-	peers    linkSeries[peerStats]
+	handlers byName[handlerStats]
+	peers    byName[peerStats]
 
-	listeners []string // in configuration order
-	limits    *connLimits
-	budget    *budget
+	limits *connLimits
+	budget *budget
 }
 
-func newMetrics(listeners []string, limits *connLimits, budget *budget) *metrics {
-	m := &metrics{accepted: make(map[string]*atomic.Uint64, len(listeners)), listeners: listeners,
-		limits: limits, budget: budget}
-	for _, name := range listeners {
-		m.accepted[name] = new(atomic.Uint64)
-	}
-	return m
+func newMetrics(limits *connLimits, budget *budget) *metrics {
+	return &metrics{limits: limits, budget: budget}
 }
 
 // add adds n to c, a counter of a metrics that may be off (nil).
@@ -65,12 +58,14 @@ func (m *metrics) received() *atomic.Uint64 {
 	return &m.receivedBytes
 }
 
-// listener is the counter of the named listener's accepted connections.
+// listener is the counter of the named listener's accepted connections,
+// made when its accept loop first starts. A listener's series stay once it
+// closes: its connections may stay open, and listeners are few.
 func (m *metrics) listener(name string) *atomic.Uint64 {
 	if m == nil {
 		return nil
 	}
-	return m.accepted[name]
+	return m.accepted.getOrAdd(name)
 }
 
 // The values of bester_logins_total's result label, by index.
@@ -337,37 +332,55 @@ func latencyHistogram(name, help, label, link string) prometheus.Histogram {
 		ConstLabels: prometheus.Labels{label: link}, Buckets: latencyBuckets})
 }
 
-// linkSeries holds the stats of the links of one kind, by name: a map
-// that is copied when a link starts or stops, which is rare, so that
+// byName holds the stats of the listeners, handlers or peers, by name: a
+// map that is copied when one starts or stops, which is rare, so that
 // readers load it without a lock and never wait.
-type linkSeries[V any] struct {
+type byName[V any] struct {
 	changing sync.Mutex // serialises the copies
-	byName   atomic.Pointer[map[string]*V]
+	current  atomic.Pointer[map[string]*V]
 }
 
-// load is the current map; nil (empty) before the first link starts.
-func (l *linkSeries[V]) load() map[string]*V {
-	if p := l.byName.Load(); p != nil {
+// load is the current map; nil (empty) before the first one starts.
+func (l *byName[V]) load() map[string]*V {
+	if p := l.current.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
 // add publishes v under name.
-func (l *linkSeries[V]) add(name string, v *V) {
+func (l *byName[V]) add(name string, v *V) {
 	l.changing.Lock()
 	defer l.changing.Unlock()
+	l.store(name, v)
+}
+
+// store publishes a copy of the map with v under name; l.changing is held.
+func (l *byName[V]) store(name string, v *V) {
 	next := maps.Clone(l.load())
 	if next == nil {
 		next = make(map[string]*V)
 	}
 	next[name] = v
-	l.byName.Store(&next)
+	l.current.Store(&next)
+}
+
+// getOrAdd returns the stats under name, adding new ones if there are
+// none.
+func (l *byName[V]) getOrAdd(name string) *V {
+	l.changing.Lock()
+	defer l.changing.Unlock()
+	if v, ok := l.load()[name]; ok {
+		return v
+	}
+	v := new(V)
+	l.store(name, v)
+	return v
 }
 
 // remove drops name, if it is still v: a newer link of that name may have
 // replaced it.
-func (l *linkSeries[V]) remove(name string, v *V) {
+func (l *byName[V]) remove(name string, v *V) {
 	l.changing.Lock()
 	defer l.changing.Unlock()
 	if l.load()[name] != v {
@@ -375,5 +388,5 @@ func (l *linkSeries[V]) remove(name string, v *V) {
 	}
 	next := maps.Clone(l.load())
 	delete(next, name)
-	l.byName.Store(&next)
+	l.current.Store(&next)
 }

@@ -75,9 +75,9 @@ func (collector) Describe(chan<- *prometheus.Desc) {}
 // Collect sends every series.
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
-	for _, name := range m.listeners {
+	for name, accepted := range m.accepted.load() {
 		ch <- gauge(descConnectionsOpen, int64(m.limits.onListener(name)), name)
-		ch <- counter(descConnectionsAccepted, m.accepted[name].Load(), name)
+		ch <- counter(descConnectionsAccepted, accepted.Load(), name)
 	}
 	for i, reason := range refusalReasons {
 		ch <- counter(descConnectionsRefused, m.refused[i].Load(), reason)

@@ -253,7 +253,7 @@ func TestMetricsPeer(t *testing.T) {
 // from its link's start to its stop, and that a link that stops after a
 // newer one of the same name started (a reload) leaves the newer one's.
 func TestMetricsLinkSeriesComeAndGo(t *testing.T) {
-	m := newMetrics([]string{"tcp"}, newConnLimits(10, 10), newBudget(1<<20))
+	m := newMetrics(newConnLimits(10, 10), newBudget(1<<20))
 	g := m.gatherer()
 	handlers := func() []string {
 		t.Helper()

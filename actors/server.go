@@ -224,11 +224,7 @@ func (s *Server) startActors() {
 	sc := &s.cfg.Server
 	s.budget = newBudget(sc.BufferBudget)
 	if s.cfg.Monitor != nil {
-		names := make([]string, len(s.cfg.Listeners))
-		for i, l := range s.cfg.Listeners {
-			names[i] = l.Name
-		}
-		s.metrics = newMetrics(names, s.connLimits, s.budget)
+		s.metrics = newMetrics(s.connLimits, s.budget)
 	}
 	peerSecrets := make(map[string][sha256.Size]byte, len(s.cfg.Peers))
 	for _, p := range s.cfg.Peers {
