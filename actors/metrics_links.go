@@ -17,6 +17,35 @@ import (
 var latencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
+// linkGauges are the gauges a link publishes, packed in one word so that
+// publishing costs one store, and none when nothing changed: in flight in
+// the low 32 bits, the queue in the next 31, up in the top one.
+type linkGauges struct {
+	packed atomic.Uint64
+	last   uint64 // what was stored last; only the link uses it
+}
+
+// maxGauge is the largest queue or in-flight count linkGauges shows.
+const maxGauge = 1<<31 - 1
+
+// set publishes the gauges, if they changed.
+func (g *linkGauges) set(up bool, queue, inFlight int) {
+	v := uint64(min(inFlight, maxGauge)) | uint64(min(queue, maxGauge))<<32
+	if up {
+		v |= 1 << 63
+	}
+	if v != g.last {
+		g.last = v
+		g.packed.Store(v)
+	}
+}
+
+// get reads the gauges, as 0 or 1 for up.
+func (g *linkGauges) get() (up, queue, inFlight int64) {
+	v := g.packed.Load()
+	return int64(v >> 63), int64(v>>32) & maxGauge, int64(v) & maxGauge
+}
+
 // handlerStats are one handler link's counters and gauges, which the link
 // sets; they are the series of its handler label, from when the link
 // starts until it stops.
@@ -37,34 +66,6 @@ func (h *handlerStats) publish(up bool, queue, inFlight, restarts int) {
 	if int64(restarts) != h.restarts.Load() {
 		h.restarts.Store(int64(restarts))
 	}
-}
-
-// linkGauges are the gauges a link publishes, packed in one word so that
-// publishing costs one store, and none when nothing changed: in flight in
-// the low 32 bits, the queue in the next 31, up in the top one.
-type linkGauges struct {
-	packed atomic.Uint64
-	last   uint64 // what was stored last; only the link uses it
-}
-
-// maxGauge is the largest queue or in-flight count linkGauges shows.
-const maxGauge = 1<<31 - 1
-
-func (g *linkGauges) set(up bool, queue, inFlight int) {
-	v := uint64(min(inFlight, maxGauge)) | uint64(min(queue, maxGauge))<<32
-	if up {
-		v |= 1 << 63
-	}
-	if v != g.last {
-		g.last = v
-		g.packed.Store(v)
-	}
-}
-
-// get reads the gauges, as 0 or 1 for up.
-func (g *linkGauges) get() (up, queue, inFlight int64) {
-	v := g.packed.Load()
-	return int64(v >> 63), int64(v>>32) & maxGauge, int64(v) & maxGauge
 }
 
 // answered observes the time from a request's sending to its answer.
