@@ -308,3 +308,26 @@ func TestMetricsTLSRefusals(t *testing.T) {
 	s.wantValue(t, 2, "bester_connections_refused_total", "reason=wrong_protocol")
 	s.wantValue(t, 0, "bester_logins_total", "result=bad")
 }
+
+// TestMetricsReportCodesBounded counts a report with a code a peer made
+// up as code "other", so that the label keeps the contract's codes.
+func TestMetricsReportCodesBounded(t *testing.T) {
+	m := newMetrics(newConnLimits(10, 10), newBudget(1<<20))
+	m.countReport(badReport("m-1", &wire.Error{Code: "made_up", Detail: "by a peer"}, nil))
+	m.countReport(badReport("m-2", wire.Errorf(wire.CodeLoop, "looped"), nil))
+	m.countReport(goodReport("m-3"))
+	fams, err := m.gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scrape{}
+	for _, f := range fams {
+		s[f.GetName()] = f
+	}
+	for _, code := range []string{"other", "loop", "good"} {
+		s.wantValue(t, 1, "bester_reports_total", "type=other", "code="+code)
+	}
+	if codes := s.labelValues("bester_reports_total", "code"); len(codes) != 3 {
+		t.Errorf("codes %v, want other, loop and good", codes)
+	}
+}
