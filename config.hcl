@@ -71,7 +71,7 @@ informer {
   socket = "informer.sock"
 }
 
-# Health, readiness and status over HTTP (README.md, "Monitoring").
+# Health, readiness, status and Prometheus metrics over HTTP (README.md, "Monitoring").
 # monitor {
 #   address = "127.0.0.1:9090"
 #   # pprof = true

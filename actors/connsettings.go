@@ -31,6 +31,7 @@ func (s *Server) connSettingsFor(cfg *config.Config) *connSettings {
 		auth: s.auth, logins: s.logins, handshakes: s.handshakes, strangerLogs: s.strangerLogs,
 		registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: sc.AllowLegacyPeers, permissions: s.permissions,
+		metrics: s.metrics,
 	}
 }
 

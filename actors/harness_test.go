@@ -84,6 +84,9 @@ type serverOptions struct {
 	tcp    string    // address of the "tcp" listener; 127.0.0.1:0 when empty
 	server string    // more attributes of the server block, one per line
 	log    io.Writer // also receives the server's log, when set
+	// uncounted starts the server with its metrics off, as no server
+	// outside this package runs: the baseline of their cost.
+	uncounted bool
 }
 
 // startServer starts server J with extra and waits until every handler is
@@ -142,6 +145,9 @@ func newServerWith(t testing.TB, o serverOptions, extra string) *testServer {
 	srv, err := New(cfg, hclog.New(&hclog.LoggerOptions{Name: "besterd-" + o.name, Level: hclog.Debug, Output: out}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.uncounted {
+		srv.metrics = nil
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

@@ -72,9 +72,10 @@ func TestPartialFramesAfterLogin(t *testing.T) {
 }
 
 // A client that does not read is cut once its outbox holds
-// send_queue_bytes, however few messages that is.
+// send_queue_bytes, however few messages that is, and counted as a slow
+// consumer.
 func TestNonReaderCutByBytes(t *testing.T) {
-	ts := startServerWith(t, serverOptions{server: "send_queue_bytes = 1048576"}, handlerBlock("t", "stream", "cbor"))
+	ts := startServerWith(t, serverOptions{server: "send_queue_bytes = 1048576"}, handlerBlock("t", "stream", "cbor")+monitorBlock(""))
 	idle := ts.dialRaw(t, wire.CodecJSON)
 	idle.login("A")
 	sender := ts.dial("B", wire.CodecCBOR)
@@ -89,6 +90,7 @@ func TestNonReaderCutByBytes(t *testing.T) {
 		}
 		wantGood(t, r)
 	}
+	ts.eventuallyValue(t, 1, "bester_slow_consumer_disconnects_total")
 }
 
 // A sendClients naming more than max_recipients users is refused at

@@ -103,6 +103,7 @@ func (s *Server) warnInsecure(l *listener) {
 func (s *Server) accept(l *listener) {
 	defer s.acceptWG.Done()
 	log := s.log.Named("listener").With("listener", l.name)
+	admitted := s.metrics.listener(l.name)
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
@@ -115,15 +116,17 @@ func (s *Server) accept(l *listener) {
 		}
 		c := l.conf.Load()
 		addr := sourceAddress(conn)
-		if why, ok := s.connLimits.admit(addr, l.name); !ok {
-			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
+		if refused, ok := s.connLimits.admit(addr, l.name); !ok {
+			s.metrics.refuse(refused.why)
+			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", refused.detail)
 			if c.tls != nil { // a report in clear would be garbage to a TLS client
 				conn.Close()
 			} else {
-				refuse(conn, c.cfg.Codec, why)
+				refuse(conn, c.cfg.Codec, refused.detail)
 			}
 			continue
 		}
+		add(admitted, 1)
 		if c.tls != nil {
 			if conn, err = c.tls.serve(conn); err != nil {
 				s.strangerLogs.Error(log, "accept failed", "error", err)

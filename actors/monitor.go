@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/monitor"
 )
@@ -18,10 +20,16 @@ const monitorStopWait = time.Second
 // serverMonitor answers the monitor endpoint's questions. It runs on the
 // endpoint's goroutines and asks the actors through futures, as the
 // informer's serverInfo does.
-type serverMonitor struct{ s *Server }
+type serverMonitor struct {
+	s        *Server
+	gatherer prometheus.Gatherer
+}
 
 // Status is what the informer's serverInfo shows.
 func (m serverMonitor) Status() any { return m.s.serverInfo() }
+
+// Gatherer is the server's own registry of metrics.
+func (m serverMonitor) Gatherer() prometheus.Gatherer { return m.gatherer }
 
 // notReady names a handler /readyz waits for and the state it is in.
 type notReady struct {
@@ -92,7 +100,7 @@ func (s *Server) serveMonitor() {
 
 // monitorHandler answers the pages of the monitor block m.
 func (s *Server) monitorHandler(m *config.Monitor) http.Handler {
-	return monitor.Handler(serverMonitor{s}, m.PProf, s.log.Named("monitor"))
+	return monitor.Handler(serverMonitor{s: s, gatherer: s.metrics.gatherer()}, m.PProf, s.log.Named("monitor"))
 }
 
 // stopMonitor closes the monitor endpoint, if any.

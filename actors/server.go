@@ -101,6 +101,10 @@ type Server struct {
 	// monitorPages is what the endpoint serves, as the block in effect
 	// says.
 	monitorPages switchedHandler
+	// metrics are what the monitor's /metrics shows. They count from the
+	// start whether or not a monitor block exists, so that one a reload
+	// adds shows the whole life of the server.
+	metrics *metrics
 	// stopping is set when Stop begins, so that /readyz reports the
 	// listeners closed from then on.
 	stopping atomic.Bool
@@ -116,6 +120,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 		strangerLogs: logthrottle.New(strangerLogBurst, strangerLogPeriod)}
 	s.current.Store(cfg)
 	s.budget = newBudget(cfg.Server.BufferBudget)
+	s.metrics = newMetrics(s.connLimits, s.budget)
 	s.logins = auth.NewGuard(guardSettingsOf(&cfg.Server))
 	s.handlerCodecs = newCodecTable(cfg.Handlers)
 	if len(cfg.Peers) > 0 && cfg.Path != "" {
@@ -224,7 +229,7 @@ func (s *Server) startActors() {
 // spawnPeer starts the link to peer p.
 func (s *Server) spawnPeer(p config.Peer) *actor.PID {
 	cfg := s.cfg()
-	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool,
+	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool, metrics: s.metrics,
 		log: s.log.Named("peer").With("peer", p.Name)}
 	return s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
 }
@@ -241,7 +246,7 @@ func (s *Server) spawnLink(h config.Handler, socket string) *linkEntry {
 	h.Socket = socket
 	ls := &linkSettings{handler: h, server: cfg.Server.Name, informer: informerPath,
 		maxFrame: cfg.Server.MaxFrame, maxRecipients: cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
-		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers}
+		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers, metrics: s.metrics}
 	e.pid = s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
 	return e
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The endpoint's timeouts. Its clients are probes and operators on a
@@ -29,7 +31,7 @@ const (
 	idleTimeout  = time.Minute
 )
 
-// Source is what the endpoint asks the server. Both methods are called from
+// Source is what the endpoint asks the server. Its methods are called from
 // the endpoint's goroutines, at any time until Close returns.
 type Source interface {
 	// Status is the body of /status, marshalled as JSON.
@@ -37,6 +39,8 @@ type Source interface {
 	// Ready reports whether the server can do its work; body says why not
 	// (or what was checked), marshalled as JSON.
 	Ready() (ready bool, body any)
+	// Gatherer is the registry /metrics serves, the server's own.
+	Gatherer() prometheus.Gatherer
 }
 
 // Endpoint is a running monitor endpoint.
@@ -46,8 +50,8 @@ type Endpoint struct {
 	log hclog.Logger
 }
 
-// Handler answers /healthz, /readyz and /status from src; pprof adds the
-// profiler under /debug/pprof/.
+// Handler answers /healthz, /readyz, /status and /metrics from src; pprof
+// adds the profiler under /debug/pprof/.
 func Handler(src Source, pprof bool, log hclog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -64,6 +68,8 @@ func Handler(src Source, pprof bool, log hclog.Logger) http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, log, http.StatusOK, src.Status())
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(src.Gatherer(), promhttp.HandlerOpts{
+		ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}), ErrorHandling: promhttp.ContinueOnError}))
 	if pprof {
 		AddProfiler(mux)
 	}
