@@ -302,7 +302,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		if c.log != nil {
 			c.log = c.log.With("user", m.user)
 		}
-		m.limits = limits
+		m.limits, m.sent = limits, c.registry.sendCount(m.user)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
@@ -479,6 +479,7 @@ type connReader struct {
 	held   int64
 	growFn func(prev, next int) error // grow, bound once
 	limits *userLimits                // the user's, shared by their connections; nil for none
+	sent   *sendCount                 // the user's, for the top senders; nil when not counted
 	read   int                        // the size of the frame read last
 
 	peer   string // set once a peer server authenticated
@@ -527,7 +528,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	case <-r.stopped:
 		return nil, "stopped"
 	}
-	r.limits = auth.limits
+	r.limits, r.sent = auth.limits, auth.sent
 	return env, ""
 }
 
@@ -795,6 +796,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	if !r.acquire() {
 		return false
 	}
+	r.sent.add()
 	if !r.limits.allowMessage() {
 		r.root.Send(r.self, badReport(p.ID, wire.Errorf(wire.CodeRateLimited,
 			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst), nil))

@@ -17,8 +17,15 @@ const monitorStopWait = time.Second
 // informer's serverInfo does.
 type serverMonitor struct{ s *Server }
 
-// Status is what the informer's serverInfo shows.
-func (m serverMonitor) Status() any { return m.s.serverInfo() }
+// Status is what the informer's serverInfo shows, and the top senders
+// when the monitor block asks for them.
+func (m serverMonitor) Status() any {
+	info := m.s.serverInfo()
+	if m.s.topSenders != nil {
+		info["top_senders"] = m.s.topSenders.top(time.Now())
+	}
+	return info
+}
 
 // notReady names a handler /readyz waits for and the state it is in.
 type notReady struct {
@@ -68,6 +75,9 @@ func (s *Server) openMonitor() error {
 		return err
 	}
 	s.monitor = e
+	if m.TopSenders > 0 {
+		s.topSenders = startTopSenders(s.registry, m.TopSenders)
+	}
 	s.log.Info("monitor listening", "address", e.Addr().String(), "pprof", m.PProf)
 	return nil
 }
@@ -87,6 +97,9 @@ func (s *Server) stopMonitor() {
 	ctx, cancel := context.WithTimeout(context.Background(), monitorStopWait)
 	defer cancel()
 	s.monitor.Close(ctx)
+	if s.topSenders != nil {
+		s.topSenders.close()
+	}
 }
 
 // MonitorAddr is the address the monitor endpoint listens on, nil without

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
 )
 
 // monitorBlock is a monitor block on a free loopback port.
@@ -146,5 +148,47 @@ func TestMonitorStopsWithServer(t *testing.T) {
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Fatalf("monitor still answers after Stop: %s", resp.Status)
+	}
+}
+
+// TestMonitorTopSenders has three users send at different rates: /status
+// names the faster first, and no more than top_senders of them.
+func TestMonitorTopSenders(t *testing.T) {
+	ts := startServer(t, monitorBlock("top_senders = 2"))
+	// Rounds in turn, so that any few seconds hold the same proportions.
+	perRound := map[string]int{"alice": 6, "bob": 3, "carol": 1}
+	conns := map[string]*client.Client{}
+	for user := range perRound {
+		conns[user] = ts.dial(user, wire.CodecJSON)
+	}
+	for round := range 10 {
+		for user, n := range perRound {
+			c := conns[user]
+			for i := range n {
+				if err := c.Send(wire.TypeDummy, fmt.Sprint(round, "-", i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range n {
+				if in := recv(t, c); in.Kind != client.KindDummy {
+					t.Fatalf("want a dummy reply, got %s", in.Raw)
+				}
+			}
+		}
+	}
+	var status struct {
+		TopSenders []topSender `json:"top_senders"`
+	}
+	ts.get("/status", &status)
+	if got := status.TopSenders; len(got) != 2 || got[0].User != "alice" || got[1].User != "bob" ||
+		got[0].Rate <= got[1].Rate || got[1].Rate <= 0 {
+		t.Fatalf("top_senders: %+v", got)
+	}
+
+	off := startServer(t, monitorBlock("top_senders = 0"))
+	var raw map[string]any
+	off.get("/status", &raw)
+	if _, ok := raw["top_senders"]; ok {
+		t.Fatalf("top_senders = 0, yet /status lists them: %v", raw["top_senders"])
 	}
 }

@@ -26,7 +26,10 @@ type registry struct {
 	// limits rate-limit each user: while connected, and after until their
 	// buckets have refilled, so that reconnecting buys nothing.
 	limits map[string]*userLimits
-	conns  int
+	// sends counts each connected user's messages for the monitor's top
+	// senders; nil when nobody asks (senders.go).
+	sends map[string]*sendCount
+	conns int
 }
 
 func newRegistry() *registry {
@@ -81,6 +84,7 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
+		delete(r.sends, user)
 		if l := r.limits[user]; l != nil && l.refilled() {
 			delete(r.limits, user)
 		}

@@ -91,6 +91,9 @@ type Server struct {
 	informer     *informer
 	// monitor is the HTTP endpoint of the monitor block; nil without one.
 	monitor *monitor.Endpoint
+	// topSenders names the fastest senders in /status; nil without a
+	// monitor block or with top_senders = 0.
+	topSenders *topSenders
 	// stopping is set when Stop begins, so that /readyz reports the
 	// listeners closed from then on.
 	stopping atomic.Bool

@@ -21,12 +21,17 @@ type Monitor struct {
 	// 200; every handler unless the block names a subset
 	// (`ready_handlers`).
 	ReadyHandlers []string
+	// TopSenders is how many users /status lists as the fastest senders
+	// of the last few seconds; 0 turns the list, and the counting, off
+	// (`top_senders`).
+	TopSenders int
 }
 
 // monitor checks the `monitor` block and fills its defaults. handlers are
 // the checked handler blocks that ready_handlers may name.
 func (c *checker) monitor(r *rawMonitor, handlers []Handler) *Monitor {
-	m := &Monitor{Address: r.Address, AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf}
+	m := &Monitor{Address: r.Address, AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
+		TopSenders: c.count(r.TopSenders, r.TopSendersRange, "top_senders", DefaultMonitorTopSenders, 0)}
 	if r.AllowRemote != nil {
 		m.AllowRemote = *r.AllowRemote
 	}

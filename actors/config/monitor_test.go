@@ -13,7 +13,7 @@ func TestMonitor(t *testing.T) {
 
 	cfg := mustLoad(t, okBase+handlers+"monitor {\n  address = \"127.0.0.1:9090\"\n}\n")
 	want := &Monitor{Address: "127.0.0.1:9090", AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
-		ReadyHandlers: []string{"a", "b"}}
+		ReadyHandlers: []string{"a", "b"}, TopSenders: DefaultMonitorTopSenders}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("defaults: got %+v, want %+v", cfg.Monitor, want)
 	}
@@ -23,6 +23,7 @@ func TestMonitor(t *testing.T) {
   allow_remote   = true
   pprof          = false
   ready_handlers = ["b"]
+  top_senders    = 0
 }
 `)
 	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, ReadyHandlers: []string{"b"}}
@@ -54,6 +55,7 @@ func TestMonitorErrors(t *testing.T) {
 		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:9090\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
 		{"unknown handler", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"z\"] #!\n}\n", "ready_handlers", `"z"`},
 		{"reserved type", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"dummy\"] #!\n}\n", "ready_handlers", `"dummy"`},
+		{"negative top_senders", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  top_senders = -1 #!\n}\n", "top_senders", "at least 0"},
 		{"twice", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"a\"] #!\n}\n", "ready_handlers", "twice"},
 	}
 	for _, c := range cases {

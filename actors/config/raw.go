@@ -189,6 +189,8 @@ type rawMonitor struct {
 	PProf              *bool     `hcl:"pprof,optional"`
 	ReadyHandlers      *[]string `hcl:"ready_handlers,optional"`
 	ReadyHandlersRange hcl.Range `hcl:"ready_handlers,attr_range"`
+	TopSenders         *int      `hcl:"top_senders,optional"`
+	TopSendersRange    hcl.Range `hcl:"top_senders,attr_range"`
 }
 
 // rawPeer is a `peer "name"` block.
