@@ -70,15 +70,26 @@ func (s *Server) openMonitor() error {
 	if m == nil {
 		return nil
 	}
-	e, err := monitor.Listen(m.Address, s.log.Named("monitor"))
+	log := s.log.Named("monitor")
+	var e *monitor.Endpoint
+	var err error
+	if m.TLS == nil {
+		e, err = monitor.Listen(m.Address, log)
+	} else if s.monitorTLS, err = newTLSListener("monitor", m.TLS, log); err == nil {
+		e, err = monitor.ListenTLS(m.Address, s.monitorTLS.server, log)
+	}
 	if err != nil {
 		return err
 	}
 	s.monitor = e
+	if m.InsecurePlaintext {
+		log.Warn("INSECURE: /status, which names users, crosses the network in clear (insecure_plaintext = true); add a tls block",
+			"address", e.Addr().String())
+	}
 	if m.TopSenders > 0 {
 		s.topSenders = startTopSenders(s.registry, m.TopSenders)
 	}
-	s.log.Info("monitor listening", "address", e.Addr().String(), "pprof", m.PProf)
+	log.Info("monitor listening", "address", e.Addr().String(), "tls", m.TLS != nil, "pprof", m.PProf)
 	return nil
 }
 

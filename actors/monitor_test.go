@@ -12,6 +12,7 @@ import (
 
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // monitorBlock is a monitor block on a free loopback port.
@@ -190,5 +191,44 @@ func TestMonitorTopSenders(t *testing.T) {
 	off.get("/status", &raw)
 	if _, ok := raw["top_senders"]; ok {
 		t.Fatalf("top_senders = 0, yet /status lists them: %v", raw["top_senders"])
+	}
+}
+
+// TestMonitorTLS serves the monitor over HTTPS to clients with a
+// certificate of the client CA only: such a client gets its answers,
+// one without a certificate and one speaking plain HTTP do not.
+func TestMonitorTLS(t *testing.T) {
+	pki := newPKI(t, "monitor CA")
+	pki.user("probe")
+	ts := startServer(t, monitorBlock(fmt.Sprintf(
+		"  tls {\n    cert = %q\n    key = %q\n    client_ca = %q\n    client_auth = \"require\"\n  }",
+		pki.Path("server.crt"), pki.Path("server.key"), pki.Path("ca.crt"))))
+	addr := ts.MonitorAddr().String()
+	get := func(scheme string, files tlsconf.Client) (*http.Response, error) {
+		cfg, err := files.Config(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: waitLong}
+		return c.Get(scheme + "://" + addr + "/healthz")
+	}
+
+	resp, err := get("https", tlsconf.Client{CA: pki.Path("ca.crt"), Cert: pki.Path("probe.crt"), Key: pki.Path("probe.key")})
+	if err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with a client certificate: %s", resp.Status)
+	}
+	if resp, err := get("https", tlsconf.Client{CA: pki.Path("ca.crt")}); err == nil {
+		resp.Body.Close()
+		t.Fatalf("without a client certificate: %s", resp.Status)
+	}
+	if resp, err := get("http", tlsconf.Client{}); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP answered 200 by a TLS monitor")
+		}
 	}
 }

@@ -91,6 +91,8 @@ type Server struct {
 	informer     *informer
 	// monitor is the HTTP endpoint of the monitor block; nil without one.
 	monitor *monitor.Endpoint
+	// monitorTLS holds the monitor's TLS settings; nil for plain HTTP.
+	monitorTLS *tlsListener
 	// topSenders names the fastest senders in /status; nil without a
 	// monitor block or with top_senders = 0.
 	topSenders *topSenders
@@ -405,9 +407,9 @@ func (s *Server) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the users and groups files and the TLS listeners'
-// files, retries failed handlers and makes peers that are backing off
-// connect now (SIGHUP). Open connections keep the TLS settings they began
+// Reload re-reads the users and groups files and the TLS files of the
+// listeners and the monitor, retries failed handlers and makes peers that
+// are backing off connect now (SIGHUP). Open connections keep the TLS settings they began
 // with.
 func (s *Server) Reload() {
 	s.reloading.Lock()
@@ -416,6 +418,9 @@ func (s *Server) Reload() {
 		if tl != nil {
 			tl.reload()
 		}
+	}
+	if s.monitorTLS != nil {
+		s.monitorTLS.reload()
 	}
 	if h, ok := s.auth.(*auth.Htpasswd); ok {
 		if err := h.Reload(); err != nil {
