@@ -104,7 +104,8 @@ type sockReader struct {
 	started      time.Time // when the frame being read began; zero before its first byte
 	armed        bool      // the frame's deadline is set
 	draining     *atomic.Bool
-	hello        helloSniffer // looks for a TLS client among a plain listener's first bytes
+	hello        helloSniffer   // looks for a TLS client among a plain listener's first bytes
+	counted      *atomic.Uint64 // the server's received bytes; nil when metrics are off
 }
 
 func (s *sockReader) Read(p []byte) (int, error) {
@@ -113,6 +114,7 @@ func (s *sockReader) Read(p []byte) (int, error) {
 		s.armed = true
 	}
 	n, err := s.conn.Read(p)
+	add(s.counted, n)
 	if n > 0 && s.started.IsZero() {
 		s.started = time.Now()
 	}
@@ -183,6 +185,8 @@ type connSettings struct {
 	// permissions say which types users and peers may send; nil checks
 	// nothing.
 	permissions *permit.Policy
+	// metrics count for /metrics; nil when they are off.
+	metrics *metrics
 }
 
 // clientConn is the actor of one client connection, or of one connection
@@ -278,6 +282,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.out = newOutbox(c.pool, c.conn, c.outbox, c.currentCodec, func(err error) {
 			root.Send(self, &writeFailed{err})
 		})
+		c.out.metrics = c.metrics
 		go c.read(self, root)
 	case *authenticated:
 		if m.peer != "" { // a peer server: it receives no deliveries, only reports
@@ -285,6 +290,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			if c.log != nil {
 				c.log = c.log.With("peer", m.peer)
 			}
+			c.metrics.login(true)
 			c.queue(ctx, wire.GoodReport(wire.IDAuth))
 			close(m.registered)
 			c.logger().Info("peer server connected", "codec", m.codec)
@@ -292,6 +298,8 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		}
 		limits, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
 		if !ok {
+			c.metrics.login(false)
+			c.metrics.refuse(refusedMaxPerUser)
 			c.strangerLogs.Warn(c.logger(), "login refused: the user has max_connections_per_user open", "user", m.user)
 			c.queue(ctx, wire.BadReport(wire.IDAuth, wire.Errorf(wire.CodeOverloaded,
 				"user %q has %d connections open, the most this server allows", m.user, c.maxPerUser), nil))
@@ -303,6 +311,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			c.log = c.log.With("user", m.user)
 		}
 		m.limits, m.sent = limits, c.registry.sendCount(m.user)
+		c.metrics.login(true)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
@@ -315,6 +324,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		} else {
 			c.release()
 		}
+		c.metrics.countReport(m)
 		c.queue(ctx, &m.msg)
 		c.whenDone(ctx)
 	case *dummyReply:
@@ -384,6 +394,7 @@ func (c *clientConn) queue(ctx actor.Context, m any) {
 	if c.out.push(m) || c.dropped {
 		return
 	}
+	c.metrics.slowConsumer()
 	c.strangerLogs.Warn(c.logger(), "client is not reading its messages, disconnecting",
 		"send_queue", c.outbox.count, "send_queue_bytes", c.outbox.bytes, "budget_spent", c.budget.spent())
 	c.dropped = true
@@ -442,7 +453,7 @@ type finalReport struct{ report *wire.StatusReport }
 func (c *clientConn) read(self *actor.PID, root *actor.RootContext) {
 	r := &connReader{clientConn: c, self: self, root: root}
 	r.fr.sock = sockReader{conn: c.conn, frameTimeout: c.frameTimeout, draining: &c.draining,
-		hello: helloSniffer{limit: c.firstFrameLimit(), done: c.tls != nil}}
+		hello: helloSniffer{limit: c.firstFrameLimit(), done: c.tls != nil}, counted: c.metrics.received()}
 	r.fr.budget = c.budget
 	r.growFn = r.grow
 	first, reason := r.start()
@@ -505,6 +516,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 		return nil, r.fail(wire.IDAuth, err)
 	}
 	if e := r.authenticate(env.Header); e != nil {
+		r.metrics.login(false)
 		if !r.logged {
 			r.strangerLogs.Warn(r.logger(), "authentication failed", "detail", e.Detail)
 		}
@@ -707,6 +719,7 @@ func (r *connReader) fail(id string, err error) string {
 	case errors.Is(err, errBusy) && r.draining.Load():
 		return "server draining"
 	case errors.Is(err, errBusy):
+		r.metrics.refuse(refusedBufferBudget)
 		r.strangerLogs.Warn(r.logger(), "large frame waited too long for buffer room, closing", "buffer_budget", r.budget.limit)
 		r.root.Send(r.self, &finalReport{wire.BadReport(id, wire.Errorf(wire.CodeOverloaded, "%v", err), nil)})
 		return "no buffer room"
@@ -721,6 +734,7 @@ func (r *connReader) fail(id string, err error) string {
 			return "frame timed out"
 		}
 		if id == wire.IDAuth {
+			r.metrics.refuse(refusedAuthTimeout)
 			r.root.Send(r.self, &finalReport{wire.BadReport(id,
 				wire.Errorf(wire.CodeUnauthorized, "no authentication within %s", r.authTimeout), nil)})
 		}
@@ -810,22 +824,31 @@ func (r *connReader) handle(p *wire.Payload) bool {
 	case wire.TypeBuiltin:
 		return r.builtin(p)
 	default:
+		stats := r.metrics.typeOf(p.Type)
 		if !r.permits.Allows(p.Type) { // counted in message_rate, reported at once: no handler time
-			r.root.Send(r.self, badReport(p.ID, r.forbidden(p.Type), nil))
+			r.root.Send(r.self, typedReport(stats, p.ID, r.forbidden(p.Type)))
 			return true
 		}
 		data, codec, err := r.forHandler(p.Type, p.Data)
 		if err != nil {
-			r.root.Send(r.self, badReport(p.ID, err, nil))
+			r.root.Send(r.self, typedReport(stats, p.ID, err))
 			return true
 		}
 		r.dispatch(&dispatch{
-			replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec,
+			replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 			from:   wire.From{Scope: wire.FromClient, Name: r.user, Server: r.server},
 			origin: wire.Address{Server: r.server, User: r.user},
 		})
 	}
 	return true
+}
+
+// typedReport is a bad report on a message of a known type, counted under
+// it.
+func typedReport(stats *typeStats, id string, err *wire.Error) *report {
+	rep := badReport(id, err, nil)
+	rep.kind = stats
+	return rep
 }
 
 // forHandler checks a message's type and data for the handler of typ and
@@ -849,8 +872,9 @@ func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, 
 }
 
 // dispatch sends d to the router with the budget the frame it came in
-// was charged, which its report gives back.
+// was charged, which its report gives back, and counts it.
 func (r *connReader) dispatch(d *dispatch) {
+	d.stats.countReceived()
 	d.held, d.budget = r.held, r.budget
 	r.held = 0
 	r.root.Send(r.router, d)
@@ -874,10 +898,16 @@ func (r *connReader) builtin(p *wire.Payload) bool {
 
 // reportNow sends a report for a message that was read but not dispatched.
 func (r *connReader) reportNow(id string, err *wire.Error) bool {
+	return r.reportTyped(badReport(id, err, nil))
+}
+
+// reportTyped sends rep, a report for a message that was read but not
+// dispatched.
+func (r *connReader) reportTyped(rep *report) bool {
 	if !r.acquire() {
 		return false
 	}
-	r.root.Send(r.self, badReport(id, err, nil))
+	r.root.Send(r.self, rep)
 	return true
 }
 
@@ -955,18 +985,20 @@ func (r *connReader) handlePeer(env *wire.Envelope) bool {
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeLoop, "message passed between handlers and servers more than %d times", maxHops))
 	case len(origin.User) > wire.MaxNameLength || len(origin.Server) > wire.MaxNameLength:
 		return r.reportNow(p.ID, wire.Errorf(wire.CodeBadMessage, "header.origin names are limited to %d bytes", wire.MaxNameLength))
-	case !r.permits.Allows(p.Type):
-		return r.reportNow(p.ID, r.forbidden(p.Type))
+	}
+	stats := r.metrics.typeOf(p.Type)
+	if !r.permits.Allows(p.Type) {
+		return r.reportTyped(typedReport(stats, p.ID, r.forbidden(p.Type)))
 	}
 	data, codec, err := r.forHandler(p.Type, p.Data)
 	if err != nil {
-		return r.reportNow(p.ID, err)
+		return r.reportTyped(typedReport(stats, p.ID, err))
 	}
 	if !r.acquire() {
 		return false
 	}
 	r.dispatch(&dispatch{
-		replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec,
+		replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 		from:   wire.From{Scope: wire.FromServer, Name: r.peer, Server: r.peer},
 		origin: origin, hops: hops,
 	})

@@ -53,6 +53,7 @@ func (r *connReader) handshakeFailed(err error) string {
 	log := r.logger()
 	switch {
 	case errors.As(err, &plain) && plain.Conn != nil:
+		r.metrics.refuse(refusedWrongProtocol)
 		r.strangerLogs.Warn(log, "plain text sent to a TLS listener, refused")
 		writeRefusal(plain.Conn, r.plainCodec(plain.RecordHeader),
 			wire.Errorf(wire.CodeUnauthorized, "listener %q speaks TLS only; connect with TLS", r.tls.name))
@@ -61,12 +62,14 @@ func (r *connReader) handshakeFailed(err error) string {
 	case r.draining.Load():
 		return "server draining"
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
+		r.metrics.refuse(refusedTLSHandshake)
 		r.strangerLogs.Warn(log, "TLS handshake not complete within auth_timeout, closing", "auth_timeout", r.authTimeout)
 		return "TLS handshake timed out"
 	case errors.Is(err, io.EOF):
 		log.Debug("closed by the client during the TLS handshake")
 		return "closed during the TLS handshake"
 	}
+	r.metrics.refuse(refusedTLSHandshake)
 	r.strangerLogs.Warn(log, "TLS handshake failed", "error", err)
 	return "TLS handshake failed"
 }
@@ -136,6 +139,7 @@ var protocolVersionAlert = []byte{0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46}
 // refuseTLS answers a TLS client on a plain listener with a TLS alert,
 // logs it, and returns the reason for readerDone.
 func (r *connReader) refuseTLS() string {
+	r.metrics.refuse(refusedWrongProtocol)
 	r.strangerLogs.Warn(r.logger(), "TLS handshake sent to a plain listener, refused with a TLS alert")
 	r.conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 	r.conn.Write(protocolVersionAlert)

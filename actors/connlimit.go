@@ -25,23 +25,35 @@ func newConnLimits(max, perAddress int) *connLimits {
 	return &connLimits{max: max, perAddress: perAddress, byAddr: make(map[string]int), byListener: make(map[string]int)}
 }
 
+// admission is a connection that admit refused: why, and what its client
+// is told.
+type admission struct {
+	why    refusal
+	detail string
+}
+
+var (
+	serverFull  = admission{refusedMaxConnections, "the server has max_connections open"}
+	addressFull = admission{refusedMaxPerAddress, "this address has max_connections_per_address open"}
+)
+
 // admit counts a new connection from addr on the named listener, or says
 // why it may not open.
-func (l *connLimits) admit(addr, listener string) (refusal string, ok bool) {
+func (l *connLimits) admit(addr, listener string) (refused admission, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.open >= l.max:
-		return "the server has max_connections open", false
+		return serverFull, false
 	case addr != "" && l.byAddr[addr] >= l.perAddress:
-		return "this address has max_connections_per_address open", false
+		return addressFull, false
 	}
 	l.open++
 	l.byListener[listener]++
 	if addr != "" {
 		l.byAddr[addr]++
 	}
-	return "", true
+	return admission{}, true
 }
 
 // leave uncounts a connection that admit let in.

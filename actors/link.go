@@ -51,6 +51,8 @@ type linkSettings struct {
 	// answered count as failed. Peer links answer within their own timeout;
 	// this is the backstop that keeps a sender from waiting forever.
 	fanoutTimeout time.Duration
+	// metrics count for /metrics; nil when they are off.
+	metrics *metrics
 }
 
 // handlerLink is the actor of one handler: it starts and supervises the
@@ -88,11 +90,15 @@ type handlerLink struct {
 	// none is armed; cancelExpiry cancels it.
 	expiryAt     time.Time
 	cancelExpiry cancelFunc
+	// stats are the link's series in /metrics, from Started to Stopping;
+	// nil when metrics are off.
+	stats *handlerStats
 }
 
 type pendingReq struct {
 	d    *dispatch
-	slot int // stream connection it went out on; -1 in oneshot mode
+	slot int       // stream connection it went out on; -1 in oneshot mode
+	sent time.Time // when it was sent, for the answer time
 }
 
 type expiry struct {
@@ -149,6 +155,7 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		l.tick = max(5*time.Millisecond, min(l.handler.Timeout/8, 200*time.Millisecond))
 		l.cancelTick = l.timers.sendEvery(l.tick, &sweep{})
 		l.peerCtx, l.peerCancel = context.WithCancel(context.Background())
+		l.stats = l.metrics.addHandler(l.handler.Name)
 		l.start()
 	case *dispatch:
 		l.accept(ctx, m)
@@ -193,7 +200,9 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		if l.cancelTimer != nil {
 			l.cancelTimer()
 		}
+		l.metrics.removeHandler(l.handler.Name, l.stats)
 	}
+	l.stats.publish(l.state == stateUp, len(l.queue), len(l.pending), l.restarts.total)
 }
 
 // start (re)starts the handler: its process when it has a command, then
@@ -287,8 +296,9 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 	}
 	id := l.nextID
 	l.nextID++
+	now := time.Now()
 	if l.handler.Mode == wire.ModeOneshot {
-		l.pending[id] = pendingReq{d: d, slot: -1}
+		l.pending[id] = pendingReq{d: d, slot: -1, sent: now}
 		l.oneshot++
 		go l.exchange(l.gen, id, data)
 	} else {
@@ -298,9 +308,9 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
 			return
 		}
-		l.pending[id] = pendingReq{d: d, slot: slot}
+		l.pending[id] = pendingReq{d: d, slot: slot, sent: now}
 	}
-	l.deadlines = append(l.deadlines, expiry{id: id, at: time.Now().Add(l.handler.Timeout)})
+	l.deadlines = append(l.deadlines, expiry{id: id, at: now.Add(l.handler.Timeout)})
 }
 
 // bulkData is the data size, in bytes, from which a request is bulk: with
@@ -355,6 +365,7 @@ func (l *handlerLink) answered(ctx actor.Context, a *answer) {
 		l.fail(ctx, p.d, a.err)
 		return
 	}
+	l.stats.answered(p.sent)
 	l.carryOut(ctx, p.d, &a.resp)
 }
 

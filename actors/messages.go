@@ -26,6 +26,8 @@ type dispatch struct {
 	// with its report (see reply).
 	held   int64
 	budget *budget
+	// stats counts the message under its type; nil when metrics are off.
+	stats *typeStats
 	// req is the message as a stream link writes it to its handler, kept
 	// here to spare an allocation; written by the link before it queues it.
 	req wire.HandlerRequest
@@ -39,6 +41,7 @@ func (d *dispatch) reply(ctx actor.Context, r *report) {
 	if d.held > 0 {
 		d.budget.release(d.held)
 	}
+	r.kind = d.stats
 	ctx.Send(d.replyTo, r)
 }
 
@@ -49,6 +52,9 @@ type report struct {
 	// slotFreed says the message's in-flight slot was given back already,
 	// by leftServer.
 	slotFreed bool
+	// kind counts the report under the type of the message it is about;
+	// nil counts it as "other".
+	kind *typeStats
 }
 
 // leftServer tells a peer server's connection that one of its messages

@@ -5,6 +5,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bester-project/bester/monitor"
 )
 
@@ -15,7 +17,10 @@ const monitorStopWait = time.Second
 // serverMonitor answers the monitor endpoint's questions. It runs on the
 // endpoint's goroutines and asks the actors through futures, as the
 // informer's serverInfo does.
-type serverMonitor struct{ s *Server }
+type serverMonitor struct {
+	s        *Server
+	gatherer prometheus.Gatherer
+}
 
 // Status is what the informer's serverInfo shows, and the top senders
 // when the monitor block asks for them.
@@ -26,6 +31,9 @@ func (m serverMonitor) Status() any {
 	}
 	return info
 }
+
+// Gatherer is the server's own registry of metrics.
+func (m serverMonitor) Gatherer() prometheus.Gatherer { return m.gatherer }
 
 // notReady names a handler /readyz waits for and the state it is in.
 type notReady struct {
@@ -96,7 +104,8 @@ func (s *Server) openMonitor() error {
 // serveMonitor answers the monitor endpoint's requests, if it is open.
 func (s *Server) serveMonitor() {
 	if s.monitor != nil {
-		s.monitor.Serve(monitor.Handler(serverMonitor{s}, s.cfg.Monitor.PProf, s.log.Named("monitor")))
+		src := serverMonitor{s: s, gatherer: s.metrics.gatherer()}
+		s.monitor.Serve(monitor.Handler(src, s.cfg.Monitor.PProf, s.log.Named("monitor")))
 	}
 }
 

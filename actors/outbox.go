@@ -53,6 +53,9 @@ type outbox struct {
 	// sock writes a plain socket; it lives here so that a write
 	// allocates nothing.
 	sock socketWriter
+	// metrics count what a client's or peer's outbox writes; nil for a
+	// handler's, or when metrics are off.
+	metrics *metrics
 }
 
 // maxSpareBatch is the largest batch slice an idle outbox keeps.
@@ -210,7 +213,11 @@ func (o *outbox) run() {
 			buf.Reset()
 			buf.Grow(batchBytes) // one allocation for a large message, not a doubling series
 			codec := o.codec()
+			deliveries := 0
 			for _, m := range batch {
+				if _, ok := m.(*deliver); ok {
+					deliveries++
+				}
 				if err := appendFrame(buf, codec, m); err != nil {
 					o.onErr(err)
 				}
@@ -218,6 +225,8 @@ func (o *outbox) run() {
 			if err := o.write(buf.Bytes()); err != nil {
 				o.failed = true
 				o.onErr(err)
+			} else {
+				o.metrics.wrote(buf.Len(), deliveries)
 			}
 			if buf.Cap() > 64<<10 { // do not keep a burst's buffer for idle connections
 				buf = new(bytes.Buffer)

@@ -29,6 +29,7 @@ type peerSettings struct {
 	maxFrame int
 	log      hclog.Logger
 	pool     *gopool.Pool // runs the connection's writer
+	metrics  *metrics     // nil when metrics are off
 }
 
 // peerLink is the actor of one configured peer server (protocol §6). It
@@ -66,6 +67,9 @@ type peerLink struct {
 	timers      timers
 	cancelTick  cancelFunc
 	cancelRetry cancelFunc
+	// stats are the link's series in /metrics, from Started to Stopping;
+	// nil when metrics are off.
+	stats *peerStats
 }
 
 // peerMsg is one message for the peer and who waits for its result.
@@ -75,6 +79,7 @@ type peerMsg struct {
 	replyTo *actor.PID
 	msg     *wire.ServerMessage
 	at      time.Time // deadline for the peer's report
+	sentAt  time.Time // when it was handed to the writer, for the round trip
 	sent    bool
 	done    bool
 }
@@ -112,6 +117,7 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.self, l.root = ctx.Self(), ctx.ActorSystem().Root
 		l.ctx, l.cancel = context.WithCancel(context.Background())
 		l.timers = timers{root: l.root, pid: l.self}
+		l.stats = l.metrics.addPeer(l.peer.Name)
 		tick := max(5*time.Millisecond, min(l.peer.Timeout/8, 200*time.Millisecond))
 		l.cancelTick = l.timers.sendEvery(tick, &sweep{})
 		if l.peer.InsecurePlaintext && l.peer.PlaintextToNetwork() {
@@ -153,9 +159,12 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.stop(ctx)
 	case *actor.Stopping:
 		l.shutdown()
+		l.metrics.removePeer(l.peer.Name, l.stats)
 	case *actor.Restarting: // a bug panicked: the new instance starts afresh
 		l.shutdown()
+		l.metrics.removePeer(l.peer.Name, l.stats)
 	}
+	l.stats.publish(l.state == stateUp, l.queued)
 }
 
 // connect starts a connection attempt.
@@ -320,7 +329,7 @@ func (l *peerLink) write(ctx actor.Context, pm *peerMsg) {
 		l.finish(ctx, pm, wire.Errorf(wire.CodeOverloaded, "peer %s is not reading its messages", l.peer.Name))
 		return
 	}
-	pm.sent = true
+	pm.sent, pm.sentAt = true, time.Now()
 }
 
 // reported carries the peer's status report to the message's sender.
@@ -338,6 +347,7 @@ func (l *peerLink) reported(ctx actor.Context, r *wire.StatusReport) {
 		}
 		return
 	}
+	l.stats.reported(pm.sentAt)
 	if r.Header.Status == wire.StatusGood {
 		l.finish(ctx, pm, nil)
 		return

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,6 +29,7 @@ type peerConn struct {
 	out      *outbox
 	codec    wire.Codec
 	maxFrame int
+	received *atomic.Uint64 // the server's received bytes; nil when metrics are off
 }
 
 // start runs the connection's reader goroutine; the outbox runs a writer
@@ -51,6 +53,7 @@ func (c *peerConn) read(self *actor.PID, root *actor.RootContext, g *gate) {
 			g.send(func() { root.Send(self, &peerLost{gen: c.gen, err: err}) })
 			return
 		}
+		add(c.received, wire.FrameHeaderSize+len(body))
 		if cap(body) <= maxIdleReadBuffer {
 			buf = body[:0]
 		}
@@ -84,10 +87,11 @@ func (l *peerLink) dial(ctx context.Context, gen int) {
 		failed(err, refused)
 		return
 	}
-	pc.gen, pc.br, pc.codec, pc.maxFrame = gen, br, p.Codec, l.maxFrame
+	pc.gen, pc.br, pc.codec, pc.maxFrame, pc.received = gen, br, p.Codec, l.maxFrame, l.metrics.received()
 	pc.out = newOutbox(l.pool, pc.conn, outboxLimits{count: p.Queue, bytes: math.MaxInt}, func() wire.Codec { return p.Codec }, func(err error) {
 		g.send(func() { root.Send(self, &peerLost{gen: gen, err: fmt.Errorf("write: %w", err)}) })
 	})
+	pc.out.metrics = l.metrics
 	if !g.send(func() { root.Send(self, &peerDialed{gen: gen, conn: pc}) }) {
 		closeSocket(pc.conn)
 	}

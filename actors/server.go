@@ -96,6 +96,9 @@ type Server struct {
 	// topSenders names the fastest senders in /status; nil without a
 	// monitor block or with top_senders = 0.
 	topSenders *topSenders
+	// metrics are what the monitor's /metrics shows; nil without a
+	// monitor block, and then nothing is counted.
+	metrics *metrics
 	// stopping is set when Stop begins, so that /readyz reports the
 	// listeners closed from then on.
 	stopping atomic.Bool
@@ -223,9 +226,18 @@ func (s *Server) fanoutTimeout() time.Duration {
 // and the acceptor.
 func (s *Server) startActors() {
 	root := s.sys.Root
+	sc := &s.cfg.Server
+	s.budget = newBudget(sc.BufferBudget)
+	if s.cfg.Monitor != nil {
+		names := make([]string, len(s.cfg.Listeners))
+		for i, l := range s.cfg.Listeners {
+			names[i] = l.Name
+		}
+		s.metrics = newMetrics(names, s.connLimits, s.budget)
+	}
 	peerSecrets := make(map[string][sha256.Size]byte, len(s.cfg.Peers))
 	for _, p := range s.cfg.Peers {
-		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame, pool: s.pool,
+		ps := &peerSettings{peer: p, server: s.cfg.Server.Name, maxFrame: s.cfg.Server.MaxFrame, pool: s.pool, metrics: s.metrics,
 			log: s.log.Named("peer").With("peer", p.Name)}
 		s.peers[p.Name] = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
 		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
@@ -240,14 +252,12 @@ func (s *Server) startActors() {
 		ls := &linkSettings{handler: h, server: s.cfg.Server.Name, informer: informerPath,
 			maxFrame: s.cfg.Server.MaxFrame, maxRecipients: s.cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
 			log:   s.log.Named("handler").With("handler", h.Name),
-			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout()}
+			peers: s.peers, allowUnnamed: s.cfg.Server.AllowUnnamedPeers, fanoutTimeout: s.fanoutTimeout(), metrics: s.metrics}
 		pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
 		links[h.Name] = pid
 		s.linkOrder = append(s.linkOrder, h.Name)
 	}
 	s.links = links // written before any listener accepts, so the router's reads follow it
-	sc := &s.cfg.Server
-	s.budget = newBudget(sc.BufferBudget)
 	budget := s.budget
 	handlerCodecs := make(map[string]wire.Codec, len(s.cfg.Handlers))
 	for _, h := range s.cfg.Handlers {
@@ -263,6 +273,7 @@ func (s *Server) startActors() {
 		budget: budget, limits: s.connLimits, handlerCodecs: handlerCodecs,
 		auth: s.auth, logins: loginGuard(s.cfg.Server), handshakes: s.handshakes, strangerLogs: s.strangerLogs, registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
 		peerSecrets: peerSecrets, allowLegacy: s.cfg.Server.AllowLegacyPeers, permissions: s.permissions,
+		metrics: s.metrics,
 	}
 	s.acceptor = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &acceptor{settings: settings} },
 		actor.WithSupervisor(stopConnections), onPool(s.pool)))
@@ -318,6 +329,7 @@ func (s *Server) listen(network, address string) (net.Listener, error) {
 func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 	defer s.acceptWG.Done()
 	log := s.log.Named("listener").With("listener", l.Name)
+	admitted := s.metrics.listener(l.Name)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -329,15 +341,17 @@ func (s *Server) accept(ln net.Listener, l config.Listener, tl *tlsListener) {
 			continue
 		}
 		addr := sourceAddress(conn)
-		if why, ok := s.connLimits.admit(addr, l.Name); !ok {
-			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", why)
+		if refused, ok := s.connLimits.admit(addr, l.Name); !ok {
+			s.metrics.refuse(refused.why)
+			s.strangerLogs.Warn(log, "connection refused", "remote", conn.RemoteAddr().String(), "reason", refused.detail)
 			if tl != nil { // a report in clear would be garbage to a TLS client
 				conn.Close()
 			} else {
-				refuse(conn, l.Codec, why)
+				refuse(conn, l.Codec, refused.detail)
 			}
 			continue
 		}
+		add(admitted, 1)
 		if tl != nil {
 			if conn, err = tl.serve(conn); err != nil {
 				s.strangerLogs.Error(log, "accept failed", "error", err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The endpoint's timeouts. Its clients are probes and operators on a
@@ -30,7 +32,7 @@ const (
 	idleTimeout  = time.Minute
 )
 
-// Source is what the endpoint asks the server. Both methods are called from
+// Source is what the endpoint asks the server. Its methods are called from
 // the endpoint's goroutines, at any time until Close returns.
 type Source interface {
 	// Status is the body of /status, marshalled as JSON.
@@ -38,6 +40,8 @@ type Source interface {
 	// Ready reports whether the server can do its work; body says why not
 	// (or what was checked), marshalled as JSON.
 	Ready() (ready bool, body any)
+	// Gatherer is the registry /metrics serves, the server's own.
+	Gatherer() prometheus.Gatherer
 }
 
 // Endpoint is a running monitor endpoint.
@@ -47,8 +51,8 @@ type Endpoint struct {
 	log hclog.Logger
 }
 
-// Handler answers /healthz, /readyz and /status from src; pprof adds the
-// profiler under /debug/pprof/.
+// Handler answers /healthz, /readyz, /status and /metrics from src; pprof
+// adds the profiler under /debug/pprof/.
 func Handler(src Source, pprof bool, log hclog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -65,6 +69,8 @@ func Handler(src Source, pprof bool, log hclog.Logger) http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, log, http.StatusOK, src.Status())
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(src.Gatherer(), promhttp.HandlerOpts{
+		ErrorLog: log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}), ErrorHandling: promhttp.ContinueOnError}))
 	if pprof {
 		AddProfiler(mux)
 	}
