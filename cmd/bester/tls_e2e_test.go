@@ -20,7 +20,8 @@ import (
 // tlsConfigTemplate is a server with the relay handler, a plain listener
 // and two TLS listeners using the files of `bester certs dev` in certs/,
 // relative to the configuration file: "tls" logs clients in by password
-// (open authentication), "mtls" by client certificate.
+// (open authentication), "mtls" by client certificate. Its monitor
+// endpoint speaks HTTPS with the server's certificate.
 const tlsConfigTemplate = `
 server {
   name        = "J"
@@ -63,12 +64,21 @@ handler "relay" {
   start_timeout = "30s"
   timeout       = "30s"
 }
+
+monitor {
+  address = %q
+  tls {
+    cert = "certs/server.crt"
+    key  = "certs/server.key"
+  }
+}
 `
 
 // tlsServer is a besterd started from tlsConfigTemplate.
 type tlsServer struct {
 	certs             string // the files of certs dev, for users T and G
 	plain, addr, mtls string // the listeners' addresses
+	monitor           string // the monitor endpoint's address
 }
 
 // startTLSServer builds and starts besterd and the relay handler, and
@@ -83,13 +93,13 @@ func startTLSServer(t *testing.T) *tlsServer {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
-	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls} {
+	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls, &s.monitor} {
 		if *addr, err = loadgen.FreeAddr(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cfg := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay, s.monitor), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	log := &syncBuffer{}
