@@ -1,14 +1,18 @@
 package actors
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"path/filepath"
 	"reflect"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
@@ -230,5 +234,34 @@ func TestMonitorTLS(t *testing.T) {
 		if resp.StatusCode == http.StatusOK {
 			t.Fatal("plain HTTP answered 200 by a TLS monitor")
 		}
+	}
+}
+
+// TestMonitorTLSReload: a reload (SIGHUP) gives the monitor's new
+// connections the certificate that replaced its files.
+func TestMonitorTLSReload(t *testing.T) {
+	pki := newPKI(t, "first CA")
+	second, err := tlsconf.NewCA("second CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, monitorBlock(fmt.Sprintf("  tls {\n    cert = %q\n    key = %q\n  }",
+		pki.Path("server.crt"), pki.Path("server.key"))))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pki.CA.PEM)
+	roots.AppendCertsFromPEM(second.PEM)
+	serial := func() *big.Int {
+		conn, err := tls.Dial("tcp", ts.MonitorAddr().String(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("TLS handshake with the monitor: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber
+	}
+	first := serial()
+	want := pki.replaceServer(second)
+	ts.Reload()
+	if got := serial(); got.Cmp(want) != 0 || got.Cmp(first) == 0 {
+		t.Fatalf("after the reload the monitor shows serial %v; want the new %v (the first was %v)", got, want, first)
 	}
 }
