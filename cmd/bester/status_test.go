@@ -165,3 +165,31 @@ func TestStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusAcrossRestart: a server that stops shows as unreachable, and
+// `bester status` shows it again once it is back, by itself.
+func TestStatusAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts servers")
+	}
+	s := startTLSServer(t)
+	e, out, errs := testEnv("")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, s.statusArgs("-json"), e) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("status %d, stderr %q", code, errs)
+		}
+	}()
+	const view, unreachable = `"messages_in_per_second"`, `"unreachable"`
+	waitFor(t, "a view", func() bool { return strings.Contains(out.String(), view) })
+	s.stop()
+	waitFor(t, "unreachable", func() bool { return strings.Contains(out.String(), unreachable) })
+	s.start(t)
+	waitFor(t, "a view after the restart", func() bool {
+		_, after, _ := strings.Cut(out.String(), unreachable)
+		return strings.Contains(after, view)
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,10 @@ type tlsServer struct {
 	certs             string // the files of certs dev, for users T and G
 	plain, addr, mtls string // the listeners' addresses
 	monitor           string // the monitor endpoint's address
+	besterd, config   string // what start runs
+	// stop ends the besterd start began, and waits for it; the test's
+	// end does too.
+	stop func()
 }
 
 // startTLSServer builds and starts besterd and the relay handler, and
@@ -92,25 +97,33 @@ func startTLSServer(t *testing.T) *tlsServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
+	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G"), besterd: besterd,
+		config: filepath.Join(dir, "bester.hcl")}
 	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls, &s.monitor} {
 		if *addr, err = loadgen.FreeAddr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay, s.monitor), 0o600); err != nil {
+	if err := os.WriteFile(s.config, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay, s.monitor), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.start(t)
+	return s
+}
+
+// start runs besterd until s.stop or the end of the test, and waits
+// until it is up.
+func (s *tlsServer) start(t *testing.T) {
+	t.Helper()
 	log := &syncBuffer{}
-	cmd := exec.Command(besterd, "-config", cfg)
+	cmd := exec.Command(s.besterd, "-config", s.config)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	s.stop = sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -122,8 +135,8 @@ func startTLSServer(t *testing.T) *tlsServer {
 			t.Logf("besterd log:\n%s", log)
 		}
 	})
+	t.Cleanup(s.stop)
 	s.waitUp(t, exited, log)
-	return s
 }
 
 // waitUp dials both TLS listeners until each logs a client in.
