@@ -5,8 +5,10 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/monitor"
 )
 
@@ -79,13 +81,7 @@ func (s *Server) openMonitor() error {
 		return nil
 	}
 	log := s.log.Named("monitor")
-	var e *monitor.Endpoint
-	var err error
-	if m.TLS == nil {
-		e, err = monitor.Listen(m.Address, log)
-	} else if s.monitorTLS, err = newTLSListener("monitor", m.TLS, log); err == nil {
-		e, err = monitor.ListenTLS(m.Address, s.monitorTLS.server, log)
-	}
+	e, err := s.listenMonitor(m, log)
 	if err != nil {
 		return err
 	}
@@ -99,6 +95,20 @@ func (s *Server) openMonitor() error {
 	}
 	log.Info("monitor listening", "address", e.Addr().String(), "tls", m.TLS != nil, "pprof", m.PProf)
 	return nil
+}
+
+// listenMonitor opens the endpoint's socket, speaking TLS when the block
+// has a tls block; SIGHUP reloads its files as a TLS listener's.
+func (s *Server) listenMonitor(m *config.Monitor, log hclog.Logger) (*monitor.Endpoint, error) {
+	if m.TLS == nil {
+		return monitor.Listen(m.Address, log)
+	}
+	tl, err := newTLSListener("monitor", m.TLS, log)
+	if err != nil {
+		return nil, err
+	}
+	s.monitorTLS = tl
+	return monitor.ListenTLS(m.Address, tl.server, log)
 }
 
 // serveMonitor answers the monitor endpoint's requests, if it is open.

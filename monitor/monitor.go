@@ -1,7 +1,7 @@
 // Package monitor serves the HTTP endpoint operators, load balancers and
 // orchestrators ask about a server: /healthz, /readyz, /status and,
-// when enabled, the Go profiler, over HTTP or HTTPS. It knows nothing of the server's insides:
-// a Source answers its questions.
+// when enabled, the Go profiler, over HTTP or HTTPS. It knows nothing of
+// the server's insides: a Source answers its questions.
 package monitor
 
 import (
