@@ -310,7 +310,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		if c.log != nil {
 			c.log = c.log.With("user", m.user)
 		}
-		m.limits, m.sent = limits, c.registry.sendCount(m.user)
+		m.limits, m.sent = limits, c.registry.sendCount(m.user, time.Now())
 		c.metrics.login(true)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)

@@ -20,7 +20,16 @@ const (
 // sendCount counts the messages one user sends, over all their
 // connections: it is shared by them from the first login to the last
 // logout. The readers' only cost is one atomic add per message.
-type sendCount struct{ n atomic.Uint64 }
+type sendCount struct {
+	n     atomic.Uint64
+	since time.Time // the login that made it, when it counted 0
+}
+
+// sent is a user's sendCount as a snapshot took it.
+type sent struct {
+	n     uint64
+	since time.Time
+}
 
 // add counts one message; a nil count (top senders off) counts nothing.
 func (c *sendCount) add() {
@@ -36,10 +45,10 @@ func (r *registry) countSends() {
 	r.mu.Unlock()
 }
 
-// sendCount returns the count of user, who must be in the registry; nil
-// unless countSends was called. remove forgets it with the user's last
-// connection.
-func (r *registry) sendCount(user string) *sendCount {
+// sendCount returns the count of user, who must be in the registry and
+// logs in at now; nil unless countSends was called. remove forgets it
+// with the user's last connection.
+func (r *registry) sendCount(user string, now time.Time) *sendCount {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sends == nil {
@@ -47,19 +56,19 @@ func (r *registry) sendCount(user string) *sendCount {
 	}
 	c := r.sends[user]
 	if c == nil {
-		c = &sendCount{}
+		c = &sendCount{since: now}
 		r.sends[user] = c
 	}
 	return c
 }
 
 // sendCounts returns every connected user's count.
-func (r *registry) sendCounts() map[string]uint64 {
+func (r *registry) sendCounts() map[string]sent {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make(map[string]uint64, len(r.sends))
+	out := make(map[string]sent, len(r.sends))
 	for u, c := range r.sends {
-		out[u] = c.n.Load()
+		out[u] = sent{n: c.n.Load(), since: c.since}
 	}
 	return out
 }
@@ -67,7 +76,7 @@ func (r *registry) sendCounts() map[string]uint64 {
 // sendSnapshot is every user's count at one time.
 type sendSnapshot struct {
 	at     time.Time
-	counts map[string]uint64
+	counts map[string]sent
 }
 
 // topSender is a line of /status's top_senders.
@@ -128,24 +137,23 @@ func (t *topSenders) snapshot(now time.Time) {
 }
 
 // top returns the n fastest senders between the oldest snapshot and now,
-// fastest first; users who sent nothing are not listed.
+// or since their login if that came later (but over one sendersTick at
+// least, so that a first message is not a burst), fastest first; users
+// who sent nothing are not listed.
 func (t *topSenders) top(now time.Time) []topSender {
 	counts := t.registry.sendCounts()
 	t.mu.Lock()
 	from := t.snaps[0]
 	t.mu.Unlock()
-	secs := now.Sub(from.at).Seconds()
 	out := []topSender{}
-	if secs <= 0 {
-		return out
-	}
-	for user, n := range counts {
-		before := from.counts[user]
-		if n < before { // logged out and in again: counted afresh
-			before = 0
+	for user, c := range counts {
+		start, before := from.at, from.counts[user].n
+		if c.since.After(from.at) { // a count made since the snapshot: 0 at its login
+			start, before = c.since, 0
 		}
-		if n > before {
-			out = append(out, topSender{User: user, Rate: math.Round(float64(n-before)/secs*100) / 100})
+		if c.n > before {
+			secs := max(now.Sub(start), sendersTick).Seconds()
+			out = append(out, topSender{User: user, Rate: math.Round(float64(c.n-before)/secs*100) / 100})
 		}
 	}
 	slices.SortFunc(out, func(a, b topSender) int {
