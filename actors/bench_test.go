@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +43,22 @@ handler "relay" {
 func benchRelay(b *testing.B, pairs, window int, codec wire.Codec) {
 	ts := startServer(b, benchRelayHandler)
 	runRelay(b, ts, ts, pairs, window, codec, "G%d")
+}
+
+// BenchmarkRelayMetrics is BenchmarkRelay's 16 pairs in CBOR without and
+// with a monitor block, which turns the metrics on; with -count N the two
+// alternate, A B A B, so that both see the same machine.
+func BenchmarkRelayMetrics(b *testing.B) {
+	for _, monitor := range []string{"off", "on"} {
+		b.Run("metrics="+monitor, func(b *testing.B) {
+			extra := benchRelayHandler
+			if monitor == "on" {
+				extra += monitorBlock("")
+			}
+			ts := startServer(b, extra)
+			runRelay(b, ts, ts, 16, 64, wire.CodecCBOR, "G%d")
+		})
+	}
 }
 
 // BenchmarkFederatedRelay is BenchmarkRelay across two servers: the
@@ -91,7 +108,7 @@ func runRelay(b *testing.B, from, to *testServer, pairs, window int, codec wire.
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU(b)
 	for i, p := range ps {
 		data := map[string]any{"to": fmt.Sprintf(recipient, i), "body": string(body)}
 		raw, err := codec.Marshal(data)
@@ -146,9 +163,10 @@ func runRelay(b *testing.B, from, to *testServer, pairs, window int, codec wire.
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU(b)-cpu
 	b.StopTimer()
 	b.ReportMetric(float64(per*pairs)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(per*pairs), "cpu-ns/msg")
 	errs := 0
 	bad.Range(func(any, any) bool { errs++; return true })
 	missing.Range(func(any, any) bool { errs++; return true })
@@ -261,4 +279,15 @@ func BenchmarkServerAllocs(b *testing.B) {
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d of %d reports or deliveries missing or not as expected", n, 2*per*pairs)
 	}
+}
+
+// processCPU is the CPU time this process (server and clients, not the
+// handler) has used: on a machine that other work shares, a steadier
+// figure of a change's cost than the throughput.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

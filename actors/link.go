@@ -146,7 +146,9 @@ func newHandlerLink(s *linkSettings) *handlerLink {
 
 func (l *handlerLink) managed() bool { return len(l.handler.Command) > 0 }
 
-// Receive handles the actor's messages.
+// Receive handles the actor's messages, and publishes the link's gauges
+// after each, except after a request or an answer: those come with every
+// message, and the next sweep, within a tick, publishes for them.
 func (l *handlerLink) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -159,8 +161,10 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		l.start()
 	case *dispatch:
 		l.accept(ctx, m)
+		return
 	case *answer:
 		l.answered(ctx, m)
+		return
 	case *peerResult:
 		l.peerAnswered(ctx, m)
 	case *connUp:

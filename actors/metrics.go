@@ -18,9 +18,11 @@ import (
 // when Prometheus scrapes. A nil *metrics counts nothing: the server has
 // no monitor block.
 type metrics struct {
-	receivedBytes atomic.Uint64 // frames read from client and peer sockets
-	sentBytes     atomic.Uint64 // frames written to client and peer sockets
+	receivedBytes atomic.Uint64 // frames read from client and peer sockets, by readers
+	_             [56]byte      // readers and writers add to counters on lines of their own
+	sentBytes     atomic.Uint64 // frames written to client and peer sockets, by writers
 	deliveries    atomic.Uint64
+	_             [48]byte
 	slowConsumers atomic.Uint64
 	logins        [2]atomic.Uint64 // by loginGood, loginBad
 	refused       [len(refusalReasons)]atomic.Uint64
@@ -219,23 +221,49 @@ var latencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3
 // starts until it stops.
 type handlerStats struct {
 	typeStats
-	up       atomic.Bool
+	_        [56]byte // keeps what the link stores off the lines connection actors write
+	gauges   linkGauges
 	restarts atomic.Int64
-	queue    atomic.Int64
-	inFlight atomic.Int64
 	answer   prometheus.Histogram
 }
 
-// publish sets the link's gauges from its state; the link calls it after
-// each message it handles. It costs a few uncontended stores.
+// publish sets the link's gauges from its state.
 func (h *handlerStats) publish(up bool, queue, inFlight, restarts int) {
 	if h == nil {
 		return
 	}
-	h.up.Store(up)
-	h.queue.Store(int64(queue))
-	h.inFlight.Store(int64(inFlight))
-	h.restarts.Store(int64(restarts))
+	h.gauges.set(up, queue, inFlight)
+	if int64(restarts) != h.restarts.Load() {
+		h.restarts.Store(int64(restarts))
+	}
+}
+
+// linkGauges are the gauges a link publishes, packed in one word so that
+// publishing costs one store, and none when nothing changed: in flight in
+// the low 32 bits, the queue in the next 31, up in the top one.
+type linkGauges struct {
+	packed atomic.Uint64
+	last   uint64 // what was stored last; only the link uses it
+}
+
+// maxGauge is the largest queue or in-flight count linkGauges shows.
+const maxGauge = 1<<31 - 1
+
+func (g *linkGauges) set(up bool, queue, inFlight int) {
+	v := uint64(min(inFlight, maxGauge)) | uint64(min(queue, maxGauge))<<32
+	if up {
+		v |= 1 << 63
+	}
+	if v != g.last {
+		g.last = v
+		g.packed.Store(v)
+	}
+}
+
+// get reads the gauges, as 0 or 1 for up.
+func (g *linkGauges) get() (up, queue, inFlight int64) {
+	v := g.packed.Load()
+	return int64(v >> 63), int64(v>>32) & maxGauge, int64(v) & maxGauge
 }
 
 // answered observes the time from a request's sending to its answer.
@@ -265,17 +293,14 @@ func (m *metrics) removeHandler(name string, h *handlerStats) {
 
 // peerStats are one peer link's gauges and its round-trip histogram.
 type peerStats struct {
-	up    atomic.Bool
-	queue atomic.Int64
-	rtt   prometheus.Histogram
+	gauges linkGauges // in flight is not shown
+	rtt    prometheus.Histogram
 }
 
-// publish sets the peer link's gauges; the link calls it after each
-// message it handles.
+// publish sets the peer link's gauges.
 func (p *peerStats) publish(up bool, queue int) {
 	if p != nil {
-		p.up.Store(up)
-		p.queue.Store(int64(queue))
+		p.gauges.set(up, queue, 0)
 	}
 }
 

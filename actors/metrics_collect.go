@@ -92,8 +92,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descOutboxBytes, m.budget.used.Load())
 	c.collectHandlers(ch)
 	for name, p := range m.peers.load() {
-		ch <- gauge(descPeerUp, boolValue(p.up.Load()), name)
-		ch <- gauge(descPeerQueue, p.queue.Load(), name)
+		up, queue, _ := p.gauges.get()
+		ch <- gauge(descPeerUp, up, name)
+		ch <- gauge(descPeerQueue, queue, name)
 		p.rtt.Collect(ch)
 	}
 }
@@ -111,10 +112,11 @@ func (c collector) collectHandlers(ch chan<- prometheus.Metric) {
 			also = &c.m.other
 		}
 		collectType(ch, name, &h.typeStats, also)
-		ch <- gauge(descHandlerUp, boolValue(h.up.Load()), name)
+		up, queue, inFlight := h.gauges.get()
+		ch <- gauge(descHandlerUp, up, name)
 		ch <- counter(descHandlerRestarts, uint64(h.restarts.Load()), name)
-		ch <- gauge(descHandlerQueue, h.queue.Load(), name)
-		ch <- gauge(descHandlerInFlight, h.inFlight.Load(), name)
+		ch <- gauge(descHandlerQueue, queue, name)
+		ch <- gauge(descHandlerInFlight, inFlight, name)
 		h.answer.Collect(ch)
 	}
 }
@@ -142,11 +144,4 @@ func counter(d *prometheus.Desc, v uint64, labels ...string) prometheus.Metric {
 
 func gauge(d *prometheus.Desc, v int64, labels ...string) prometheus.Metric {
 	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
-}
-
-func boolValue(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -110,7 +110,9 @@ func newPeerLink(s *peerSettings) *peerLink {
 	return &peerLink{peerSettings: s, msgs: make(map[string]*peerMsg), gate: &gate{}}
 }
 
-// Receive handles the actor's messages.
+// Receive handles the actor's messages, and publishes the link's gauges
+// after each, except after a message to send or a report: the next sweep,
+// within a tick, publishes for them.
 func (l *peerLink) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
@@ -127,6 +129,7 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.connect()
 	case *peerSend:
 		l.accept(ctx, m)
+		return
 	case *peerDialed:
 		l.dialed(ctx, m)
 	case *peerDialFailed:
@@ -137,6 +140,7 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		if m.gen == l.gen && l.conn != nil {
 			l.reported(ctx, m.report)
 		}
+		return
 	case *peerLost:
 		if m.gen == l.gen && l.conn != nil {
 			l.lost(ctx, m.err)
