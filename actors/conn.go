@@ -306,7 +306,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		if c.log != nil {
 			c.log = c.log.With("user", m.user)
 		}
-		m.limits = limits
+		m.limits, m.sent = limits, c.registry.sendCount(m.user, time.Now())
 		c.metrics.login(true)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
 		close(m.registered)
@@ -494,6 +494,7 @@ type connReader struct {
 	held   int64
 	growFn func(prev, next int) error // grow, bound once
 	limits *userLimits                // the user's, shared by their connections; nil for none
+	sent   *sendCount                 // the user's, for the top senders; nil for a peer server
 	read   int                        // the size of the frame read last
 
 	peer   string // set once a peer server authenticated
@@ -543,7 +544,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	case <-r.stopped:
 		return nil, "stopped"
 	}
-	r.limits = auth.limits
+	r.limits, r.sent = auth.limits, auth.sent
 	return env, ""
 }
 
@@ -814,6 +815,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 		return false
 	}
 	stats := r.metrics.typeOf(p.Type)
+	r.sent.add()
 	if !r.limits.allowMessage() {
 		r.root.Send(r.self, typedReport(stats, p.ID, wire.Errorf(wire.CodeRateLimited,
 			"more than %d messages per second (burst %d)", r.rate.perSecond, r.rate.burst)))

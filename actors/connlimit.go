@@ -32,7 +32,6 @@ func (l *connLimits) set(max, perAddress int) {
 	l.max, l.perAddress = max, perAddress
 }
 
-
 // admission is a connection that admit refused: why, and what its client
 // is told.
 type admission struct {

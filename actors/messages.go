@@ -118,6 +118,9 @@ type authenticated struct {
 	// limits are the user's rate limiters, set by the actor before it
 	// closes registered; nil when there are none.
 	limits *userLimits
+	// sent counts the user's messages for the monitor's top senders, set
+	// with limits; nil when they are not counted.
+	sent *sendCount
 }
 
 // readerDone tells a connection actor its reader goroutine has ended, and

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -25,8 +27,15 @@ type serverMonitor struct {
 	gatherer prometheus.Gatherer
 }
 
-// Status is what the informer's serverInfo shows.
-func (m serverMonitor) Status() any { return m.s.serverInfo() }
+// Status is what the informer's serverInfo shows, and the top senders
+// when the monitor block asks for them.
+func (m serverMonitor) Status() any {
+	info := m.s.serverInfo()
+	if t := m.s.topSenders.Load(); t != nil {
+		info["top_senders"] = t.top(time.Now())
+	}
+	return info
+}
 
 // Gatherer is the server's own registry of metrics.
 func (m serverMonitor) Gatherer() prometheus.Gatherer { return m.gatherer }
@@ -72,29 +81,73 @@ func (m serverMonitor) Ready() (bool, any) {
 // openMonitor opens the monitor endpoint's socket when the configuration
 // has a monitor block; serveMonitor starts answering once the actors run.
 func (s *Server) openMonitor() error {
-	e, err := s.listenMonitor(s.cfg().Monitor)
+	m := s.cfg().Monitor
+	if m != nil && m.TLS != nil {
+		tl, err := newTLSListener("monitor", m.TLS, s.log.Named("monitor"))
+		if err != nil {
+			return err
+		}
+		s.monitorTLS.Store(tl)
+	}
+	e, err := s.listenMonitor(m)
 	s.monitor.Store(e)
 	return err
 }
 
-// listenMonitor opens the socket of the monitor block m; nil when m is.
+// listenMonitor opens the socket of the monitor block m, nil when m is;
+// with a tls block it speaks HTTPS with the monitor's TLS settings in
+// effect at each handshake, which a reload may replace.
 func (s *Server) listenMonitor(m *config.Monitor) (*monitor.Endpoint, error) {
 	if m == nil {
 		return nil, nil
 	}
-	e, err := monitor.Listen(m.Address, s.log.Named("monitor"))
-	if err != nil {
-		return nil, err
+	log := s.log.Named("monitor")
+	if m.TLS == nil {
+		return monitor.Listen(m.Address, log)
 	}
-	s.log.Info("monitor listening", "address", e.Addr().String(), "pprof", m.PProf)
-	return e, nil
+	return monitor.ListenTLS(m.Address, &tls.Config{GetConfigForClient: s.monitorTLSFor}, log)
+}
+
+// monitorTLSFor is the monitor's GetConfigForClient: the settings of its
+// tls block in effect.
+func (s *Server) monitorTLSFor(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	tl := s.monitorTLS.Load()
+	if tl == nil {
+		return nil, errors.New("the monitor has no TLS settings")
+	}
+	return tl.forClient(hello)
+}
+
+// announceMonitor logs the endpoint e of block m once it serves.
+func (s *Server) announceMonitor(e *monitor.Endpoint, m *config.Monitor) {
+	log := s.log.Named("monitor")
+	if m.InsecurePlaintext {
+		log.Warn("INSECURE: /status, which names users, crosses the network in clear (insecure_plaintext = true); add a tls block",
+			"address", e.Addr().String())
+	}
+	log.Info("monitor listening", "address", e.Addr().String(), "tls", m.TLS != nil, "pprof", m.PProf)
 }
 
 // serveMonitor answers the monitor endpoint's requests, if it is open.
 func (s *Server) serveMonitor() {
 	if e := s.monitor.Load(); e != nil {
-		s.monitorPages.set(s.monitorHandler(s.cfg().Monitor))
+		m := s.cfg().Monitor
+		s.monitorPages.set(s.monitorHandler(m))
+		s.setTopSenders(m.TopSenders)
 		e.Serve(&s.monitorPages)
+		s.announceMonitor(e, m)
+	}
+}
+
+// setTopSenders starts rating the n fastest senders for /status, or
+// stops when n is 0.
+func (s *Server) setTopSenders(n int) {
+	var next *topSenders
+	if n > 0 {
+		next = startTopSenders(s.registry, n)
+	}
+	if old := s.topSenders.Swap(next); old != nil {
+		old.close()
 	}
 }
 
@@ -106,6 +159,7 @@ func (s *Server) monitorHandler(m *config.Monitor) http.Handler {
 // stopMonitor closes the monitor endpoint, if any.
 func (s *Server) stopMonitor() {
 	closeMonitor(s.monitor.Load())
+	s.setTopSenders(0)
 }
 
 // closeMonitor closes e, if any, letting its requests finish for a

@@ -1,15 +1,22 @@
 package actors
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"path/filepath"
 	"reflect"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // monitorBlock is a monitor block on a free loopback port.
@@ -146,5 +153,115 @@ func TestMonitorStopsWithServer(t *testing.T) {
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Fatalf("monitor still answers after Stop: %s", resp.Status)
+	}
+}
+
+// TestMonitorTopSenders has three users send at different rates: /status
+// names the faster first, and no more than top_senders of them.
+func TestMonitorTopSenders(t *testing.T) {
+	ts := startServer(t, monitorBlock("top_senders = 2"))
+	// Rounds in turn, so that any few seconds hold the same proportions.
+	perRound := map[string]int{"alice": 6, "bob": 3, "carol": 1}
+	conns := map[string]*client.Client{}
+	for user := range perRound {
+		conns[user] = ts.dial(user, wire.CodecJSON)
+	}
+	for round := range 10 {
+		for user, n := range perRound {
+			c := conns[user]
+			for i := range n {
+				if err := c.Send(wire.TypeDummy, fmt.Sprint(round, "-", i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range n {
+				if in := recv(t, c); in.Kind != client.KindDummy {
+					t.Fatalf("want a dummy reply, got %s", in.Raw)
+				}
+			}
+		}
+	}
+	var status struct {
+		TopSenders []topSender `json:"top_senders"`
+	}
+	ts.get("/status", &status)
+	if got := status.TopSenders; len(got) != 2 || got[0].User != "alice" || got[1].User != "bob" ||
+		got[0].Rate <= got[1].Rate || got[1].Rate <= 0 {
+		t.Fatalf("top_senders: %+v", got)
+	}
+
+	off := startServer(t, monitorBlock("top_senders = 0"))
+	var raw map[string]any
+	off.get("/status", &raw)
+	if _, ok := raw["top_senders"]; ok {
+		t.Fatalf("top_senders = 0, yet /status lists them: %v", raw["top_senders"])
+	}
+}
+
+// TestMonitorTLS serves the monitor over HTTPS to clients with a
+// certificate of the client CA only: such a client gets its answers,
+// one without a certificate and one speaking plain HTTP do not.
+func TestMonitorTLS(t *testing.T) {
+	pki := newPKI(t, "monitor CA")
+	pki.user("probe")
+	ts := startServer(t, monitorBlock(fmt.Sprintf(
+		"  tls {\n    cert = %q\n    key = %q\n    client_ca = %q\n    client_auth = \"require\"\n  }",
+		pki.Path("server.crt"), pki.Path("server.key"), pki.Path("ca.crt"))))
+	addr := ts.MonitorAddr().String()
+	get := func(scheme string, files tlsconf.Client) (*http.Response, error) {
+		cfg, err := files.Config(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: waitLong}
+		return c.Get(scheme + "://" + addr + "/healthz")
+	}
+
+	resp, err := get("https", tlsconf.Client{CA: pki.Path("ca.crt"), Cert: pki.Path("probe.crt"), Key: pki.Path("probe.key")})
+	if err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with a client certificate: %s", resp.Status)
+	}
+	if resp, err := get("https", tlsconf.Client{CA: pki.Path("ca.crt")}); err == nil {
+		resp.Body.Close()
+		t.Fatalf("without a client certificate: %s", resp.Status)
+	}
+	if resp, err := get("http", tlsconf.Client{}); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("plain HTTP answered 200 by a TLS monitor")
+		}
+	}
+}
+
+// TestMonitorTLSReload: a reload (SIGHUP) gives the monitor's new
+// connections the certificate that replaced its files.
+func TestMonitorTLSReload(t *testing.T) {
+	pki := newPKI(t, "first CA")
+	second, err := tlsconf.NewCA("second CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, monitorBlock(fmt.Sprintf("  tls {\n    cert = %q\n    key = %q\n  }",
+		pki.Path("server.crt"), pki.Path("server.key"))))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pki.CA.PEM)
+	roots.AppendCertsFromPEM(second.PEM)
+	serial := func() *big.Int {
+		conn, err := tls.Dial("tcp", ts.MonitorAddr().String(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("TLS handshake with the monitor: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber
+	}
+	first := serial()
+	want := pki.replaceServer(second)
+	ts.Reload()
+	if got := serial(); got.Cmp(want) != 0 || got.Cmp(first) == 0 {
+		t.Fatalf("after the reload the monitor shows serial %v; want the new %v (the first was %v)", got, want, first)
 	}
 }

@@ -26,11 +26,15 @@ type registry struct {
 	// limits rate-limit each user: while connected, and after until their
 	// buckets have refilled, so that reconnecting buys nothing.
 	limits map[string]*userLimits
-	conns  int
+	// sends counts each connected user's messages for the monitor's top
+	// senders (senders.go).
+	sends map[string]*sendCount
+	conns int
 }
 
 func newRegistry() *registry {
-	return &registry{users: make(map[string][]recipient), limits: make(map[string]*userLimits)}
+	return &registry{users: make(map[string][]recipient), limits: make(map[string]*userLimits),
+		sends: make(map[string]*sendCount)}
 }
 
 // add registers a connection of user unless the user has maxPerUser
@@ -95,6 +99,7 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
+		delete(r.sends, user)
 		if l := r.limits[user]; l != nil && l.refilled() {
 			delete(r.limits, user)
 		}

@@ -101,6 +101,11 @@ type Server struct {
 	// monitorPages is what the endpoint serves, as the block in effect
 	// says.
 	monitorPages switchedHandler
+	// monitorTLS holds the monitor's TLS settings; nil for plain HTTP.
+	monitorTLS atomic.Pointer[tlsListener]
+	// topSenders rates the fastest senders for /status; nil without a
+	// monitor block or with top_senders = 0.
+	topSenders atomic.Pointer[topSenders]
 	// metrics are what the monitor's /metrics shows. They count from the
 	// start whether or not a monitor block exists, so that one a reload
 	// adds shows the whole life of the server.

@@ -1,11 +1,12 @@
 // Package monitor serves the HTTP endpoint operators, load balancers and
 // orchestrators ask about a server: /healthz, /readyz, /status and,
-// when enabled, the Go profiler. It knows nothing of the server's insides:
-// a Source answers its questions.
+// when enabled, the Go profiler, over HTTP or HTTPS. It knows nothing of
+// the server's insides: a Source answers its questions.
 package monitor
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,6 +86,18 @@ func Listen(address string, log hclog.Logger) (*Endpoint, error) {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
 	return &Endpoint{ln: ln, log: log}, nil
+}
+
+// ListenTLS is Listen for an endpoint that speaks HTTPS only, with
+// config's certificates (GetConfigForClient may change them between
+// connections).
+func ListenTLS(address string, config *tls.Config, log hclog.Logger) (*Endpoint, error) {
+	e, err := Listen(address, log)
+	if err != nil {
+		return nil, err
+	}
+	e.ln = tls.NewListener(e.ln, config)
+	return e, nil
 }
 
 // Serve answers requests with handler, with the endpoint's timeouts, in

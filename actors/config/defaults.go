@@ -128,6 +128,10 @@ const (
 	// DefaultMonitorPProf is false: the profiler shows the program's
 	// memory and stacks, and costs work when asked.
 	DefaultMonitorPProf = false
+	// DefaultMonitorTopSenders is how many users /status names as top
+	// senders: enough to find who floods the server, few enough that the
+	// list names nobody else.
+	DefaultMonitorTopSenders = 10
 )
 
 // Defaults for `handler` blocks.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/bester-project/bester/wire/tlsconf"
@@ -21,41 +23,95 @@ type Monitor struct {
 	// 200; every handler unless the block names a subset
 	// (`ready_handlers`).
 	ReadyHandlers []string
+	// TopSenders is how many users /status lists as the fastest senders
+	// of the last few seconds; 0 turns the list, and the counting, off
+	// (`top_senders`).
+	TopSenders int
+	// TLS makes the endpoint speak HTTPS only, with a listener's
+	// settings (its `tls` block, without login and certificate_user);
+	// nil for plain HTTP.
+	TLS *ListenerTLS
+	// InsecurePlaintext lets an endpoint other machines can reach answer
+	// without TLS (`insecure_plaintext`).
+	InsecurePlaintext bool
 }
 
 // monitor checks the `monitor` block and fills its defaults. handlers are
 // the checked handler blocks that ready_handlers may name.
 func (c *checker) monitor(r *rawMonitor, handlers []Handler) *Monitor {
-	m := &Monitor{Address: r.Address, AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf}
+	m := &Monitor{Address: r.Address, AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
+		TopSenders: c.count(r.TopSenders, r.TopSendersRange, "top_senders", DefaultMonitorTopSenders, 0)}
 	if r.AllowRemote != nil {
 		m.AllowRemote = *r.AllowRemote
 	}
 	if r.PProf != nil {
 		m.PProf = *r.PProf
 	}
+	if r.TLS != nil {
+		c.noMonitorLogins(r.TLS)
+		noLogins := *r.TLS
+		noLogins.Login, noLogins.CertificateUser = nil, nil
+		m.TLS = c.listenerTLS(&noLogins, networkTCP)
+	}
+	m.InsecurePlaintext = flag(r.InsecurePlaintext, DefaultInsecurePlaintext)
 	if c.required(r.Address, r.AddressRange, "address") {
-		c.monitorAddress(m, r.AddressRange)
+		c.monitorAddress(m, r)
 	}
 	m.ReadyHandlers = c.readyHandlers(r, handlers)
 	return m
 }
 
-// monitorAddress checks that the address is host:port, and that it is
-// loopback unless allow_remote says otherwise.
-func (c *checker) monitorAddress(m *Monitor, where hcl.Range) {
+// noMonitorLogins refuses the tls attributes about logins: nobody logs in
+// to the endpoint. client_auth = "require" keeps out clients without a
+// certificate of client_ca.
+func (c *checker) noMonitorLogins(r *rawListenerTLS) {
+	for _, a := range []struct {
+		set   bool
+		where hcl.Range
+		name  string
+	}{{r.Login != nil, r.LoginRange, "login"}, {r.CertificateUser != nil, r.CertificateUserRange, "certificate_user"}} {
+		if a.set {
+			c.errorf(a.where, fmt.Sprintf("Unexpected %q", a.name),
+				`Nobody logs in to the monitor, so its tls block takes no %q; to let in only clients with a certificate, set client_auth = "require" and client_ca.`,
+				a.name)
+		}
+	}
+}
+
+// monitorAddress checks that the address is host:port, that it is
+// loopback unless allow_remote says otherwise, and that a remote one has
+// TLS unless insecure_plaintext says otherwise.
+func (c *checker) monitorAddress(m *Monitor, r *rawMonitor) {
+	where := r.AddressRange
 	host, problem := splitTCPAddress(networkTCP, m.Address)
+	remote := problem == "" && !tlsconf.LoopbackHost(host)
+	switch {
+	case m.InsecurePlaintext && m.TLS != nil:
+		c.errorf(r.InsecurePlaintextRange, `Invalid "insecure_plaintext"`,
+			"The monitor has a tls block, so nothing crosses it in clear; remove insecure_plaintext.")
+	case m.InsecurePlaintext && problem == "" && !remote:
+		c.errorf(r.InsecurePlaintextRange, `Unused "insecure_plaintext"`,
+			"The monitor is reached only from this machine (%q), so nothing crosses a network in clear on it; remove insecure_plaintext.",
+			m.Address)
+	}
 	switch {
 	case problem != "":
 		c.errorf(where, `Invalid "address"`, "Address %q: %s.", m.Address, problem)
-	case !m.AllowRemote && !tlsconf.LoopbackHost(host):
+	case !m.AllowRemote && remote:
 		c.errorf(where, `Remote "address"`,
 			"Address %q can be reached from other machines, and /status names users; use a loopback address such as 127.0.0.1, or set allow_remote = true.",
 			m.Address)
-	case m.PProf && !tlsconf.LoopbackHost(host):
+	case m.PProf && remote:
 		// As besterd -pprof: profiles and dumps show the server's insides
 		// and cost it work, so they are never offered beyond the machine.
 		c.errorf(where, `Remote "address" with "pprof"`,
 			"Address %q can be reached from other machines; the profiler is served on loopback addresses only. Use a loopback address or pprof = false.",
+			m.Address)
+	case m.TLS == nil && !m.InsecurePlaintext && remote:
+		c.errorf(where, `Monitor "address" not allowed without TLS`,
+			`The monitor listens on %q, which is not a loopback address (127.0.0.0/8, ::1 or localhost), `+
+				`and has no tls block: /status, which names users, would cross the network in clear. `+
+				`Add a tls block, listen on loopback only, or, on a network you trust, set insecure_plaintext = true.`,
 			m.Address)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -13,7 +14,7 @@ func TestMonitor(t *testing.T) {
 
 	cfg := mustLoad(t, okBase+handlers+"monitor {\n  address = \"127.0.0.1:9090\"\n}\n")
 	want := &Monitor{Address: "127.0.0.1:9090", AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
-		ReadyHandlers: []string{"a", "b"}}
+		ReadyHandlers: []string{"a", "b"}, TopSenders: DefaultMonitorTopSenders}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("defaults: got %+v, want %+v", cfg.Monitor, want)
 	}
@@ -23,9 +24,11 @@ func TestMonitor(t *testing.T) {
   allow_remote   = true
   pprof          = false
   ready_handlers = ["b"]
+  top_senders    = 0
+  insecure_plaintext = true
 }
 `)
-	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, ReadyHandlers: []string{"b"}}
+	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, ReadyHandlers: []string{"b"}, InsecurePlaintext: true}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("set: got %+v, want %+v", cfg.Monitor, want)
 	}
@@ -50,17 +53,48 @@ func TestMonitorErrors(t *testing.T) {
 		{"all interfaces", okBase + "monitor {\n  address = \":9090\" #!\n}\n", "address", "allow_remote"},
 		{"remote IP", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n}\n", "address", "allow_remote"},
 		{"remote name", okBase + "monitor {\n  address = \"example.com:9090\" #!\n}\n", "address", "allow_remote"},
-		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
+		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n  insecure_plaintext = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
+		{"remote without tls", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n}\n", "address", "insecure_plaintext = true"},
+		{"plaintext on loopback", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  insecure_plaintext = true #!\n}\n", "insecure_plaintext", "remove insecure_plaintext"},
 		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:9090\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
 		{"unknown handler", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"z\"] #!\n}\n", "ready_handlers", `"z"`},
 		{"reserved type", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"dummy\"] #!\n}\n", "ready_handlers", `"dummy"`},
+		{"negative top_senders", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  top_senders = -1 #!\n}\n", "top_senders", "at least 0"},
+		{"login", monitorTLS("    login = \"password\" #!\n"), "login", "Nobody logs in"},
+		{"certificate_user", monitorTLS("    certificate_user = \"email\" #!\n"), "certificate_user", "Nobody logs in"},
+		{"client_auth without CA", monitorTLS("    client_auth = \"require\" #!\n"), "client_ca", "require"},
+		{"expired", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  tls {\n    cert = \"old.crt\" #!\n    key  = \"old.key\"\n  }\n}\n", "cert", "expired"},
+		{"tls and plaintext", okBase + "monitor {\n  address = \"0.0.0.0:9090\"\n  allow_remote = true\n  insecure_plaintext = true #!\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n  }\n}\n", "insecure_plaintext", "tls block"},
 		{"twice", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"a\"] #!\n}\n", "ready_handlers", "twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := write(t, c.src)
-			_, err := Load(path)
+			_, path, err := loadWithTLSFiles(t, c.src)
 			wantOneError(t, path, c.src, err, c.field, c.also)
 		})
+	}
+}
+
+// monitorTLS is a monitor block on a remote address with a tls block of
+// the files loadWithTLSFiles writes, and extra lines inside it.
+func monitorTLS(extra string) string {
+	return okBase + "monitor {\n  address = \"0.0.0.0:9090\"\n  allow_remote = true\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n" +
+		extra + "  }\n}\n"
+}
+
+func TestMonitorTLS(t *testing.T) {
+	cfg, path, err := loadWithTLSFiles(t, monitorTLS("    client_ca = \"ca.crt\"\n    client_auth = \"require\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	want := &ListenerTLS{Cert: filepath.Join(dir, "server.crt"), Key: filepath.Join(dir, "server.key"),
+		ClientCA: filepath.Join(dir, "ca.crt"), ClientAuth: ClientAuthRequire,
+		MinVersion: DefaultTLSMinVersion, Login: DefaultLogin, CertificateUser: DefaultCertificateUser}
+	if !reflect.DeepEqual(cfg.Monitor.TLS, want) || cfg.Monitor.InsecurePlaintext {
+		t.Fatalf("got %+v, want %+v", cfg.Monitor.TLS, want)
+	}
+	if _, err := cfg.Monitor.TLS.ServerConfig(); err != nil {
+		t.Fatalf("the monitor's TLS files do not load: %v", err)
 	}
 }

@@ -189,6 +189,13 @@ type rawMonitor struct {
 	PProf              *bool     `hcl:"pprof,optional"`
 	ReadyHandlers      *[]string `hcl:"ready_handlers,optional"`
 	ReadyHandlersRange hcl.Range `hcl:"ready_handlers,attr_range"`
+	TopSenders         *int      `hcl:"top_senders,optional"`
+	TopSendersRange    hcl.Range `hcl:"top_senders,attr_range"`
+	// TLS takes a listener's tls block; login and certificate_user are
+	// refused, since the endpoint has no logins.
+	TLS                    *rawListenerTLS `hcl:"tls,block"`
+	InsecurePlaintext      *bool           `hcl:"insecure_plaintext,optional"`
+	InsecurePlaintextRange hcl.Range       `hcl:"insecure_plaintext,attr_range"`
 }
 
 // rawPeer is a `peer "name"` block.

@@ -1,9 +1,11 @@
 // Command bester is the Bester client: it sends messages, listens for
-// deliveries, manages the users of an htpasswd file, makes development
-// TLS certificates and measures a server under load.
+// deliveries, shows a server live through its monitor endpoint, manages
+// the users of an htpasswd file, makes development TLS certificates and
+// measures a server under load.
 //
 //	bester send -addr 127.0.0.1:2223 -user T -password x -type relay '{"to":"G","body":"hello"}'
 //	bester listen -addr 127.0.0.1:2223 -user G -password y
+//	bester status -monitor 127.0.0.1:9090
 //	bester useradd -file users.htpasswd G
 //	bester certs dev -user T -user G
 //	bester send -addr 127.0.0.1:2443 -ca certs/ca.crt -cert certs/T.crt -key certs/T.key -type relay '{"to":"G"}'
@@ -44,11 +46,14 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// stdinTerminal and stderrTerminal tell whether stdin and stderr
-	// are terminals.
-	stdinTerminal, stderrTerminal bool
+	// stdinTerminal, stdoutTerminal and stderrTerminal tell whether
+	// stdin, stdout and stderr are terminals.
+	stdinTerminal, stdoutTerminal, stderrTerminal bool
 	// readPassword reads one line from the terminal without echo.
 	readPassword func() ([]byte, error)
+	// rawInput puts the terminal of stdin in raw mode, so that keys
+	// arrive one by one, and returns how to restore it.
+	rawInput func() (restore func() error, err error)
 }
 
 // systemEnv is the env of the real process.
@@ -57,8 +62,16 @@ func systemEnv() *env {
 	return &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdinTerminal:  term.IsTerminal(fd),
+		stdoutTerminal: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 		readPassword:   func() ([]byte, error) { return term.ReadPassword(fd) },
+		rawInput: func() (func() error, error) {
+			old, err := term.MakeRaw(fd)
+			if err != nil {
+				return nil, err
+			}
+			return func() error { return term.Restore(fd, old) }, nil
+		},
 	}
 }
 
@@ -89,9 +102,9 @@ func run(ctx context.Context, args []string, e *env) int {
 func newApp(e *env) *cli.Command {
 	return cliapp.Setup(&cli.Command{
 		Name:      "bester",
-		Usage:     "send messages to a Bester server, listen for deliveries, manage users, make development certificates, measure a server under load",
+		Usage:     "send messages to a Bester server, listen for deliveries, watch it live, manage users, make development certificates, measure a server under load",
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
-		Commands:  []*cli.Command{sendCommand(e), listenCommand(e), useraddCommand(e), certsCommand(e), benchCommand(e)},
+		Commands:  []*cli.Command{sendCommand(e), listenCommand(e), statusCommand(e), useraddCommand(e), certsCommand(e), benchCommand(e)},
 	})
 }

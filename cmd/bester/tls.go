@@ -26,19 +26,26 @@ const (
 // tlsFlags are the flags that make a command's connections TLS, or let
 // a password go without it; each call returns fresh flags.
 func tlsFlags() []cli.Flag {
+	return append(serverTLSFlags("-addr", "a server that asks for one (it can stand for -user and -password)"),
+		&cli.BoolFlag{Name: "insecure-plaintext", Sources: cli.EnvVars(envInsecurePlaintext),
+			Usage: "send the password without TLS to a server that is not on loopback, across the network in clear"})
+}
+
+// serverTLSFlags are the flags that make a command's connections TLS;
+// addrFlag names the flag of the address, certFor says who asks for a
+// client certificate and what it does.
+func serverTLSFlags(addrFlag, certFor string) []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "tls", Sources: cli.EnvVars(envTLS),
 			Usage: "connect with TLS (implied by -ca, -cert, -key and -server-name)"},
 		&cli.StringFlag{Name: "ca", Sources: cli.EnvVars(envCA), TakesFile: true,
 			Usage: "PEM file of the CAs trusted to sign the server's certificate (default: the system's)"},
 		&cli.StringFlag{Name: "cert", Sources: cli.EnvVars(envCert), TakesFile: true,
-			Usage: "PEM client certificate, for a server that asks for one (it can stand for -user and -password)"},
+			Usage: "PEM client certificate, for " + certFor},
 		&cli.StringFlag{Name: "key", Sources: cli.EnvVars(envKey), TakesFile: true,
 			Usage: "PEM private key of -cert"},
 		&cli.StringFlag{Name: "server-name", Sources: cli.EnvVars(envServerName),
-			Usage: "name the server's certificate must carry (default: the host of -addr)"},
-		&cli.BoolFlag{Name: "insecure-plaintext", Sources: cli.EnvVars(envInsecurePlaintext),
-			Usage: "send the password without TLS to a server that is not on loopback, across the network in clear"},
+			Usage: "name the server's certificate must carry (default: the host of " + addrFlag + ")"},
 	}
 }
 

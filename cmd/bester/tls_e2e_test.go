@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ import (
 // tlsConfigTemplate is a server with the relay handler, a plain listener
 // and two TLS listeners using the files of `bester certs dev` in certs/,
 // relative to the configuration file: "tls" logs clients in by password
-// (open authentication), "mtls" by client certificate.
+// (open authentication), "mtls" by client certificate. Its monitor
+// endpoint speaks HTTPS with the server's certificate.
 const tlsConfigTemplate = `
 server {
   name        = "J"
@@ -63,12 +65,25 @@ handler "relay" {
   start_timeout = "30s"
   timeout       = "30s"
 }
+
+monitor {
+  address = %q
+  tls {
+    cert = "certs/server.crt"
+    key  = "certs/server.key"
+  }
+}
 `
 
 // tlsServer is a besterd started from tlsConfigTemplate.
 type tlsServer struct {
 	certs             string // the files of certs dev, for users T and G
 	plain, addr, mtls string // the listeners' addresses
+	monitor           string // the monitor endpoint's address
+	besterd, config   string // what start runs
+	// stop ends the besterd start began, and waits for it; the test's
+	// end does too.
+	stop func()
 }
 
 // startTLSServer builds and starts besterd and the relay handler, and
@@ -82,25 +97,33 @@ func startTLSServer(t *testing.T) *tlsServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G")}
-	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls} {
+	s := &tlsServer{certs: devCerts(t, filepath.Join(dir, "certs"), "T", "G"), besterd: besterd,
+		config: filepath.Join(dir, "bester.hcl")}
+	for _, addr := range []*string{&s.plain, &s.addr, &s.mtls, &s.monitor} {
 		if *addr, err = loadgen.FreeAddr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay), 0o600); err != nil {
+	if err := os.WriteFile(s.config, fmt.Appendf(nil, tlsConfigTemplate, dir, s.plain, s.addr, s.mtls, relay, s.monitor), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.start(t)
+	return s
+}
+
+// start runs besterd until s.stop or the end of the test, and waits
+// until it is up.
+func (s *tlsServer) start(t *testing.T) {
+	t.Helper()
 	log := &syncBuffer{}
-	cmd := exec.Command(besterd, "-config", cfg)
+	cmd := exec.Command(s.besterd, "-config", s.config)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	s.stop = sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -112,8 +135,8 @@ func startTLSServer(t *testing.T) *tlsServer {
 			t.Logf("besterd log:\n%s", log)
 		}
 	})
+	t.Cleanup(s.stop)
 	s.waitUp(t, exited, log)
-	return s
 }
 
 // waitUp dials both TLS listeners until each logs a client in.

@@ -1,0 +1,44 @@
+package statusview
+
+// increase is how much a counter grew from before to now; a counter that
+// went down started again from zero (the server restarted).
+func increase(before, now float64) float64 {
+	if now < before {
+		return now
+	}
+	return now - before
+}
+
+// since is the observations of h made after before, bucket by bucket; a
+// histogram whose count went down started again (the server restarted).
+// A nil before is an empty histogram.
+func (h *Histogram) since(before *Histogram) *Histogram {
+	if before == nil || h.Count < before.Count || len(before.Buckets) != len(h.Buckets) {
+		return h
+	}
+	out := &Histogram{Count: h.Count - before.Count, Buckets: make([]Bucket, len(h.Buckets))}
+	for i, b := range h.Buckets {
+		out.Buckets[i] = Bucket{UpperBound: b.UpperBound, Count: b.Count - before.Buckets[i].Count}
+	}
+	return out
+}
+
+// Quantile estimates the q-quantile (0 ≤ q ≤ 1) of h's observations as
+// Prometheus's histogram_quantile does: it finds the bucket of the rank
+// and interpolates linearly inside it, from 0 for the first bucket. A
+// rank above the highest finite bucket gets that bucket's bound, the
+// most the histogram can tell. It returns false for no observations.
+func (h *Histogram) Quantile(q float64) (float64, bool) {
+	if h == nil || h.Count <= 0 || len(h.Buckets) == 0 {
+		return 0, false
+	}
+	rank := q * h.Count
+	lower, below := 0.0, 0.0
+	for _, b := range h.Buckets {
+		if b.Count >= rank && b.Count > below {
+			return lower + (b.UpperBound-lower)*(rank-below)/(b.Count-below), true
+		}
+		lower, below = b.UpperBound, b.Count
+	}
+	return lower, true
+}

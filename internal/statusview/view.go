@@ -1,0 +1,124 @@
+package statusview
+
+import "time"
+
+// The metrics the view reads; the server's /metrics names them.
+const (
+	metricReceived   = "bester_messages_received_total"
+	metricDeliveries = "bester_deliveries_total"
+	metricReports    = "bester_reports_total"
+	metricAnswer     = "bester_handler_answer_seconds"
+	metricRoundTrip  = "bester_peer_round_trip_seconds"
+)
+
+// View is what `bester status` shows of one interval, and its -json
+// object. Rates are per second over the interval; a latency is null when
+// nothing was observed in it.
+type View struct {
+	Time     time.Time `json:"time"`
+	Server   string    `json:"server"`
+	Interval float64   `json:"interval_seconds"`
+	Clients  int       `json:"clients"`
+
+	// MessagesIn is the messages the server received, MessagesOut the
+	// deliveries it made.
+	MessagesIn  float64 `json:"messages_in_per_second"`
+	MessagesOut float64 `json:"messages_out_per_second"`
+	// Reports are the status reports sent, by code: "good" or an error
+	// code.
+	Reports map[string]float64 `json:"reports_per_second"`
+
+	Connections []ListenerView `json:"connections"`
+	Handlers    []HandlerView  `json:"handlers"`
+	Peers       []PeerView     `json:"peers"`
+	TopSenders  []TopSender    `json:"top_senders"`
+}
+
+// ListenerView is a listener's open connections.
+type ListenerView struct {
+	Listener string `json:"listener"`
+	Open     int    `json:"open"`
+}
+
+// HandlerView is a handler's state and its answers' latency.
+type HandlerView struct {
+	Name     string   `json:"name"`
+	State    string   `json:"state"`
+	Queue    int      `json:"queue"`
+	InFlight int      `json:"in_flight"`
+	P50      *float64 `json:"p50_seconds"`
+	P99      *float64 `json:"p99_seconds"`
+	Restarts int      `json:"restarts"`
+}
+
+// PeerView is a peer link's state and its round trips' latency.
+type PeerView struct {
+	Name     string   `json:"name"`
+	State    string   `json:"state"`
+	Queue    int      `json:"queue"`
+	InFlight int      `json:"in_flight"`
+	P99      *float64 `json:"p99_round_trip_seconds"`
+}
+
+// Compute is the view of the interval from before to now.
+func Compute(before, now *Sample) *View {
+	secs := now.At.Sub(before.At).Seconds()
+	rate := func(name string) float64 {
+		return perSecond(increase(before.Metrics.Sum(name, nil), now.Metrics.Sum(name, nil)), secs)
+	}
+	v := &View{
+		Time: now.At, Server: now.Status.Name, Interval: secs, Clients: now.Status.Clients,
+		MessagesIn: rate(metricReceived), MessagesOut: rate(metricDeliveries),
+		Reports:     map[string]float64{},
+		Connections: []ListenerView{}, Handlers: []HandlerView{}, Peers: []PeerView{},
+		TopSenders: now.Status.TopSenders,
+	}
+	if v.TopSenders == nil {
+		v.TopSenders = []TopSender{}
+	}
+	was := before.Metrics.SumBy(metricReports, "code")
+	for code, n := range now.Metrics.SumBy(metricReports, "code") {
+		v.Reports[code] = perSecond(increase(was[code], n), secs)
+	}
+	for _, l := range now.Status.Listeners {
+		v.Connections = append(v.Connections, ListenerView{Listener: l.Name, Open: l.Connections})
+	}
+	for _, h := range now.Status.Handlers {
+		answers := intervalOf(before, now, metricAnswer, "handler", h.Name)
+		v.Handlers = append(v.Handlers, HandlerView{Name: h.Name, State: h.State, Queue: h.Queued, InFlight: h.InFlight,
+			P50: quantile(answers, 0.5), P99: quantile(answers, 0.99), Restarts: h.Restarts})
+	}
+	for _, p := range now.Status.Peers {
+		trips := intervalOf(before, now, metricRoundTrip, "peer", p.Name)
+		v.Peers = append(v.Peers, PeerView{Name: p.Name, State: p.State, Queue: p.Queued, InFlight: p.InFlight,
+			P99: quantile(trips, 0.99)})
+	}
+	return v
+}
+
+// intervalOf is the observations between the samples of the histogram
+// whose label is value; nil when now has none.
+func intervalOf(before, now *Sample, metric, label, value string) *Histogram {
+	match := map[string]string{label: value}
+	h := now.Metrics.Histogram(metric, match)
+	if h == nil {
+		return nil
+	}
+	return h.since(before.Metrics.Histogram(metric, match))
+}
+
+// quantile is h's q-quantile, nil without observations.
+func quantile(h *Histogram, q float64) *float64 {
+	v, ok := h.Quantile(q)
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+func perSecond(n, secs float64) float64 {
+	if secs <= 0 {
+		return 0
+	}
+	return n / secs
+}
