@@ -1,0 +1,60 @@
+package actors
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/tlsconf"
+)
+
+// TestReloadMonitorCountsTopSendersTLS: a monitor that a reload adds shows
+// the messages counted before it and rates the senders; the endpoint
+// cannot turn to HTTPS on its socket, but can at a new address, where it
+// answers with its certificate.
+func TestReloadMonitorCountsTopSendersTLS(t *testing.T) {
+	r := startReloadable(t, "", reloadBase())
+	w, c := r.dial("W", wire.CodecCBOR), r.dial("T", wire.CodecJSON)
+	for i := range 3 {
+		stillServes(t, c, w, fmt.Sprintf("before-%d", i))
+	}
+	if got := r.reloaded("", reloadBase()+monitorBlock("  top_senders = 5")); got != "monitor 127.0.0.1:0" {
+		t.Fatalf("summary %q", got)
+	}
+	if n := r.scrapeMetrics().value("bester_messages_received_total", "type=relay"); n < 3 {
+		t.Fatalf("relay messages received %v, want the 3 sent before the monitor came", n)
+	}
+	stillServes(t, c, w, "after")
+	var status struct {
+		TopSenders []topSender `json:"top_senders"`
+	}
+	if r.get("/status", &status); len(status.TopSenders) != 1 || status.TopSenders[0].User != "T" {
+		t.Fatalf("top senders %+v, want T alone", status.TopSenders)
+	}
+
+	pki := newPKI(t, "monitor CA")
+	tlsBlock := fmt.Sprintf("  tls {\n    cert = %q\n    key = %q\n  }", pki.Path("server.crt"), pki.Path("server.key"))
+	r.rejected("", reloadBase()+monitorBlock(tlsBlock), "switching between http and https")
+	if code := r.get("/healthz", nil); code != http.StatusOK {
+		t.Fatalf("/healthz after the rejected reload: %d", code)
+	}
+	moved := freeAddr(t)
+	if got := r.reloaded("", reloadBase()+"\nmonitor {\n  address = \""+moved+"\"\n"+tlsBlock+"\n}\n"); got != "monitor "+moved {
+		t.Fatalf("summary %q", got)
+	}
+	cfg, err := tlsconf.Client{CA: pki.Path("ca.crt")}.Config(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: waitLong}
+	resp, err := hc.Get("https://" + moved + "/healthz")
+	if err != nil {
+		t.Fatalf("HTTPS at the new address: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTPS at the new address: %s", resp.Status)
+	}
+	stillServes(t, c, w, "end")
+}
