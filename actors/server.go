@@ -52,11 +52,13 @@ const (
 type Server struct {
 	// current is the configuration in effect; Reload replaces it whole.
 	// Use cfg to read it.
-	current  atomic.Pointer[config.Config]
-	log      hclog.Logger
-	sys      *actor.ActorSystem
-	auth     auth.Authenticator
-	registry *registry
+	current atomic.Pointer[config.Config]
+	log     hclog.Logger
+	sys     *actor.ActorSystem
+	// credentials are the users and peers' secrets logins are checked
+	// against; a reload swaps them.
+	credentials atomic.Pointer[credentials]
+	registry    *registry
 	// connLimits counts open connections for max_connections and
 	// max_connections_per_address.
 	connLimits *connLimits
@@ -131,10 +133,11 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
-	var err error
-	if s.auth, err = authenticator(cfg.Auth); err != nil {
+	users, err := authenticator(cfg.Auth)
+	if err != nil {
 		return nil, err
 	}
+	s.credentials.Store(credentialsOf(users, cfg.Peers))
 	warnOpen(log, cfg.Auth)
 	s.permissions = permit.New(cfg.Permissions)
 	if s.groups, err = readGroups(cfg.Auth); err != nil {
