@@ -36,14 +36,7 @@ func TestReloadAuthAndPermissions(t *testing.T) {
 	stillServes(t, u, w, "U by password")
 	stillServes(t, c, w, "T, logged in while authentication was open")
 
-	_, more := htpasswdAuth(t, "U", "pw-u", "V", "pw-v")
-	users, err := os.ReadFile(more)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, users, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rewriteUsers(t, path, "U", "pw-u", "V", "pw-v")
 	if got := r.reloaded("", reloadBase()+block); got != "users reloaded" {
 		t.Fatalf("summary %q", got)
 	}
@@ -126,14 +119,7 @@ func TestReloadLoginAfterReload(t *testing.T) {
 	user, server := r.dialRaw(t, wire.CodecJSON), r.dialRaw(t, wire.CodecJSON) // not logged in yet
 	eventually(t, "both connections accepted", func() bool { return r.connLimits.onListener("tcp") == 2 })
 
-	_, fewer := htpasswdAuth(t, "U", "pw-u")
-	users, err := os.ReadFile(fewer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, users, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rewriteUsers(t, path, "U", "pw-u")
 	if got := r.reloaded("", reloadBase()+block); got != "peers -K; users reloaded" {
 		t.Fatalf("summary %q", got)
 	}
@@ -143,4 +129,18 @@ func TestReloadLoginAfterReload(t *testing.T) {
 	server.send(wire.AuthMessage{Header: wire.AuthHeader{Scope: wire.ScopeServer,
 		Authentication: wire.Credentials{Username: "K", Password: fedSecret}}})
 	server.wantUnauthorized()
+}
+
+// rewriteUsers writes the users file at path anew with users (name,
+// password, ...), as htpasswdAuth makes one.
+func rewriteUsers(t *testing.T, path string, users ...string) {
+	t.Helper()
+	_, made := htpasswdAuth(t, users...)
+	b, err := os.ReadFile(made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
