@@ -151,15 +151,15 @@ type setRoute struct {
 	retire *retireLink
 }
 
-// retireLink tells a handler link that its type now goes to successor
-// (nil: to no handler). The link hands its queue to the successor,
-// finishes the messages in flight within its timeout, fails what is left
-// with handler_unavailable, stops its process and then itself; done
-// runs last, on the link's goroutine.
+// retireLink tells a handler link that its type now goes to another
+// link (replaced) or to none. A replaced link hands its queue back to the
+// router; it finishes the messages in flight within its timeout, fails
+// what is left with handler_unavailable, stops its process and then
+// itself; done runs last, on the link's goroutine.
 type retireLink struct {
-	successor *actor.PID
-	why       string // what the reload did to the handler: "removed by reload"...
-	done      func()
+	replaced bool
+	why      string // what the reload did to the handler: "removed by reload"...
+	done     func()
 }
 
 // retryLink asks a failed handler link to try again now (SIGHUP).
