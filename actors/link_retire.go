@@ -22,8 +22,8 @@ func (l *handlerLink) retire(ctx actor.Context, m *retireLink) {
 	handed := 0
 	if m.replaced {
 		// Through the router, which sends them to the link that serves
-		// the type by now: the successor this link was given may have
-		// retired and stopped already, when a second reload came before
+		// the type by now: the link that replaced this one may have been
+		// replaced and stopped in turn, when a second reload came before
 		// this link took its retireLink.
 		for _, q := range l.queue {
 			ctx.Send(l.router, q.d)
