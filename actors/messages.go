@@ -12,7 +12,8 @@ import (
 
 // dispatch is one message on its way to a handler: from a client
 // connection's reader to the router, from the router to a link, and from a
-// link back to the router when a handler answers sendHandler.
+// link back to the router when a handler answers sendHandler, or when a
+// reload replaced the link and it hands back its queue.
 type dispatch struct {
 	replyTo *actor.PID   // the connection that gets the status report
 	id      string       // the sender's payload.id
