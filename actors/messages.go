@@ -212,12 +212,12 @@ type stopPeer struct{}
 type peerStopped struct{}
 
 // retirePeer tells a peer link that a reload removed or changed its peer
-// (why says which): it hands the messages not sent yet to successor (the
-// changed peer's new link; nil for a removed peer), fails the rest with
-// peer_unavailable, closes its connection and stops.
+// (why says which): when the peer was changed (replaced), it hands the
+// messages not sent yet to the link that serves the peer now; it fails
+// the rest with peer_unavailable, closes its connection and stops.
 type retirePeer struct {
-	why       string
-	successor *actor.PID
+	why      string
+	replaced bool
 }
 
 // dropPeerConns asks the acceptor, and through it every connection, to

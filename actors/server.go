@@ -228,7 +228,7 @@ func (s *Server) startActors() {
 func (s *Server) spawnPeer(p config.Peer) *actor.PID {
 	cfg := s.cfg()
 	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool,
-		log: s.log.Named("peer").With("peer", p.Name)}
+		log: s.log.Named("peer").With("peer", p.Name), book: &s.peers}
 	return s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
 }
 
