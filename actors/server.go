@@ -120,12 +120,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s.budget = newBudget(cfg.Server.BufferBudget)
 	s.logins = auth.NewGuard(guardSettingsOf(&cfg.Server))
 	s.handlerCodecs = newCodecTable(cfg.Handlers)
-	if len(cfg.Peers) > 0 && cfg.Path != "" {
-		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
-			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
-				"config", cfg.Path, "mode", st.Mode().Perm().String())
-		}
-	}
+	warnReadableSecrets(log, cfg)
 	for _, l := range cfg.Listeners {
 		ln, err := newListener(l, s)
 		if err != nil {
@@ -145,6 +140,18 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	}
 	s.permissions.SetGroups(s.groups)
 	return s, nil
+}
+
+// warnReadableSecrets warns when cfg's file holds peer secrets that
+// other users may read.
+func warnReadableSecrets(log hclog.Logger, cfg *config.Config) {
+	if len(cfg.Peers) == 0 || cfg.Path == "" {
+		return
+	}
+	if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
+			"config", cfg.Path, "mode", st.Mode().Perm().String())
+	}
 }
 
 // cfg is the configuration in effect. A reload replaces it with another
