@@ -163,16 +163,13 @@ type connSettings struct {
 	budget        *budget
 	limits        *connLimits
 	handlerCodecs *codecTable
-	auth          auth.Authenticator
-	logins        *auth.Guard    // limits logins per source address
-	handshakes    handshakeSlots // bounds the TLS handshakes computing at once
+	credentials   *atomic.Pointer[credentials] // the server's, which a reload swaps
+	logins        *auth.Guard                  // limits logins per source address
+	handshakes    handshakeSlots               // bounds the TLS handshakes computing at once
 	registry      *registry
 	router        *actor.PID
 	log           hclog.Logger
 	pool          *gopool.Pool // runs the writers; its dispatcher runs the actors
-	// peerSecrets holds the SHA-256 of each configured peer's secret, by
-	// peer name: what a connection with scope server must prove.
-	peerSecrets map[string][sha256.Size]byte
 	// allowLegacy accepts one unauthenticated server-scope message per
 	// connection, as the original besterd sent them.
 	allowLegacy bool
@@ -497,9 +494,11 @@ type connReader struct {
 	sent   *sendCount                 // the user's, for the top senders; nil for a peer server
 	read   int                        // the size of the frame read last
 
-	peer   string // set once a peer server authenticated
-	legacy bool   // an original-style peer: one message, no authentication
-	logged bool   // the failed authentication was logged already
+	peer string // set once a peer server authenticated
+	// peerSecret is the SHA-256 of the secret the peer proved.
+	peerSecret [sha256.Size]byte
+	legacy     bool // an original-style peer: one message, no authentication
+	logged     bool // the failed authentication was logged already
 
 	permits *permit.Checker // what the user or peer may send
 }
@@ -543,6 +542,10 @@ func (r *connReader) start() (*wire.Envelope, string) {
 	case <-auth.registered:
 	case <-r.stopped:
 		return nil, "stopped"
+	}
+	if r.peer != "" && !r.peerStillTrusted() { // closed as dropPeerConns closes the others
+		r.logger().Info("closing the connection of a peer server a reload removed or gave a new secret")
+		return nil, "peer removed or given a new secret by a reload"
 	}
 	r.limits, r.sent = auth.limits, auth.sent
 	return env, ""
@@ -801,7 +804,7 @@ func (r *connReader) checkPassword(user, password string) *wire.Error {
 	case err != nil:
 		return wire.Errorf(wire.CodeRateLimited, "%v", err)
 	}
-	err = r.auth.Authenticate(user, password)
+	err = r.credentials.Load().auth.Authenticate(user, password)
 	login.End(err != nil)
 	if err != nil {
 		return wire.Errorf(wire.CodeUnauthorized, "bad username or password")
@@ -941,7 +944,7 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 		return wire.Errorf(wire.CodeUnauthorized, "a peer server must authenticate with its name and the shared secret")
 	}
 	name := h.Authentication.Username
-	want, ok := r.peerSecrets[name]
+	want, ok := r.credentials.Load().peerSecrets[name]
 	got := sha256.Sum256([]byte(h.Authentication.Password))
 	// Comparing digests takes the same time whatever the secrets' lengths.
 	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
@@ -957,8 +960,17 @@ func (r *connReader) authenticatePeer(h *wire.Header) *wire.Error {
 	if e := r.checkPeerCertificate(name); e != nil {
 		return e
 	}
-	r.peer = name
+	r.peer, r.peerSecret = name, got
 	return nil
+}
+
+// peerStillTrusted tells whether the peer's secret still holds once its
+// connection is registered. A reload swaps the credentials, then closes
+// the registered connections of peers it removed or gave a new secret
+// (dropPeerConns): this catches one that proved the old secret but was
+// registered only after that.
+func (r *connReader) peerStillTrusted() bool {
+	return r.credentials.Load().peerSecrets[r.peer] == r.peerSecret
 }
 
 // handlePeer dispatches one message of a peer server to the handler of its

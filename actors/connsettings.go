@@ -10,29 +10,45 @@ import (
 )
 
 // connSettingsFor is what the connections opened under cfg share: its
-// limits and peers, and the server's shared state. The acceptor gives it
-// to each new connection; a reload hands the acceptor a new one, which
+// limits, and the server's shared state. The acceptor gives it to each
+// new connection; a reload hands the acceptor a new one, which
 // connections already open never see: what must reach them too is shared
-// state that the reload changes in place (the permissions, the handlers'
-// codecs, the budget, the connection and login limits, the users' rate
-// limiters).
+// state that the reload changes in place (the credentials, the
+// permissions, the handlers' codecs, the budget, the connection and login
+// limits, the users' rate limiters).
 func (s *Server) connSettingsFor(cfg *config.Config) *connSettings {
 	sc := &cfg.Server
-	peerSecrets := make(map[string][sha256.Size]byte, len(cfg.Peers))
-	for _, p := range cfg.Peers {
-		peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
-	}
 	return &connSettings{
 		server: sc.Name, maxFrame: sc.MaxFrame, maxAuthFrame: sc.MaxAuthFrame,
 		authTimeout: sc.AuthTimeout, idleTimeout: sc.IdleTimeout, frameTimeout: sc.FrameTimeout,
 		outbox:      outboxLimits{count: sc.SendQueue, bytes: sc.SendQueueBytes, budget: s.budget},
 		maxInFlight: sc.MaxInFlight, maxPerUser: sc.MaxConnectionsPerUser, rate: rateLimitOf(sc),
 		budget: s.budget, limits: s.connLimits, handlerCodecs: s.handlerCodecs,
-		auth: s.auth, logins: s.logins, handshakes: s.handshakes, strangerLogs: s.strangerLogs,
+		credentials: &s.credentials, logins: s.logins, handshakes: s.handshakes, strangerLogs: s.strangerLogs,
 		registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
-		peerSecrets: peerSecrets, allowLegacy: sc.AllowLegacyPeers, permissions: s.permissions,
+		allowLegacy: sc.AllowLegacyPeers, permissions: s.permissions,
 		metrics: s.metrics,
 	}
+}
+
+// credentials are what logins are checked against: the users and the
+// peers' secrets. A reload swaps them whole, and a connection reads them
+// when its first message comes, so that one opened before a reload and
+// logging in after it meets the new ones.
+type credentials struct {
+	auth auth.Authenticator
+	// peerSecrets holds the SHA-256 of each configured peer's secret, by
+	// peer name: what a connection with scope server must prove.
+	peerSecrets map[string][sha256.Size]byte
+}
+
+// credentialsOf is the credentials of users checked by a and of peers.
+func credentialsOf(a auth.Authenticator, peers []config.Peer) *credentials {
+	c := &credentials{auth: a, peerSecrets: make(map[string][sha256.Size]byte, len(peers))}
+	for _, p := range peers {
+		c.peerSecrets[p.Name] = sha256.Sum256([]byte(p.Secret))
+	}
+	return c
 }
 
 // rateLimitOf is the users' rate limit the server block sets.

@@ -20,9 +20,13 @@ type retirement struct {
 func (l *handlerLink) retire(ctx actor.Context, m *retireLink) {
 	l.retiring = &retirement{retireLink: m, until: time.Now().Add(l.handler.Timeout)}
 	handed := 0
-	if m.successor != nil {
+	if m.replaced {
+		// Through the router, which sends them to the link that serves
+		// the type by now: the link that replaced this one may have been
+		// replaced and stopped in turn, when a second reload came before
+		// this link took its retireLink.
 		for _, q := range l.queue {
-			ctx.Send(m.successor, q.d)
+			ctx.Send(l.router, q.d)
 		}
 		handed = len(l.queue)
 		l.queue = nil

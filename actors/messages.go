@@ -12,7 +12,8 @@ import (
 
 // dispatch is one message on its way to a handler: from a client
 // connection's reader to the router, from the router to a link, and from a
-// link back to the router when a handler answers sendHandler.
+// link back to the router when a handler answers sendHandler, or when a
+// reload replaced the link and it hands back its queue.
 type dispatch struct {
 	replyTo *actor.PID   // the connection that gets the status report
 	id      string       // the sender's payload.id
@@ -160,15 +161,15 @@ type setRoute struct {
 	retire *retireLink
 }
 
-// retireLink tells a handler link that its type now goes to successor
-// (nil: to no handler). The link hands its queue to the successor,
-// finishes the messages in flight within its timeout, fails what is left
-// with handler_unavailable, stops its process and then itself; done
-// runs last, on the link's goroutine.
+// retireLink tells a handler link that its type now goes to another
+// link (replaced) or to none. A replaced link hands its queue back to the
+// router; it finishes the messages in flight within its timeout, fails
+// what is left with handler_unavailable, stops its process and then
+// itself; done runs last, on the link's goroutine.
 type retireLink struct {
-	successor *actor.PID
-	why       string // what the reload did to the handler: "removed by reload"...
-	done      func()
+	replaced bool
+	why      string // what the reload did to the handler: "removed by reload"...
+	done     func()
 }
 
 // retryLink asks a failed handler link to try again now (SIGHUP).
@@ -220,12 +221,12 @@ type stopPeer struct{}
 type peerStopped struct{}
 
 // retirePeer tells a peer link that a reload removed or changed its peer
-// (why says which): it hands the messages not sent yet to successor (the
-// changed peer's new link; nil for a removed peer), fails the rest with
-// peer_unavailable, closes its connection and stops.
+// (why says which): when the peer was changed (replaced), it hands the
+// messages not sent yet to the link that serves the peer now; it fails
+// the rest with peer_unavailable, closes its connection and stops.
 type retirePeer struct {
-	why       string
-	successor *actor.PID
+	why      string
+	replaced bool
 }
 
 // dropPeerConns asks the acceptor, and through it every connection, to

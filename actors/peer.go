@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,6 +31,9 @@ type peerSettings struct {
 	log      hclog.Logger
 	pool     *gopool.Pool // runs the connection's writer
 	metrics  *metrics     // nil when metrics are off
+	// book is the server's current peerBook, where a retiring link finds
+	// the link that serves its peer now.
+	book *atomic.Pointer[peerBook]
 }
 
 // peerLink is the actor of one configured peer server (protocol §6). It
@@ -439,16 +443,19 @@ func (l *peerLink) stop(ctx actor.Context) {
 }
 
 // retire stops the link of a peer that a reload removed or changed. The
-// messages still waiting for the connection go to the successor, when the
-// peer changed; the rest fail with peer_unavailable. The actor itself
+// messages still waiting for the connection go to the link that serves
+// the peer by now, when it changed (the peerBook's: the link that replaced
+// this one may have been replaced and retired in turn, when a second
+// reload came before this link took its retirePeer); the rest fail with
+// peer_unavailable. The actor itself
 // stops a moment later: a handler link that took it from the peerBook
 // just before the reload replaced the book may still send it a message,
 // which gets the same answer meanwhile (and the fan-out's backstop after
 // that).
 func (l *peerLink) retire(ctx actor.Context, m *retirePeer) {
 	handed := 0
-	if m.successor != nil {
-		handed = l.handOver(ctx, m.successor)
+	if next := l.book.Load().byName[l.peer.Name]; m.replaced && next != nil && !next.Equal(ctx.Self()) {
+		handed = l.handOver(ctx, next)
 	}
 	l.log.Info("peer "+m.why+": failing its messages and closing its connection", "in_flight", l.inFlight(),
 		"queued", l.queued, "handed_to_successor", handed)

@@ -47,6 +47,7 @@ func (s *Server) Reload() {
 	}
 	s.apply(cur, p)
 	s.log.Info("reload: " + p.summary())
+	warnReadableSecrets(s.log, next)
 	s.retry()
 }
 

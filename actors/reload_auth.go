@@ -43,25 +43,25 @@ type authPlan struct {
 // prepareAuth reads the users and groups files again: a file that does
 // not load rejects the reload.
 func (s *Server) prepareAuth(cur *config.Config, p *reloadPlan) error {
-	a, next := &p.auth, p.next
+	a, next, users := &p.auth, p.next, s.credentials.Load().auth
 	var err error
 	if cur.Auth.Mode != next.Auth.Mode || cur.Auth.File != next.Auth.File {
 		if a.auth, err = authenticator(next.Auth); err != nil {
 			return err
 		}
 		p.note(strings.TrimSpace("auth " + string(next.Auth.Mode) + " " + next.Auth.File))
-	} else if old, ok := s.auth.(*auth.Htpasswd); ok {
+	} else if old, ok := users.(*auth.Htpasswd); ok {
 		h, err := auth.LoadHtpasswd(next.Auth.File)
 		if err != nil {
 			return fmt.Errorf("load users: %w", err)
 		}
-		a.auth = s.auth
+		a.auth = users
 		if !old.SameUsers(h) {
 			a.auth = h
 			p.note("users reloaded")
 		}
 	} else {
-		a.auth = s.auth
+		a.auth = users
 	}
 	if a.groups, err = readGroups(next.Auth); err != nil {
 		return err
@@ -77,14 +77,15 @@ func (s *Server) prepareAuth(cur *config.Config, p *reloadPlan) error {
 	return nil
 }
 
-// applyAuth makes the plan's users the new connections', and its groups
-// and permissions everyone's from their next message on. Connections
-// logged in stay logged in.
+// applyAuth makes the plan's users and the new file's peers' secrets
+// what every login from now on is checked against, on connections opened
+// before too, and its groups and permissions everyone's from their next
+// message on. Connections logged in stay logged in.
 func (s *Server) applyAuth(p *reloadPlan) {
-	if s.auth != p.auth.auth {
+	if s.credentials.Load().auth != p.auth.auth {
 		warnOpen(s.log, p.next.Auth)
 	}
-	s.auth = p.auth.auth
+	s.credentials.Store(credentialsOf(p.auth.auth, p.next.Peers))
 	if p.auth.permissions {
 		s.permissions.Set(p.next.Permissions)
 	}

@@ -36,14 +36,7 @@ func TestReloadAuthAndPermissions(t *testing.T) {
 	stillServes(t, u, w, "U by password")
 	stillServes(t, c, w, "T, logged in while authentication was open")
 
-	_, more := htpasswdAuth(t, "U", "pw-u", "V", "pw-v")
-	users, err := os.ReadFile(more)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, users, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rewriteUsers(t, path, "U", "pw-u", "V", "pw-v")
 	if got := r.reloaded("", reloadBase()+block); got != "users reloaded" {
 		t.Fatalf("summary %q", got)
 	}
@@ -113,4 +106,41 @@ func TestReloadMonitor(t *testing.T) {
 	}
 	wantNoMonitor(t, moved)
 	stillServes(t, c, w, "after")
+}
+
+// A connection opened before a reload but logging in after it is checked
+// against what the reload put in place: a user the new users file lacks,
+// or a peer the new file removed, is refused, however long ago the
+// connection was opened.
+func TestReloadLoginAfterReload(t *testing.T) {
+	block, path := htpasswdAuth(t, "U", "pw-u", "V", "pw-v")
+	peer := peerBlock("K", freeAddr(t), fedSecret, fastPeer)
+	r := startReloadable(t, "", reloadBase()+block+peer)
+	user, server := r.dialRaw(t, wire.CodecJSON), r.dialRaw(t, wire.CodecJSON) // not logged in yet
+	eventually(t, "both connections accepted", func() bool { return r.connLimits.onListener("tcp") == 2 })
+
+	rewriteUsers(t, path, "U", "pw-u")
+	if got := r.reloaded("", reloadBase()+block); got != "peers -K; users reloaded" {
+		t.Fatalf("summary %q", got)
+	}
+	if rep := user.loginReport("V", "pw-v"); rep.Header.Error != wire.CodeUnauthorized {
+		t.Fatalf("V, removed from the users file, logged in on a connection opened before: %+v", rep.Header)
+	}
+	server.send(wire.AuthMessage{Header: wire.AuthHeader{Scope: wire.ScopeServer,
+		Authentication: wire.Credentials{Username: "K", Password: fedSecret}}})
+	server.wantUnauthorized()
+}
+
+// rewriteUsers writes the users file at path anew with users (name,
+// password, ...), as htpasswdAuth makes one.
+func rewriteUsers(t *testing.T, path string, users ...string) {
+	t.Helper()
+	_, made := htpasswdAuth(t, users...)
+	b, err := os.ReadFile(made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,7 +3,7 @@ package actors
 import "strings"
 
 // changeSet names what a reload added, changed and removed of one kind
-// (handlers, peers), for the reload's summary line.
+// (handlers, peers, listeners), for the reload's summary line.
 type changeSet struct {
 	added, changed, removed []string
 }

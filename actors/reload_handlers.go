@@ -3,8 +3,6 @@ package actors
 import (
 	"reflect"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/bester-project/bester/actors/config"
 )
 
@@ -16,8 +14,8 @@ import (
 //
 // A new or changed handler's link is spawned before the router sends its
 // type there. The router then tells the link that served the type to
-// retire (retireLink): it hands its queue to its successor, or keeps it
-// when the handler was removed, finishes the messages in flight within
+// retire (retireLink): it hands its queue back to the router, which sends
+// it to the new link, or keeps it when the handler was removed, finishes the messages in flight within
 // its timeout, fails the rest with handler_unavailable, stops its
 // process and removes its socket. Nothing here waits for that.
 func (s *Server) reloadHandlers(next *config.Config) string {
@@ -45,7 +43,7 @@ func (s *Server) reloadHandlers(next *config.Config) string {
 		if ok {
 			changes.changed = append(changes.changed, h.Name)
 			retired = append(retired, e)
-			route.retire = s.retireLink(e, fresh.pid, "changed by reload")
+			route.retire = s.retireLink(e, true, "changed by reload")
 		} else {
 			changes.added = append(changes.added, h.Name)
 		}
@@ -59,7 +57,7 @@ func (s *Server) reloadHandlers(next *config.Config) string {
 		if !nextNames[e.cfg.Name] {
 			changes.removed = append(changes.removed, e.cfg.Name)
 			retired = append(retired, e)
-			routes = append(routes, &setRoute{typ: e.cfg.Name, retire: s.retireLink(e, nil, "removed by reload")})
+			routes = append(routes, &setRoute{typ: e.cfg.Name, retire: s.retireLink(e, false, "removed by reload")})
 		}
 	}
 	// The set knows the retiring links before they can finish and leave it.
@@ -70,10 +68,10 @@ func (s *Server) reloadHandlers(next *config.Config) string {
 	return changes.String()
 }
 
-// retireLink is the retirement of e's link, which forgets it in the link
-// set once it has stopped.
-func (s *Server) retireLink(e *linkEntry, successor *actor.PID, why string) *retireLink {
-	return &retireLink{successor: successor, why: why, done: func() { s.links.retired(e.pid) }}
+// retireLink is the retirement of e's link, replaced by another or not,
+// which forgets it in the link set once it has stopped.
+func (s *Server) retireLink(e *linkEntry, replaced bool, why string) *retireLink {
+	return &retireLink{replaced: replaced, why: why, done: func() { s.links.retired(e.pid) }}
 }
 
 // freeSocket is the socket a new link's process listens on: h's own,

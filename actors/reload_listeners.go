@@ -40,7 +40,7 @@ func (s *Server) prepareListeners(p *reloadPlan) error {
 	for _, l := range s.openListeners() {
 		old[l.name] = l
 	}
-	var added, changed, removed []string
+	var changes changeSet
 	for _, c := range p.next.Listeners {
 		o := old[c.Name]
 		delete(old, c.Name)
@@ -50,7 +50,7 @@ func (s *Server) prepareListeners(p *reloadPlan) error {
 				return err
 			}
 			if !reflect.DeepEqual(o.conf.Load().cfg, c) {
-				changed = append(changed, c.Name)
+				changes.changed = append(changes.changed, c.Name)
 			}
 			continue
 		}
@@ -64,23 +64,20 @@ func (s *Server) prepareListeners(p *reloadPlan) error {
 		lp.opened = append(lp.opened, l)
 		lp.list = append(lp.list, l)
 		if o == nil {
-			added = append(added, "+"+c.Name)
+			changes.added = append(changes.added, c.Name)
 		} else {
 			lp.closing = append(lp.closing, o)
-			changed = append(changed, c.Name)
+			changes.changed = append(changes.changed, c.Name)
 		}
 	}
 	for _, l := range s.openListeners() { // in file order
 		if old[l.name] != nil {
 			lp.closing = append(lp.closing, l)
-			removed = append(removed, "-"+l.name)
+			changes.removed = append(changes.removed, l.name)
 		}
 	}
-	for i := range changed {
-		changed[i] = "~" + changed[i]
-	}
-	if all := append(append(added, changed...), removed...); len(all) > 0 {
-		p.note("listeners " + strings.Join(all, " "))
+	if all := changes.String(); all != "" {
+		p.note("listeners " + all)
 	}
 	if len(lp.tls) > 0 {
 		var names []string

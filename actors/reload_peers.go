@@ -56,7 +56,7 @@ func (s *Server) reloadPeers(next *config.Config) string {
 		if p.Secret != e.cfg.Secret {
 			untrusted[p.Name] = true
 		}
-		retired = append(retired, peerRetirement{e.pid, &retirePeer{why: "changed by reload", successor: fresh.pid}})
+		retired = append(retired, peerRetirement{e.pid, &retirePeer{why: "changed by reload", replaced: true}})
 	}
 	for _, e := range old.entries {
 		if _, gone := running[e.cfg.Name]; gone {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -115,4 +116,20 @@ func TestReloadPeerSecretChanged(t *testing.T) {
 		return st.Connects > 1 || st.LastError != ""
 	})
 	echoWorks(t, tj, "h", "still-connected")
+}
+
+// A reload warns, as a start does, when the file now holds peer secrets
+// that other users may read.
+func TestReloadWarnsOfReadableSecrets(t *testing.T) {
+	r := startReloadable(t, "", reloadBase())
+	o := r.opts
+	writeConfig(t, r.dir, o, reloadBase()+peerBlock("K", freeAddr(t), fedSecret, fastPeer))
+	if err := os.Chmod(r.cfgPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := len(r.log.String())
+	r.Reload()
+	if logged := r.log.String()[before:]; !strings.Contains(logged, "holds peer secrets but other users may read it") {
+		t.Fatalf("no warning:\n%s", logged)
+	}
 }

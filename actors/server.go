@@ -52,11 +52,13 @@ const (
 type Server struct {
 	// current is the configuration in effect; Reload replaces it whole.
 	// Use cfg to read it.
-	current  atomic.Pointer[config.Config]
-	log      hclog.Logger
-	sys      *actor.ActorSystem
-	auth     auth.Authenticator
-	registry *registry
+	current atomic.Pointer[config.Config]
+	log     hclog.Logger
+	sys     *actor.ActorSystem
+	// credentials are the users and peers' secrets logins are checked
+	// against; a reload swaps them.
+	credentials atomic.Pointer[credentials]
+	registry    *registry
 	// connLimits counts open connections for max_connections and
 	// max_connections_per_address.
 	connLimits *connLimits
@@ -128,12 +130,7 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	s.metrics = newMetrics(s.connLimits, s.budget)
 	s.logins = auth.NewGuard(guardSettingsOf(&cfg.Server))
 	s.handlerCodecs = newCodecTable(cfg.Handlers)
-	if len(cfg.Peers) > 0 && cfg.Path != "" {
-		if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
-			log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
-				"config", cfg.Path, "mode", st.Mode().Perm().String())
-		}
-	}
+	warnReadableSecrets(log, cfg)
 	for _, l := range cfg.Listeners {
 		ln, err := newListener(l, s)
 		if err != nil {
@@ -141,10 +138,11 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
-	var err error
-	if s.auth, err = authenticator(cfg.Auth); err != nil {
+	users, err := authenticator(cfg.Auth)
+	if err != nil {
 		return nil, err
 	}
+	s.credentials.Store(credentialsOf(users, cfg.Peers))
 	warnOpen(log, cfg.Auth)
 	s.permissions = permit.New(cfg.Permissions)
 	if s.groups, err = readGroups(cfg.Auth); err != nil {
@@ -152,6 +150,18 @@ func New(cfg *config.Config, log hclog.Logger) (*Server, error) {
 	}
 	s.permissions.SetGroups(s.groups)
 	return s, nil
+}
+
+// warnReadableSecrets warns when cfg's file holds peer secrets that
+// other users may read.
+func warnReadableSecrets(log hclog.Logger, cfg *config.Config) {
+	if len(cfg.Peers) == 0 || cfg.Path == "" {
+		return
+	}
+	if st, err := os.Stat(cfg.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the configuration holds peer secrets but other users may read it; make it mode 0600",
+			"config", cfg.Path, "mode", st.Mode().Perm().String())
+	}
 }
 
 // cfg is the configuration in effect. A reload replaces it with another
@@ -235,7 +245,7 @@ func (s *Server) startActors() {
 func (s *Server) spawnPeer(p config.Peer) *actor.PID {
 	cfg := s.cfg()
 	ps := &peerSettings{peer: p, server: cfg.Server.Name, maxFrame: cfg.Server.MaxFrame, pool: s.pool, metrics: s.metrics,
-		log: s.log.Named("peer").With("peer", p.Name)}
+		log: s.log.Named("peer").With("peer", p.Name), book: &s.peers}
 	return s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPeerLink(ps) }, onPool(s.pool)))
 }
 
