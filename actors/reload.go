@@ -41,7 +41,7 @@ func (s *Server) Reload() {
 	}
 	p := &reloadPlan{next: next}
 	if err := s.prepare(cur, p); err != nil {
-		p.discard()
+		s.discard(p)
 		s.log.Error("reload rejected, the running configuration stays", "error", err)
 		return
 	}
@@ -92,8 +92,8 @@ func (p *reloadPlan) summary() string {
 }
 
 // discard undoes what prepare did: a rejected plan leaves nothing open.
-func (p *reloadPlan) discard() {
-	p.lists.discard()
+func (s *Server) discard(p *reloadPlan) {
+	s.discardListeners(&p.lists)
 	p.monitor.discard()
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/bester-project/bester/actors/config"
@@ -124,10 +125,10 @@ func (lp *listenerPlan) keep(s *Server, o *listener, c config.Listener) error {
 	return nil
 }
 
-// discard closes the sockets a rejected plan opened.
-func (lp *listenerPlan) discard() {
+// discardListeners closes the sockets a rejected plan opened.
+func (s *Server) discardListeners(lp *listenerPlan) {
 	for _, l := range lp.opened {
-		closeListener(l)
+		s.closeListener(l)
 	}
 }
 
@@ -150,16 +151,18 @@ func (s *Server) applyListeners(p *reloadPlan) {
 	s.listeners = lp.list
 	s.listenersMu.Unlock()
 	for _, l := range lp.closing {
-		closeListener(l)
+		s.closeListener(l)
 		s.log.Info("listener closed; its connections stay until they end", "listener", l.name)
 	}
 }
 
 // closeListener closes l's socket and removes a UNIX socket's file, so
-// that clients find no socket rather than one nobody accepts on.
-func closeListener(l *listener) {
+// that clients find no socket rather than one nobody accepts on; Stop
+// forgets the file, which may be another's by then.
+func (s *Server) closeListener(l *listener) {
 	l.close()
 	if c := l.conf.Load().cfg; c.Network == "unix" {
 		os.Remove(c.Address)
+		s.sockets = slices.DeleteFunc(s.sockets, func(p string) bool { return p == c.Address })
 	}
 }

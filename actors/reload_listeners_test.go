@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -109,4 +111,27 @@ func TestReloadListenerTLSInPlace(t *testing.T) {
 		t.Fatalf("summary %q", got)
 	}
 	stillServes(t, r.dialTLSClient(pki.tlsConfig(r.testServer, ""), "V", wire.CodecJSON), w, "TLS again")
+}
+
+// A UNIX listener a reload removed leaves its path to whoever takes it
+// next: stopping the server does not remove their socket.
+func TestReloadRemovedSocketNotRemovedAtStop(t *testing.T) {
+	r := startReloadable(t, "", reloadBase()+`
+listener "local" {
+  network = "unix"
+  address = "other.sock"
+}`)
+	path := r.dir + "/other.sock"
+	if got := r.reloaded("", reloadBase()); got != "listeners -local" {
+		t.Fatalf("summary %q", got)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatalf("another's socket at the path the listener left: %v", err)
+	}
+	defer ln.Close()
+	r.Stop(context.Background())
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("stopping the server removed another's socket: %v", err)
+	}
 }
