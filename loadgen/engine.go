@@ -60,6 +60,13 @@ type Config struct {
 	Warmup time.Duration
 	// Duration is the measured time.
 	Duration time.Duration
+	// Messages, instead of Duration, measures this many messages: the
+	// senders share them out and each stops after its share, so the
+	// run's length follows the target's speed rather than the clock.
+	// The throughput then counts them from the end of the warmup until
+	// the last one is acknowledged and delivered. Closed loop only: with
+	// Rate, Duration already fixes the count.
+	Messages int
 	// Drain bounds the wait, after the last message is sent, for the
 	// acknowledgements and deliveries still due; default DefaultDrain.
 	Drain time.Duration
@@ -103,7 +110,13 @@ func (c *Config) check() error {
 		return fmt.Errorf("rate %v: want a positive number of messages per second", c.Rate)
 	case c.Size < MinSize:
 		return fmt.Errorf("size %d: want at least %d bytes (the id and time stamp)", c.Size, MinSize)
-	case c.Duration <= 0:
+	case c.Messages < 0:
+		return fmt.Errorf("messages %d: want 0 or more", c.Messages)
+	case c.Messages > 0 && c.Duration > 0:
+		return errors.New("both a duration and a number of messages: the measurement ends after one of them")
+	case c.Messages > 0 && c.Rate > 0:
+		return errors.New("a number of messages with a rate: the duration sets the count of an open loop")
+	case c.Messages == 0 && c.Duration <= 0:
 		return fmt.Errorf("duration %s: want more than 0", c.Duration)
 	case c.Warmup < 0:
 		return fmt.Errorf("warmup %s: want 0 or more", c.Warmup)
@@ -133,7 +146,7 @@ type run struct {
 	cfg     Config
 	base    time.Time
 	warmEnd int64 // ns since base: end of the warmup
-	end     int64 // ns since base: end of the measurement
+	end     int64 // ns since base: end of the measurement (never with Messages)
 
 	codes   *codeTable
 	ledgers []*ledger
@@ -160,6 +173,9 @@ type sender struct {
 	to     []string
 	credit chan struct{} // closed loop: one token per unacknowledged message
 	unsent uint64        // open loop: scheduled messages dropped at the deadline
+	// share is the sender's part of Config.Messages, measured how many
+	// of them it sent.
+	share, measured int
 }
 
 // receiver is the receiving side of one connection; its fields belong to
@@ -171,6 +187,9 @@ type receiver struct {
 	delivery *histogram
 	ack      *histogram
 	seen     map[int]*bitset
+	// last is when the latest acknowledgement or delivery of a
+	// measured message arrived, ns since the run's start.
+	last int64
 
 	duplicates, misdelivered, unknown, malformed uint64
 	duplicateAcks, unknownAcks                   uint64
@@ -200,6 +219,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.base = time.Now()
 	r.warmEnd = int64(cfg.Warmup)
 	r.end = int64(cfg.Warmup + cfg.Duration)
+	if cfg.Messages > 0 {
+		r.end = math.MaxInt64
+	}
 	var recvWG, sendWG sync.WaitGroup
 	for _, rc := range r.recvs {
 		recvWG.Go(func() { r.receive(rc) })
@@ -212,8 +234,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	sendersDone := make(chan struct{})
+	go func() { sendWG.Wait(); close(sendersDone) }()
 	interrupted := false
-	snap0, snap1 := r.measure(ctx, &interrupted)
+	snap0, snap1 := r.measure(ctx, &interrupted, sendersDone)
 	close(r.stop)
 
 	// Drain: senders finish their backlog, then acknowledgements and
@@ -222,8 +246,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if interrupted {
 		drainEnd = time.Now().Add(min(cfg.Drain, time.Second))
 	}
-	sendersDone := make(chan struct{})
-	go func() { sendWG.Wait(); close(sendersDone) }()
 	r.drain(ctx, sendersDone, drainEnd)
 	close(r.abort)
 	// A sender still writing to a server that reads no more is freed
@@ -253,34 +275,42 @@ func (r *run) snap() snapshot {
 	return snapshot{at: r.now(), sent: r.sent.Load(), acked: r.acked.Load(), delivered: r.delivered.Load()}
 }
 
-// measure waits out the warmup and the measurement, calling Progress,
+// measure waits out the warmup and the measurement (its Duration, or
+// until every sender has sent its share of Messages), calling Progress,
 // and returns the counters at the start and end of the measurement.
-func (r *run) measure(ctx context.Context, interrupted *bool) (snap0, snap1 snapshot) {
+func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan struct{}) (snap0, snap1 snapshot) {
 	warm := time.NewTimer(r.cfg.Warmup)
 	defer warm.Stop()
-	end := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
-	defer end.Stop()
+	var end <-chan time.Time
+	if r.cfg.Messages == 0 {
+		t := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
+		defer t.Stop()
+		end = t.C
+		sendersDone = nil // senders that fail early do not shorten a timed measurement
+	}
 	tick := time.NewTicker(r.cfg.ProgressInterval)
 	defer tick.Stop()
 	warmedUp := r.cfg.Warmup == 0 // snap0 is then the zero snapshot, at the start
 	last := r.snap()
+	finish := func() (snapshot, snapshot) {
+		if !warmedUp {
+			snap0 = r.snap()
+		}
+		return snap0, r.snap()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			*interrupted = true
-			if !warmedUp {
-				snap0 = r.snap()
-			}
-			return snap0, r.snap()
+			return finish()
 		case <-warm.C:
 			if !warmedUp {
 				snap0, warmedUp = r.snap(), true
 			}
-		case <-end.C:
-			if !warmedUp {
-				snap0 = r.snap()
-			}
-			return snap0, r.snap()
+		case <-end:
+			return finish()
+		case <-sendersDone:
+			return finish()
 		case <-tick.C:
 			phase := "measuring"
 			if !warmedUp {
@@ -375,6 +405,10 @@ func (r *run) connect(ctx context.Context) error {
 		if cfg.Rate == 0 {
 			s.credit = make(chan struct{}, cfg.Window)
 		}
+		s.share = cfg.Messages / cfg.Senders
+		if i < cfg.Messages%cfg.Senders {
+			s.share++
+		}
 		r.senders[i] = s
 		r.ledgers[i] = &ledger{}
 	}
@@ -464,7 +498,7 @@ func (r *run) sendClosed(s *sender) {
 			}
 		}
 		now := r.now()
-		if now >= r.end {
+		if !r.admit(s, now) {
 			r.flush(s)
 			return
 		}
@@ -476,6 +510,22 @@ func (r *run) sendClosed(s *sender) {
 		}
 		r.sent.Add(1)
 	}
+}
+
+// admit tells whether the closed-loop sender s may send a message at
+// now: always in the warmup, then until the end of the measurement or of
+// its share of Messages.
+func (r *run) admit(s *sender, now int64) bool {
+	switch {
+	case now < r.warmEnd:
+		return true
+	case r.cfg.Messages == 0:
+		return now < r.end
+	case s.measured < s.share:
+		s.measured++
+		return true
+	}
+	return false
 }
 
 // flush writes what s queued and reports whether it could.
@@ -593,6 +643,7 @@ func (r *run) onAck(rc *receiver, ev *Event) {
 	r.expected.Add(uint64(expected(&e, r.cfg.Recipients, 1)))
 	if r.inWindow(at) {
 		rc.ack.record(time.Duration(now - at))
+		rc.last = now
 	}
 	if c := r.senders[si].credit; c != nil {
 		select {
@@ -639,5 +690,6 @@ func (r *run) onDelivery(rc *receiver, ev *Event) {
 	r.delivered.Add(1)
 	if r.inWindow(stamp) {
 		rc.delivery.record(time.Duration(now - stamp))
+		rc.last = now
 	}
 }

@@ -24,6 +24,9 @@ type Result struct {
 
 	WarmupSeconds   float64 `json:"warmup_s"`
 	DurationSeconds float64 `json:"duration_s"`
+	// Messages is the number of messages measured, when the run was
+	// set to a number of messages rather than a duration.
+	Messages int `json:"messages,omitempty"`
 	// MeasuredSeconds is the time the throughput is counted over.
 	MeasuredSeconds float64 `json:"measured_s"`
 	// ConnectSeconds is the time taken to open the connections.
@@ -109,36 +112,23 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	cfg := &r.cfg
 	res := &Result{
 		Workload: cfg.Workload, Senders: cfg.Senders, Recipients: cfg.Recipients,
-		Rate: cfg.Rate, Size: max(cfg.Size, MinSize),
+		Rate: cfg.Rate, Size: max(cfg.Size, MinSize), Messages: cfg.Messages,
 		WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
 		Errors: map[string]uint64{},
 	}
 	if cfg.Rate == 0 {
 		res.Window = cfg.Window
 	}
-	measured := time.Duration(s1.at - s0.at)
-	if s0.at == 0 && cfg.Warmup == 0 {
-		measured = time.Duration(s1.at)
-	}
-	res.MeasuredSeconds = measured.Seconds()
-	rate := func(a, b uint64) Count {
-		c := Count{Count: b - a}
-		if measured > 0 {
-			c.PerSecond = float64(c.Count) / measured.Seconds()
-		}
-		return c
-	}
-	res.Sent = rate(s0.sent, s1.sent)
-	res.Delivered = rate(s0.delivered, s1.delivered)
-	res.Acked = rate(s0.acked, s1.acked)
 
 	delivery, ack := newHistogram(), newHistogram()
+	var last int64 // the latest arrival of a measured message
 	a := &res.Accounting
 	for _, rc := range r.recvs {
 		if rc.delivery != nil {
 			delivery.merge(rc.delivery)
 			ack.merge(rc.ack)
 		}
+		last = max(last, rc.last)
 		a.Duplicates += rc.duplicates
 		a.Misdelivered += rc.misdelivered
 		a.Unknown += rc.unknown
@@ -148,6 +138,7 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	}
 	res.Latency.Delivery = delivery.percentiles()
 	res.Latency.Ack = ack.percentiles()
+	r.throughput(res, s0, s1, last)
 	if n := res.Latency.Delivery.Over + res.Latency.Ack.Over; n > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d latencies beyond 60 s were counted as 60 s", n))
 	}
@@ -198,6 +189,34 @@ func (r *run) result(s0, s1 snapshot) *Result {
 		res.Notes = append(res.Notes, fmt.Sprintf("the open-loop schedule still owed %d messages when the drain ended: the target (or this generator) did not keep up with -rate", a.Unsent))
 	}
 	return res
+}
+
+// throughput fills in the counts measured and their rates: with
+// Messages, the messages sent after the warmup and their
+// acknowledgements and deliveries, from the end of the warmup to the last
+// of them; otherwise what the counters gained from s0 to s1.
+func (r *run) throughput(res *Result, s0, s1 snapshot, last int64) {
+	measured := time.Duration(s1.at - s0.at)
+	if s0.at == 0 && r.cfg.Warmup == 0 {
+		measured = time.Duration(s1.at)
+	}
+	sent, acked, delivered := s1.sent-s0.sent, s1.acked-s0.acked, s1.delivered-s0.delivered
+	if r.cfg.Messages > 0 {
+		measured = time.Duration(max(last-r.warmEnd, 0))
+		sent, acked, delivered = 0, uint64(res.Latency.Ack.Count), uint64(res.Latency.Delivery.Count)
+		for _, s := range r.senders {
+			sent += uint64(s.measured)
+		}
+	}
+	res.MeasuredSeconds = measured.Seconds()
+	rate := func(n uint64) Count {
+		c := Count{Count: n}
+		if measured > 0 {
+			c.PerSecond = float64(n) / measured.Seconds()
+		}
+		return c
+	}
+	res.Sent, res.Acked, res.Delivered = rate(sent), rate(acked), rate(delivered)
 }
 
 // ErrorTotal is the number of errors of all kinds.
