@@ -64,8 +64,9 @@ type Config struct {
 	// senders share them out and each stops after its share, so the
 	// run's length follows the target's speed rather than the clock.
 	// The throughput then counts them from the end of the warmup until
-	// the last one is acknowledged and delivered. Closed loop only: with
-	// Rate, Duration already fixes the count.
+	// the last one is acknowledged and delivered. A target that
+	// acknowledges nothing for Drain ends the measurement early. Closed
+	// loop only: with Rate, Duration already fixes the count.
 	Messages int
 	// Drain bounds the wait, after the last message is sent, for the
 	// acknowledgements and deliveries still due; default DefaultDrain.
@@ -159,6 +160,7 @@ type run struct {
 	stop    chan struct{} // closed when the measurement ends: senders stop
 	abort   chan struct{} // closed when the drain is over: backlogs are dropped
 	closing atomic.Bool   // connections are being closed: receive errors are expected
+	stalled bool          // a Messages measurement ended for want of acknowledgements
 
 	mu       sync.Mutex
 	connErrs []string // first few connection errors
@@ -281,13 +283,20 @@ func (r *run) snap() snapshot {
 func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan struct{}) (snap0, snap1 snapshot) {
 	warm := time.NewTimer(r.cfg.Warmup)
 	defer warm.Stop()
-	var end <-chan time.Time
+	var end, stallTick <-chan time.Time
 	if r.cfg.Messages == 0 {
 		t := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
 		defer t.Stop()
 		end = t.C
 		sendersDone = nil // senders that fail early do not shorten a timed measurement
+	} else {
+		// A target that takes no more messages would hold a count for
+		// ever; a timed measurement ends anyway.
+		t := time.NewTicker(max(r.cfg.Drain/10, time.Millisecond))
+		defer t.Stop()
+		stallTick = t.C
 	}
+	stall := stallWatch{moved: time.Now(), timeout: r.cfg.Drain}
 	tick := time.NewTicker(r.cfg.ProgressInterval)
 	defer tick.Stop()
 	warmedUp := r.cfg.Warmup == 0 // snap0 is then the zero snapshot, at the start
@@ -311,6 +320,10 @@ func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan
 			return finish()
 		case <-sendersDone:
 			return finish()
+		case <-stallTick:
+			if r.stalled = stall.over(r.acked.Load()); r.stalled {
+				return finish()
+			}
 		case <-tick.C:
 			phase := "measuring"
 			if !warmedUp {
@@ -319,6 +332,22 @@ func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan
 			last = r.progress(phase, last)
 		}
 	}
+}
+
+// stallWatch tells when nothing has been acknowledged for a timeout.
+type stallWatch struct {
+	acked   uint64
+	moved   time.Time
+	timeout time.Duration
+}
+
+// over takes the acknowledgements so far and says whether they have not
+// moved for the timeout.
+func (w *stallWatch) over(acked uint64) bool {
+	if acked != w.acked {
+		w.acked, w.moved = acked, time.Now()
+	}
+	return time.Since(w.moved) >= w.timeout
 }
 
 // progress reports the state to cfg.Progress and returns the snapshot it

@@ -403,9 +403,18 @@ func (c *holeConn) Receive(*Event) error { <-c.closed; return net.ErrClosed }
 func (c *holeConn) Close() error         { c.once.Do(func() { close(c.closed) }); return nil }
 
 func TestRunEndsWhenTheServerReadsNoMore(t *testing.T) {
-	for _, rate := range []float64{0, 1000} {
+	for _, c := range []struct {
+		name     string
+		rate     float64
+		messages int
+		duration time.Duration
+	}{
+		{"closed loop, timed", 0, 0, 300 * time.Millisecond},
+		{"closed loop, counted", 0, 400, 0}, // ends when nothing is acknowledged for the drain
+		{"open loop", 1000, 0, 300 * time.Millisecond},
+	} {
 		cfg := quickConfig(blackhole{})
-		cfg.Rate, cfg.Messages, cfg.Duration, cfg.Drain = rate, 0, 300*time.Millisecond, 200*time.Millisecond
+		cfg.Rate, cfg.Messages, cfg.Duration, cfg.Drain = c.rate, c.messages, c.duration, 200*time.Millisecond
 		start := time.Now()
 		res, err := Run(context.Background(), cfg)
 		if err != nil {
@@ -415,10 +424,13 @@ func TestRunEndsWhenTheServerReadsNoMore(t *testing.T) {
 		// a second for the senders to give up); only a run that waits
 		// for the blocked writes takes a minute.
 		if d := time.Since(start); d > time.Minute {
-			t.Errorf("rate %v: the run took %s", rate, d)
+			t.Errorf("%s: the run took %s", c.name, d)
 		}
 		if a := res.Accounting; a.Sent == 0 || a.Unacked != a.Sent || a.Complete {
-			t.Errorf("rate %v: accounting %+v", rate, a)
+			t.Errorf("%s: accounting %+v", c.name, a)
+		}
+		if stalled := strings.Contains(strings.Join(res.Notes, "\n"), "acknowledged nothing"); stalled != (c.messages > 0) {
+			t.Errorf("%s: notes %q", c.name, res.Notes)
 		}
 	}
 }

@@ -185,6 +185,9 @@ func (r *run) result(s0, s1 snapshot) *Result {
 		res.ConnErrors = slices.Clone(r.connErrs)
 	}
 	r.mu.Unlock()
+	if r.stalled {
+		res.Notes = append(res.Notes, fmt.Sprintf("the target acknowledged nothing for %s: the measurement ended with %d of %d messages sent", cfg.Drain, res.Sent.Count, cfg.Messages))
+	}
 	if a.Unsent > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the open-loop schedule still owed %d messages when the drain ended: the target (or this generator) did not keep up with -rate", a.Unsent))
 	}
