@@ -175,9 +175,9 @@ type sender struct {
 	to     []string
 	credit chan struct{} // closed loop: one token per unacknowledged message
 	unsent uint64        // open loop: scheduled messages dropped at the deadline
-	// share is the sender's part of Config.Messages, measured how many
-	// of them it sent.
-	share, measured int
+	// measured counts the messages it sent during the measurement;
+	// share is its part of Config.Messages.
+	measured, share int
 }
 
 // receiver is the receiving side of one connection; its fields belong to
@@ -192,6 +192,9 @@ type receiver struct {
 	// last is when the latest acknowledgement or delivery of a
 	// measured message arrived, ns since the run's start.
 	last int64
+	// acks and deliveries count those that arrived during a timed
+	// measurement, by the run's clock.
+	acks, deliveries uint64
 
 	duplicates, misdelivered, unknown, malformed uint64
 	duplicateAcks, unknownAcks                   uint64
@@ -239,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	sendersDone := make(chan struct{})
 	go func() { sendWG.Wait(); close(sendersDone) }()
 	interrupted := false
-	snap0, snap1 := r.measure(ctx, &interrupted, sendersDone)
+	ended := r.measure(ctx, &interrupted, sendersDone)
 	close(r.stop)
 
 	// Drain: senders finish their backlog, then acknowledgements and
@@ -261,7 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-sendersDone
 	recvWG.Wait()
 
-	res := r.result(snap0, snap1)
+	res := r.result(ended)
 	res.Interrupted = interrupted
 	res.ConnectSeconds = dialTime.Seconds()
 	return res, nil
@@ -279,10 +282,8 @@ func (r *run) snap() snapshot {
 
 // measure waits out the warmup and the measurement (its Duration, or
 // until every sender has sent its share of Messages), calling Progress,
-// and returns the counters at the start and end of the measurement.
-func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan struct{}) (snap0, snap1 snapshot) {
-	warm := time.NewTimer(r.cfg.Warmup)
-	defer warm.Stop()
+// and returns when the measurement ended, ns since the run's start.
+func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan struct{}) (ended int64) {
 	var end, stallTick <-chan time.Time
 	if r.cfg.Messages == 0 {
 		t := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
@@ -299,34 +300,23 @@ func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan
 	stall := stallWatch{moved: time.Now(), timeout: r.cfg.Drain}
 	tick := time.NewTicker(r.cfg.ProgressInterval)
 	defer tick.Stop()
-	warmedUp := r.cfg.Warmup == 0 // snap0 is then the zero snapshot, at the start
 	last := r.snap()
-	finish := func() (snapshot, snapshot) {
-		if !warmedUp {
-			snap0 = r.snap()
-		}
-		return snap0, r.snap()
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			*interrupted = true
-			return finish()
-		case <-warm.C:
-			if !warmedUp {
-				snap0, warmedUp = r.snap(), true
-			}
+			return r.now()
 		case <-end:
-			return finish()
+			return r.now()
 		case <-sendersDone:
-			return finish()
+			return r.now()
 		case <-stallTick:
 			if r.stalled = stall.over(r.acked.Load()); r.stalled {
-				return finish()
+				return r.now()
 			}
 		case <-tick.C:
 			phase := "measuring"
-			if !warmedUp {
+			if r.now() < r.warmEnd {
 				phase = "warmup"
 			}
 			last = r.progress(phase, last)
@@ -538,6 +528,9 @@ func (r *run) sendClosed(s *sender) {
 			return
 		}
 		r.sent.Add(1)
+		if now >= r.warmEnd {
+			s.measured++
+		}
 	}
 }
 
@@ -551,7 +544,6 @@ func (r *run) admit(s *sender, now int64) bool {
 	case r.cfg.Messages == 0:
 		return now < r.end
 	case s.measured < s.share:
-		s.measured++
 		return true
 	}
 	return false
@@ -586,7 +578,8 @@ func (r *run) sendOpen(s *sender) {
 		if due >= r.end {
 			break
 		}
-		if now := r.now(); due > now {
+		now := r.now()
+		if due > now {
 			if queued > 0 {
 				if !r.flush(s) {
 					return
@@ -598,6 +591,7 @@ func (r *run) sendOpen(s *sender) {
 			case <-timer.C:
 			case <-r.abort:
 			}
+			now = due
 		}
 		select {
 		case <-r.abort:
@@ -614,6 +608,9 @@ func (r *run) sendOpen(s *sender) {
 			return
 		}
 		r.sent.Add(1)
+		if r.inWindow(now) { // sent during the measurement, whenever it was due
+			s.measured++
+		}
 		if queued++; queued >= openLoopBatch {
 			if !r.flush(s) {
 				return
@@ -665,6 +662,9 @@ func (r *run) onAck(rc *receiver, ev *Event) {
 	}
 	now := r.now()
 	r.acked.Add(1)
+	if r.inWindow(now) {
+		rc.acks++
+	}
 	if code != 0 {
 		r.errs.Add(1)
 	}
@@ -717,6 +717,9 @@ func (r *run) onDelivery(rc *receiver, ev *Event) {
 		return
 	}
 	r.delivered.Add(1)
+	if r.inWindow(now) {
+		rc.deliveries++
+	}
 	if r.inWindow(stamp) {
 		rc.delivery.record(time.Duration(now - stamp))
 		rc.last = now

@@ -107,8 +107,9 @@ type Accounting struct {
 	Complete bool `json:"complete"`
 }
 
-// result sums the run up; every goroutine has ended.
-func (r *run) result(s0, s1 snapshot) *Result {
+// result sums the run up; every goroutine has ended. ended is when the
+// measurement ended, ns since the run's start.
+func (r *run) result(ended int64) *Result {
 	cfg := &r.cfg
 	res := &Result{
 		Workload: cfg.Workload, Senders: cfg.Senders, Recipients: cfg.Recipients,
@@ -121,14 +122,12 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	}
 
 	delivery, ack := newHistogram(), newHistogram()
-	var last int64 // the latest arrival of a measured message
 	a := &res.Accounting
 	for _, rc := range r.recvs {
 		if rc.delivery != nil {
 			delivery.merge(rc.delivery)
 			ack.merge(rc.ack)
 		}
-		last = max(last, rc.last)
 		a.Duplicates += rc.duplicates
 		a.Misdelivered += rc.misdelivered
 		a.Unknown += rc.unknown
@@ -138,7 +137,7 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	}
 	res.Latency.Delivery = delivery.percentiles()
 	res.Latency.Ack = ack.percentiles()
-	r.throughput(res, s0, s1, last)
+	r.throughput(res, ended)
 	if n := res.Latency.Delivery.Over + res.Latency.Ack.Over; n > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d latencies beyond 60 s were counted as 60 s", n))
 	}
@@ -194,23 +193,30 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	return res
 }
 
-// throughput fills in the counts measured and their rates: with
-// Messages, the messages sent after the warmup and their
-// acknowledgements and deliveries, from the end of the warmup to the last
-// of them; otherwise what the counters gained from s0 to s1.
-func (r *run) throughput(res *Result, s0, s1 snapshot, last int64) {
-	measured := time.Duration(s1.at - s0.at)
-	if s0.at == 0 && r.cfg.Warmup == 0 {
-		measured = time.Duration(s1.at)
+// throughput fills in the counts measured and their rates, by the run's
+// clock rather than by when a busy machine let measure look. With
+// Messages: those sent after the warmup, their acknowledgements and
+// deliveries, over the time from the end of the warmup to the last of
+// these. Otherwise: what was sent, acknowledged and delivered between
+// the end of the warmup and the end of the measurement (ended, when it
+// was interrupted).
+func (r *run) throughput(res *Result, ended int64) {
+	var sent, acked, delivered uint64
+	var last int64 // with Messages, the latest arrival of a measured message
+	for _, s := range r.senders {
+		sent += uint64(s.measured)
 	}
-	sent, acked, delivered := s1.sent-s0.sent, s1.acked-s0.acked, s1.delivered-s0.delivered
+	for _, rc := range r.recvs {
+		acked += rc.acks
+		delivered += rc.deliveries
+		last = max(last, rc.last)
+	}
+	measured := time.Duration(min(ended, r.end) - r.warmEnd)
 	if r.cfg.Messages > 0 {
-		measured = time.Duration(max(last-r.warmEnd, 0))
-		sent, acked, delivered = 0, uint64(res.Latency.Ack.Count), uint64(res.Latency.Delivery.Count)
-		for _, s := range r.senders {
-			sent += uint64(s.measured)
-		}
+		measured = time.Duration(last - r.warmEnd)
+		acked, delivered = uint64(res.Latency.Ack.Count), uint64(res.Latency.Delivery.Count)
 	}
+	measured = max(measured, 0)
 	res.MeasuredSeconds = measured.Seconds()
 	rate := func(n uint64) Count {
 		c := Count{Count: n}
