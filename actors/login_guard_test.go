@@ -18,10 +18,6 @@ import (
 // that one login stays well under a second.
 const stormCost = 8
 
-// stormRampUp bounds the wait for a storm's address to be refused: ten
-// failures at stormCost under the race detector, seven of them slowed.
-const stormRampUp = 10 * time.Second
-
 // dialFrom opens a raw connection to the "tcp" listener from a loopback
 // address of its own (any 127.x.y.z works on Linux), so that it counts as
 // another source than 127.0.0.1.
@@ -60,14 +56,23 @@ func TestLoginGuardRefusesAfterFailures(t *testing.T) {
 	wantGood(t, ts.dialFrom(t, "127.0.0.2", wire.CodecJSON).loginReport("T", "right"))
 }
 
+// storm is a login storm under way.
+type storm struct {
+	wg sync.WaitGroup
+	// answered counts the answers; checked those that were unauthorized,
+	// for which the server compared a password; limited those that were
+	// rate_limited, refused unchecked.
+	answered, checked, limited atomic.Int64
+}
+
 // loginStorm keeps n bad logins from 127.0.0.1 going until stop is closed,
-// and counts the answers that were rate_limited.
-func (ts *testServer) loginStorm(n int, stop <-chan struct{}, limited *atomic.Int64) *sync.WaitGroup {
+// and counts their answers.
+func (ts *testServer) loginStorm(n int, stop <-chan struct{}) *storm {
 	body, _ := wire.CodecJSON.Marshal(authMsg("T", "wrong"))
 	frame := wire.AppendFrame(nil, body)
-	var wg sync.WaitGroup
+	var s storm
 	for range n {
-		wg.Go(func() {
+		s.wg.Go(func() {
 			for {
 				select {
 				case <-stop:
@@ -81,8 +86,8 @@ func (ts *testServer) loginStorm(n int, stop <-chan struct{}, limited *atomic.In
 				conn.SetDeadline(time.Now().Add(waitLong))
 				unwatch := stopCloses(conn, stop)
 				if _, err := conn.Write(frame); err == nil {
-					if body, err := wire.ReadFrame(conn, wire.DefaultMaxFrame, nil); err == nil && isRateLimited(body) {
-						limited.Add(1)
+					if body, err := wire.ReadFrame(conn, wire.DefaultMaxFrame, nil); err == nil {
+						s.count(body)
 					}
 				}
 				unwatch()
@@ -90,13 +95,32 @@ func (ts *testServer) loginStorm(n int, stop <-chan struct{}, limited *atomic.In
 			}
 		})
 	}
-	return &wg
+	return &s
 }
 
-// isRateLimited says whether body is a JSON report with rate_limited.
-func isRateLimited(body []byte) bool {
+// count counts the answer body, a JSON status report.
+func (s *storm) count(body []byte) {
 	var rep wire.StatusReport
-	return wire.CodecJSON.UnmarshalMap(body, &rep) == nil && rep.Header.Error == wire.CodeRateLimited
+	if wire.CodecJSON.UnmarshalMap(body, &rep) != nil {
+		return
+	}
+	s.answered.Add(1)
+	switch rep.Header.Error {
+	case wire.CodeUnauthorized:
+		s.checked.Add(1)
+	case wire.CodeRateLimited:
+		s.limited.Add(1)
+	}
+}
+
+// waitFor waits up to waitLong for n to reach 1, and says whether it did.
+func waitFor(n *atomic.Int64) bool {
+	for deadline := time.Now().Add(waitLong); n.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // stopCloses closes conn when stop closes, until the returned func is
@@ -146,13 +170,15 @@ func dummyRate(t *testing.T, c *client.Client, d time.Duration) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// TestLoginStorm: 200 bad logins at once from one address leave logged-in
-// users most of their throughput, and a login from elsewhere is
-// answered in under a second. Without the guard, the storm took every
-// processor for bcrypt. Throughput is measured once the storm's address
-// is refused, or after stormRampUp: the first max_login_failures
-// comparisons take one processor while they run, which on two processors
-// is half of what the client and the server share.
+// TestLoginStorm: 200 bad logins at once from one address cost the server
+// no more than max_login_failures password comparisons, and the logins
+// running when the address is blocked; every other one is refused
+// unchecked. That is what leaves logged-in users their processors and
+// lets a login from elsewhere through: without the guard, every attempt
+// was compared and the storm took every processor for bcrypt. The test
+// counts comparisons rather than timing the others, whose times on a
+// loaded machine say more about the machine; it logs them, and
+// docs/performance.md has the figures measured alone.
 func TestLoginStorm(t *testing.T) {
 	block, _ := htpasswdAuthCost(t, stormCost, "T", "right", "G", "also right")
 	ts := startServer(t, block)
@@ -161,28 +187,32 @@ func TestLoginStorm(t *testing.T) {
 	alone := timeLogin(t, ts, "127.0.0.3")
 
 	stop := make(chan struct{})
-	var limited atomic.Int64
-	storm := ts.loginStorm(200, stop, &limited)
+	endStorm := sync.OnceFunc(func() { close(stop) })
+	start := time.Now()
+	s := ts.loginStorm(200, stop)
 	defer func() {
-		close(stop)
-		storm.Wait()
+		endStorm()
+		s.wg.Wait()
 	}()
-	time.Sleep(200 * time.Millisecond) // the storm is under way
-
-	// A second more than alone, and then some for a loaded machine; the
-	// unguarded server made it wait for a hundred comparisons.
-	if took := timeLogin(t, ts, "127.0.0.2"); took > time.Second+3*alone {
-		t.Errorf("a good login from another address took %v during the storm, %v alone", took, alone)
+	if !waitFor(&s.answered) {
+		t.Fatal("no answer to the storm")
 	}
-	for deadline := time.Now().Add(stormRampUp); limited.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	during := timeLogin(t, ts, "127.0.0.2")
+	if !waitFor(&s.limited) {
+		t.Fatalf("the storm's address was never refused; %d comparisons", s.checked.Load())
 	}
 	under := dummyRate(t, g, time.Second)
+	endStorm()
+	s.wg.Wait()
+
+	t.Logf("a good login from another address: %v alone, %v during the storm", alone, during)
 	t.Logf("dummy round trips: %.0f/s alone, %.0f/s during the storm", solo, under)
-	// The guard keeps about 0.8 to 0.9 of it (docs/performance.md); the
-	// bound is a quarter, since other tests or programs may load the
-	// machine between the two measurements. Unguarded, it was a sixth.
-	if under < solo/4 {
-		t.Errorf("throughput during the storm %.0f/s, less than a quarter of %.0f/s", under, solo)
+	t.Logf("the storm: %d answers, %d compared, %d refused unchecked", s.answered.Load(), s.checked.Load(), s.limited.Load())
+	// The failure count starts again after each login_block.
+	windows := 1 + int64(time.Since(start)/config.DefaultLoginBlock)
+	limit := windows * (config.DefaultMaxLoginFailures + config.DefaultMaxLoginsPerAddress)
+	if checked := s.checked.Load(); checked > limit {
+		t.Errorf("the storm's passwords were compared %d times, more than %d; %d of %d answers refused unchecked",
+			checked, limit, s.limited.Load(), s.answered.Load())
 	}
 }

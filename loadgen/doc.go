@@ -10,7 +10,9 @@
 // Run drives sender/recipient workloads (relay, pingpong, fanout): each
 // sender addresses its recipients through the target's relay, either
 // keeping a window of unacknowledged messages (closed loop) or sending on
-// a fixed schedule (open loop, Config.Rate). Every message has a unique id
+// a fixed schedule (open loop, Config.Rate), for a measured time
+// (Config.Duration) or, in a closed loop, a number of messages
+// (Config.Messages). Every message has a unique id
 // and carries its id and the time it was meant to be sent in its body, so
 // that latency is measured from the intended send time (a stalled server
 // cannot hide behind the messages it kept the sender from sending) and, at

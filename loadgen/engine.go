@@ -60,6 +60,14 @@ type Config struct {
 	Warmup time.Duration
 	// Duration is the measured time.
 	Duration time.Duration
+	// Messages, instead of Duration, measures this many messages: the
+	// senders share them out and each stops after its share, so the
+	// run's length follows the target's speed rather than the clock.
+	// The throughput then counts them from the end of the warmup until
+	// the last one is acknowledged and delivered. A target that
+	// acknowledges nothing for Drain ends the measurement early. Closed
+	// loop only: with Rate, Duration already fixes the count.
+	Messages int
 	// Drain bounds the wait, after the last message is sent, for the
 	// acknowledgements and deliveries still due; default DefaultDrain.
 	Drain time.Duration
@@ -103,7 +111,13 @@ func (c *Config) check() error {
 		return fmt.Errorf("rate %v: want a positive number of messages per second", c.Rate)
 	case c.Size < MinSize:
 		return fmt.Errorf("size %d: want at least %d bytes (the id and time stamp)", c.Size, MinSize)
-	case c.Duration <= 0:
+	case c.Messages < 0:
+		return fmt.Errorf("messages %d: want 0 or more", c.Messages)
+	case c.Messages > 0 && c.Duration > 0:
+		return errors.New("both a duration and a number of messages: the measurement ends after one of them")
+	case c.Messages > 0 && c.Rate > 0:
+		return errors.New("a number of messages with a rate: the duration sets the count of an open loop")
+	case c.Messages == 0 && c.Duration <= 0:
 		return fmt.Errorf("duration %s: want more than 0", c.Duration)
 	case c.Warmup < 0:
 		return fmt.Errorf("warmup %s: want 0 or more", c.Warmup)
@@ -133,7 +147,7 @@ type run struct {
 	cfg     Config
 	base    time.Time
 	warmEnd int64 // ns since base: end of the warmup
-	end     int64 // ns since base: end of the measurement
+	end     int64 // ns since base: end of the measurement (never with Messages)
 
 	codes   *codeTable
 	ledgers []*ledger
@@ -146,6 +160,7 @@ type run struct {
 	stop    chan struct{} // closed when the measurement ends: senders stop
 	abort   chan struct{} // closed when the drain is over: backlogs are dropped
 	closing atomic.Bool   // connections are being closed: receive errors are expected
+	stalled bool          // a Messages measurement ended for want of acknowledgements
 
 	mu       sync.Mutex
 	connErrs []string // first few connection errors
@@ -160,6 +175,9 @@ type sender struct {
 	to     []string
 	credit chan struct{} // closed loop: one token per unacknowledged message
 	unsent uint64        // open loop: scheduled messages dropped at the deadline
+	// measured counts the messages it sent during the measurement;
+	// share is its part of Config.Messages.
+	measured, share int
 }
 
 // receiver is the receiving side of one connection; its fields belong to
@@ -171,6 +189,12 @@ type receiver struct {
 	delivery *histogram
 	ack      *histogram
 	seen     map[int]*bitset
+	// last is when the latest acknowledgement or delivery of a
+	// measured message arrived, ns since the run's start.
+	last int64
+	// acks and deliveries count those that arrived during a timed
+	// measurement, by the run's clock.
+	acks, deliveries uint64
 
 	duplicates, misdelivered, unknown, malformed uint64
 	duplicateAcks, unknownAcks                   uint64
@@ -200,6 +224,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.base = time.Now()
 	r.warmEnd = int64(cfg.Warmup)
 	r.end = int64(cfg.Warmup + cfg.Duration)
+	if cfg.Messages > 0 {
+		r.end = math.MaxInt64
+	}
 	var recvWG, sendWG sync.WaitGroup
 	for _, rc := range r.recvs {
 		recvWG.Go(func() { r.receive(rc) })
@@ -212,8 +239,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
+	sendersDone := make(chan struct{})
+	go func() { sendWG.Wait(); close(sendersDone) }()
 	interrupted := false
-	snap0, snap1 := r.measure(ctx, &interrupted)
+	ended := r.measure(ctx, &interrupted, sendersDone)
 	close(r.stop)
 
 	// Drain: senders finish their backlog, then acknowledgements and
@@ -222,8 +251,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if interrupted {
 		drainEnd = time.Now().Add(min(cfg.Drain, time.Second))
 	}
-	sendersDone := make(chan struct{})
-	go func() { sendWG.Wait(); close(sendersDone) }()
 	r.drain(ctx, sendersDone, drainEnd)
 	close(r.abort)
 	// A sender still writing to a server that reads no more is freed
@@ -237,7 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-sendersDone
 	recvWG.Wait()
 
-	res := r.result(snap0, snap1)
+	res := r.result(ended)
 	res.Interrupted = interrupted
 	res.ConnectSeconds = dialTime.Seconds()
 	return res, nil
@@ -253,42 +280,64 @@ func (r *run) snap() snapshot {
 	return snapshot{at: r.now(), sent: r.sent.Load(), acked: r.acked.Load(), delivered: r.delivered.Load()}
 }
 
-// measure waits out the warmup and the measurement, calling Progress,
-// and returns the counters at the start and end of the measurement.
-func (r *run) measure(ctx context.Context, interrupted *bool) (snap0, snap1 snapshot) {
-	warm := time.NewTimer(r.cfg.Warmup)
-	defer warm.Stop()
-	end := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
-	defer end.Stop()
+// measure waits out the warmup and the measurement (its Duration, or
+// until every sender has sent its share of Messages), calling Progress,
+// and returns when the measurement ended, ns since the run's start.
+func (r *run) measure(ctx context.Context, interrupted *bool, sendersDone <-chan struct{}) (ended int64) {
+	var end, stallTick <-chan time.Time
+	if r.cfg.Messages == 0 {
+		t := time.NewTimer(r.cfg.Warmup + r.cfg.Duration)
+		defer t.Stop()
+		end = t.C
+		sendersDone = nil // senders that fail early do not shorten a timed measurement
+	} else {
+		// A target that takes no more messages would hold a count for
+		// ever; a timed measurement ends anyway.
+		t := time.NewTicker(max(r.cfg.Drain/10, time.Millisecond))
+		defer t.Stop()
+		stallTick = t.C
+	}
+	stall := stallWatch{moved: time.Now(), timeout: r.cfg.Drain}
 	tick := time.NewTicker(r.cfg.ProgressInterval)
 	defer tick.Stop()
-	warmedUp := r.cfg.Warmup == 0 // snap0 is then the zero snapshot, at the start
 	last := r.snap()
 	for {
 		select {
 		case <-ctx.Done():
 			*interrupted = true
-			if !warmedUp {
-				snap0 = r.snap()
+			return r.now()
+		case <-end:
+			return r.now()
+		case <-sendersDone:
+			return r.now()
+		case <-stallTick:
+			if r.stalled = stall.over(r.acked.Load()); r.stalled {
+				return r.now()
 			}
-			return snap0, r.snap()
-		case <-warm.C:
-			if !warmedUp {
-				snap0, warmedUp = r.snap(), true
-			}
-		case <-end.C:
-			if !warmedUp {
-				snap0 = r.snap()
-			}
-			return snap0, r.snap()
 		case <-tick.C:
 			phase := "measuring"
-			if !warmedUp {
+			if r.now() < r.warmEnd {
 				phase = "warmup"
 			}
 			last = r.progress(phase, last)
 		}
 	}
+}
+
+// stallWatch tells when nothing has been acknowledged for a timeout.
+type stallWatch struct {
+	acked   uint64
+	moved   time.Time
+	timeout time.Duration
+}
+
+// over takes the acknowledgements so far and says whether they have not
+// moved for the timeout.
+func (w *stallWatch) over(acked uint64) bool {
+	if acked != w.acked {
+		w.acked, w.moved = acked, time.Now()
+	}
+	return time.Since(w.moved) >= w.timeout
 }
 
 // progress reports the state to cfg.Progress and returns the snapshot it
@@ -374,6 +423,10 @@ func (r *run) connect(ctx context.Context) error {
 		}
 		if cfg.Rate == 0 {
 			s.credit = make(chan struct{}, cfg.Window)
+		}
+		s.share = cfg.Messages / cfg.Senders
+		if i < cfg.Messages%cfg.Senders {
+			s.share++
 		}
 		r.senders[i] = s
 		r.ledgers[i] = &ledger{}
@@ -464,7 +517,7 @@ func (r *run) sendClosed(s *sender) {
 			}
 		}
 		now := r.now()
-		if now >= r.end {
+		if !r.admit(s, now) {
 			r.flush(s)
 			return
 		}
@@ -475,7 +528,25 @@ func (r *run) sendClosed(s *sender) {
 			return
 		}
 		r.sent.Add(1)
+		if now >= r.warmEnd {
+			s.measured++
+		}
 	}
+}
+
+// admit tells whether the closed-loop sender s may send a message at
+// now: always in the warmup, then until the end of the measurement or of
+// its share of Messages.
+func (r *run) admit(s *sender, now int64) bool {
+	switch {
+	case now < r.warmEnd:
+		return true
+	case r.cfg.Messages == 0:
+		return now < r.end
+	case s.measured < s.share:
+		return true
+	}
+	return false
 }
 
 // flush writes what s queued and reports whether it could.
@@ -507,7 +578,8 @@ func (r *run) sendOpen(s *sender) {
 		if due >= r.end {
 			break
 		}
-		if now := r.now(); due > now {
+		now := r.now()
+		if due > now {
 			if queued > 0 {
 				if !r.flush(s) {
 					return
@@ -519,6 +591,7 @@ func (r *run) sendOpen(s *sender) {
 			case <-timer.C:
 			case <-r.abort:
 			}
+			now = due
 		}
 		select {
 		case <-r.abort:
@@ -535,6 +608,9 @@ func (r *run) sendOpen(s *sender) {
 			return
 		}
 		r.sent.Add(1)
+		if r.inWindow(now) { // sent during the measurement, whenever it was due
+			s.measured++
+		}
 		if queued++; queued >= openLoopBatch {
 			if !r.flush(s) {
 				return
@@ -586,6 +662,9 @@ func (r *run) onAck(rc *receiver, ev *Event) {
 	}
 	now := r.now()
 	r.acked.Add(1)
+	if r.inWindow(now) {
+		rc.acks++
+	}
 	if code != 0 {
 		r.errs.Add(1)
 	}
@@ -593,6 +672,7 @@ func (r *run) onAck(rc *receiver, ev *Event) {
 	r.expected.Add(uint64(expected(&e, r.cfg.Recipients, 1)))
 	if r.inWindow(at) {
 		rc.ack.record(time.Duration(now - at))
+		rc.last = now
 	}
 	if c := r.senders[si].credit; c != nil {
 		select {
@@ -637,7 +717,11 @@ func (r *run) onDelivery(rc *receiver, ev *Event) {
 		return
 	}
 	r.delivered.Add(1)
+	if r.inWindow(now) {
+		rc.deliveries++
+	}
 	if r.inWindow(stamp) {
 		rc.delivery.record(time.Duration(now - stamp))
+		rc.last = now
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // fakeRelay is an in-memory relay: a Flush carries out every queued
 // message at once, delivering its body to each recipient and
-// acknowledging it, as its knobs say.
+// acknowledging it, as its knobs say. A connection holds fakeBacklog
+// events; a Flush waits for room as a socket write would.
 type fakeRelay struct {
 	mu    sync.Mutex
 	conns map[string]*fakeConn
@@ -30,6 +31,10 @@ type fakeRelay struct {
 	failDial                                 func(n int) error
 }
 
+// fakeBacklog is small so that hundreds of connections cost little
+// memory and garbage collection, which a busy machine cannot spare.
+const fakeBacklog = 256
+
 func newFakeRelay() *fakeRelay { return &fakeRelay{conns: map[string]*fakeConn{}} }
 
 func (f *fakeRelay) Dial(ctx context.Context, user string, local net.IP) (Conn, error) {
@@ -41,7 +46,7 @@ func (f *fakeRelay) Dial(ctx context.Context, user string, local net.IP) (Conn, 
 			return nil, err
 		}
 	}
-	c := &fakeConn{relay: f, user: user, in: make(chan Event, 1<<16), closed: make(chan struct{})}
+	c := &fakeConn{relay: f, user: user, in: make(chan Event, fakeBacklog), closed: make(chan struct{})}
 	f.conns[user] = c
 	return c, nil
 }
@@ -76,7 +81,9 @@ func (c *fakeConn) Flush() error {
 		if f.bad != nil {
 			if code := f.bad(m.ID); code != "" {
 				f.refused++
-				c.in <- Event{Kind: EventAck, ID: m.ID, Code: code}
+				if !c.push(Event{Kind: EventAck, ID: m.ID, Code: code}) {
+					return net.ErrClosed
+				}
 				continue
 			}
 		}
@@ -91,17 +98,30 @@ func (c *fakeConn) Flush() error {
 		}
 		for _, u := range to {
 			if r := f.conns[u]; r != nil {
-				r.in <- Event{Kind: EventDelivery, Body: m.Body}
+				r.push(Event{Kind: EventDelivery, Body: m.Body})
 				if f.duplicate != nil && f.duplicate(m.ID) {
 					f.duplicated++
-					r.in <- Event{Kind: EventDelivery, Body: m.Body}
+					r.push(Event{Kind: EventDelivery, Body: m.Body})
 				}
 			}
 		}
-		c.in <- Event{Kind: EventAck, ID: m.ID}
+		if !c.push(Event{Kind: EventAck, ID: m.ID}) {
+			return net.ErrClosed
+		}
 	}
 	c.queued = c.queued[:0]
 	return nil
+}
+
+// push hands ev to c's receiver, waiting for room, and reports whether
+// c was still open.
+func (c *fakeConn) push(ev Event) bool {
+	select {
+	case c.in <- ev:
+		return true
+	case <-c.closed:
+		return false
+	}
 }
 
 func (c *fakeConn) Receive(ev *Event) error {

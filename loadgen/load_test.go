@@ -14,9 +14,38 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
+// quickConfig measures a number of messages rather than a time, so that
+// what a run covers does not depend on how busy the machine is. The
+// drain ends as soon as everything due has arrived: its bound is for a
+// defect only.
 func quickConfig(d Driver) Config {
 	return Config{Workload: "relay", Driver: d, Senders: 4, Recipients: 1, Window: 8, Size: 64,
-		Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Drain: 2 * time.Second}
+		Warmup: 50 * time.Millisecond, Messages: 400, Drain: 10 * time.Second}
+}
+
+// runUntilSettled runs cfg and ends it as soon as settled says the
+// counters will not move again, rather than after a fixed drain: a
+// relay that loses messages leaves the drain nothing to wait for, and a
+// swallowed acknowledgement holds the senders for ever. Only a run
+// that never settles meets the timeout.
+func runUntilSettled(t *testing.T, cfg Config, settled func(Progress) bool) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg.ProgressInterval = time.Millisecond
+	cfg.Progress = func(p Progress) {
+		if settled(p) {
+			cancel()
+		}
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("the run never settled: accounting %+v", res.Accounting)
+	}
+	return res
 }
 
 func TestRunAccountsForEveryID(t *testing.T) {
@@ -31,10 +60,12 @@ func TestRunAccountsForEveryID(t *testing.T) {
 	if len(res.Errors) != 0 {
 		t.Fatalf("errors %v", res.Errors)
 	}
-	if res.Sent.Count == 0 || res.Sent.Count > a.Sent || res.Delivered.PerSecond <= 0 {
-		t.Fatalf("throughput sent %+v delivered %+v of %d ids", res.Sent, res.Delivered, a.Sent)
+	if res.Sent.Count != 400 || res.Delivered.Count != 400 || res.Acked.Count != 400 || res.Sent.Count > a.Sent ||
+		res.Delivered.PerSecond <= 0 || res.MeasuredSeconds <= 0 {
+		t.Fatalf("throughput sent %+v delivered %+v acked %+v in %vs of %d ids",
+			res.Sent, res.Delivered, res.Acked, res.MeasuredSeconds, a.Sent)
 	}
-	if l := res.Latency.Delivery; l.Count == 0 || l.Count > int64(a.Sent) || l.P50 > l.P99 || l.P99 > l.Max {
+	if l := res.Latency.Delivery; l.Count != 400 || l.P50 > l.P99 || l.P99 > l.Max {
 		t.Fatalf("delivery latency %+v", l)
 	}
 	var b bytes.Buffer
@@ -58,12 +89,14 @@ func TestRunFindsLostDuplicatedAndRefused(t *testing.T) {
 		}
 		return ""
 	}
-	cfg := quickConfig(f)
-	cfg.Drain = 300 * time.Millisecond // lost messages never come
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Lost messages never come: the run ends once every acknowledgement,
+	// delivery and duplicate the relay sent has been counted.
+	res := runUntilSettled(t, quickConfig(f), func(p Progress) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return p.Phase == "draining" && p.Acked == p.Sent &&
+			p.Delivered == p.Sent-uint64(f.dropped+f.refused) && p.Errors == uint64(f.refused+f.duplicated)
+	})
 	a := res.Accounting
 	f.mu.Lock()
 	dropped, duplicated, refused := f.dropped, f.duplicated, f.refused
@@ -95,12 +128,9 @@ func TestRunFindsMisdelivered(t *testing.T) {
 		}
 		return ""
 	}
-	cfg := quickConfig(f)
-	cfg.Drain = 300 * time.Millisecond
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runUntilSettled(t, quickConfig(f), func(p Progress) bool {
+		return p.Phase == "draining" && p.Acked == p.Sent && p.Delivered == p.Sent-1 && p.Errors == 1
+	})
 	if a := res.Accounting; a.Misdelivered != 1 || a.Lost != 1 || a.Complete {
 		t.Fatalf("accounting %+v", a)
 	}
@@ -122,7 +152,8 @@ func TestFanoutAccounting(t *testing.T) {
 func TestRunCountsUnacknowledged(t *testing.T) {
 	f := newFakeRelay()
 	// A relay that swallows everything after a while: the window fills
-	// and the drain ends with ids never acknowledged.
+	// and the senders wait for ever with ids never acknowledged. The run
+	// ends when every sender has its window full of them.
 	f.bad = func(id uint64) string {
 		if _, seq := splitID(id); seq >= 20 {
 			return "-" // marker below
@@ -131,11 +162,9 @@ func TestRunCountsUnacknowledged(t *testing.T) {
 	}
 	d := &swallow{fakeRelay: f}
 	cfg := quickConfig(d)
-	cfg.Drain = 200 * time.Millisecond
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runUntilSettled(t, cfg, func(p Progress) bool {
+		return p.Sent == uint64(4*(20+cfg.Window)) && p.Acked == 4*20
+	})
 	a := res.Accounting
 	if a.Unacked != uint64(4*cfg.Window) || a.Good != 4*20 || a.Complete {
 		t.Fatalf("accounting %+v", a)
@@ -171,7 +200,7 @@ func TestOpenLoopLatencyFromIntendedTime(t *testing.T) {
 	f := newFakeRelay()
 	f.stall = stallWindow(100*time.Millisecond, 300*time.Millisecond)
 	cfg := quickConfig(f)
-	cfg.Rate, cfg.Warmup, cfg.Duration = 2000, 0, 600*time.Millisecond
+	cfg.Rate, cfg.Messages, cfg.Warmup, cfg.Duration = 2000, 0, 0, 600*time.Millisecond
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +227,7 @@ func TestOpenLoopLatencyFromIntendedTime(t *testing.T) {
 
 func TestOpenLoopKeepsItsSchedule(t *testing.T) {
 	cfg := quickConfig(newFakeRelay())
-	cfg.Rate, cfg.Warmup, cfg.Duration = 1000, 100*time.Millisecond, 400*time.Millisecond
+	cfg.Rate, cfg.Messages, cfg.Warmup, cfg.Duration = 1000, 0, 100*time.Millisecond, 400*time.Millisecond
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -374,19 +403,53 @@ func (c *holeConn) Receive(*Event) error { <-c.closed; return net.ErrClosed }
 func (c *holeConn) Close() error         { c.once.Do(func() { close(c.closed) }); return nil }
 
 func TestRunEndsWhenTheServerReadsNoMore(t *testing.T) {
-	for _, rate := range []float64{0, 1000} {
+	for _, c := range []struct {
+		name     string
+		rate     float64
+		messages int
+		duration time.Duration
+	}{
+		{"closed loop, timed", 0, 0, 300 * time.Millisecond},
+		{"closed loop, counted", 0, 400, 0}, // ends when nothing is acknowledged for the drain
+		{"open loop", 1000, 0, 300 * time.Millisecond},
+	} {
 		cfg := quickConfig(blackhole{})
-		cfg.Rate, cfg.Drain = rate, 200*time.Millisecond
+		cfg.Rate, cfg.Messages, cfg.Duration, cfg.Drain = c.rate, c.messages, c.duration, 200*time.Millisecond
 		start := time.Now()
 		res, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("rate %v: the run took %s", rate, d)
+		// The run is meant to last about 1.5 s (measurement, drain,
+		// a second for the senders to give up); only a run that waits
+		// for the blocked writes takes a minute.
+		if d := time.Since(start); d > time.Minute {
+			t.Errorf("%s: the run took %s", c.name, d)
 		}
 		if a := res.Accounting; a.Sent == 0 || a.Unacked != a.Sent || a.Complete {
-			t.Errorf("rate %v: accounting %+v", rate, a)
+			t.Errorf("%s: accounting %+v", c.name, a)
+		}
+		if stalled := strings.Contains(strings.Join(res.Notes, "\n"), "acknowledged nothing"); stalled != (c.messages > 0) {
+			t.Errorf("%s: notes %q", c.name, res.Notes)
+		}
+	}
+}
+
+func TestMessagesOrDuration(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"both", func(c *Config) { c.Duration = time.Second }, "both a duration and a number of messages"},
+		{"with a rate", func(c *Config) { c.Rate = 100 }, "a number of messages with a rate"},
+		{"neither", func(c *Config) { c.Messages = 0 }, "duration 0s"},
+		{"negative", func(c *Config) { c.Messages = -1 }, "messages -1"},
+	} {
+		cfg := quickConfig(newFakeRelay())
+		c.edit(&cfg)
+		if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
 }

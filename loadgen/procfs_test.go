@@ -33,9 +33,13 @@ func TestRSSPeak(t *testing.T) {
 	if err != nil || peak <= 0 {
 		t.Fatalf("peak %d, %v", peak, err)
 	}
+	// The kernel keeps both figures in per-processor counters that it
+	// sums only now and then, so the high-water mark can read a few pages
+	// under an earlier VmRSS: half the peak still tells a wrong field or
+	// unit (kB for bytes) from a right one.
 	hwm, err := HWM(os.Getpid())
-	if err != nil || hwm < peak {
-		t.Fatalf("VmHWM %d, %v; want at least the sampled peak %d", hwm, err, peak)
+	if err != nil || hwm < peak/2 {
+		t.Fatalf("VmHWM %d, %v; want about the sampled peak %d or more", hwm, err, peak)
 	}
 	if _, err := SampleRSS(-1, time.Millisecond).Stop(); err == nil {
 		t.Fatal("no error for a process that does not exist")

@@ -24,6 +24,9 @@ type Result struct {
 
 	WarmupSeconds   float64 `json:"warmup_s"`
 	DurationSeconds float64 `json:"duration_s"`
+	// Messages is the number of messages measured, when the run was
+	// set to a number of messages rather than a duration.
+	Messages int `json:"messages,omitempty"`
 	// MeasuredSeconds is the time the throughput is counted over.
 	MeasuredSeconds float64 `json:"measured_s"`
 	// ConnectSeconds is the time taken to open the connections.
@@ -104,33 +107,19 @@ type Accounting struct {
 	Complete bool `json:"complete"`
 }
 
-// result sums the run up; every goroutine has ended.
-func (r *run) result(s0, s1 snapshot) *Result {
+// result sums the run up; every goroutine has ended. ended is when the
+// measurement ended, ns since the run's start.
+func (r *run) result(ended int64) *Result {
 	cfg := &r.cfg
 	res := &Result{
 		Workload: cfg.Workload, Senders: cfg.Senders, Recipients: cfg.Recipients,
-		Rate: cfg.Rate, Size: max(cfg.Size, MinSize),
+		Rate: cfg.Rate, Size: max(cfg.Size, MinSize), Messages: cfg.Messages,
 		WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
 		Errors: map[string]uint64{},
 	}
 	if cfg.Rate == 0 {
 		res.Window = cfg.Window
 	}
-	measured := time.Duration(s1.at - s0.at)
-	if s0.at == 0 && cfg.Warmup == 0 {
-		measured = time.Duration(s1.at)
-	}
-	res.MeasuredSeconds = measured.Seconds()
-	rate := func(a, b uint64) Count {
-		c := Count{Count: b - a}
-		if measured > 0 {
-			c.PerSecond = float64(c.Count) / measured.Seconds()
-		}
-		return c
-	}
-	res.Sent = rate(s0.sent, s1.sent)
-	res.Delivered = rate(s0.delivered, s1.delivered)
-	res.Acked = rate(s0.acked, s1.acked)
 
 	delivery, ack := newHistogram(), newHistogram()
 	a := &res.Accounting
@@ -148,6 +137,7 @@ func (r *run) result(s0, s1 snapshot) *Result {
 	}
 	res.Latency.Delivery = delivery.percentiles()
 	res.Latency.Ack = ack.percentiles()
+	r.throughput(res, ended)
 	if n := res.Latency.Delivery.Over + res.Latency.Ack.Over; n > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d latencies beyond 60 s were counted as 60 s", n))
 	}
@@ -194,10 +184,48 @@ func (r *run) result(s0, s1 snapshot) *Result {
 		res.ConnErrors = slices.Clone(r.connErrs)
 	}
 	r.mu.Unlock()
+	if r.stalled {
+		res.Notes = append(res.Notes, fmt.Sprintf("the target acknowledged nothing for %s: the measurement ended with %d of %d messages sent", cfg.Drain, res.Sent.Count, cfg.Messages))
+	}
 	if a.Unsent > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the open-loop schedule still owed %d messages when the drain ended: the target (or this generator) did not keep up with -rate", a.Unsent))
 	}
 	return res
+}
+
+// throughput fills in the counts measured and their rates, by the run's
+// clock rather than by when a busy machine let measure look. With
+// Messages: those sent after the warmup, their acknowledgements and
+// deliveries, over the time from the end of the warmup to the last of
+// these. Otherwise: what was sent, acknowledged and delivered between
+// the end of the warmup and the end of the measurement (ended, when it
+// was interrupted).
+func (r *run) throughput(res *Result, ended int64) {
+	var sent, acked, delivered uint64
+	var last int64 // with Messages, the latest arrival of a measured message
+	for _, s := range r.senders {
+		sent += uint64(s.measured)
+	}
+	for _, rc := range r.recvs {
+		acked += rc.acks
+		delivered += rc.deliveries
+		last = max(last, rc.last)
+	}
+	measured := time.Duration(min(ended, r.end) - r.warmEnd)
+	if r.cfg.Messages > 0 {
+		measured = time.Duration(last - r.warmEnd)
+		acked, delivered = uint64(res.Latency.Ack.Count), uint64(res.Latency.Delivery.Count)
+	}
+	measured = max(measured, 0)
+	res.MeasuredSeconds = measured.Seconds()
+	rate := func(n uint64) Count {
+		c := Count{Count: n}
+		if measured > 0 {
+			c.PerSecond = float64(n) / measured.Seconds()
+		}
+		return c
+	}
+	res.Sent, res.Acked, res.Delivered = rate(sent), rate(acked), rate(delivered)
 }
 
 // ErrorTotal is the number of errors of all kinds.
