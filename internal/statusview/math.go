@@ -1,7 +1,8 @@
 package statusview
 
 // increase is how much a counter grew from before to now; a counter that
-// went down started again from zero (the server restarted).
+// went down started again from zero (the server restarted, or a reload
+// replaced its handler).
 func increase(before, now float64) float64 {
 	if now < before {
 		return now

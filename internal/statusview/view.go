@@ -64,7 +64,7 @@ type PeerView struct {
 func Compute(before, now *Sample) *View {
 	secs := now.At.Sub(before.At).Seconds()
 	rate := func(name string) float64 {
-		return perSecond(increase(before.Metrics.Sum(name, nil), now.Metrics.Sum(name, nil)), secs)
+		return perSecond(now.Metrics.IncreaseBy(before.Metrics, name, "")[""], secs)
 	}
 	v := &View{
 		Time: now.At, Server: now.Status.Name, Interval: secs, Clients: now.Status.Clients,
@@ -76,9 +76,8 @@ func Compute(before, now *Sample) *View {
 	if v.TopSenders == nil {
 		v.TopSenders = []TopSender{}
 	}
-	was := before.Metrics.SumBy(metricReports, "code")
-	for code, n := range now.Metrics.SumBy(metricReports, "code") {
-		v.Reports[code] = perSecond(increase(was[code], n), secs)
+	for code, n := range now.Metrics.IncreaseBy(before.Metrics, metricReports, "code") {
+		v.Reports[code] = perSecond(n, secs)
 	}
 	for _, l := range now.Status.Listeners {
 		v.Connections = append(v.Connections, ListenerView{Listener: l.Name, Open: l.Connections})

@@ -129,3 +129,28 @@ func TestQuantileEdges(t *testing.T) {
 		t.Error("a quantile of no observations")
 	}
 }
+
+// TestComputeSeriesThatGoOrStartAgain: a reload that removes a handler
+// takes its series away, one that replaces it starts them again from zero;
+// neither is a fall of the whole count, so the rates are what the other
+// series gained, not everything counted since the start.
+func TestComputeSeriesThatGoOrStartAgain(t *testing.T) {
+	before, after := newServer(t), newServer(t)
+	before.received.WithLabelValues("echo").Add(1000)
+	before.received.WithLabelValues("relay").Add(500)
+	before.received.WithLabelValues("other").Add(100)
+	before.reports.WithLabelValues("echo", "good").Add(1000)
+	before.reports.WithLabelValues("relay", "good").Add(500)
+	after.received.WithLabelValues("relay").Add(4) // replaced: counts again from zero
+	after.received.WithLabelValues("other").Add(130)
+	after.reports.WithLabelValues("relay", "good").Add(4)
+	after.reports.WithLabelValues("other", "unknown_type").Add(30)
+	t0 := time.Unix(1000, 0)
+	v := Compute(before.sample(t0, Status{}), after.sample(t0.Add(2*time.Second), Status{}))
+	if v.MessagesIn != 17 {
+		t.Errorf("messages in %v/s, want 17 (4 relay, 30 other, over 2s)", v.MessagesIn)
+	}
+	if v.Reports["good"] != 2 || v.Reports["unknown_type"] != 15 {
+		t.Errorf("reports %v, want good 2, unknown_type 15", v.Reports)
+	}
+}
