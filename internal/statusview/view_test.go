@@ -154,3 +154,19 @@ func TestComputeSeriesThatGoOrStartAgain(t *testing.T) {
 		t.Errorf("reports %v, want good 2, unknown_type 15", v.Reports)
 	}
 }
+
+// TestComputeRestartWithMoreAnswers: a server that restarted within the
+// interval and has since answered more than before has a larger count,
+// but buckets that went down: it started again, and the quantiles are of
+// its own answers.
+func TestComputeRestartWithMoreAnswers(t *testing.T) {
+	old, restarted := newServer(t), newServer(t)
+	observe(old.answers.WithLabelValues("echo"), 100, 0.5)
+	observe(restarted.answers.WithLabelValues("echo"), 150, 0.005)
+	t0 := time.Unix(1000, 0)
+	st := Status{Handlers: []HandlerStatus{{Name: "echo"}}}
+	v := Compute(old.sample(t0, st), restarted.sample(t0.Add(10*time.Second), st))
+	if h := v.Handlers[0]; !near(h.P50, 0.0055) || !near(h.P99, 0.00991) {
+		t.Fatalf("p50 %v, p99 %v; want 0.0055, 0.00991", *h.P50, *h.P99)
+	}
+}
