@@ -9,6 +9,9 @@ const (
 	metricReports    = "bester_reports_total"
 	metricAnswer     = "bester_handler_answer_seconds"
 	metricRoundTrip  = "bester_peer_round_trip_seconds"
+	// metricProcessStart tells a server that restarted between two
+	// readings, even one that has counted more since than before.
+	metricProcessStart = "process_start_time_seconds"
 )
 
 // View is what `bester status` shows of one interval, and its -json
@@ -60,9 +63,13 @@ type PeerView struct {
 	P99      *float64 `json:"p99_round_trip_seconds"`
 }
 
-// Compute is the view of the interval from before to now.
+// Compute is the view of the interval from before to now. When the
+// server restarted in between, everything it counted is of the interval.
 func Compute(before, now *Sample) *View {
 	secs := now.At.Sub(before.At).Seconds()
+	if restarted(before.Metrics, now.Metrics) {
+		before = &Sample{At: before.At, Status: before.Status}
+	}
 	rate := func(name string) float64 {
 		return perSecond(now.Metrics.IncreaseBy(before.Metrics, name, "")[""], secs)
 	}
@@ -120,4 +127,11 @@ func perSecond(n, secs float64) float64 {
 		return 0
 	}
 	return n / secs
+}
+
+// restarted says whether the server's process started again between the
+// readings, by its start time (when it has one).
+func restarted(before, now Metrics) bool {
+	was, is := before[metricProcessStart], now[metricProcessStart]
+	return len(was) == 1 && len(is) == 1 && was[0].Value != is[0].Value
 }

@@ -170,3 +170,24 @@ func TestComputeRestartWithMoreAnswers(t *testing.T) {
 		t.Fatalf("p50 %v, p99 %v; want 0.0055, 0.00991", *h.P50, *h.P99)
 	}
 }
+
+// TestComputeRestartWithMoreMessages: a server that restarted within the
+// interval and has since counted more than before shows it by its
+// process's start time: every count is new.
+func TestComputeRestartWithMoreMessages(t *testing.T) {
+	old, restarted := newServer(t), newServer(t)
+	started := func(s *server, at float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricProcessStart})
+		g.Set(at)
+		s.reg.MustRegister(g)
+	}
+	started(old, 900)
+	started(restarted, 1005)
+	old.received.WithLabelValues("echo").Add(1000)
+	restarted.received.WithLabelValues("echo").Add(1200)
+	t0 := time.Unix(1000, 0)
+	v := Compute(old.sample(t0, Status{}), restarted.sample(t0.Add(10*time.Second), Status{}))
+	if v.MessagesIn != 120 {
+		t.Fatalf("messages in %v/s, want 120: all 1200 since the restart, over 10 s", v.MessagesIn)
+	}
+}
