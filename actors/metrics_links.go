@@ -50,11 +50,22 @@ func (g *linkGauges) get() (up, queue, inFlight int64) {
 // sets; they are the series of its handler label, from when the link
 // starts until it stops.
 type handlerStats struct {
-	typeStats
-	_        [56]byte // keeps what the link stores off the lines connection actors write
+	*handlerCounts
+	_        [56]byte // keeps what the link stores off the line readers load the counts from
 	gauges   linkGauges
 	restarts atomic.Int64
-	answer   prometheus.Histogram
+	// restartsBefore are the restarts of the links this one replaced.
+	restartsBefore int64
+}
+
+// handlerCounts are the counts of a handler's type and its answers. They
+// belong to the handler's name rather than to one link: a link that
+// replaces another of that name (a reload that changes the handler) takes
+// them over, so that they run on, and what the older link still reports
+// counts; the restarts run on too.
+type handlerCounts struct {
+	typeStats
+	answer prometheus.Histogram
 }
 
 // publish sets the link's gauges from its state.
@@ -63,8 +74,8 @@ func (h *handlerStats) publish(up bool, queue, inFlight, restarts int) {
 		return
 	}
 	h.gauges.set(up, queue, inFlight)
-	if int64(restarts) != h.restarts.Load() {
-		h.restarts.Store(int64(restarts))
+	if total := h.restartsBefore + int64(restarts); total != h.restarts.Load() {
+		h.restarts.Store(total)
 	}
 }
 
@@ -75,14 +86,19 @@ func (h *handlerStats) answered(sent time.Time) {
 	}
 }
 
-// addHandler makes the series of the named handler, whose link starts.
+// addHandler makes the series of the named handler, whose link starts,
+// taking over the counts of a link of that name that still runs.
 func (m *metrics) addHandler(name string) *handlerStats {
 	if m == nil {
 		return nil
 	}
-	h := &handlerStats{answer: latencyHistogram("bester_handler_answer_seconds", helpAnswerSeconds, "handler", name)}
-	m.handlers.add(name, h)
-	return h
+	return m.handlers.put(name, func(cur *handlerStats) *handlerStats {
+		if cur != nil {
+			return &handlerStats{handlerCounts: cur.handlerCounts, restartsBefore: cur.restarts.Load()}
+		}
+		return &handlerStats{handlerCounts: &handlerCounts{
+			answer: latencyHistogram("bester_handler_answer_seconds", helpAnswerSeconds, "handler", name)}}
+	})
 }
 
 // removeHandler drops the series of the named handler, whose link stops,
@@ -93,7 +109,8 @@ func (m *metrics) removeHandler(name string, h *handlerStats) {
 	}
 }
 
-// peerStats are one peer link's gauges and its round-trip histogram.
+// peerStats are one peer link's gauges and its round-trip histogram,
+// which a link that replaces another of the same name takes over.
 type peerStats struct {
 	gauges linkGauges // in flight is not shown
 	rtt    prometheus.Histogram
@@ -114,14 +131,18 @@ func (p *peerStats) reported(sent time.Time) {
 	}
 }
 
-// addPeer makes the series of the named peer, whose link starts.
+// addPeer makes the series of the named peer, whose link starts, taking
+// over the round trips of a link of that name that still runs.
 func (m *metrics) addPeer(name string) *peerStats {
 	if m == nil {
 		return nil
 	}
-	p := &peerStats{rtt: latencyHistogram("bester_peer_round_trip_seconds", helpRoundTripSeconds, "peer", name)}
-	m.peers.add(name, p)
-	return p
+	return m.peers.put(name, func(cur *peerStats) *peerStats {
+		if cur != nil {
+			return &peerStats{rtt: cur.rtt}
+		}
+		return &peerStats{rtt: latencyHistogram("bester_peer_round_trip_seconds", helpRoundTripSeconds, "peer", name)}
+	})
 }
 
 // removePeer drops the series of the named peer, whose link stops, unless
@@ -155,11 +176,14 @@ func (l *byName[V]) load() map[string]*V {
 	return nil
 }
 
-// add publishes v under name.
-func (l *byName[V]) add(name string, v *V) {
+// put publishes under name what next makes of the stats there now (nil
+// when there are none), and returns it.
+func (l *byName[V]) put(name string, next func(cur *V) *V) *V {
 	l.changing.Lock()
 	defer l.changing.Unlock()
+	v := next(l.load()[name])
 	l.store(name, v)
+	return v
 }
 
 // store publishes a copy of the map with v under name; l.changing is held.

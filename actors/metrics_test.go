@@ -251,7 +251,8 @@ func TestMetricsPeer(t *testing.T) {
 
 // TestMetricsLinkSeriesComeAndGo checks that a handler's series exist
 // from its link's start to its stop, and that a link that stops after a
-// newer one of the same name started (a reload) leaves the newer one's.
+// newer one of the same name started (a reload) leaves the newer one's;
+// a peer link that replaces another keeps its round trips.
 func TestMetricsLinkSeriesComeAndGo(t *testing.T) {
 	m := newMetrics(newConnLimits(10, 10), newBudget(1<<20))
 	g := m.gatherer()
@@ -283,6 +284,10 @@ func TestMetricsLinkSeriesComeAndGo(t *testing.T) {
 	m.removeHandler("h", newer)
 	if got := handlers(); len(got) != 0 || m.typeOf("h") != &m.other {
 		t.Fatalf("after stop: handlers %v", got)
+	}
+	oldPeer := m.addPeer("K")
+	if newerPeer := m.addPeer("K"); newerPeer.rtt != oldPeer.rtt {
+		t.Fatal("a peer link that replaces another starts its round trips again")
 	}
 }
 

@@ -103,9 +103,9 @@ func (s *Server) listenMonitor(m *config.Monitor) (*monitor.Endpoint, error) {
 	}
 	log := s.log.Named("monitor")
 	if m.TLS == nil {
-		return monitor.Listen(m.Address, log)
+		return monitor.Listen(m.Address, log, s.strangerLogs)
 	}
-	return monitor.ListenTLS(m.Address, &tls.Config{GetConfigForClient: s.monitorTLSFor}, log)
+	return monitor.ListenTLS(m.Address, &tls.Config{GetConfigForClient: s.monitorTLSFor}, log, s.strangerLogs)
 }
 
 // monitorTLSFor is the monitor's GetConfigForClient: the settings of its

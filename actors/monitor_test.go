@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -263,5 +264,27 @@ func TestMonitorTLSReload(t *testing.T) {
 	ts.Reload()
 	if got := serial(); got.Cmp(want) != 0 || got.Cmp(first) == 0 {
 		t.Fatalf("after the reload the monitor shows serial %v; want the new %v (the first was %v)", got, want, first)
+	}
+}
+
+// TestMonitorRefusalsLogged: what the monitor's HTTPS server refuses (a
+// plain HTTP request, a handshake cut short) goes to the server's log,
+// throttled as the listeners' refusals are, however many there are.
+func TestMonitorRefusalsLogged(t *testing.T) {
+	pki := newPKI(t, "monitor CA")
+	log := &logBuffer{}
+	ts := startServerWith(t, serverOptions{log: log}, monitorBlock(fmt.Sprintf("  tls {\n    cert = %q\n    key = %q\n  }",
+		pki.Path("server.crt"), pki.Path("server.key"))))
+	const tries = 3 * strangerLogBurst
+	for range tries {
+		resp, err := http.Get("http://" + ts.MonitorAddr().String() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	const line = "monitor: TLS handshake failed"
+	eventually(t, "the refusals in the log", func() bool { return strings.Contains(log.String(), line) })
+	if n := strings.Count(log.String(), line); n > strangerLogBurst {
+		t.Fatalf("%d of %d refusals logged, want at most %d:\n%s", n, tries, strangerLogBurst, log)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -26,8 +27,8 @@ type registry struct {
 	// limits rate-limit each user: while connected, and after until their
 	// buckets have refilled, so that reconnecting buys nothing.
 	limits map[string]*userLimits
-	// sends counts each connected user's messages for the monitor's top
-	// senders (senders.go).
+	// sends counts each user's messages for the monitor's top senders,
+	// while connected and for a window after (senders.go).
 	sends map[string]*sendCount
 	conns int
 }
@@ -99,7 +100,7 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
-		delete(r.sends, user)
+		r.leaveSends(user, time.Now())
 		if l := r.limits[user]; l != nil && l.refilled() {
 			delete(r.limits, user)
 		}

@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"net/http"
+	"syscall"
 	"testing"
 
 	"github.com/bester-project/bester/wire"
@@ -57,4 +58,29 @@ func TestReloadMonitorCountsTopSendersTLS(t *testing.T) {
 		t.Fatalf("HTTPS at the new address: %s", resp.Status)
 	}
 	stillServes(t, c, w, "end")
+}
+
+// TestReloadHandlerChangedKeepsItsCounts: a reload that changes a handler
+// replaces its link, but not the counts of its type, its answers or its
+// process's restarts: they run on from the server's start.
+func TestReloadHandlerChangedKeepsItsCounts(t *testing.T) {
+	r := startReloadable(t, "", reloadBase()+monitorBlock(""))
+	w, c := r.dial("W", wire.CodecCBOR), r.dial("T", wire.CodecJSON)
+	for i := range 3 {
+		stillServes(t, c, w, fmt.Sprintf("before-%d", i))
+	}
+	if err := syscall.Kill(r.handlerState("relay").PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.eventuallyValue(t, 1, "bester_handler_restarts_total", "handler=relay")
+	changed := handlerBlock("relay", "stream", "cbor", "  max_in_flight = 7")
+	if got := r.reloaded("", changed+monitorBlock("")); got != "handlers ~relay" {
+		t.Fatalf("summary %q", got)
+	}
+	stillServes(t, c, w, "after")
+	s := r.scrapeMetrics()
+	s.wantValue(t, 4, "bester_messages_received_total", "type=relay")
+	s.wantValue(t, 4, "bester_reports_total", "type=relay", "code=good")
+	s.wantValue(t, 4, "bester_handler_answer_seconds", "handler=relay")
+	s.wantValue(t, 1, "bester_handler_restarts_total", "handler=relay")
 }

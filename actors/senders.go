@@ -18,11 +18,14 @@ const (
 )
 
 // sendCount counts the messages one user sends, over all their
-// connections: it is shared by them from the first login to the last
-// logout. The readers' only cost is one atomic add per message.
+// connections: it is shared by them from the first login until a window
+// after the last logout, so that what a user sent on connections that
+// closed between two snapshots still counts. The readers' only cost is
+// one atomic add per message.
 type sendCount struct {
 	n     atomic.Uint64
 	since time.Time // the login that made it, when it counted 0
+	left  time.Time // the user's last logout; zero while connected. Under registry.mu
 }
 
 // sent is a user's sendCount as a snapshot took it.
@@ -40,19 +43,46 @@ func (c *sendCount) add() {
 }
 
 // sendCount returns the count of user, who must be in the registry and
-// logs in at now. remove forgets it with the user's last connection.
+// logs in at now.
 func (r *registry) sendCount(user string, now time.Time) *sendCount {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.sends[user]
 	if c == nil {
+		r.forgetSendsOfGone(2, now)
 		c = &sendCount{since: now}
 		r.sends[user] = c
 	}
+	c.left = time.Time{}
 	return c
 }
 
-// sendCounts returns every connected user's count.
+// leaveSends marks the count of user, whose last connection closes at
+// now, for forgetting once no rate needs it; r.mu is held.
+func (r *registry) leaveSends(user string, now time.Time) {
+	if c := r.sends[user]; c != nil {
+		c.left = now
+	}
+}
+
+// forgetSendsOfGone drops the counts of up to n users who left more than
+// a window ago: a few at each new count, from a random place in the map,
+// keep the map as small as the users recently active, as forgetRefilled
+// does for the limiters; r.mu is held.
+func (r *registry) forgetSendsOfGone(n int, now time.Time) {
+	for u, c := range r.sends {
+		if n == 0 {
+			return
+		}
+		n--
+		if !c.left.IsZero() && now.Sub(c.left) > sendersWindow+sendersTick {
+			delete(r.sends, u)
+		}
+	}
+}
+
+// sendCounts returns the count of every user connected now or within the
+// last window.
 func (r *registry) sendCounts() map[string]sent {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -8,7 +8,7 @@ import (
 
 // TestTopSendersRates counts users' messages between a snapshot and a
 // later time and checks the rates, their order, the bound on the list,
-// and that a user's count goes with their last connection.
+// and that a user's count runs on across a logout.
 func TestTopSendersRates(t *testing.T) {
 	r := newRegistry()
 	t0 := time.Unix(1000, 0)
@@ -36,15 +36,15 @@ func TestTopSendersRates(t *testing.T) {
 	}
 
 	// Counts made since the snapshot count from their login, over a
-	// second at least.
+	// second at least; a count runs on across a logout.
 	r.remove("bob", connOf("bob").pid)
-	login("bob", t0.Add(time.Second)) // again, counted afresh
+	login("bob", t0.Add(time.Second)) // again: 46 in all
 	send("bob", 6)
 	login("erin", t0.Add(1500*time.Millisecond)) // half a second before: counted over one
 	send("erin", 30)
 	login("fred", t0.Add(1900*time.Millisecond))
 	send("fred", 7)
-	want = []topSender{{"erin", 30}, {"carol", 10}, {"fred", 7}}
+	want = []topSender{{"erin", 30}, {"bob", 23}, {"carol", 10}}
 	if got := ts.top(t0.Add(2 * time.Second)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("with new logins: got %v, want %v", got, want)
 	}
@@ -59,9 +59,33 @@ func TestTopSendersRates(t *testing.T) {
 	if got := ts.top(t0.Add(8 * time.Second)); len(got) != 0 {
 		t.Fatalf("nobody sent in the window, yet: %v", got)
 	}
+}
 
-	r.remove("erin", connOf("erin").pid)
-	if c := r.sendCounts(); len(c) != 5 || c["erin"].n != 0 {
-		t.Fatalf("erin's count outlived her last connection: %v", c)
+// TestTopSendersShortConnections: a user who sends over short
+// connections, each closed before the next snapshot (a script that
+// connects once a message), is rated on what they sent in the window;
+// their count is forgotten once the window has passed since they left.
+func TestTopSendersShortConnections(t *testing.T) {
+	r := newRegistry()
+	t0 := time.Now()
+	ts := &topSenders{registry: r, n: 3}
+	ts.snapshot(t0)
+	for range 4 {
+		r.add("bot", connOf("bot"), 10, rateLimit{})
+		c := r.sendCount("bot", t0)
+		c.add()
+		c.add()
+		r.remove("bot", connOf("bot").pid)
+	}
+	want := []topSender{{"bot", 4}}
+	if got := ts.top(t0.Add(2 * time.Second)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("8 messages over 2 s on short connections: got %v, want %v", got, want)
+	}
+
+	later := t0.Add(sendersWindow + 2*sendersTick)
+	r.add("alice", connOf("alice"), 10, rateLimit{})
+	r.sendCount("alice", later)
+	if c := r.sendCounts(); len(c) != 1 {
+		t.Fatalf("bot's count outlived the window after the last connection: %v", c)
 	}
 }

@@ -10,14 +10,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bester-project/bester/actors/logthrottle"
 )
 
 // The endpoint's timeouts. Its clients are probes and operators on a
@@ -46,9 +50,10 @@ type Source interface {
 
 // Endpoint is a running monitor endpoint.
 type Endpoint struct {
-	ln  net.Listener
-	srv *http.Server
-	log hclog.Logger
+	ln       net.Listener
+	srv      *http.Server
+	log      hclog.Logger
+	refusals *logthrottle.Throttle
 }
 
 // Handler answers /healthz, /readyz, /status and /metrics from src; pprof
@@ -79,20 +84,22 @@ func Handler(src Source, pprof bool, log hclog.Logger) http.Handler {
 
 // Listen opens the endpoint's socket on address (host:port). It answers
 // nothing until Serve: a server opens every socket before it starts work,
-// so that a taken port fails the start.
-func Listen(address string, log hclog.Logger) (*Endpoint, error) {
+// so that a taken port fails the start. What the endpoint refuses (a
+// failed TLS handshake, which anyone who reaches the port can cause) is
+// logged on log through refusals, which may be nil for no throttle.
+func Listen(address string, log hclog.Logger, refusals *logthrottle.Throttle) (*Endpoint, error) {
 	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	return &Endpoint{ln: ln, log: log}, nil
+	return &Endpoint{ln: ln, log: log, refusals: refusals}, nil
 }
 
 // ListenTLS is Listen for an endpoint that speaks HTTPS only, with
 // config's certificates (GetConfigForClient may change them between
 // connections).
-func ListenTLS(address string, config *tls.Config, log hclog.Logger) (*Endpoint, error) {
-	e, err := Listen(address, log)
+func ListenTLS(address string, config *tls.Config, log hclog.Logger, refusals *logthrottle.Throttle) (*Endpoint, error) {
+	e, err := Listen(address, log, refusals)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +112,8 @@ func ListenTLS(address string, config *tls.Config, log hclog.Logger) (*Endpoint,
 func (e *Endpoint) Serve(handler http.Handler) {
 	e.srv = &http.Server{Handler: handler,
 		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+		ErrorLog: stdlog.New(serverErrors{e.log, e.refusals}, "", 0)}
 	go func() {
 		if err := e.srv.Serve(e.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.log.Error("monitor stopped", "error", err)
@@ -144,4 +152,31 @@ func writeJSON(w http.ResponseWriter, log hclog.Logger, code int, body any) {
 	if err := json.NewEncoder(w).Encode(body); err != nil {
 		log.Debug("monitor answer not written", "error", err)
 	}
+}
+
+// serverErrors writes what net/http says of the connections it refused
+// or could not serve on the endpoint's log, rather than on stderr: a
+// failed TLS handshake as a warning, throttled, anything else as an
+// error.
+type serverErrors struct {
+	log      hclog.Logger
+	refusals *logthrottle.Throttle
+}
+
+// tlsHandshakeError is how net/http begins its line on a failed TLS
+// handshake, which the remote address and the reason follow.
+const tlsHandshakeError = "http: TLS handshake error from "
+
+func (w serverErrors) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level, msg, detail := hclog.Error, "HTTP server error", strings.TrimPrefix(line, "http: ")
+	if from, ok := strings.CutPrefix(line, tlsHandshakeError); ok {
+		level, msg, detail = hclog.Warn, "TLS handshake failed", from
+	}
+	if w.refusals == nil {
+		w.log.Log(level, msg, "detail", detail)
+	} else {
+		w.refusals.Log(w.log, level, msg, "detail", detail)
+	}
+	return len(p), nil
 }

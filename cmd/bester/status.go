@@ -123,5 +123,8 @@ func scrapeProblem(err error) string {
 	if errors.As(err, &u) {
 		err = u.Err
 	}
+	if errors.Is(err, statusview.ErrSpeaksHTTPS) {
+		return err.Error() + " (add -tls, or -ca with the file of the CA that signed its certificate)"
+	}
 	return withTLSHint(err).Error()
 }

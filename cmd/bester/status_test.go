@@ -151,6 +151,16 @@ func TestStatus(t *testing.T) {
 		}
 	})
 
+	t.Run("plain HTTP to an HTTPS monitor", func(t *testing.T) {
+		e, out, _ := testEnv("")
+		if code := run(context.Background(), []string{"bester", "status", "-monitor", s.monitor, "-once"}, e); code != 1 {
+			t.Fatalf("status %d, want 1", code)
+		}
+		if !strings.Contains(out.String(), "HTTPS") || !strings.Contains(out.String(), "-tls") {
+			t.Fatalf("output %q: want it to say the monitor speaks HTTPS and -tls", out)
+		}
+	})
+
 	t.Run("unreachable", func(t *testing.T) {
 		addr, err := loadgen.FreeAddr()
 		if err != nil {

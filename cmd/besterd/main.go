@@ -157,7 +157,7 @@ func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
 	if !tlsconf.LoopbackHost(host) {
 		return nil, fmt.Errorf("-pprof %q: the profiler is served on loopback addresses only", addr)
 	}
-	e, err := monitor.Listen(addr, log)
+	e, err := monitor.Listen(addr, log, nil) // on loopback: no stranger to throttle
 	if err != nil {
 		return nil, fmt.Errorf("-pprof: %w", err)
 	}

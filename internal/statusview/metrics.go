@@ -3,7 +3,10 @@ package statusview
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -74,24 +77,30 @@ func histogram(h *dto.Histogram) *Histogram {
 	return out
 }
 
-// Sum adds the values of the metric's series whose labels include match.
-func (m Metrics) Sum(name string, match map[string]string) float64 {
-	var sum float64
-	for _, s := range m[name] {
-		if matches(s.Labels, match) {
-			sum += s.Value
-		}
+// IncreaseBy is how much the metric's series grew since before, added up
+// by the value of label ("" adds them all). It goes series by series, so
+// that a series that went away (a handler a reload removed) or started
+// again from zero (a handler a reload replaced, a server restarted) is not
+// taken for a fall of the whole sum.
+func (m Metrics) IncreaseBy(before Metrics, name, label string) map[string]float64 {
+	was := make(map[string]float64, len(before[name]))
+	for _, s := range before[name] {
+		was[labelKey(s.Labels)] = s.Value
 	}
-	return sum
-}
-
-// SumBy adds the values of the metric's series by the value of label.
-func (m Metrics) SumBy(name, label string) map[string]float64 {
 	out := map[string]float64{}
 	for _, s := range m[name] {
-		out[s.Labels[label]] += s.Value
+		out[s.Labels[label]] += increase(was[labelKey(s.Labels)], s.Value)
 	}
 	return out
+}
+
+// labelKey names a series of a metric by its labels.
+func labelKey(labels map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		b.WriteString(k + "\xff" + labels[k] + "\xff")
+	}
+	return b.String()
 }
 
 // Histogram returns the histogram series of the metric whose labels

@@ -7,14 +7,23 @@ package statusview
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // maxBody bounds what one answer of the endpoint may be.
 const maxBody = 16 << 20
+
+// ErrSpeaksHTTPS is why an endpoint that speaks HTTPS only refused a
+// request in plain HTTP.
+var ErrSpeaksHTTPS = errors.New("the monitor speaks HTTPS")
+
+// httpToHTTPS is how Go's HTTPS servers answer a plain HTTP request.
+const httpToHTTPS = "HTTP request to an HTTPS server"
 
 // Status is what the view uses of /status.
 type Status struct {
@@ -98,10 +107,24 @@ func (c *Client) get(ctx context.Context, path string, read func(io.Reader) erro
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", path, resp.Status)
+		return answerError(path, resp)
 	}
 	if err := read(io.LimitReader(resp.Body, maxBody)); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// answerError is the error of an answer other than 200 to path, with the
+// first line of its body, which says why.
+func answerError(path string, resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	why, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
+	if strings.Contains(why, httpToHTTPS) {
+		return fmt.Errorf("%s: %s: %w", path, resp.Status, ErrSpeaksHTTPS)
+	}
+	if why == "" {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return fmt.Errorf("%s: %s: %s", path, resp.Status, why)
 }

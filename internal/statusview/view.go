@@ -9,6 +9,9 @@ const (
 	metricReports    = "bester_reports_total"
 	metricAnswer     = "bester_handler_answer_seconds"
 	metricRoundTrip  = "bester_peer_round_trip_seconds"
+	// metricProcessStart tells a server that restarted between two
+	// readings, even one that has counted more since than before.
+	metricProcessStart = "process_start_time_seconds"
 )
 
 // View is what `bester status` shows of one interval, and its -json
@@ -60,11 +63,15 @@ type PeerView struct {
 	P99      *float64 `json:"p99_round_trip_seconds"`
 }
 
-// Compute is the view of the interval from before to now.
+// Compute is the view of the interval from before to now. When the
+// server restarted in between, everything it counted is of the interval.
 func Compute(before, now *Sample) *View {
 	secs := now.At.Sub(before.At).Seconds()
+	if restarted(before.Metrics, now.Metrics) {
+		before = &Sample{At: before.At, Status: before.Status}
+	}
 	rate := func(name string) float64 {
-		return perSecond(increase(before.Metrics.Sum(name, nil), now.Metrics.Sum(name, nil)), secs)
+		return perSecond(now.Metrics.IncreaseBy(before.Metrics, name, "")[""], secs)
 	}
 	v := &View{
 		Time: now.At, Server: now.Status.Name, Interval: secs, Clients: now.Status.Clients,
@@ -76,9 +83,8 @@ func Compute(before, now *Sample) *View {
 	if v.TopSenders == nil {
 		v.TopSenders = []TopSender{}
 	}
-	was := before.Metrics.SumBy(metricReports, "code")
-	for code, n := range now.Metrics.SumBy(metricReports, "code") {
-		v.Reports[code] = perSecond(increase(was[code], n), secs)
+	for code, n := range now.Metrics.IncreaseBy(before.Metrics, metricReports, "code") {
+		v.Reports[code] = perSecond(n, secs)
 	}
 	for _, l := range now.Status.Listeners {
 		v.Connections = append(v.Connections, ListenerView{Listener: l.Name, Open: l.Connections})
@@ -121,4 +127,11 @@ func perSecond(n, secs float64) float64 {
 		return 0
 	}
 	return n / secs
+}
+
+// restarted says whether the server's process started again between the
+// readings, by its start time (when it has one).
+func restarted(before, now Metrics) bool {
+	was, is := before[metricProcessStart], now[metricProcessStart]
+	return len(was) == 1 && len(is) == 1 && was[0].Value != is[0].Value
 }

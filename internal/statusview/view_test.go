@@ -129,3 +129,65 @@ func TestQuantileEdges(t *testing.T) {
 		t.Error("a quantile of no observations")
 	}
 }
+
+// TestComputeSeriesThatGoOrStartAgain: a reload that removes a handler
+// takes its series away, one that replaces it starts them again from zero;
+// neither is a fall of the whole count, so the rates are what the other
+// series gained, not everything counted since the start.
+func TestComputeSeriesThatGoOrStartAgain(t *testing.T) {
+	before, after := newServer(t), newServer(t)
+	before.received.WithLabelValues("echo").Add(1000)
+	before.received.WithLabelValues("relay").Add(500)
+	before.received.WithLabelValues("other").Add(100)
+	before.reports.WithLabelValues("echo", "good").Add(1000)
+	before.reports.WithLabelValues("relay", "good").Add(500)
+	after.received.WithLabelValues("relay").Add(4) // replaced: counts again from zero
+	after.received.WithLabelValues("other").Add(130)
+	after.reports.WithLabelValues("relay", "good").Add(4)
+	after.reports.WithLabelValues("other", "unknown_type").Add(30)
+	t0 := time.Unix(1000, 0)
+	v := Compute(before.sample(t0, Status{}), after.sample(t0.Add(2*time.Second), Status{}))
+	if v.MessagesIn != 17 {
+		t.Errorf("messages in %v/s, want 17 (4 relay, 30 other, over 2s)", v.MessagesIn)
+	}
+	if v.Reports["good"] != 2 || v.Reports["unknown_type"] != 15 {
+		t.Errorf("reports %v, want good 2, unknown_type 15", v.Reports)
+	}
+}
+
+// TestComputeRestartWithMoreAnswers: a server that restarted within the
+// interval and has since answered more than before has a larger count,
+// but buckets that went down: it started again, and the quantiles are of
+// its own answers.
+func TestComputeRestartWithMoreAnswers(t *testing.T) {
+	old, restarted := newServer(t), newServer(t)
+	observe(old.answers.WithLabelValues("echo"), 100, 0.5)
+	observe(restarted.answers.WithLabelValues("echo"), 150, 0.005)
+	t0 := time.Unix(1000, 0)
+	st := Status{Handlers: []HandlerStatus{{Name: "echo"}}}
+	v := Compute(old.sample(t0, st), restarted.sample(t0.Add(10*time.Second), st))
+	if h := v.Handlers[0]; !near(h.P50, 0.0055) || !near(h.P99, 0.00991) {
+		t.Fatalf("p50 %v, p99 %v; want 0.0055, 0.00991", *h.P50, *h.P99)
+	}
+}
+
+// TestComputeRestartWithMoreMessages: a server that restarted within the
+// interval and has since counted more than before shows it by its
+// process's start time: every count is new.
+func TestComputeRestartWithMoreMessages(t *testing.T) {
+	old, restarted := newServer(t), newServer(t)
+	started := func(s *server, at float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricProcessStart})
+		g.Set(at)
+		s.reg.MustRegister(g)
+	}
+	started(old, 900)
+	started(restarted, 1005)
+	old.received.WithLabelValues("echo").Add(1000)
+	restarted.received.WithLabelValues("echo").Add(1200)
+	t0 := time.Unix(1000, 0)
+	v := Compute(old.sample(t0, Status{}), restarted.sample(t0.Add(10*time.Second), Status{}))
+	if v.MessagesIn != 120 {
+		t.Fatalf("messages in %v/s, want 120: all 1200 since the restart, over 10 s", v.MessagesIn)
+	}
+}
