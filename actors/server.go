@@ -291,29 +291,44 @@ func onPool(pool *gopool.Pool) actor.PropsOption {
 // shown.
 func (s *Server) HandlerStates() []*LinkState {
 	links := s.links.current()
-	out := make([]*LinkState, 0, len(links))
-	for _, e := range links {
-		res, err := s.sys.Root.RequestFuture(e.pid, &getLinkState{}, stateTimeout).Result()
-		st, ok := res.(*LinkState)
-		if err != nil || !ok {
-			st = &LinkState{Name: e.cfg.Name, State: "unknown"}
-		}
-		out = append(out, st)
+	pids := make([]*actor.PID, len(links))
+	for i, e := range links {
+		pids[i] = e.pid
 	}
-	return out
+	return askAll(s.sys.Root, pids, &getLinkState{}, func(i int) *LinkState {
+		return &LinkState{Name: links[i].cfg.Name, State: "unknown"}
+	})
 }
 
 // PeerStates asks every peer link for its state, in configuration order.
 func (s *Server) PeerStates() []*PeerState {
 	peers := s.peers.Load().entries
-	out := make([]*PeerState, 0, len(peers))
-	for _, e := range peers {
-		res, err := s.sys.Root.RequestFuture(e.pid, &getPeerState{}, stateTimeout).Result()
-		st, ok := res.(*PeerState)
+	pids := make([]*actor.PID, len(peers))
+	for i, e := range peers {
+		pids[i] = e.pid
+	}
+	return askAll(s.sys.Root, pids, &getPeerState{}, func(i int) *PeerState {
+		return &PeerState{Name: peers[i].cfg.Name, Address: peers[i].cfg.Address, State: "unknown"}
+	})
+}
+
+// askAll asks every actor of pids msg at once and collects the answers
+// of type T in order, so that a busy actor delays the whole by
+// stateTimeout at most, not by that much each; unknown(i) stands in for
+// one that did not answer in time.
+func askAll[T any](root *actor.RootContext, pids []*actor.PID, msg any, unknown func(i int) T) []T {
+	futures := make([]*actor.Future, len(pids))
+	for i, pid := range pids {
+		futures[i] = root.RequestFuture(pid, msg, stateTimeout)
+	}
+	out := make([]T, len(pids))
+	for i, f := range futures {
+		res, err := f.Result()
+		st, ok := res.(T)
 		if err != nil || !ok {
-			st = &PeerState{Name: e.cfg.Name, Address: e.cfg.Address, State: "unknown"}
+			st = unknown(i)
 		}
-		out = append(out, st)
+		out[i] = st
 	}
 	return out
 }
