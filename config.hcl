@@ -71,8 +71,9 @@ informer {
   socket = "informer.sock"
 }
 
-# Health, readiness, status and Prometheus metrics over HTTP (README.md, "Monitoring").
-# monitor {
-#   address = "127.0.0.1:9090"
-#   # pprof = true
-# }
+# Health, readiness, status and Prometheus metrics over HTTP, on loopback
+# only (README.md, "Monitoring"); `bester status` shows it live.
+monitor {
+  address = "127.0.0.1:8223"
+  # pprof = true
+}

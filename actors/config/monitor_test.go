@@ -12,15 +12,15 @@ func TestMonitor(t *testing.T) {
 		t.Fatalf("no monitor block gave %+v", cfg.Monitor)
 	}
 
-	cfg := mustLoad(t, okBase+handlers+"monitor {\n  address = \"127.0.0.1:9090\"\n}\n")
-	want := &Monitor{Address: "127.0.0.1:9090", AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
+	cfg := mustLoad(t, okBase+handlers+"monitor {\n  address = \"127.0.0.1:8223\"\n}\n")
+	want := &Monitor{Address: "127.0.0.1:8223", AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
 		ReadyHandlers: []string{"a", "b"}, TopSenders: DefaultMonitorTopSenders}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("defaults: got %+v, want %+v", cfg.Monitor, want)
 	}
 
 	cfg = mustLoad(t, okBase+handlers+`monitor {
-  address        = "0.0.0.0:9090"
+  address        = "0.0.0.0:8223"
   allow_remote   = true
   pprof          = false
   ready_handlers = ["b"]
@@ -28,15 +28,15 @@ func TestMonitor(t *testing.T) {
   insecure_plaintext = true
 }
 `)
-	want = &Monitor{Address: "0.0.0.0:9090", AllowRemote: true, ReadyHandlers: []string{"b"}, InsecurePlaintext: true}
+	want = &Monitor{Address: "0.0.0.0:8223", AllowRemote: true, ReadyHandlers: []string{"b"}, InsecurePlaintext: true}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("set: got %+v, want %+v", cfg.Monitor, want)
 	}
-	if cfg = mustLoad(t, okBase+"monitor {\n  address = \"127.0.0.1:9090\"\n  pprof = true\n}\n"); !cfg.Monitor.PProf {
+	if cfg = mustLoad(t, okBase+"monitor {\n  address = \"127.0.0.1:8223\"\n  pprof = true\n}\n"); !cfg.Monitor.PProf {
 		t.Fatal("pprof = true on loopback: not set")
 	}
 
-	cfg = mustLoad(t, okBase+handlers+"monitor {\n  address = \"localhost:9090\"\n  ready_handlers = []\n}\n")
+	cfg = mustLoad(t, okBase+handlers+"monitor {\n  address = \"localhost:8223\"\n  ready_handlers = []\n}\n")
 	if len(cfg.Monitor.ReadyHandlers) != 0 {
 		t.Fatalf("ready_handlers = [] gave %v", cfg.Monitor.ReadyHandlers)
 	}
@@ -50,22 +50,22 @@ func TestMonitorErrors(t *testing.T) {
 		{"missing address", okBase + "monitor { #!\n  pprof = true\n}\n", "address", "required"},
 		{"empty address", okBase + "monitor {\n  address = \"\" #!\n}\n", "address", "empty"},
 		{"no port", okBase + "monitor {\n  address = \"127.0.0.1\" #!\n}\n", "address", "host:port"},
-		{"all interfaces", okBase + "monitor {\n  address = \":9090\" #!\n}\n", "address", "allow_remote"},
-		{"remote IP", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n}\n", "address", "allow_remote"},
-		{"remote name", okBase + "monitor {\n  address = \"example.com:9090\" #!\n}\n", "address", "allow_remote"},
-		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n  insecure_plaintext = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
-		{"remote without tls", okBase + "monitor {\n  address = \"0.0.0.0:9090\" #!\n  allow_remote = true\n}\n", "address", "insecure_plaintext = true"},
-		{"plaintext on loopback", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  insecure_plaintext = true #!\n}\n", "insecure_plaintext", "remove insecure_plaintext"},
-		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:9090\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
-		{"unknown handler", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"z\"] #!\n}\n", "ready_handlers", `"z"`},
-		{"reserved type", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"dummy\"] #!\n}\n", "ready_handlers", `"dummy"`},
-		{"negative top_senders", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  top_senders = -1 #!\n}\n", "top_senders", "at least 0"},
+		{"all interfaces", okBase + "monitor {\n  address = \":8223\" #!\n}\n", "address", "allow_remote"},
+		{"remote IP", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n}\n", "address", "allow_remote"},
+		{"remote name", okBase + "monitor {\n  address = \"example.com:8223\" #!\n}\n", "address", "allow_remote"},
+		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n  allow_remote = true\n  insecure_plaintext = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
+		{"remote without tls", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n  allow_remote = true\n}\n", "address", "insecure_plaintext = true"},
+		{"plaintext on loopback", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  insecure_plaintext = true #!\n}\n", "insecure_plaintext", "remove insecure_plaintext"},
+		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:8223\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
+		{"unknown handler", okBase + handler + "monitor {\n  address = \"127.0.0.1:8223\"\n  ready_handlers = [\"a\", \"z\"] #!\n}\n", "ready_handlers", `"z"`},
+		{"reserved type", okBase + handler + "monitor {\n  address = \"127.0.0.1:8223\"\n  ready_handlers = [\"dummy\"] #!\n}\n", "ready_handlers", `"dummy"`},
+		{"negative top_senders", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  top_senders = -1 #!\n}\n", "top_senders", "at least 0"},
 		{"login", monitorTLS("    login = \"password\" #!\n"), "login", "Nobody logs in"},
 		{"certificate_user", monitorTLS("    certificate_user = \"email\" #!\n"), "certificate_user", "Nobody logs in"},
 		{"client_auth without CA", monitorTLS("    client_auth = \"require\" #!\n"), "client_ca", "require"},
-		{"expired", okBase + "monitor {\n  address = \"127.0.0.1:9090\"\n  tls {\n    cert = \"old.crt\" #!\n    key  = \"old.key\"\n  }\n}\n", "cert", "expired"},
-		{"tls and plaintext", okBase + "monitor {\n  address = \"0.0.0.0:9090\"\n  allow_remote = true\n  insecure_plaintext = true #!\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n  }\n}\n", "insecure_plaintext", "tls block"},
-		{"twice", okBase + handler + "monitor {\n  address = \"127.0.0.1:9090\"\n  ready_handlers = [\"a\", \"a\"] #!\n}\n", "ready_handlers", "twice"},
+		{"expired", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  tls {\n    cert = \"old.crt\" #!\n    key  = \"old.key\"\n  }\n}\n", "cert", "expired"},
+		{"tls and plaintext", okBase + "monitor {\n  address = \"0.0.0.0:8223\"\n  allow_remote = true\n  insecure_plaintext = true #!\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n  }\n}\n", "insecure_plaintext", "tls block"},
+		{"twice", okBase + handler + "monitor {\n  address = \"127.0.0.1:8223\"\n  ready_handlers = [\"a\", \"a\"] #!\n}\n", "ready_handlers", "twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestMonitorErrors(t *testing.T) {
 // monitorTLS is a monitor block on a remote address with a tls block of
 // the files loadWithTLSFiles writes, and extra lines inside it.
 func monitorTLS(extra string) string {
-	return okBase + "monitor {\n  address = \"0.0.0.0:9090\"\n  allow_remote = true\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n" +
+	return okBase + "monitor {\n  address = \"0.0.0.0:8223\"\n  allow_remote = true\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n" +
 		extra + "  }\n}\n"
 }
 

@@ -23,6 +23,11 @@ func DefaultClientSocket() string {
 	return filepath.Join(defaultRuntimeDir(), "client.sock")
 }
 
+// DefaultMonitorAddress is the address of the default configuration's
+// monitor block (config.hcl), where `bester status` looks without one.
+// Not Prometheus's own 9090, which often runs on the same host.
+const DefaultMonitorAddress = "127.0.0.1:8223"
+
 // under resolves p against base unless it is already absolute.
 func under(base, p string) string {
 	if filepath.IsAbs(p) {

@@ -19,3 +19,15 @@ func TestDefaultClientSocket(t *testing.T) {
 	}
 	t.Fatal("config.hcl has no unix listener")
 }
+
+// TestDefaultMonitorAddress: the default configuration's monitor is where
+// `bester status` looks without an address.
+func TestDefaultMonitorAddress(t *testing.T) {
+	cfg, err := Load("../../config.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Monitor == nil || cfg.Monitor.Address != DefaultMonitorAddress {
+		t.Fatalf("config.hcl's monitor is %+v; DefaultMonitorAddress is %s", cfg.Monitor, DefaultMonitorAddress)
+	}
+}

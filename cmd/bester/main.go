@@ -5,7 +5,7 @@
 //
 //	bester send -addr 127.0.0.1:2223 -user T -password x -type relay '{"to":"G","body":"hello"}'
 //	bester listen -addr 127.0.0.1:2223 -user G -password y
-//	bester status -monitor 127.0.0.1:9090
+//	bester status -monitor 127.0.0.1:8223
 //	bester useradd -file users.htpasswd G
 //	bester certs dev -user T -user G
 //	bester send -addr 127.0.0.1:2443 -ca certs/ca.crt -cert certs/T.crt -key certs/T.key -type relay '{"to":"G"}'

@@ -10,15 +10,13 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/internal/statusview"
 )
 
 const (
 	// envMonitor stands in for -monitor.
 	envMonitor = "BESTER_MONITOR"
-	// defaultMonitor is the monitor block of the default configuration
-	// (config.hcl).
-	defaultMonitor = "127.0.0.1:9090"
 	// scrapeTimeout bounds one reading of the endpoint: a server that
 	// does not answer by then shows as unreachable.
 	scrapeTimeout = 5 * time.Second
@@ -38,7 +36,7 @@ func statusCommand(e *env) *cli.Command {
 			"-once it reads twice, -interval apart, shows that interval and exits (status 1 if unreachable).\n" +
 			"The TLS flags are for a monitor block with a tls block.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "monitor", Value: defaultMonitor, Sources: cli.EnvVars(envMonitor),
+			&cli.StringFlag{Name: "monitor", Value: config.DefaultMonitorAddress, Sources: cli.EnvVars(envMonitor),
 				Usage: "host:port of the server's monitor endpoint"},
 			&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "time between readings"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per interval, for scripts"},

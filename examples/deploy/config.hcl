@@ -50,3 +50,11 @@ handler "relay" {
 informer {
   socket = "informer.sock"
 }
+
+# Health, readiness, status and Prometheus metrics (README.md, "Monitoring"),
+# for the host's Prometheus and `bester status`. On loopback: an endpoint
+# others reach needs allow_remote = true and a tls block, since /status names
+# users.
+monitor {
+  address = "127.0.0.1:8223"
+}

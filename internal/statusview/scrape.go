@@ -76,7 +76,7 @@ type Client struct {
 	// HTTP makes the requests; its Transport holds the TLS settings.
 	HTTP *http.Client
 	// Base is the endpoint's URL without a path, such as
-	// https://127.0.0.1:9090.
+	// https://127.0.0.1:8223.
 	Base string
 }
 
