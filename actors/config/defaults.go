@@ -128,6 +128,9 @@ const (
 	// DefaultMonitorPProf is false: the profiler shows the program's
 	// memory and stacks, and costs work when asked.
 	DefaultMonitorPProf = false
+	// DefaultMonitorPProfRemote is false: the profiler stays on loopback
+	// addresses unless asked.
+	DefaultMonitorPProfRemote = false
 	// DefaultMonitorTopSenders is how many users /status names as top
 	// senders: enough to find who floods the server, few enough that the
 	// list names nobody else.

@@ -19,12 +19,16 @@ type Monitor struct {
 	AllowRemote bool
 	// PProf serves the Go profiler under /debug/pprof/ (`pprof`).
 	PProf bool
+	// PProfRemote lets the profiler be served on an address other
+	// machines can reach, which needs TLS with client certificates
+	// required (`pprof_remote`).
+	PProfRemote bool
 	// ReadyHandlers are the handlers that must be up for /readyz to answer
 	// 200; every handler unless the block names a subset
 	// (`ready_handlers`).
 	ReadyHandlers []string
 	// TopSenders is how many users /status lists as the fastest senders
-	// of the last few seconds; 0 turns the list, and the counting, off
+	// of the last few seconds; 0 turns the list off
 	// (`top_senders`).
 	TopSenders int
 	// TLS makes the endpoint speak HTTPS only, with a listener's
@@ -54,8 +58,10 @@ func (c *checker) monitor(r *rawMonitor, handlers []Handler) *Monitor {
 		m.TLS = c.listenerTLS(&noLogins, networkTCP)
 	}
 	m.InsecurePlaintext = flag(r.InsecurePlaintext, DefaultInsecurePlaintext)
+	m.PProfRemote = flag(r.PProfRemote, DefaultMonitorPProfRemote)
 	if c.required(r.Address, r.AddressRange, "address") {
 		c.monitorAddress(m, r)
+		c.pprofRemote(m, r)
 	}
 	m.ReadyHandlers = c.readyHandlers(r, handlers)
 	return m
@@ -101,11 +107,12 @@ func (c *checker) monitorAddress(m *Monitor, r *rawMonitor) {
 		c.errorf(where, `Remote "address"`,
 			"Address %q can be reached from other machines, and /status names users; use a loopback address such as 127.0.0.1, or set allow_remote = true.",
 			m.Address)
-	case m.PProf && remote:
+	case m.PProf && remote && !m.PProfRemote:
 		// As besterd -pprof: profiles and dumps show the server's insides
-		// and cost it work, so they are never offered beyond the machine.
+		// and cost it work, so they are offered beyond the machine only
+		// when asked, and then only to clients with certificates.
 		c.errorf(where, `Remote "address" with "pprof"`,
-			"Address %q can be reached from other machines; the profiler is served on loopback addresses only. Use a loopback address or pprof = false.",
+			"Address %q can be reached from other machines; the profiler is served on loopback addresses unless pprof_remote = true. Use a loopback address, pprof = false, or pprof_remote = true with a tls block that requires client certificates.",
 			m.Address)
 	case m.TLS == nil && !m.InsecurePlaintext && remote:
 		c.errorf(where, `Monitor "address" not allowed without TLS`,
@@ -113,6 +120,25 @@ func (c *checker) monitorAddress(m *Monitor, r *rawMonitor) {
 				`and has no tls block: /status, which names users, would cross the network in clear. `+
 				`Add a tls block, listen on loopback only, or, on a network you trust, set insecure_plaintext = true.`,
 			m.Address)
+	}
+}
+
+// pprofRemote checks pprof_remote: it needs the profiler, a remote
+// address and a tls block that lets in only clients with a certificate.
+func (c *checker) pprofRemote(m *Monitor, r *rawMonitor) {
+	if !m.PProfRemote {
+		return
+	}
+	host, problem := splitTCPAddress(networkTCP, m.Address)
+	switch {
+	case !m.PProf:
+		c.errorf(r.PProfRemoteRange, `Unused "pprof_remote"`, "The profiler is off (pprof = false); remove pprof_remote or set pprof = true.")
+	case problem == "" && tlsconf.LoopbackHost(host):
+		c.errorf(r.PProfRemoteRange, `Unused "pprof_remote"`,
+			"The monitor is reached only from this machine (%q), where the profiler is served anyway; remove pprof_remote.", m.Address)
+	case m.TLS == nil || m.TLS.ClientAuth != ClientAuthRequire:
+		c.errorf(r.PProfRemoteRange, `"pprof_remote" without client certificates`,
+			`A remote profiler shows the server's insides to whoever reaches it: give the monitor a tls block with client_ca and client_auth = "require".`)
 	}
 }
 

@@ -53,7 +53,10 @@ func TestMonitorErrors(t *testing.T) {
 		{"all interfaces", okBase + "monitor {\n  address = \":8223\" #!\n}\n", "address", "allow_remote"},
 		{"remote IP", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n}\n", "address", "allow_remote"},
 		{"remote name", okBase + "monitor {\n  address = \"example.com:8223\" #!\n}\n", "address", "allow_remote"},
-		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n  allow_remote = true\n  insecure_plaintext = true\n  pprof = true\n}\n", "address", "loopback addresses only"},
+		{"remote profiler", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n  allow_remote = true\n  insecure_plaintext = true\n  pprof = true\n}\n", "address", "pprof_remote = true"},
+		{"pprof_remote without pprof", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  pprof_remote = true #!\n}\n", "pprof_remote", "profiler is off"},
+		{"pprof_remote on loopback", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  pprof = true\n  pprof_remote = true #!\n}\n", "pprof_remote", "only from this machine"},
+		{"pprof_remote without client certificates", remoteProfiler(""), "pprof_remote", `client_auth = "require"`},
 		{"remote without tls", okBase + "monitor {\n  address = \"0.0.0.0:8223\" #!\n  allow_remote = true\n}\n", "address", "insecure_plaintext = true"},
 		{"plaintext on loopback", okBase + "monitor {\n  address = \"127.0.0.1:8223\"\n  insecure_plaintext = true #!\n}\n", "insecure_plaintext", "remove insecure_plaintext"},
 		{"remote not allowed", okBase + "monitor {\n  address = \"10.0.0.1:8223\" #!\n  allow_remote = false\n}\n", "address", "allow_remote"},
@@ -80,6 +83,26 @@ func TestMonitorErrors(t *testing.T) {
 func monitorTLS(extra string) string {
 	return okBase + "monitor {\n  address = \"0.0.0.0:8223\"\n  allow_remote = true\n  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n" +
 		extra + "  }\n}\n"
+}
+
+// remoteProfiler is a monitor block serving the profiler on a remote
+// address over TLS, with tlsExtra lines in its tls block; the error mark
+// is on pprof_remote.
+func remoteProfiler(tlsExtra string) string {
+	return okBase + "monitor {\n  address = \"0.0.0.0:8223\"\n  allow_remote = true\n  pprof = true\n  pprof_remote = true #!\n" +
+		"  tls {\n    cert = \"server.crt\"\n    key  = \"server.key\"\n" + tlsExtra + "  }\n}\n"
+}
+
+// TestMonitorRemoteProfiler: pprof_remote serves the profiler beyond the
+// machine to clients with certificates only.
+func TestMonitorRemoteProfiler(t *testing.T) {
+	cfg, _, err := loadWithTLSFiles(t, remoteProfiler("    client_ca = \"ca.crt\"\n    client_auth = \"require\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Monitor; !m.PProf || !m.PProfRemote {
+		t.Fatalf("pprof %v, pprof_remote %v; want both", m.PProf, m.PProfRemote)
+	}
 }
 
 func TestMonitorTLS(t *testing.T) {

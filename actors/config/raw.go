@@ -187,6 +187,8 @@ type rawMonitor struct {
 	AddressRange       hcl.Range `hcl:"address,attr_range"`
 	AllowRemote        *bool     `hcl:"allow_remote,optional"`
 	PProf              *bool     `hcl:"pprof,optional"`
+	PProfRemote        *bool     `hcl:"pprof_remote,optional"`
+	PProfRemoteRange   hcl.Range `hcl:"pprof_remote,attr_range"`
 	ReadyHandlers      *[]string `hcl:"ready_handlers,optional"`
 	ReadyHandlersRange hcl.Range `hcl:"ready_handlers,attr_range"`
 	TopSenders         *int      `hcl:"top_senders,optional"`
