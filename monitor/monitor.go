@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/bester-project/bester/actors/logthrottle"
 )
@@ -34,6 +35,11 @@ const (
 	// the profiler refuses profiles of this length or longer.
 	writeTimeout = 2 * time.Minute
 	idleTimeout  = time.Minute
+	// MaxConnections bounds the connections the endpoint serves at once;
+	// more wait in the kernel's queue until one closes, so that whoever
+	// reaches a remote endpoint cannot make it hold goroutines and buffers
+	// without end. Probes and scrapers need a handful.
+	MaxConnections = 64
 )
 
 // Source is what the endpoint asks the server. Its methods are called from
@@ -92,7 +98,7 @@ func Listen(address string, log hclog.Logger, refusals *logthrottle.Throttle) (*
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	return &Endpoint{ln: ln, log: log, refusals: refusals}, nil
+	return &Endpoint{ln: netutil.LimitListener(ln, MaxConnections), log: log, refusals: refusals}, nil
 }
 
 // ListenTLS is Listen for an endpoint that speaks HTTPS only, with
