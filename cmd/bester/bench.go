@@ -102,6 +102,7 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "peer-addr", Usage: "federation: address of the recipients' server (not with -spawn)"},
 		&cli.StringFlag{Name: "peer-name", Usage: "federation: the recipients' server's name, as a peer of the senders' server"},
 		&cli.DurationFlag{Name: "duration", Value: defaultDuration, Usage: "time measured (connect: time held; abuse: time beside the attack)"},
+		&cli.IntFlag{Name: "messages", Usage: "relay, pingpong, fanout, federation: measure this many messages instead of -duration"},
 		&cli.DurationFlag{Name: "warmup", Value: defaultWarmup, Usage: "time run before measuring"},
 		&cli.DurationFlag{Name: "drain", Value: loadgen.DefaultDrain, Usage: "longest wait at the end for acknowledgements and deliveries"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
@@ -273,6 +274,12 @@ func (b *benchRun) checkFlags() error {
 		return errors.New("federation needs -peer-addr and -peer-name (the recipients' server), or -spawn")
 	case cmd.Float("rate") < 0:
 		return fmt.Errorf("-rate %v: want a positive number of messages per second", cmd.Float("rate"))
+	case cmd.Int("messages") < 0:
+		return fmt.Errorf("-messages %d: want a positive number", cmd.Int("messages"))
+	case cmd.Int("messages") > 0 && (cmd.IsSet("duration") || cmd.IsSet("rate")):
+		return errors.New("-messages measures a number of messages in a closed loop: not with -duration or -rate")
+	case cmd.Int("messages") > 0 && (b.workload == "connect" || b.workload == "abuse"):
+		return fmt.Errorf("-messages goes with relay, pingpong, fanout and federation, not %s", b.workload)
 	}
 	return nil
 }
@@ -408,6 +415,9 @@ func (b *benchRun) runTraffic(ctx context.Context) (*loadgen.Result, error) {
 		Window: cmd.Int("window"), Rate: cmd.Float("rate"), Size: cmd.Int("size"),
 		Warmup: cmd.Duration("warmup"), Duration: cmd.Duration("duration"), Drain: cmd.Duration("drain"),
 		UserPrefix: cmd.String("user-prefix"), DialConcurrency: cmd.Int("concurrency"), Progress: b.progress,
+	}
+	if n := cmd.Int("messages"); n > 0 {
+		cfg.Messages, cfg.Duration = n, 0
 	}
 	switch b.workload {
 	case "federation":

@@ -335,6 +335,28 @@ func TestBenchSpawnRelay(t *testing.T) {
 	}
 }
 
+// TestBenchSpawnMessages: -messages measures that many messages, each
+// accounted for, instead of a time.
+func TestBenchSpawnMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	e, out, errs := testEnv("")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold build is slow
+	defer cancel()
+	code := run(ctx, []string{"bester", "bench", "-spawn", "relay", "-messages", "3000", "-warmup", "200ms", "-json"}, e)
+	if code != 0 {
+		t.Fatalf("status %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("stdout is not the JSON result: %v\n%s", err, out)
+	}
+	if a := res.Accounting; !a.Complete || a.Good != a.Sent || a.Delivered != a.Sent || res.Sent.Count != 3000 || res.Delivered.Count != 3000 {
+		t.Fatalf("accounting %+v, sent %+v, delivered %+v; want 3000 measured", a, res.Sent, res.Delivered)
+	}
+}
+
 func TestBenchSpawnConnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts a server")
@@ -392,6 +414,10 @@ func TestBenchFlagErrors(t *testing.T) {
 		"tls with spawn":      {"bench", "relay", "-spawn", "-tls"},
 		"tls for abuse":       {"bench", "abuse", "-attack", "prelogin", "-ca", "ca.crt"},
 		"missing CA file":     {"bench", "relay", "-ca", "/nonexistent/ca.crt"},
+		"negative messages":   {"bench", "relay", "-messages", "-1"},
+		"messages, duration":  {"bench", "relay", "-messages", "10", "-duration", "1s"},
+		"messages, rate":      {"bench", "relay", "-messages", "10", "-rate", "100"},
+		"messages, connect":   {"bench", "connect", "-messages", "10"},
 	}
 	for name, args := range cases {
 		e, out, errs := testEnv("")
