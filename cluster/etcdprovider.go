@@ -1,0 +1,239 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+)
+
+// EtcdMembership keeps the member list in etcd: each member puts one key
+// under a lease of its own and watches the others'. A member that dies
+// leaves the list when its lease expires.
+type EtcdMembership struct {
+	// Endpoints are etcd's client addresses, host:port.
+	Endpoints []string
+	// Prefix is the key prefix the cluster's keys live under; each
+	// cluster name gets its own folder below it.
+	Prefix string
+	// LeaseTTL is how long a dead member stays in the list at most.
+	// etcd raises anything under 2 s to 2 s.
+	LeaseTTL time.Duration
+	// DialTimeout bounds the connection to etcd and every step of joining:
+	// with etcd unreachable, Start fails after about this long.
+	DialTimeout time.Duration
+	// TLS, when set, is used for the connection to etcd.
+	TLS *tls.Config
+}
+
+// relistEvery is how often a member reads the whole member list again even
+// when its watch reported nothing, so that a lost watch event cannot leave
+// its view wrong for long.
+const relistEvery = 5 * time.Second
+
+// etcdProvider is a cluster.ClusterProvider on etcd. It replaces
+// protoactor's own, which lists the members and then watches without a
+// start revision, so that a member joining in between is never seen; which
+// blocks forever on an unreachable etcd; and which names members
+// "<cluster>@<id>" where everything else uses the bare actor system id.
+//
+// Here a member registers first, then lists, then watches from the list's
+// revision onwards, and lists again on every change, on every watch error
+// and every relistEvery. Every etcd call has a deadline.
+type etcdProvider struct {
+	cfg    EtcdMembership
+	client *clientv3.Client
+	lease  clientv3.LeaseID
+	log    *slog.Logger
+
+	dir string // the cluster's folder: Prefix/<cluster name>/
+
+	stop    context.CancelFunc
+	stopped sync.WaitGroup
+}
+
+// newEtcdProvider connects to etcd and grants the member's lease, so that
+// an unreachable etcd is an error here, before the cluster starts.
+func newEtcdProvider(cfg EtcdMembership, clusterName string, log *slog.Logger) (*etcdProvider, error) {
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.DialTimeout,
+		TLS:         cfg.TLS,
+		// The client's own zap logging would bypass the server's log;
+		// failures reach it as errors instead.
+		Logger: zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
+	defer cancel()
+	grant, err := client.Grant(ctx, int64((cfg.LeaseTTL+time.Second-1)/time.Second))
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("etcd at %v unreachable (no lease within %v): %w", cfg.Endpoints, cfg.DialTimeout, err)
+	}
+	return &etcdProvider{
+		cfg:    cfg,
+		client: client,
+		lease:  grant.ID,
+		log:    log,
+		dir:    cfg.Prefix + "/" + clusterName + "/",
+	}, nil
+}
+
+// StartMember registers this member under its lease, publishes the member
+// list, and follows it from then on.
+func (p *etcdProvider) StartMember(c *pcluster.Cluster) error {
+	host, port, err := c.ActorSystem.GetHostPort()
+	if err != nil {
+		return fmt.Errorf("member address: %w", err)
+	}
+	self := &pcluster.Member{Id: c.ActorSystem.ID, Host: host, Port: int32(port), Kinds: c.GetClusterKinds()}
+	value, err := proto.Marshal(self)
+	if err != nil {
+		return fmt.Errorf("encoding member %s: %w", self.Id, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+	defer cancel()
+	if _, err := p.client.Put(ctx, p.dir+self.Id, string(value), clientv3.WithLease(p.lease)); err != nil {
+		return fmt.Errorf("registering member %s in etcd: %w", self.Id, err)
+	}
+	rev, err := p.publish(ctx, c)
+	if err != nil {
+		return err
+	}
+	keepAlive, err := p.client.KeepAlive(context.Background(), p.lease)
+	if err != nil {
+		return fmt.Errorf("keeping member %s's lease alive: %w", self.Id, err)
+	}
+	follow, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	p.stopped.Add(2)
+	go p.drainKeepAlive(follow, keepAlive)
+	go p.follow(follow, c, rev)
+	return nil
+}
+
+// StartClient is not supported: every process of a Bester cluster is a
+// member.
+func (p *etcdProvider) StartClient(*pcluster.Cluster) error {
+	return errors.New("etcd membership: cluster clients are not supported")
+}
+
+// Shutdown stops following the list and revokes the lease, which removes
+// this member from every other member's list at once.
+func (p *etcdProvider) Shutdown(bool) error {
+	if p.stop != nil {
+		p.stop()
+		p.stopped.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+	defer cancel()
+	_, err := p.client.Revoke(ctx, p.lease)
+	if cerr := p.client.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("leaving etcd membership: %w", err)
+	}
+	return nil
+}
+
+// publish reads the member list and hands it to protoactor's member list.
+// It returns the revision the list was read at.
+func (p *etcdProvider) publish(ctx context.Context, c *pcluster.Cluster) (int64, error) {
+	resp, err := p.client.Get(ctx, p.dir, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("reading the member list from etcd: %w", err)
+	}
+	members := make(pcluster.Members, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		m := &pcluster.Member{}
+		if err := proto.Unmarshal(kv.Value, m); err != nil {
+			p.log.Warn("ignoring an unreadable member entry", "key", string(kv.Key), "error", err)
+			continue
+		}
+		members = append(members, m)
+	}
+	c.MemberList.UpdateClusterTopology(members)
+	return resp.Header.Revision, nil
+}
+
+// follow watches the cluster's folder from the revision after rev and
+// publishes the list again on every change, every watch error and every
+// relistEvery, until ctx ends.
+func (p *etcdProvider) follow(ctx context.Context, c *pcluster.Cluster, rev int64) {
+	defer p.stopped.Done()
+	relist := time.NewTicker(relistEvery)
+	defer relist.Stop()
+	for ctx.Err() == nil {
+		watchCtx, cancelWatch := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		changes := p.client.Watch(watchCtx, p.dir, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		rev = p.watch(ctx, c, changes, relist.C, rev)
+		cancelWatch()
+	}
+}
+
+// watch publishes the list on each event of changes and each tick, and
+// returns the newest revision published when the watch fails or ctx ends.
+func (p *etcdProvider) watch(ctx context.Context, c *pcluster.Cluster, changes clientv3.WatchChan, tick <-chan time.Time, rev int64) int64 {
+	for {
+		select {
+		case <-ctx.Done():
+			return rev
+		case resp, ok := <-changes:
+			if !ok || resp.Err() != nil {
+				if ctx.Err() == nil {
+					p.log.Warn("etcd watch of the member list ended; reading it again", "error", resp.Err())
+				}
+				return p.republish(ctx, c, rev)
+			}
+			rev = p.republish(ctx, c, rev)
+		case <-tick:
+			rev = p.republish(ctx, c, rev)
+		}
+	}
+}
+
+// republish is publish with a deadline: a failure is logged (unless ctx
+// ended) and keeps the last good revision.
+func (p *etcdProvider) republish(ctx context.Context, c *pcluster.Cluster, rev int64) int64 {
+	stepCtx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	newRev, err := p.publish(stepCtx, c)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("member list not refreshed", "error", err)
+		}
+		return rev
+	}
+	return newRev
+}
+
+// drainKeepAlive consumes the lease's keep-alive answers (the client warns
+// when nobody does) and says so when the lease is lost.
+func (p *etcdProvider) drainKeepAlive(ctx context.Context, answers <-chan *clientv3.LeaseKeepAliveResponse) {
+	defer p.stopped.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-answers:
+			if !ok {
+				if ctx.Err() == nil {
+					p.log.Error("etcd lease lost: the other members will drop this one", "lease", fmt.Sprintf("%x", p.lease))
+				}
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Package cluster runs one member of a Bester cluster on protoactor's
+// cluster layer: several server processes that act as one logical server.
+// Membership comes from etcd (EtcdMembership) or from a fixed list of
+// members (StaticMembership).
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+)
+
+// Config says how one member starts.
+type Config struct {
+	// Name is the cluster's name: members only see members of the same name.
+	Name string
+	// Bind is the host:port the member-to-member listener binds; port 0
+	// picks a free one.
+	Bind string
+	// Advertise is the host:port the other members dial; empty means Bind.
+	Advertise string
+	// Etcd or Static, exactly one, says how members find each other.
+	Etcd   *EtcdMembership
+	Static *StaticMembership
+	// RequestTimeout bounds a request to another member.
+	RequestTimeout time.Duration
+	// Logger receives protoactor's and the membership's log.
+	Logger *slog.Logger
+}
+
+// Member is one running member of a cluster.
+type Member struct {
+	cluster *pcluster.Cluster
+}
+
+// Start joins the cluster described by cfg. It returns an error, never a
+// panic and never a hang, when membership cannot start: with etcd
+// unreachable it fails after about Etcd.DialTimeout.
+func Start(cfg Config) (*Member, error) {
+	provider, err := newProvider(cfg)
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := splitHostPort(cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("cluster bind address: %w", err)
+	}
+	var remoteOpts []remote.ConfigOption
+	if cfg.Advertise != "" {
+		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.Advertise))
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.Logger }))
+	c := pcluster.New(system, pcluster.Configure(cfg.Name, provider, disthash.New(),
+		remote.Configure(host, port, remoteOpts...),
+		pcluster.WithRequestTimeout(cfg.RequestTimeout)))
+	if err := startMember(c); err != nil {
+		c.Shutdown(false)
+		return nil, err
+	}
+	return &Member{cluster: c}, nil
+}
+
+// startMember runs protoactor's StartMember, which panics when the provider
+// fails, and turns that panic into an error.
+func startMember(c *pcluster.Cluster) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("starting cluster member: %w", e)
+				return
+			}
+			err = fmt.Errorf("starting cluster member: %v", r)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+func newProvider(cfg Config) (pcluster.ClusterProvider, error) {
+	switch {
+	case cfg.Etcd != nil && cfg.Static != nil:
+		return nil, errors.New("cluster membership: etcd and static are exclusive")
+	case cfg.Etcd != nil:
+		return newEtcdProvider(*cfg.Etcd, cfg.Name, cfg.Logger)
+	case cfg.Static != nil:
+		return newStaticProvider(*cfg.Static, cfg.Logger)
+	}
+	return nil, errors.New("cluster membership: neither etcd nor static is configured")
+}
+
+// ID is the member's id in the member list: its actor system's id, new on
+// every start.
+func (m *Member) ID() string { return m.cluster.ActorSystem.ID }
+
+// Address is the host:port the other members reach this one at.
+func (m *Member) Address() string { return m.cluster.ActorSystem.Address() }
+
+// Members lists the ids of the members this one currently sees, itself
+// included.
+func (m *Member) Members() []string {
+	members := m.cluster.MemberList.Members().Members()
+	ids := make([]string, len(members))
+	for i, member := range members {
+		ids[i] = member.Id
+	}
+	return ids
+}
+
+// Stop leaves the cluster. protoactor's graceful shutdown sleeps 2 s and
+// may wait up to 10 s more for gRPC; Stop returns after at most limit,
+// leaving whatever is still stopping to finish on its own.
+func (m *Member) Stop(limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.cluster.Shutdown(true)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		m.cluster.Logger().Warn("cluster member still stopping after the limit; leaving it behind", "limit", limit)
+	}
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return "", 0, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,141 @@
+//go:build !race
+
+// protoactor's cluster layer has data races of its own (gRPC logger,
+// gossip, member list), so these tests build only without -race; .ci/run
+// runs them in a pass of their own.
+
+package cluster
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/internal/testetcd"
+)
+
+// testLogger shows the members' log with -v and keeps a quiet run quiet.
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startMembers starts n members from the configs at once, as a cluster's
+// processes start on a deploy, and stops them when the test ends.
+func startMembers(t *testing.T, configs []Config) []*Member {
+	t.Helper()
+	members := make([]*Member, len(configs))
+	errs := make([]error, len(configs))
+	var wg sync.WaitGroup
+	for i, cfg := range configs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			members[i], errs[i] = Start(cfg)
+		}()
+	}
+	wg.Wait()
+	for i, m := range members {
+		if m != nil {
+			t.Cleanup(func() { m.Stop(15 * time.Second) })
+		}
+		if errs[i] != nil {
+			t.Fatalf("member %d: %v", i, errs[i])
+		}
+	}
+	return members
+}
+
+// waitForFullView waits until every member sees exactly the ids of all.
+func waitForFullView(t *testing.T, members []*Member, within time.Duration) {
+	t.Helper()
+	want := make([]string, len(members))
+	for i, m := range members {
+		want[i] = m.ID()
+	}
+	slices.Sort(want)
+	deadline := time.Now().Add(within)
+	for {
+		var wrong []string
+		for _, m := range members {
+			got := m.Members()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				wrong = append(wrong, m.ID()+" sees ["+strings.Join(got, " ")+"]")
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, want every member to see [%s]; %s", within, strings.Join(want, " "), strings.Join(wrong, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func etcdConfig(t *testing.T, name string, etcd EtcdMembership) Config {
+	return Config{
+		Name: name, Bind: "127.0.0.1:0", Etcd: &etcd,
+		RequestTimeout: 2 * time.Second, Logger: testLogger(t),
+	}
+}
+
+// Three members started at the same moment against a real etcd all end up
+// seeing all three: the start race of protoactor's own etcd provider
+// (list, then watch without a revision) does not leave one behind.
+func TestThreeMembersOnEtcdSeeEachOther(t *testing.T) {
+	endpoint := testetcd.Endpoint(t)
+	membership := EtcdMembership{
+		Endpoints: []string{endpoint}, Prefix: "/bester-test/" + t.Name(),
+		LeaseTTL: 3 * time.Second, DialTimeout: 5 * time.Second,
+	}
+	// The name keeps runs apart that share one etcd.
+	name := "c" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	configs := []Config{etcdConfig(t, name, membership), etcdConfig(t, name, membership), etcdConfig(t, name, membership)}
+	members := startMembers(t, configs)
+	waitForFullView(t, members, 20*time.Second)
+}
+
+// With nothing listening at the etcd endpoint, Start fails with an error
+// that names etcd within a few seconds, instead of hanging or panicking.
+func TestEtcdUnreachableAtStartIsAClearError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close() // a port that refuses connections
+	cfg := etcdConfig(t, "unreachable", EtcdMembership{
+		Endpoints: []string{closed}, Prefix: "/bester-test",
+		LeaseTTL: 3 * time.Second, DialTimeout: 2 * time.Second,
+	})
+	result := make(chan error, 1)
+	go func() {
+		m, err := Start(cfg)
+		if m != nil {
+			m.Stop(15 * time.Second)
+		}
+		result <- err
+	}()
+	select {
+	case err := <-result:
+		if err == nil {
+			t.Fatal("Start succeeded without etcd")
+		}
+		if !strings.Contains(err.Error(), "etcd") || !strings.Contains(err.Error(), closed) {
+			t.Fatalf("the error should name etcd and its endpoint %s: %v", closed, err)
+		}
+		t.Logf("error: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start still running 30 s after it was pointed at an unreachable etcd")
+	}
+}
