@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,20 +39,21 @@ type Config struct {
 
 // Member is one running member of a cluster.
 type Member struct {
-	cluster *pcluster.Cluster
+	cluster  *pcluster.Cluster
+	stopOnce sync.Once
 }
 
 // Start joins the cluster described by cfg. It returns an error, never a
 // panic and never a hang, when membership cannot start: with etcd
 // unreachable it fails after about Etcd.DialTimeout.
 func Start(cfg Config) (*Member, error) {
-	provider, err := newProvider(cfg)
-	if err != nil {
-		return nil, err
-	}
 	host, port, err := splitHostPort(cfg.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("cluster bind address: %w", err)
+	}
+	provider, err := newProvider(cfg, host)
+	if err != nil {
+		return nil, err
 	}
 	var remoteOpts []remote.ConfigOption
 	if cfg.Advertise != "" {
@@ -63,6 +65,9 @@ func Start(cfg Config) (*Member, error) {
 		pcluster.WithRequestTimeout(cfg.RequestTimeout)))
 	if err := startMember(c); err != nil {
 		c.Shutdown(false)
+		if perr := provider.Shutdown(false); perr != nil {
+			cfg.Logger.Warn("cluster membership not left after a failed start", "error", perr)
+		}
 		return nil, err
 	}
 	return &Member{cluster: c}, nil
@@ -84,14 +89,14 @@ func startMember(c *pcluster.Cluster) (err error) {
 	return nil
 }
 
-func newProvider(cfg Config) (pcluster.ClusterProvider, error) {
+func newProvider(cfg Config, bindHost string) (pcluster.ClusterProvider, error) {
 	switch {
 	case cfg.Etcd != nil && cfg.Static != nil:
 		return nil, errors.New("cluster membership: etcd and static are exclusive")
 	case cfg.Etcd != nil:
 		return newEtcdProvider(*cfg.Etcd, cfg.Name, cfg.Logger)
 	case cfg.Static != nil:
-		return newStaticProvider(*cfg.Static, cfg.Logger)
+		return newStaticProvider(*cfg.Static, bindHost)
 	}
 	return nil, errors.New("cluster membership: neither etcd nor static is configured")
 }
@@ -116,8 +121,13 @@ func (m *Member) Members() []string {
 
 // Stop leaves the cluster. protoactor's graceful shutdown sleeps 2 s and
 // may wait up to 10 s more for gRPC; Stop returns after at most limit,
-// leaving whatever is still stopping to finish on its own.
+// leaving whatever is still stopping to finish on its own. Later calls do
+// nothing.
 func (m *Member) Stop(limit time.Duration) {
+	m.stopOnce.Do(func() { m.shutdownWithin(limit) })
+}
+
+func (m *Member) shutdownWithin(limit time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

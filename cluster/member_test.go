@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -91,8 +92,9 @@ func etcdConfig(t *testing.T, name string, etcd EtcdMembership) Config {
 
 // Three members started at the same moment against a real etcd all end up
 // seeing all three: the start race of protoactor's own etcd provider
-// (list, then watch without a revision) does not leave one behind.
-func TestThreeMembersOnEtcdSeeEachOther(t *testing.T) {
+// (list, then watch without a revision) does not leave one behind. One
+// that stops leaves the others' lists.
+func TestThreeMembersOnEtcdSeeEachOtherAndOneLeaves(t *testing.T) {
 	endpoint := testetcd.Endpoint(t)
 	membership := EtcdMembership{
 		Endpoints: []string{endpoint}, Prefix: "/bester-test/" + t.Name(),
@@ -103,6 +105,11 @@ func TestThreeMembersOnEtcdSeeEachOther(t *testing.T) {
 	configs := []Config{etcdConfig(t, name, membership), etcdConfig(t, name, membership), etcdConfig(t, name, membership)}
 	members := startMembers(t, configs)
 	waitForFullView(t, members, 20*time.Second)
+
+	// A member that stops revokes its lease: the others drop it without
+	// waiting for the lease to expire.
+	members[0].Stop(15 * time.Second)
+	waitForFullView(t, members[1:], 20*time.Second)
 }
 
 // With nothing listening at the etcd endpoint, Start fails with an error
@@ -138,4 +145,39 @@ func TestEtcdUnreachableAtStartIsAClearError(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Start still running 30 s after it was pointed at an unreachable etcd")
 	}
+}
+
+// freeLoopbackPorts returns n ports on 127.0.0.1 that were free a moment ago.
+func freeLoopbackPorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}
+
+// Three members with a static list of each other's health ports, all on
+// loopback, end up seeing all three: a cluster without etcd.
+func TestThreeMembersOnAStaticListSeeEachOther(t *testing.T) {
+	healthPorts := freeLoopbackPorts(t, 3)
+	var peers []string
+	for _, port := range healthPorts {
+		peers = append(peers, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	var configs []Config
+	for _, port := range healthPorts {
+		configs = append(configs, Config{
+			Name: "static", Bind: "127.0.0.1:0",
+			Static:         &StaticMembership{HealthPort: port, Peers: peers, Refresh: 500 * time.Millisecond},
+			RequestTimeout: 2 * time.Second, Logger: testLogger(t),
+		})
+	}
+	members := startMembers(t, configs)
+	waitForFullView(t, members, 20*time.Second)
 }
