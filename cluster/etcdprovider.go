@@ -34,6 +34,11 @@ type EtcdMembership struct {
 	TLS *tls.Config
 }
 
+// leaseSeconds is LeaseTTL in etcd's unit, rounded up.
+func (m EtcdMembership) leaseSeconds() int64 {
+	return int64((m.LeaseTTL + time.Second - 1) / time.Second)
+}
+
 // relistEvery is how often a member reads the whole member list again even
 // when its watch reported nothing, so that a lost watch event cannot leave
 // its view wrong for long.
@@ -54,7 +59,9 @@ type etcdProvider struct {
 	lease  clientv3.LeaseID
 	log    *slog.Logger
 
-	dir string // the cluster's folder: Prefix/<cluster name>/
+	dir   string // the cluster's folder: Prefix/<cluster name>/
+	key   string // this member's key in dir
+	value string // this member's entry, an encoded cluster.Member
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -76,7 +83,7 @@ func newEtcdProvider(cfg EtcdMembership, clusterName string, log *slog.Logger) (
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
 	defer cancel()
-	grant, err := client.Grant(ctx, int64((cfg.LeaseTTL+time.Second-1)/time.Second))
+	grant, err := client.Grant(ctx, cfg.leaseSeconds())
 	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("etcd at %v unreachable (no lease within %v): %w", cfg.Endpoints, cfg.DialTimeout, err)
@@ -102,23 +109,23 @@ func (p *etcdProvider) StartMember(c *pcluster.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("encoding member %s: %w", self.Id, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
-	defer cancel()
-	if _, err := p.client.Put(ctx, p.dir+self.Id, string(value), clientv3.WithLease(p.lease)); err != nil {
+	p.key, p.value = p.dir+self.Id, string(value)
+	follow, stop := context.WithCancel(context.Background())
+	keepAlive, err := p.register(follow, p.lease)
+	if err != nil {
+		stop()
 		return fmt.Errorf("registering member %s in etcd: %w", self.Id, err)
 	}
+	ctx, cancel := context.WithTimeout(follow, p.cfg.DialTimeout)
+	defer cancel()
 	rev, err := p.publish(ctx, c)
 	if err != nil {
+		stop()
 		return err
 	}
-	keepAlive, err := p.client.KeepAlive(context.Background(), p.lease)
-	if err != nil {
-		return fmt.Errorf("keeping member %s's lease alive: %w", self.Id, err)
-	}
-	follow, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	p.stopped.Add(2)
-	go p.drainKeepAlive(follow, keepAlive)
+	go p.keepRegistered(follow, keepAlive)
 	go p.follow(follow, c, rev)
 	return nil
 }
@@ -219,21 +226,79 @@ func (p *etcdProvider) republish(ctx context.Context, c *pcluster.Cluster, rev i
 	return newRev
 }
 
-// drainKeepAlive consumes the lease's keep-alive answers (the client warns
-// when nobody does) and says so when the lease is lost.
-func (p *etcdProvider) drainKeepAlive(ctx context.Context, answers <-chan *clientv3.LeaseKeepAliveResponse) {
+// reregisterEvery is the pause between attempts to register again after
+// the lease was lost.
+const reregisterEvery = time.Second
+
+// keepRegistered consumes the lease's keep-alive answers (the client warns
+// when nobody does). When the lease is lost, because etcd was out of reach
+// for longer than its TTL, the others drop this member; it then registers
+// again under a new lease as soon as etcd answers, and they see it again.
+func (p *etcdProvider) keepRegistered(ctx context.Context, answers <-chan *clientv3.LeaseKeepAliveResponse) {
 	defer p.stopped.Done()
+	for {
+		if !drain(ctx, answers) {
+			return
+		}
+		p.log.Error("etcd lease lost: the other members drop this one until it registers again", "lease", fmt.Sprintf("%x", p.lease))
+		if answers = p.reregister(ctx); answers == nil {
+			return
+		}
+		p.log.Info("registered in etcd again", "lease", fmt.Sprintf("%x", p.lease))
+	}
+}
+
+// drain reads answers until the channel closes (true) or ctx ends (false).
+func drain(ctx context.Context, answers <-chan *clientv3.LeaseKeepAliveResponse) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case _, ok := <-answers:
 			if !ok {
-				if ctx.Err() == nil {
-					p.log.Error("etcd lease lost: the other members will drop this one", "lease", fmt.Sprintf("%x", p.lease))
-				}
-				return
+				return ctx.Err() == nil
 			}
 		}
 	}
+}
+
+// reregister grants a new lease and registers under it, retrying until it
+// succeeds or ctx ends (nil).
+func (p *etcdProvider) reregister(ctx context.Context) <-chan *clientv3.LeaseKeepAliveResponse {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(reregisterEvery):
+		}
+		grantCtx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+		grant, err := p.client.Grant(grantCtx, p.cfg.leaseSeconds())
+		cancel()
+		if err != nil {
+			p.log.Warn("no new etcd lease yet; retrying", "error", err)
+			continue
+		}
+		answers, err := p.register(ctx, grant.ID)
+		if err != nil {
+			p.log.Warn("registering in etcd again failed; retrying", "error", err)
+			continue
+		}
+		return answers
+	}
+}
+
+// register puts this member's key under lease and keeps the lease alive
+// until ctx ends.
+func (p *etcdProvider) register(ctx context.Context, lease clientv3.LeaseID) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+	putCtx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	if _, err := p.client.Put(putCtx, p.key, p.value, clientv3.WithLease(lease)); err != nil {
+		return nil, fmt.Errorf("putting %s: %w", p.key, err)
+	}
+	answers, err := p.client.KeepAlive(ctx, lease)
+	if err != nil {
+		return nil, fmt.Errorf("keeping lease %x alive: %w", lease, err)
+	}
+	p.lease = lease
+	return answers, nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/internal/testetcd"
+	"github.com/bester-project/bester/internal/testnet"
 )
 
 // testLogger shows the members' log with -v and keeps a quiet run quiet.
@@ -147,25 +148,10 @@ func TestEtcdUnreachableAtStartIsAClearError(t *testing.T) {
 	}
 }
 
-// freeLoopbackPorts returns n ports on 127.0.0.1 that were free a moment ago.
-func freeLoopbackPorts(t *testing.T, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
 // Three members with a static list of each other's health ports, all on
 // loopback, end up seeing all three: a cluster without etcd.
 func TestThreeMembersOnAStaticListSeeEachOther(t *testing.T) {
-	healthPorts := freeLoopbackPorts(t, 3)
+	healthPorts := testnet.FreeLoopbackPorts(t, 3)
 	var peers []string
 	for _, port := range healthPorts {
 		peers = append(peers, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -180,4 +166,30 @@ func TestThreeMembersOnAStaticListSeeEachOther(t *testing.T) {
 	}
 	members := startMembers(t, configs)
 	waitForFullView(t, members, 20*time.Second)
+}
+
+// When etcd is lost for longer than the lease TTL and comes back, the
+// members register again under new leases and see each other again, and a
+// member that joins afterwards sees them all: their keys are back in etcd,
+// not only in the others' memories.
+func TestMembersRegisterAgainAfterEtcdRestarts(t *testing.T) {
+	etcd := testetcd.StartPrivate(t)
+	membership := EtcdMembership{
+		Endpoints: []string{etcd.Endpoint()}, Prefix: "/bester-test",
+		LeaseTTL: 2 * time.Second, DialTimeout: 2 * time.Second,
+	}
+	members := startMembers(t, []Config{etcdConfig(t, "restart", membership), etcdConfig(t, "restart", membership)})
+	waitForFullView(t, members, 20*time.Second)
+
+	etcd.Stop()
+	// Longer than the lease TTL plus the client's keep-alive deadline:
+	// the members' leases count as lost.
+	time.Sleep(3 * membership.LeaseTTL)
+	etcd.Start()
+	// etcd extends leases it held when it restarts; a member that kept
+	// only its old lease would vanish once that extension runs out.
+	time.Sleep(2 * membership.LeaseTTL)
+
+	late := startMembers(t, []Config{etcdConfig(t, "restart", membership)})
+	waitForFullView(t, append(members, late...), 20*time.Second)
 }
