@@ -34,6 +34,19 @@ type EtcdMembership struct {
 	TLS *tls.Config
 }
 
+// check refuses values etcd or the provider cannot work with.
+func (m EtcdMembership) check() error {
+	switch {
+	case len(m.Endpoints) == 0:
+		return errors.New("etcd membership: no endpoints")
+	case m.LeaseTTL < 2*time.Second:
+		return fmt.Errorf("etcd membership: lease TTL %v is under etcd's minimum of 2s", m.LeaseTTL)
+	case m.DialTimeout <= 0:
+		return fmt.Errorf("etcd membership: dial timeout %v must be positive", m.DialTimeout)
+	}
+	return nil
+}
+
 // leaseSeconds is LeaseTTL in etcd's unit, rounded up.
 func (m EtcdMembership) leaseSeconds() int64 {
 	return int64((m.LeaseTTL + time.Second - 1) / time.Second)
@@ -70,6 +83,9 @@ type etcdProvider struct {
 // newEtcdProvider connects to etcd and grants the member's lease, so that
 // an unreachable etcd is an error here, before the cluster starts.
 func newEtcdProvider(cfg EtcdMembership, clusterName string, log *slog.Logger) (*etcdProvider, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,
