@@ -31,6 +31,9 @@ type Config struct {
 	// Etcd or Static, exactly one, says how members find each other.
 	Etcd   *EtcdMembership
 	Static *StaticMembership
+	// TLS, when set, is mutual TLS between members; nil is plaintext,
+	// acceptable only where every member is on loopback.
+	TLS *MemberTLS
 	// RequestTimeout bounds a request to another member.
 	RequestTimeout time.Duration
 	// Logger receives protoactor's and the membership's log.
@@ -58,6 +61,9 @@ func Start(cfg Config) (*Member, error) {
 	var remoteOpts []remote.ConfigOption
 	if cfg.Advertise != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.Advertise))
+	}
+	if cfg.TLS != nil {
+		remoteOpts = append(remoteOpts, cfg.TLS.remoteOptions()...)
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.Logger }))
 	c := pcluster.New(system, pcluster.Configure(cfg.Name, provider, disthash.New(),

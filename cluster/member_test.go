@@ -151,7 +151,13 @@ func TestEtcdUnreachableAtStartIsAClearError(t *testing.T) {
 // Three members with a static list of each other's health ports, all on
 // loopback, end up seeing all three: a cluster without etcd.
 func TestThreeMembersOnAStaticListSeeEachOther(t *testing.T) {
-	healthPorts := testnet.FreeLoopbackPorts(t, 3)
+	members := startMembers(t, staticConfigs(t, "static", 3))
+	waitForFullView(t, members, 20*time.Second)
+}
+
+// staticConfigs are the configs of n loopback members of a static cluster.
+func staticConfigs(t *testing.T, name string, n int) []Config {
+	healthPorts := testnet.FreeLoopbackPorts(t, n)
 	var peers []string
 	for _, port := range healthPorts {
 		peers = append(peers, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -159,13 +165,12 @@ func TestThreeMembersOnAStaticListSeeEachOther(t *testing.T) {
 	var configs []Config
 	for _, port := range healthPorts {
 		configs = append(configs, Config{
-			Name: "static", Bind: "127.0.0.1:0",
+			Name: name, Bind: "127.0.0.1:0",
 			Static:         &StaticMembership{HealthPort: port, Peers: peers, Refresh: 500 * time.Millisecond},
 			RequestTimeout: 2 * time.Second, Logger: testLogger(t),
 		})
 	}
-	members := startMembers(t, configs)
-	waitForFullView(t, members, 20*time.Second)
+	return configs
 }
 
 // When etcd is lost for longer than the lease TTL and comes back, the

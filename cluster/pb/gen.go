@@ -2,4 +2,4 @@
 // each other. The .pb.go files are generated (go generate) and committed.
 package pb
 
-//go:generate go run ../internal/protogen -I . cluster.proto
+//go:generate go run ../internal/protogen -I . bester_cluster.proto
