@@ -36,7 +36,8 @@ type Config struct {
 	TLS *MemberTLS
 	// RequestTimeout bounds a request to another member.
 	RequestTimeout time.Duration
-	// Logger receives protoactor's and the membership's log.
+	// Logger receives protoactor's and the membership's log; nil means
+	// slog's default logger.
 	Logger *slog.Logger
 }
 
@@ -50,6 +51,9 @@ type Member struct {
 // panic and never a hang, when membership cannot start: with etcd
 // unreachable it fails after about Etcd.DialTimeout.
 func Start(cfg Config) (*Member, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	host, port, err := splitHostPort(cfg.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("cluster bind address: %w", err)
