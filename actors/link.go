@@ -702,7 +702,7 @@ func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
 	}
 	delay := backoff.Backoff{Base: r.BackoffMin, Max: r.BackoffMax}.Delay(recent - 1)
 	l.state = stateBackoff
-	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
+	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "retry_in", delay.String())
 	l.cancelTimer = l.timers.sendOnce(delay, &restartNow{gen: l.gen})
 }
 
