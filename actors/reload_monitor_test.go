@@ -84,3 +84,20 @@ func TestReloadHandlerChangedKeepsItsCounts(t *testing.T) {
 	s.wantValue(t, 4, "bester_handler_answer_seconds", "handler=relay")
 	s.wantValue(t, 1, "bester_handler_restarts_total", "handler=relay")
 }
+
+// TestReloadHandlerAddedMonitorUnchanged: a monitor block without
+// ready_handlers waits for every handler; a handler a reload adds joins
+// what /readyz waits for without the summary calling the monitor changed.
+func TestReloadHandlerAddedMonitorUnchanged(t *testing.T) {
+	r := startReloadable(t, "", reloadBase()+monitorBlock(""))
+	if got := r.reloaded("", reloadBase()+handlerBlock("relay2", "stream", "cbor")+monitorBlock("")); got != "handlers +relay2" {
+		t.Fatalf("summary %q, want the handler alone", got)
+	}
+	if got := r.cfg().Monitor.ReadyHandlers; len(got) != 2 || got[1] != "relay2" {
+		t.Fatalf("/readyz waits for %v, want relay and relay2", got)
+	}
+	// Naming fewer than every handler is a change of the monitor.
+	if got := r.reloaded("", reloadBase()+handlerBlock("relay2", "stream", "cbor")+monitorBlock("  ready_handlers = [\"relay\"]")); got != "monitor ~" {
+		t.Fatalf("summary %q", got)
+	}
+}
