@@ -160,6 +160,7 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		return
 	case *answer:
 		l.answered(ctx, m)
+		l.checkRetired(ctx) // a retiring link stops with its last answer, not a sweep later
 		return
 	case *peerResult:
 		l.peerAnswered(ctx, m)
