@@ -27,7 +27,7 @@ func (s *Server) prepareMonitor(cur *config.Config, p *reloadPlan) error {
 	if err := s.prepareMonitorTLS(c, n, &p.monitor); err != nil {
 		return err
 	}
-	if reflect.DeepEqual(withoutAllHandlers(c, cur), withoutAllHandlers(n, p.next)) {
+	if reflect.DeepEqual(c, n) {
 		return nil
 	}
 	p.monitor.changed = true
@@ -49,25 +49,6 @@ func (s *Server) prepareMonitor(cur *config.Config, p *reloadPlan) error {
 		p.note("monitor ~")
 	}
 	return nil
-}
-
-// withoutAllHandlers is m, of configuration cfg, for comparing blocks: a
-// ready_handlers that names every handler (as it does when the block
-// leaves it out) is left out, so that a handler added or removed does not
-// count as a change of the monitor: /readyz reads the list of the
-// configuration in effect anyway.
-func withoutAllHandlers(m *config.Monitor, cfg *config.Config) *config.Monitor {
-	if m == nil || len(m.ReadyHandlers) != len(cfg.Handlers) {
-		return m
-	}
-	for i, h := range cfg.Handlers {
-		if m.ReadyHandlers[i] != h.Name {
-			return m
-		}
-	}
-	c := *m
-	c.ReadyHandlers = nil
-	return &c
 }
 
 // prepareMonitorTLS reads the files of a tls block that stays, or loads

@@ -90,14 +90,20 @@ func TestReloadHandlerChangedKeepsItsCounts(t *testing.T) {
 // what /readyz waits for without the summary calling the monitor changed.
 func TestReloadHandlerAddedMonitorUnchanged(t *testing.T) {
 	r := startReloadable(t, "", reloadBase()+monitorBlock(""))
-	if got := r.reloaded("", reloadBase()+handlerBlock("relay2", "stream", "cbor")+monitorBlock("")); got != "handlers +relay2" {
+	broken := "\nhandler \"broken\" {\n  socket  = \"broken.sock\"\n  command = [\"/bin/false\"]\n}\n"
+	if got := r.reloaded("", reloadBase()+broken+monitorBlock("")); got != "handlers +broken" {
 		t.Fatalf("summary %q, want the handler alone", got)
 	}
-	if got := r.cfg().Monitor.ReadyHandlers; len(got) != 2 || got[1] != "relay2" {
-		t.Fatalf("/readyz waits for %v, want relay and relay2", got)
+	var ready readiness
+	if code := r.get("/readyz", &ready); code != http.StatusServiceUnavailable ||
+		len(ready.Handlers) != 1 || ready.Handlers[0].Name != "broken" {
+		t.Fatalf("/readyz %d %+v; want 503 waiting for broken, which never comes up", code, ready)
 	}
 	// Naming fewer than every handler is a change of the monitor.
-	if got := r.reloaded("", reloadBase()+handlerBlock("relay2", "stream", "cbor")+monitorBlock("  ready_handlers = [\"relay\"]")); got != "monitor ~" {
+	if got := r.reloaded("", reloadBase()+broken+monitorBlock("  ready_handlers = [\"relay\"]")); got != "monitor ~" {
 		t.Fatalf("summary %q", got)
+	}
+	if code := r.get("/readyz", &ready); code != http.StatusOK {
+		t.Fatalf("/readyz %d %+v; want 200 waiting for relay alone", code, ready)
 	}
 }
