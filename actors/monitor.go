@@ -60,7 +60,7 @@ func (m serverMonitor) Ready() (bool, any) {
 	if m.s.stopping.Load() {
 		body.Listeners = "closed"
 	}
-	var wanted map[string]bool // nil: every handler
+	var wanted map[string]bool                                         // nil: every handler
 	if mb := m.s.cfg().Monitor; mb != nil && mb.ReadyHandlers != nil { // the block is nil while a reload removes it
 		wanted = make(map[string]bool, len(mb.ReadyHandlers))
 		for _, name := range mb.ReadyHandlers {
