@@ -60,8 +60,10 @@ func (m serverMonitor) Ready() (bool, any) {
 	if m.s.stopping.Load() {
 		body.Listeners = "closed"
 	}
-	var wanted map[string]bool                                         // nil: every handler
-	if mb := m.s.cfg().Monitor; mb != nil && mb.ReadyHandlers != nil { // the block is nil while a reload removes it
+	// wanted is nil for every handler. The block is nil while a reload
+	// removes it.
+	var wanted map[string]bool
+	if mb := m.s.cfg().Monitor; mb != nil && mb.ReadyHandlers != nil {
 		wanted = make(map[string]bool, len(mb.ReadyHandlers))
 		for _, name := range mb.ReadyHandlers {
 			wanted[name] = true
