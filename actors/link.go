@@ -160,6 +160,7 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		return
 	case *answer:
 		l.answered(ctx, m)
+		l.checkRetired(ctx) // a retiring link stops with its last answer, not a sweep later
 		return
 	case *peerResult:
 		l.peerAnswered(ctx, m)
@@ -202,7 +203,11 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		if l.cancelTimer != nil {
 			l.cancelTimer()
 		}
-		l.metrics.removeHandler(l.handler.Name, l.stats)
+		if l.retiring == nil || !l.retiring.replaced {
+			// A replaced link leaves its series to its successor, whose
+			// Started, which takes them over, may come after this.
+			l.metrics.removeHandler(l.handler.Name, l.stats)
+		}
 		return
 	}
 	l.stats.publish(l.state == stateUp, len(l.queue), len(l.pending), l.restarts.total)
@@ -702,7 +707,7 @@ func (l *handlerLink) procExited(ctx actor.Context, m *procExited) {
 	}
 	delay := backoff.Backoff{Base: r.BackoffMin, Max: r.BackoffMax}.Delay(recent - 1)
 	l.state = stateBackoff
-	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "in", delay.String())
+	l.log.Warn("handler exited, restarting", "exit", exitText(m.err), "retry_in", delay.String())
 	l.cancelTimer = l.timers.sendOnce(delay, &restartNow{gen: l.gen})
 }
 

@@ -87,7 +87,8 @@ func (h *handlerStats) answered(sent time.Time) {
 }
 
 // addHandler makes the series of the named handler, whose link starts,
-// taking over the counts of a link of that name that still runs.
+// taking over the counts of a link of that name that still runs or that
+// a reload replaced with this one (it leaves them, see handlerLink).
 func (m *metrics) addHandler(name string) *handlerStats {
 	if m == nil {
 		return nil

@@ -60,14 +60,17 @@ func (m serverMonitor) Ready() (bool, any) {
 	if m.s.stopping.Load() {
 		body.Listeners = "closed"
 	}
-	wanted := make(map[string]bool)
-	if mb := m.s.cfg().Monitor; mb != nil { // nil while a reload removes the block
+	// wanted is nil for every handler. The block is nil while a reload
+	// removes it.
+	var wanted map[string]bool
+	if mb := m.s.cfg().Monitor; mb != nil && mb.ReadyHandlers != nil {
+		wanted = make(map[string]bool, len(mb.ReadyHandlers))
 		for _, name := range mb.ReadyHandlers {
 			wanted[name] = true
 		}
 	}
 	for _, st := range m.s.HandlerStates() {
-		if wanted[st.Name] && st.State != stateUp {
+		if (wanted == nil || wanted[st.Name]) && st.State != stateUp {
 			body.Handlers = append(body.Handlers, notReady{Name: st.Name, State: st.State})
 		}
 	}

@@ -46,6 +46,9 @@ type peerLink struct {
 	*peerSettings
 	self *actor.PID
 	root *actor.RootContext
+	// replaced is set when a reload gave the peer a new link, which takes
+	// over this one's series.
+	replaced bool
 
 	state    string
 	gen      int // bumped at every connection attempt; older news is ignored
@@ -172,7 +175,9 @@ func (l *peerLink) Receive(ctx actor.Context) {
 		l.retire(ctx, m)
 	case *actor.Stopping:
 		l.shutdown()
-		l.metrics.removePeer(l.peer.Name, l.stats)
+		if !l.replaced { // the successor's Started may come after this
+			l.metrics.removePeer(l.peer.Name, l.stats)
+		}
 	case *actor.Restarting: // a bug panicked: the new instance starts afresh
 		l.shutdown()
 		l.metrics.removePeer(l.peer.Name, l.stats)
@@ -453,6 +458,7 @@ func (l *peerLink) stop(ctx actor.Context) {
 // which gets the same answer meanwhile (and the fan-out's backstop after
 // that).
 func (l *peerLink) retire(ctx actor.Context, m *retirePeer) {
+	l.replaced = m.replaced
 	handed := 0
 	if next := l.book.Load().byName[l.peer.Name]; m.replaced && next != nil && !next.Equal(ctx.Self()) {
 		handed = l.handOver(ctx, next)

@@ -84,3 +84,26 @@ func TestReloadHandlerChangedKeepsItsCounts(t *testing.T) {
 	s.wantValue(t, 4, "bester_handler_answer_seconds", "handler=relay")
 	s.wantValue(t, 1, "bester_handler_restarts_total", "handler=relay")
 }
+
+// TestReloadHandlerAddedMonitorUnchanged: a monitor block without
+// ready_handlers waits for every handler; a handler a reload adds joins
+// what /readyz waits for without the summary calling the monitor changed.
+func TestReloadHandlerAddedMonitorUnchanged(t *testing.T) {
+	r := startReloadable(t, "", reloadBase()+monitorBlock(""))
+	broken := "\nhandler \"broken\" {\n  socket  = \"broken.sock\"\n  command = [\"/bin/false\"]\n}\n"
+	if got := r.reloaded("", reloadBase()+broken+monitorBlock("")); got != "handlers +broken" {
+		t.Fatalf("summary %q, want the handler alone", got)
+	}
+	var ready readiness
+	if code := r.get("/readyz", &ready); code != http.StatusServiceUnavailable ||
+		len(ready.Handlers) != 1 || ready.Handlers[0].Name != "broken" {
+		t.Fatalf("/readyz %d %+v; want 503 waiting for broken, which never comes up", code, ready)
+	}
+	// Naming fewer than every handler is a change of the monitor.
+	if got := r.reloaded("", reloadBase()+broken+monitorBlock("  ready_handlers = [\"relay\"]")); got != "monitor ~" {
+		t.Fatalf("summary %q", got)
+	}
+	if code := r.get("/readyz", &ready); code != http.StatusOK {
+		t.Fatalf("/readyz %d %+v; want 200 waiting for relay alone", code, ready)
+	}
+}

@@ -119,8 +119,8 @@ type topSenders struct {
 	stopOnce sync.Once
 }
 
-// startTopSenders takes a snapshot of r's counts (see countSends) every
-// sendersTick until close.
+// startTopSenders takes a snapshot of r's counts, which the registry
+// always keeps, every sendersTick until close.
 func startTopSenders(r *registry, n int) *topSenders {
 	t := &topSenders{registry: r, n: n, stop: make(chan struct{}), done: make(chan struct{})}
 	t.snapshot(time.Now())

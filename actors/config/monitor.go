@@ -24,8 +24,9 @@ type Monitor struct {
 	// required (`pprof_remote`).
 	PProfRemote bool
 	// ReadyHandlers are the handlers that must be up for /readyz to answer
-	// 200; every handler unless the block names a subset
-	// (`ready_handlers`).
+	// 200 (`ready_handlers`); nil, when the block names none, is every
+	// handler of the configuration in effect, so that it follows the
+	// handlers a reload adds or removes. An empty list is none.
 	ReadyHandlers []string
 	// TopSenders is how many users /status lists as the fastest senders
 	// of the last few seconds; 0 turns the list off
@@ -143,16 +144,15 @@ func (c *checker) pprofRemote(m *Monitor, r *rawMonitor) {
 }
 
 // readyHandlers returns the handlers /readyz waits for: those named, each
-// of which must be a handler block, or every handler when none are named.
+// of which must be a handler block, or nil (every handler) when the block
+// names none.
 func (c *checker) readyHandlers(r *rawMonitor, handlers []Handler) []string {
+	if r.ReadyHandlers == nil {
+		return nil
+	}
 	known := make(map[string]bool, len(handlers))
-	all := make([]string, 0, len(handlers))
 	for _, h := range handlers {
 		known[h.Name] = true
-		all = append(all, h.Name)
-	}
-	if r.ReadyHandlers == nil {
-		return all
 	}
 	out := make([]string, 0, len(*r.ReadyHandlers))
 	seen := map[string]bool{}

@@ -14,7 +14,7 @@ func TestMonitor(t *testing.T) {
 
 	cfg := mustLoad(t, okBase+handlers+"monitor {\n  address = \"127.0.0.1:8223\"\n}\n")
 	want := &Monitor{Address: "127.0.0.1:8223", AllowRemote: DefaultMonitorAllowRemote, PProf: DefaultMonitorPProf,
-		ReadyHandlers: []string{"a", "b"}, TopSenders: DefaultMonitorTopSenders}
+		TopSenders: DefaultMonitorTopSenders}
 	if !reflect.DeepEqual(cfg.Monitor, want) {
 		t.Fatalf("defaults: got %+v, want %+v", cfg.Monitor, want)
 	}

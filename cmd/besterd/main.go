@@ -110,7 +110,8 @@ func run(_ context.Context, cmd *cli.Command) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	log.Info("server started", "name", cfg.Server.Name, "config", cfg.Path)
+	// The pid is the process to signal: under go run it is not go run's.
+	log.Info("server started", "name", cfg.Server.Name, "config", cfg.Path, "pid", os.Getpid())
 
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
