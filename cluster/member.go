@@ -43,14 +43,25 @@ type Config struct {
 
 // Member is one running member of a cluster.
 type Member struct {
-	cluster  *pcluster.Cluster
-	stopOnce sync.Once
+	cluster   *pcluster.Cluster
+	directory Directory
+	stopOnce  sync.Once
 }
 
-// Start joins the cluster described by cfg. It returns an error, never a
+// MemberInfo is one member of the cluster as another sees it.
+type MemberInfo struct {
+	// ID is the member's id, new on every start of its process.
+	ID string
+	// Address is the host:port its actors are reached at.
+	Address string
+}
+
+// Start makes system a member of the cluster described by cfg: its actors
+// become reachable from the other members. It returns an error, never a
 // panic and never a hang, when membership cannot start: with etcd
-// unreachable it fails after about Etcd.DialTimeout.
-func Start(cfg Config) (*Member, error) {
+// unreachable it fails after about Etcd.DialTimeout. system must not have
+// its remote layer started already.
+func Start(system *actor.ActorSystem, cfg Config) (*Member, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -69,7 +80,6 @@ func Start(cfg Config) (*Member, error) {
 	if cfg.TLS != nil {
 		remoteOpts = append(remoteOpts, cfg.TLS.remoteOptions()...)
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return cfg.Logger }))
 	c := pcluster.New(system, pcluster.Configure(cfg.Name, provider, disthash.New(),
 		remote.Configure(host, port, remoteOpts...),
 		pcluster.WithRequestTimeout(cfg.RequestTimeout)))
@@ -80,7 +90,9 @@ func Start(cfg Config) (*Member, error) {
 		}
 		return nil, err
 	}
-	return &Member{cluster: c}, nil
+	m := &Member{cluster: c}
+	m.directory = newEveryMember(m)
+	return m, nil
 }
 
 // startMember runs protoactor's StartMember, which panics when the provider
@@ -118,15 +130,33 @@ func (m *Member) ID() string { return m.cluster.ActorSystem.ID }
 // Address is the host:port the other members reach this one at.
 func (m *Member) Address() string { return m.cluster.ActorSystem.Address() }
 
-// Members lists the ids of the members this one currently sees, itself
-// included.
-func (m *Member) Members() []string {
-	members := m.cluster.MemberList.Members().Members()
-	ids := make([]string, len(members))
+// Directory locates users in the cluster.
+func (m *Member) Directory() Directory { return m.directory }
+
+// Members lists the members this one currently sees, itself included.
+func (m *Member) Members() []MemberInfo {
+	return infos(m.cluster.MemberList.Members().Members())
+}
+
+// OnChange calls f with the whole member list, this member included, after
+// every change to it, on protoactor's event stream goroutine: f must not
+// block. cancel stops the calls.
+func (m *Member) OnChange(f func([]MemberInfo)) (cancel func()) {
+	stream := m.cluster.ActorSystem.EventStream
+	sub := stream.Subscribe(func(evt any) {
+		if t, ok := evt.(*pcluster.ClusterTopology); ok {
+			f(infos(t.Members))
+		}
+	})
+	return func() { stream.Unsubscribe(sub) }
+}
+
+func infos(members []*pcluster.Member) []MemberInfo {
+	out := make([]MemberInfo, len(members))
 	for i, member := range members {
-		ids[i] = member.Id
+		out[i] = MemberInfo{ID: member.Id, Address: member.Address()}
 	}
-	return ids
+	return out
 }
 
 // Stop leaves the cluster. protoactor's graceful shutdown sleeps 2 s and
@@ -134,7 +164,10 @@ func (m *Member) Members() []string {
 // leaving whatever is still stopping to finish on its own. Later calls do
 // nothing.
 func (m *Member) Stop(limit time.Duration) {
-	m.stopOnce.Do(func() { m.shutdownWithin(limit) })
+	m.stopOnce.Do(func() {
+		m.directory.Close()
+		m.shutdownWithin(limit)
+	})
 }
 
 func (m *Member) shutdownWithin(limit time.Duration) {

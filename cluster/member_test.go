@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/bester-project/bester/internal/testetcd"
 	"github.com/bester-project/bester/internal/testnet"
 )
@@ -28,6 +30,12 @@ func testLogger(t *testing.T) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// newSystem is an actor system for one member: each member needs its own,
+// as each process has one.
+func newSystem(t *testing.T) *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return testLogger(t) }))
 }
 
 // startMembers starts n members from the configs at once, as a cluster's
@@ -41,7 +49,7 @@ func startMembers(t *testing.T, configs []Config) []*Member {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			members[i], errs[i] = Start(cfg)
+			members[i], errs[i] = Start(newSystem(t), cfg)
 		}()
 	}
 	wg.Wait()
@@ -68,7 +76,10 @@ func waitForFullView(t *testing.T, members []*Member, within time.Duration) {
 	for {
 		var wrong []string
 		for _, m := range members {
-			got := m.Members()
+			var got []string
+			for _, member := range m.Members() {
+				got = append(got, member.ID)
+			}
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				wrong = append(wrong, m.ID()+" sees ["+strings.Join(got, " ")+"]")
@@ -128,7 +139,7 @@ func TestEtcdUnreachableAtStartIsAClearError(t *testing.T) {
 	})
 	result := make(chan error, 1)
 	go func() {
-		m, err := Start(cfg)
+		m, err := Start(newSystem(t), cfg)
 		if m != nil {
 			m.Stop(15 * time.Second)
 		}

@@ -37,6 +37,9 @@ type Config struct {
 	// Monitor is the HTTP endpoint for health checks, status and the
 	// profiler; nil when the file has no monitor block.
 	Monitor *Monitor
+	// Cluster makes the server one member of a cluster; nil when the
+	// file has no cluster block.
+	Cluster *Cluster
 }
 
 // Server holds the settings that apply to the whole server (the `server`

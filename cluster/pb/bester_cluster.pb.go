@@ -237,6 +237,90 @@ func (x *DeliverAck) GetUndelivered() []string {
 	return nil
 }
 
+// ListUsers asks a member for the users it holds connections of; it
+// answers with a UserList. The informer's cluster-wide questions use it
+// where the directory does not know every user.
+type ListUsers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsers) Reset() {
+	*x = ListUsers{}
+	mi := &file_bester_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsers) ProtoMessage() {}
+
+func (x *ListUsers) ProtoReflect() protoreflect.Message {
+	mi := &file_bester_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsers.ProtoReflect.Descriptor instead.
+func (*ListUsers) Descriptor() ([]byte, []int) {
+	return file_bester_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+// UserList answers ListUsers.
+type UserList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []string               `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserList) Reset() {
+	*x = UserList{}
+	mi := &file_bester_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserList) ProtoMessage() {}
+
+func (x *UserList) ProtoReflect() protoreflect.Message {
+	mi := &file_bester_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserList.ProtoReflect.Descriptor instead.
+func (*UserList) Descriptor() ([]byte, []int) {
+	return file_bester_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UserList) GetUsers() []string {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_bester_cluster_proto protoreflect.FileDescriptor
 
 const file_bester_cluster_proto_rawDesc = "" +
@@ -256,7 +340,10 @@ const file_bester_cluster_proto_rawDesc = "" +
 	"\n" +
 	"DeliverAck\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x12 \n" +
-	"\vundelivered\x18\x02 \x03(\tR\vundeliveredB-Z+github.com/bester-project/bester/cluster/pbb\x06proto3"
+	"\vundelivered\x18\x02 \x03(\tR\vundelivered\"\v\n" +
+	"\tListUsers\" \n" +
+	"\bUserList\x12\x14\n" +
+	"\x05users\x18\x01 \x03(\tR\x05usersB-Z+github.com/bester-project/bester/cluster/pbb\x06proto3"
 
 var (
 	file_bester_cluster_proto_rawDescOnce sync.Once
@@ -270,11 +357,13 @@ func file_bester_cluster_proto_rawDescGZIP() []byte {
 	return file_bester_cluster_proto_rawDescData
 }
 
-var file_bester_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_bester_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_bester_cluster_proto_goTypes = []any{
 	(*Origin)(nil),       // 0: bester.cluster.Origin
 	(*DeliverBatch)(nil), // 1: bester.cluster.DeliverBatch
 	(*DeliverAck)(nil),   // 2: bester.cluster.DeliverAck
+	(*ListUsers)(nil),    // 3: bester.cluster.ListUsers
+	(*UserList)(nil),     // 4: bester.cluster.UserList
 }
 var file_bester_cluster_proto_depIdxs = []int32{
 	0, // 0: bester.cluster.DeliverBatch.from:type_name -> bester.cluster.Origin
@@ -296,7 +385,7 @@ func file_bester_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bester_cluster_proto_rawDesc), len(file_bester_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
