@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,37 @@ func TestClusterErrors(t *testing.T) {
 			_, path, err := loadWith(t, c.src, writeClusterCerts)
 			wantOneError(t, path, c.src, err, c.field, c.also)
 		})
+	}
+}
+
+// The example clusters load, and their members differ where members on
+// one machine must: the same server and cluster names and handlers,
+// their own ports and runtime directories.
+func TestClusterExamplesLoad(t *testing.T) {
+	for _, dir := range []string{"../../examples/cluster", "../../examples/cluster/etcd"} {
+		seen := map[string]string{}
+		for _, m := range []string{"m1", "m2", "m3"} {
+			path := filepath.Join(dir, m+".hcl")
+			cfg, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Server.Name != "J" || cfg.Cluster == nil || cfg.Cluster.Name != "bester" ||
+				len(cfg.Handlers) != 1 || cfg.Handlers[0].Name != "relay" {
+				t.Errorf("%s: server %q, cluster %+v, handlers %+v: want server J, cluster bester, the relay handler",
+					path, cfg.Server.Name, cfg.Cluster, cfg.Handlers)
+				continue
+			}
+			own := []string{cfg.Server.RuntimeDir, cfg.Listeners[0].Address, cfg.Monitor.Address, cfg.Cluster.Bind}
+			if s := cfg.Cluster.Static; s != nil {
+				own = append(own, strconv.Itoa(s.HealthPort))
+			}
+			for _, v := range own {
+				if other, ok := seen[v]; ok {
+					t.Errorf("%s and %s both use %s", other, path, v)
+				}
+				seen[v] = path
+			}
+		}
 	}
 }
