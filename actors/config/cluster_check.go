@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // cluster checks the `cluster` block and fills its defaults.
@@ -30,7 +31,7 @@ func (c *checker) cluster(r *rawCluster) *Cluster {
 	}
 	c.clusterAddresses(r, cl)
 	switch {
-	case r.Etcd == nil && r.Static == nil:
+	case r.Etcd == nil && r.Static == nil && !c.decodedWithin(r.Body):
 		c.errorf(r.DefRange, "Missing membership",
 			"A cluster needs one of an etcd block (members and users kept in etcd) or a static block (a fixed list of members).")
 	case r.Etcd != nil && r.Static != nil:
@@ -49,6 +50,21 @@ func (c *checker) cluster(r *rawCluster) *Cluster {
 		c.plaintextCluster(r, cl)
 	}
 	return cl
+}
+
+// decodedWithin reports whether HCL reported an error inside body, such as
+// a block given twice, after which a missing block may only be its echo.
+func (c *checker) decodedWithin(body hcl.Body) bool {
+	b, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return false
+	}
+	for _, r := range c.decoded {
+		if b.SrcRange.Overlaps(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // clusterAddresses checks bind and advertise, and fills Advertise: bind

@@ -196,6 +196,7 @@ func TestClusterErrors(t *testing.T) {
 	}{
 		{"no membership", okBase + "cluster { #!\n  name = \"b\"\n  bind = \"127.0.0.1:7946\"\n}\n", "etcd block", "static block"},
 		{"both memberships", clusterBlock(loop, etcdBlock(""), "  static { #!\n    health_port = 7947\n    members = [\"127.0.0.1:7947\"]\n  }\n", ""), "Conflicting membership", "not both"},
+		{"two etcd blocks", clusterBlock(loop, etcdBlock(""), "  etcd { #!\n    endpoints = [\"127.0.0.1:2379\"]\n  }\n", ""), "etcd", "Only one etcd block"},
 		{"empty name", strings.Replace(clusterBlock(loop, "", "", ""), `name = "bester"`, `name = "" #!`, 1), "name", "must not be empty"},
 		{"name with slash", strings.Replace(clusterBlock(loop, "", "", ""), `name = "bester"`, `name = "a/b" #!`, 1), "name", "no white space or '/'"},
 		{"bind not host:port", clusterBlock("127.0.0.1\" #!\n  request_timeout = \"1s", "", "", ""), "bind", "host:port"},

@@ -288,6 +288,9 @@ type rawCluster struct {
 	Static               *rawClusterStatic `hcl:"static,block"`
 	TLS                  *rawClusterTLS    `hcl:"tls,block"`
 	DefRange             hcl.Range         `hcl:",def_range"`
+	// Body is the block's body, whose range tells whether HCL already
+	// reported a problem inside it.
+	Body hcl.Body `hcl:",body"`
 }
 
 // rawClusterEtcd is the `etcd` block inside `cluster`. Its tls block is
