@@ -171,8 +171,20 @@ informer {
 // already.
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
+	return startConfigured(t, defaultConfig, args...)
+}
+
+// defaultConfig is configTemplate filled in for s.
+func defaultConfig(s *server) string {
+	return fmt.Sprintf(configTemplate, s.dir, s.addr, s.tlsAddr, bins.relay)
+}
+
+// startConfigured is startServer with the configuration config writes for
+// s, which has its runtime dir and free addresses by then.
+func startConfigured(t testing.TB, config func(s *server) string, args ...string) *server {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		s, err := tryStart(t, args)
+		s, err := tryStart(t, config, args)
 		if err == nil {
 			return s
 		}
@@ -184,7 +196,7 @@ func startServer(t testing.TB, args ...string) *server {
 	}
 }
 
-func tryStart(t testing.TB, args []string) (*server, error) {
+func tryStart(t testing.TB, config func(s *server) string, args []string) (*server, error) {
 	dir, err := os.MkdirTemp("", "bd") // short: UNIX socket paths are limited to 107 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +206,7 @@ func tryStart(t testing.TB, args []string) (*server, error) {
 		addr: freeAddr(t), tlsAddr: freeAddr(t), unix: filepath.Join(dir, "client.sock"), informer: filepath.Join(dir, "informer.sock")}
 	s.ca = writeServerCert(t, dir)
 	cfg := filepath.Join(dir, "bester.hcl")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, configTemplate, dir, s.addr, s.tlsAddr, bins.relay), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(s)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.args = append([]string{"-config", cfg, "-log-level", "debug"}, args...)
