@@ -112,8 +112,7 @@ func TestThreeMembersOnEtcdSeeEachOtherAndOneLeaves(t *testing.T) {
 		Endpoints: []string{endpoint}, Prefix: "/bester-test/" + t.Name(),
 		LeaseTTL: 3 * time.Second, DialTimeout: 5 * time.Second,
 	}
-	// The name keeps runs apart that share one etcd.
-	name := "c" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	name := uniqueClusterName()
 	configs := []Config{etcdConfig(t, name, membership), etcdConfig(t, name, membership), etcdConfig(t, name, membership)}
 	members := startMembers(t, configs)
 	waitForFullView(t, members, 20*time.Second)
