@@ -26,7 +26,7 @@ func directoryMembership(endpoint string) EtcdMembership {
 
 // startEtcdMembers starts n members of a cluster of a name of its own on
 // etcd and waits until they see each other.
-func startEtcdMembers(t *testing.T, n int, membership EtcdMembership) []*Member {
+func startEtcdMembers(t testing.TB, n int, membership EtcdMembership) []*Member {
 	t.Helper()
 	name := uniqueClusterName()
 	configs := make([]Config, n)
@@ -276,4 +276,78 @@ func revision(t *testing.T, client *clientv3.Client) int64 {
 // uniqueClusterName keeps runs apart that share one etcd.
 func uniqueClusterName() string {
 	return "c" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+}
+
+// The time from Register on one member until another member locates the
+// user, one user at a time: what a login costs before deliveries from
+// elsewhere find it.
+func BenchmarkRegisterToVisible(b *testing.B) {
+	a, other := benchmarkMembers(b)
+	var latencies []time.Duration
+	for i := 0; b.Loop(); i++ {
+		user := fmt.Sprintf("visible-%d", i)
+		start := time.Now()
+		a.Directory().Register(user)
+		for len(other.Directory().Locate(user, nil)) == 0 {
+			time.Sleep(10 * time.Microsecond)
+		}
+		latencies = append(latencies, time.Since(start))
+	}
+	reportPercentiles(b, latencies)
+}
+
+// Registrations per second when they come in a burst (a reconnect storm
+// after a member died): from the first Register until another member
+// locates all of them.
+func BenchmarkRegisterBurst(b *testing.B) {
+	a, other := benchmarkMembers(b)
+	users := names("burst-", 5000)
+	b.ResetTimer()
+	for round := 0; round < b.N; round++ {
+		prefix := fmt.Sprintf("r%d-", round)
+		for _, u := range users {
+			a.Directory().Register(prefix + u)
+		}
+		last := prefix + users[len(users)-1]
+		for len(other.Directory().Locate(last, nil)) == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(users))/b.Elapsed().Seconds(), "users/s")
+}
+
+// For comparison with BenchmarkRegisterBurst: one put per user, as a
+// writer without batching would do it.
+func BenchmarkPutPerUser(b *testing.B) {
+	a, _ := benchmarkMembers(b)
+	p := a.cluster.Config.ClusterProvider.(*etcdProvider)
+	usersDir := a.directory.(*etcdDirectory).users.prefix
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		key := userKey(usersDir, fmt.Sprintf("single-%d", i), a.ID())
+		if _, err := p.client.Put(ctx, key, "", clientv3.WithLease(p.currentLease())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// benchmarkMembers are two members on the shared etcd, started outside
+// the timer, with a lease that outlasts a slow benchmark's pauses.
+func benchmarkMembers(b *testing.B) (*Member, *Member) {
+	b.Helper()
+	membership := directoryMembership(testetcd.Endpoint(b))
+	membership.LeaseTTL = 10 * time.Second
+	members := startEtcdMembers(b, 2, membership)
+	return members[0], members[1]
+}
+
+func reportPercentiles(b *testing.B, latencies []time.Duration) {
+	slices.Sort(latencies)
+	at := func(q float64) float64 {
+		return float64(latencies[int(q*float64(len(latencies)-1))].Microseconds())
+	}
+	b.ReportMetric(at(0.5), "p50-µs")
+	b.ReportMetric(at(0.9), "p90-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
 }

@@ -164,6 +164,11 @@ func (w *userWriter) next() []userWrite {
 		}
 		batch = append(batch, userWrite{user: user, present: want})
 	}
+	if len(w.pending) == 0 {
+		// A map keeps the buckets of a burst; scanning them for the last
+		// few users would cost more than a new map.
+		w.pending = make(map[string]struct{})
+	}
 	return batch
 }
 
