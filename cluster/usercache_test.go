@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -62,12 +63,8 @@ func TestUserCacheFollowsEvents(t *testing.T) {
 // members: the delivery path pays it once per user not held locally.
 func BenchmarkLocate(b *testing.B) {
 	const users = 100_000
-	kvs := make([]*mvccpb.KeyValue, users)
-	for i := range kvs {
-		kvs[i] = &mvccpb.KeyValue{Key: []byte(userKey(testUsersDir, fmt.Sprintf("user-%d", i), fmt.Sprintf("m%d", i%3)))}
-	}
 	c := newUserCache(testUsersDir)
-	c.reset(&clientv3.GetResponse{Kvs: kvs})
+	c.reset(usersFolder(users))
 	names := make([]string, users)
 	for i := range names {
 		names[i] = fmt.Sprintf("user-%d", i)
@@ -86,4 +83,36 @@ func BenchmarkLocate(b *testing.B) {
 			}
 		})
 	})
+}
+
+// The memory a member's copy of a 100,000-user directory keeps, and the
+// time a whole read of the folder takes to load.
+func BenchmarkUserCacheMemory(b *testing.B) {
+	const users = 100_000
+	for b.Loop() {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		folder := usersFolder(users)
+		c := newUserCache(testUsersDir)
+		b.StartTimer()
+		c.reset(folder)
+		b.StopTimer()
+		folder = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/users, "B/user")
+		runtime.KeepAlive(c)
+		b.StartTimer()
+	}
+}
+
+// usersFolder is a read of a users folder of n users over three members.
+func usersFolder(n int) *clientv3.GetResponse {
+	kvs := make([]*mvccpb.KeyValue, n)
+	for i := range kvs {
+		kvs[i] = &mvccpb.KeyValue{Key: []byte(userKey(testUsersDir, fmt.Sprintf("user-%d", i), fmt.Sprintf("member-id-%012d", i%3)))}
+	}
+	return &clientv3.GetResponse{Kvs: kvs}
 }
