@@ -185,9 +185,11 @@ func TestEtcdDirectoryForgetsTheUsersOfADeadMember(t *testing.T) {
 	waitFor(t, 10*time.Second, "the users located", func() (bool, string) { return locatedAt(survivor, users, dying.ID()) })
 
 	crash(dying)
+	died := time.Now()
 	waitFor(t, membership.LeaseTTL+10*time.Second, "the dead member's users gone", func() (bool, string) {
 		return locatedAt(survivor, users)
 	})
+	t.Logf("the users vanished %v after the member died (lease TTL %v)", time.Since(died).Round(time.Millisecond), membership.LeaseTTL)
 }
 
 // When etcd is lost for longer than the lease TTL and comes back, each
