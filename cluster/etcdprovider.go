@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
@@ -22,7 +23,9 @@ type EtcdMembership struct {
 	// Endpoints are etcd's client addresses, host:port.
 	Endpoints []string
 	// Prefix is the key prefix the cluster's keys live under; each
-	// cluster name gets its own folder below it.
+	// cluster name gets its own folder below it, with the member list in
+	// <Prefix>/<name>/members/ and the user directory in
+	// <Prefix>/<name>/users/.
 	Prefix string
 	// LeaseTTL is how long a dead member stays in the list at most.
 	// etcd raises anything under 2 s to 2 s.
@@ -53,8 +56,7 @@ func (m EtcdMembership) leaseSeconds() int64 {
 }
 
 // relistEvery is how often a member reads the whole member list again even
-// when its watch reported nothing, so that a lost watch event cannot leave
-// its view wrong for long.
+// when its watch reported nothing.
 const relistEvery = 5 * time.Second
 
 // etcdProvider is a cluster.ClusterProvider on etcd. It replaces
@@ -63,18 +65,28 @@ const relistEvery = 5 * time.Second
 // blocks forever on an unreachable etcd; and which names members
 // "<cluster>@<id>" where everything else uses the bare actor system id.
 //
-// Here a member registers first, then lists, then watches from the list's
-// revision onwards, and lists again on every change, on every watch error
-// and every relistEvery. Every etcd call has a deadline.
+// Here a member registers first, then follows the member folder: lists,
+// then watches from the list's revision onwards (see folder). Every etcd
+// call has a deadline.
+//
+// The user directory shares the provider's client and lease: its keys go
+// away with the member's.
 type etcdProvider struct {
 	cfg    EtcdMembership
 	client *clientv3.Client
-	lease  clientv3.LeaseID
 	log    *slog.Logger
 
-	dir   string // the cluster's folder: Prefix/<cluster name>/
-	key   string // this member's key in dir
-	value string // this member's entry, an encoded cluster.Member
+	lease atomic.Int64 // the clientv3.LeaseID this member's keys live under
+	// renewed gets a value when the member registered again under a new
+	// lease: the keys under the old one are gone or going.
+	renewed chan struct{}
+
+	clusterDir string // the cluster's folder: Prefix/<cluster name>/
+	key        string // this member's key in the member folder
+	value      string // this member's entry, an encoded cluster.Member
+
+	members *folder
+	current map[string]*pcluster.Member // the member folder, by key
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -104,13 +116,20 @@ func newEtcdProvider(cfg EtcdMembership, clusterName string, log *slog.Logger) (
 		client.Close()
 		return nil, fmt.Errorf("etcd at %v unreachable (no lease within %v): %w", cfg.Endpoints, cfg.DialTimeout, err)
 	}
-	return &etcdProvider{
-		cfg:    cfg,
-		client: client,
-		lease:  grant.ID,
-		log:    log,
-		dir:    cfg.Prefix + "/" + clusterName + "/",
-	}, nil
+	p := &etcdProvider{
+		cfg:        cfg,
+		client:     client,
+		log:        log,
+		renewed:    make(chan struct{}, 1),
+		clusterDir: cfg.Prefix + "/" + clusterName + "/",
+	}
+	p.lease.Store(int64(grant.ID))
+	return p, nil
+}
+
+// currentLease is the lease this member's keys live under now.
+func (p *etcdProvider) currentLease() clientv3.LeaseID {
+	return clientv3.LeaseID(p.lease.Load())
 }
 
 // StartMember registers this member under its lease, publishes the member
@@ -125,16 +144,20 @@ func (p *etcdProvider) StartMember(c *pcluster.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("encoding member %s: %w", self.Id, err)
 	}
-	p.key, p.value = p.dir+self.Id, string(value)
+	p.members = &folder{
+		client: p.client, prefix: p.clusterDir + "members/", what: "the member list",
+		timeout: p.cfg.DialTimeout, relist: relistEvery, log: p.log,
+		reset: func(resp *clientv3.GetResponse) { p.reset(c, resp) },
+		apply: func(events []*clientv3.Event) { p.apply(c, events) },
+	}
+	p.key, p.value = p.members.prefix+self.Id, string(value)
 	follow, stop := context.WithCancel(context.Background())
-	keepAlive, err := p.register(follow, p.lease)
+	keepAlive, err := p.register(follow, p.currentLease())
 	if err != nil {
 		stop()
 		return fmt.Errorf("registering member %s in etcd: %w", self.Id, err)
 	}
-	ctx, cancel := context.WithTimeout(follow, p.cfg.DialTimeout)
-	defer cancel()
-	rev, err := p.publish(ctx, c)
+	rev, err := p.members.load(follow)
 	if err != nil {
 		stop()
 		return err
@@ -142,7 +165,10 @@ func (p *etcdProvider) StartMember(c *pcluster.Cluster) error {
 	p.stop = stop
 	p.stopped.Add(2)
 	go p.keepRegistered(follow, keepAlive)
-	go p.follow(follow, c, rev)
+	go func() {
+		defer p.stopped.Done()
+		p.members.follow(follow, rev)
+	}()
 	return nil
 }
 
@@ -161,7 +187,7 @@ func (p *etcdProvider) Shutdown(bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
 	defer cancel()
-	_, err := p.client.Revoke(ctx, p.lease)
+	_, err := p.client.Revoke(ctx, p.currentLease())
 	if cerr := p.client.Close(); err == nil {
 		err = cerr
 	}
@@ -171,75 +197,45 @@ func (p *etcdProvider) Shutdown(bool) error {
 	return nil
 }
 
-// publish reads the member list and hands it to protoactor's member list.
-// It returns the revision the list was read at.
-func (p *etcdProvider) publish(ctx context.Context, c *pcluster.Cluster) (int64, error) {
-	resp, err := p.client.Get(ctx, p.dir, clientv3.WithPrefix())
-	if err != nil {
-		return 0, fmt.Errorf("reading the member list from etcd: %w", err)
-	}
-	members := make(pcluster.Members, 0, len(resp.Kvs))
+// reset takes the member folder as read whole and publishes it to
+// protoactor's member list.
+func (p *etcdProvider) reset(c *pcluster.Cluster, resp *clientv3.GetResponse) {
+	p.current = make(map[string]*pcluster.Member, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		m := &pcluster.Member{}
-		if err := proto.Unmarshal(kv.Value, m); err != nil {
-			p.log.Warn("ignoring an unreadable member entry", "key", string(kv.Key), "error", err)
+		p.put(string(kv.Key), kv.Value)
+	}
+	p.publish(c)
+}
+
+// apply changes the member list by events and publishes it.
+func (p *etcdProvider) apply(c *pcluster.Cluster, events []*clientv3.Event) {
+	for _, ev := range events {
+		if ev.Type == clientv3.EventTypeDelete {
+			delete(p.current, string(ev.Kv.Key))
 			continue
 		}
+		p.put(string(ev.Kv.Key), ev.Kv.Value)
+	}
+	p.publish(c)
+}
+
+// put records one member entry; an unreadable one is logged and left out.
+func (p *etcdProvider) put(key string, value []byte) {
+	m := &pcluster.Member{}
+	if err := proto.Unmarshal(value, m); err != nil {
+		p.log.Warn("ignoring an unreadable member entry", "key", key, "error", err)
+		delete(p.current, key)
+		return
+	}
+	p.current[key] = m
+}
+
+func (p *etcdProvider) publish(c *pcluster.Cluster) {
+	members := make(pcluster.Members, 0, len(p.current))
+	for _, m := range p.current {
 		members = append(members, m)
 	}
 	c.MemberList.UpdateClusterTopology(members)
-	return resp.Header.Revision, nil
-}
-
-// follow watches the cluster's folder from the revision after rev and
-// publishes the list again on every change, every watch error and every
-// relistEvery, until ctx ends.
-func (p *etcdProvider) follow(ctx context.Context, c *pcluster.Cluster, rev int64) {
-	defer p.stopped.Done()
-	relist := time.NewTicker(relistEvery)
-	defer relist.Stop()
-	for ctx.Err() == nil {
-		watchCtx, cancelWatch := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		changes := p.client.Watch(watchCtx, p.dir, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-		rev = p.watch(ctx, c, changes, relist.C, rev)
-		cancelWatch()
-	}
-}
-
-// watch publishes the list on each event of changes and each tick, and
-// returns the newest revision published when the watch fails or ctx ends.
-func (p *etcdProvider) watch(ctx context.Context, c *pcluster.Cluster, changes clientv3.WatchChan, tick <-chan time.Time, rev int64) int64 {
-	for {
-		select {
-		case <-ctx.Done():
-			return rev
-		case resp, ok := <-changes:
-			if !ok || resp.Err() != nil {
-				if ctx.Err() == nil {
-					p.log.Warn("etcd watch of the member list ended; reading it again", "error", resp.Err())
-				}
-				return p.republish(ctx, c, rev)
-			}
-			rev = p.republish(ctx, c, rev)
-		case <-tick:
-			rev = p.republish(ctx, c, rev)
-		}
-	}
-}
-
-// republish is publish with a deadline: a failure is logged (unless ctx
-// ended) and keeps the last good revision.
-func (p *etcdProvider) republish(ctx context.Context, c *pcluster.Cluster, rev int64) int64 {
-	stepCtx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-	defer cancel()
-	newRev, err := p.publish(stepCtx, c)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.log.Warn("member list not refreshed", "error", err)
-		}
-		return rev
-	}
-	return newRev
 }
 
 // reregisterEvery is the pause between attempts to register again after
@@ -256,11 +252,15 @@ func (p *etcdProvider) keepRegistered(ctx context.Context, answers <-chan *clien
 		if !drain(ctx, answers) {
 			return
 		}
-		p.log.Error("etcd lease lost: the other members drop this one until it registers again", "lease", fmt.Sprintf("%x", p.lease))
+		p.log.Error("etcd lease lost: the other members drop this one until it registers again", "lease", fmt.Sprintf("%x", p.currentLease()))
 		if answers = p.reregister(ctx); answers == nil {
 			return
 		}
-		p.log.Info("registered in etcd again", "lease", fmt.Sprintf("%x", p.lease))
+		p.log.Info("registered in etcd again", "lease", fmt.Sprintf("%x", p.currentLease()))
+		select {
+		case p.renewed <- struct{}{}:
+		default: // the last renewal is still unread; one signal covers both
+		}
 	}
 }
 
@@ -315,6 +315,6 @@ func (p *etcdProvider) register(ctx context.Context, lease clientv3.LeaseID) (<-
 	if err != nil {
 		return nil, fmt.Errorf("keeping lease %x alive: %w", lease, err)
 	}
-	p.lease = lease
+	p.lease.Store(int64(lease))
 	return answers, nil
 }

@@ -84,15 +84,32 @@ func Start(system *actor.ActorSystem, cfg Config) (*Member, error) {
 		remote.Configure(host, port, remoteOpts...),
 		pcluster.WithRequestTimeout(cfg.RequestTimeout)))
 	if err := startMember(c); err != nil {
-		c.Shutdown(false)
-		if perr := provider.Shutdown(false); perr != nil {
-			cfg.Logger.Warn("cluster membership not left after a failed start", "error", perr)
-		}
+		abandon(c, provider, cfg.Logger)
 		return nil, err
 	}
 	m := &Member{cluster: c}
-	m.directory = newEveryMember(m)
+	if m.directory, err = newDirectory(m, provider, cfg.Logger); err != nil {
+		abandon(c, provider, cfg.Logger)
+		return nil, err
+	}
 	return m, nil
+}
+
+// newDirectory is the directory that fits the membership: users' keys in
+// etcd where etcd keeps the member list, every member otherwise.
+func newDirectory(m *Member, provider pcluster.ClusterProvider, log *slog.Logger) (Directory, error) {
+	if etcd, ok := provider.(*etcdProvider); ok {
+		return newEtcdDirectory(etcd, m.ID(), log)
+	}
+	return newEveryMember(m), nil
+}
+
+// abandon shuts down a member that failed to start, and its membership.
+func abandon(c *pcluster.Cluster, provider pcluster.ClusterProvider, log *slog.Logger) {
+	c.Shutdown(false)
+	if err := provider.Shutdown(false); err != nil {
+		log.Warn("cluster membership not left after a failed start", "error", err)
+	}
 }
 
 // startMember runs protoactor's StartMember, which panics when the provider

@@ -25,7 +25,7 @@ import (
 )
 
 // testLogger shows the members' log with -v and keeps a quiet run quiet.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -34,13 +34,13 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // newSystem is an actor system for one member: each member needs its own,
 // as each process has one.
-func newSystem(t *testing.T) *actor.ActorSystem {
+func newSystem(t testing.TB) *actor.ActorSystem {
 	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return testLogger(t) }))
 }
 
 // startMembers starts n members from the configs at once, as a cluster's
 // processes start on a deploy, and stops them when the test ends.
-func startMembers(t *testing.T, configs []Config) []*Member {
+func startMembers(t testing.TB, configs []Config) []*Member {
 	t.Helper()
 	members := make([]*Member, len(configs))
 	errs := make([]error, len(configs))
@@ -65,7 +65,7 @@ func startMembers(t *testing.T, configs []Config) []*Member {
 }
 
 // waitForFullView waits until every member sees exactly the ids of all.
-func waitForFullView(t *testing.T, members []*Member, within time.Duration) {
+func waitForFullView(t testing.TB, members []*Member, within time.Duration) {
 	t.Helper()
 	want := make([]string, len(members))
 	for i, m := range members {
@@ -95,7 +95,7 @@ func waitForFullView(t *testing.T, members []*Member, within time.Duration) {
 	}
 }
 
-func etcdConfig(t *testing.T, name string, etcd EtcdMembership) Config {
+func etcdConfig(t testing.TB, name string, etcd EtcdMembership) Config {
 	return Config{
 		Name: name, Bind: "127.0.0.1:0", Etcd: &etcd,
 		RequestTimeout: 2 * time.Second, Logger: testLogger(t),
@@ -112,8 +112,7 @@ func TestThreeMembersOnEtcdSeeEachOtherAndOneLeaves(t *testing.T) {
 		Endpoints: []string{endpoint}, Prefix: "/bester-test/" + t.Name(),
 		LeaseTTL: 3 * time.Second, DialTimeout: 5 * time.Second,
 	}
-	// The name keeps runs apart that share one etcd.
-	name := "c" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	name := uniqueClusterName()
 	configs := []Config{etcdConfig(t, name, membership), etcdConfig(t, name, membership), etcdConfig(t, name, membership)}
 	members := startMembers(t, configs)
 	waitForFullView(t, members, 20*time.Second)
