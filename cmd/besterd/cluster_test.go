@@ -190,23 +190,32 @@ func send(t *testing.T, c *client.Client, id string, to ...string) *client.Incom
 	return in
 }
 
-// Three members on a static list relay across members in both codecs: a
-// JSON sender on m1, a CBOR recipient on m3, a user on two members who gets
-// the message on both, and a user connected nowhere, reported exactly.
-func TestClusterStaticRelayAcrossMembers(t *testing.T) {
-	var health []string
-	for range 3 {
-		health = append(health, freeAddr(t))
-	}
-	c := newCluster(t, func(i int) string {
-		_, port, _ := net.SplitHostPort(health[i])
-		return fmt.Sprintf(`
+// Three members relay across members in both codecs, on etcd and on a
+// static list: a JSON sender on m1, a CBOR recipient on m3, a user on two
+// members who gets the message on both, and a user connected nowhere,
+// reported exactly.
+func TestClusterRelayAcrossMembers(t *testing.T) {
+	t.Run("etcd", func(t *testing.T) {
+		testRelayAcrossMembers(t, newCluster(t, etcdMembership(testetcd.Endpoint(t))))
+	})
+	t.Run("static", func(t *testing.T) {
+		var health []string
+		for range 3 {
+			health = append(health, freeAddr(t))
+		}
+		testRelayAcrossMembers(t, newCluster(t, func(i int) string {
+			_, port, _ := net.SplitHostPort(health[i])
+			return fmt.Sprintf(`
   static {
     health_port = %s
     members     = ["%s"]
     refresh     = "500ms"
   }`, port, strings.Join(health, `", "`))
+		}))
 	})
+}
+
+func testRelayAcrossMembers(t *testing.T, c *testCluster) {
 	c.start(3)
 	m1, m2, m3 := c.members[0], c.members[1], c.members[2]
 
