@@ -37,7 +37,7 @@ func staticCluster(t *testing.T, n int) []*config.Cluster {
 	blocks := make([]*config.Cluster, n)
 	for i, port := range ports {
 		blocks[i] = &config.Cluster{Name: "test", Bind: "127.0.0.1:0",
-			RequestTimeout: 2 * time.Second, DeliveryTimeout: 2 * time.Second, DeliveryWindow: 64,
+			RequestTimeout: 2 * time.Second, DeliveryTimeout: 2 * time.Second,
 			Static: &config.ClusterStatic{HealthPort: port, Members: members, Refresh: 300 * time.Millisecond}}
 	}
 	return blocks

@@ -4,12 +4,17 @@ package actors
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
@@ -18,9 +23,10 @@ import (
 // Three members, each with the relay handler: a client of one reaches the
 // users of the others by their plain names, across codecs; a user
 // connected nowhere is listed undelivered, exactly; a user connected to
-// two members gets the message on both.
+// two members gets the message on both. The informer answers for the
+// whole cluster, and /metrics counts the batches.
 func TestClusterRelayAcrossMembers(t *testing.T) {
-	servers := startCluster(t, staticCluster(t, 3), relayBlock)
+	servers := startCluster(t, staticCluster(t, 3), relayBlock+monitorBlock(""))
 	a, b, c := servers[0], servers[1], servers[2]
 	sender := a.dial("T", wire.CodecJSON)
 	g := c.dial("G", wire.CodecCBOR)
@@ -73,6 +79,19 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 	members, _ := cl["members"].([]any)
 	if cl["member"] != b.cluster.member.ID() || len(members) != 3 {
 		t.Fatalf("serverInfo's cluster: %v", info["cluster"])
+	}
+
+	// Every member held a user to locate: each message went to both
+	// other members, one batch each, and each was acknowledged.
+	s := a.scrapeMetrics()
+	s.wantValue(t, 6, "bester_cluster_batches_sent_total")
+	s.wantValue(t, 0, "bester_cluster_batches_failed_total", "code=peer_unavailable")
+	for _, other := range []*testServer{b, c} {
+		id := "member=" + other.cluster.member.ID()
+		s.wantValue(t, 1, "bester_cluster_member_up", id)
+		s.wantValue(t, 3, "bester_cluster_member_round_trip_seconds", id)
+		// The link publishes it once it has passed the last ack on.
+		a.eventuallyValue(t, 0, "bester_cluster_member_unacked_batches", id)
 	}
 }
 
@@ -146,28 +165,35 @@ func TestClusterMemberStopsWhileSending(t *testing.T) {
 
 // With a window of one batch, a member that does not acknowledge (its
 // inbox stopped) makes the next delivery to it overloaded at once, not
-// queued; the first is reported peer_unavailable at its timeout.
+// queued; the one waiting is reported peer_unavailable at its timeout.
 func TestClusterWindowFullIsOverloaded(t *testing.T) {
 	blocks := staticCluster(t, 2)
 	for _, c := range blocks {
 		c.DeliveryWindow, c.DeliveryTimeout = 1, 3*time.Second
 	}
-	servers := startCluster(t, blocks, relayBlock)
+	servers := startCluster(t, blocks, relayBlock+monitorBlock(""))
 	a, c := servers[0], servers[1]
 	sender := a.dial("T", wire.CodecJSON)
 	c.dial("G", wire.CodecJSON)
 	c.sys.Root.PoisonFuture(c.cluster.inbox).Wait()
 
-	if err := sender.Send("relay", "first", map[string]any{"to": "G", "body": 1}); err != nil {
-		t.Fatal(err)
+	// The handler may answer the two in either order (it has several
+	// connections): whichever comes second finds the window full.
+	for _, id := range []string{"first", "second"} {
+		if err := sender.Send("relay", id, map[string]any{"to": "G", "body": id}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r := sendForReport(t, sender, "relay", "second", map[string]any{"to": "G", "body": 2})
+	r := recv(t, sender).Report
 	wantBad(t, r, wire.CodeOverloaded)
 	if !slices.Equal(r.Payload.Undelivered, []string{"G"}) {
 		t.Fatalf("undelivered %v, want [G]", r.Payload.Undelivered)
 	}
-	r = expectReport(t, sender, "first")
-	wantBad(t, r, wire.CodePeerUnavailable)
+	other := map[string]string{"first": "second", "second": "first"}[r.Payload.ID]
+	wantBad(t, expectReport(t, sender, other), wire.CodePeerUnavailable)
+	s := a.scrapeMetrics()
+	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=overloaded")
+	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=peer_unavailable")
 }
 
 // The cluster block needs a restart: a reload whose file has another one
@@ -179,5 +205,35 @@ func TestClusterBlockChangeNeedsRestart(t *testing.T) {
 	r.rejected("", reloadBase(), "changing the cluster block needs a restart")
 	if r.cfg().Cluster == nil {
 		t.Fatal("the configuration in effect lost its cluster block")
+	}
+}
+
+// A member that cannot join (its static health port is taken) fails
+// Start with an error that says it was joining the cluster.
+func TestClusterJoinFailureFailsStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	block := staticCluster(t, 1)[0]
+	block.Static.HealthPort = taken.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	cfg, err := config.Load(writeConfig(t, dir, serverOptions{name: "J", tcp: "127.0.0.1:0"}, relayBlock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cluster = block
+	srv, err := New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Start()
+	if err == nil {
+		srv.Stop(context.Background())
+		t.Fatal("Start succeeded with the health port taken")
+	}
+	if !strings.Contains(err.Error(), `joining cluster "test"`) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error: %v", err)
 	}
 }
