@@ -5,6 +5,7 @@ package actors
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // Three members, each with the relay handler: a client of one reaches the
@@ -92,6 +94,40 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 		s.wantValue(t, 3, "bester_cluster_member_round_trip_seconds", id)
 		// The link publishes it once it has passed the last ack on.
 		a.eventuallyValue(t, 0, "bester_cluster_member_unacked_batches", id)
+	}
+}
+
+// Members whose cluster block has a tls block read their certificate and
+// CA files and deliver to each other over mutual TLS.
+func TestClusterOverMutualTLS(t *testing.T) {
+	ca, err := tlsconf.NewCA("cluster test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blocks := staticCluster(t, 2)
+	for i, c := range blocks {
+		cert, key, err := ca.Issue(tlsconf.LocalServer("member-" + strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TLS = &config.ClusterTLS{CA: caFile, Cert: filepath.Join(dir, strconv.Itoa(i)+".crt"), Key: filepath.Join(dir, strconv.Itoa(i)+".key")}
+		for path, data := range map[string][]byte{c.TLS.Cert: cert, c.TLS.Key: key} {
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	servers := startCluster(t, blocks, relayBlock)
+	sender, g := servers[0].dial("T", wire.CodecCBOR), servers[1].dial("G", wire.CodecJSON)
+	wantGood(t, sendForReport(t, sender, "relay", "m-1", map[string]any{"to": "G", "body": "over tls"}))
+	var got string
+	if expectDelivery(t, g, &got); got != "over tls" {
+		t.Fatalf("G got %q", got)
 	}
 }
 
