@@ -98,8 +98,12 @@ func (m *memberLink) Receive(ctx actor.Context) {
 	case *sweep:
 		m.sweep(ctx)
 	case *memberGone:
+		// Nothing waits any more, so nothing needs sweeping: a link the
+		// server's stop does not reach (it left the book) holds no timer
+		// but the one that ends it.
 		m.gone = true
 		m.failAll(ctx, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+		m.cancelTick()
 		timers{root: ctx.ActorSystem().Root, pid: m.self}.sendOnce(fanoutGrace, &memberExpired{})
 	case *memberExpired:
 		ctx.Stop(m.self)

@@ -202,12 +202,15 @@ func TestClusterMemberStopsWhileSending(t *testing.T) {
 // With a window of one batch, a member that does not acknowledge (its
 // inbox stopped) makes the next delivery to it overloaded at once, not
 // queued; the one waiting is reported peer_unavailable at its timeout.
+// The informer's listClients leaves that member's users out, and the log
+// says so.
 func TestClusterWindowFullIsOverloaded(t *testing.T) {
 	blocks := staticCluster(t, 2)
 	for _, c := range blocks {
 		c.DeliveryWindow, c.DeliveryTimeout = 1, 3*time.Second
 	}
-	servers := startCluster(t, blocks, relayBlock+monitorBlock(""))
+	log := &logBuffer{}
+	servers := startClusterLogged(t, blocks, relayBlock+monitorBlock(""), log)
 	a, c := servers[0], servers[1]
 	sender := a.dial("T", wire.CodecJSON)
 	c.dial("G", wire.CodecJSON)
@@ -230,6 +233,19 @@ func TestClusterWindowFullIsOverloaded(t *testing.T) {
 	s := a.scrapeMetrics()
 	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=overloaded")
 	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=peer_unavailable")
+
+	inf, err := ipc.DialInformer(filepath.Join(a.dir, "informer.sock"), wire.CodecCBOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	if users, err := inf.ListClients(); err != nil || !slices.Equal(users, []string{"T"}) {
+		t.Fatalf("listClients: %v %v, want [T]", users, err)
+	}
+	if want := "member=" + c.cluster.member.ID(); !strings.Contains(log.String(), "did not list its users in time") ||
+		!strings.Contains(log.String(), want) {
+		t.Fatalf("the log does not say that %s did not answer", want)
+	}
 }
 
 // The cluster block needs a restart: a reload whose file has another one
