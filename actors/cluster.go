@@ -38,12 +38,13 @@ type clusterNode struct {
 // block c: it spawns the inbox, joins, and follows the member list with a
 // link per other member. It runs before any listener serves.
 func (s *Server) joinCluster(c *config.Cluster) (*clusterNode, error) {
-	mc, err := memberConfig(c, s.log.Named("cluster"))
+	log := s.log.Named("cluster")
+	mc, err := memberConfig(c, log)
 	if err != nil {
 		return nil, err
 	}
 	n := &clusterNode{requestTimeout: mc.RequestTimeout, counts: &clusterCounts{}}
-	in := &inbox{registry: s.registry, maxFrame: s.cfg().Server.MaxFrame, log: s.log.Named("cluster")}
+	in := &inbox{registry: s.registry, maxFrame: s.cfg().Server.MaxFrame, log: log}
 	n.inbox, err = s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return in }, onPool(s.pool)), inboxName)
 	if err != nil {
 		return nil, fmt.Errorf("cluster inbox: %w", err)
@@ -55,11 +56,10 @@ func (s *Server) joinCluster(c *config.Cluster) (*clusterNode, error) {
 	n.dir = n.member.Directory()
 	timeout, window := deliveryTimeout(c), deliveryWindow(c)
 	n.deliveryTimeout = timeout
-	log := s.log.Named("cluster")
 	n.links = &memberLinks{self: n.member.ID(), list: n.member.Members, root: s.sys.Root, log: log,
 		props: func(m cluster.MemberInfo, stats *memberStats) *actor.Props {
 			ms := &memberSettings{id: m.ID, address: m.Address, timeout: timeout, window: window,
-				log: log.With("member", m.ID), counts: n.counts, stats: stats}
+				counts: n.counts, stats: stats}
 			return actor.PropsFromProducer(func() actor.Actor { return newMemberLink(ms) }, onPool(s.pool))
 		}}
 	n.links.book.Store(&memberBook{})

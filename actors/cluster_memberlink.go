@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/cluster/pb"
 	"github.com/bester-project/bester/wire"
@@ -17,7 +16,6 @@ type memberSettings struct {
 	address string // host:port its actors are reached at
 	timeout time.Duration
 	window  int
-	log     hclog.Logger
 	counts  *clusterCounts
 	stats   *memberStats
 }
