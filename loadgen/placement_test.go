@@ -116,6 +116,25 @@ func TestPlacementOverRealServers(t *testing.T) {
 	}
 }
 
+func TestWaitMembersOverRealServers(t *testing.T) {
+	a, b := twoServers(t)
+	da := &Bester{Network: "tcp4", Address: a.Addr}
+	db := &Bester{Network: "tcp4", Address: b.Addr}
+	// Three members that are all A deliver to each other at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitMembers(ctx, []Driver{da, da, da}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A and B share no users: they never do, and the wait ends with
+	// its context.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := WaitMembers(ctx, []Driver{da, db}, ""); err == nil {
+		t.Fatal("two servers that share no users passed for members of one cluster")
+	}
+}
+
 func mustRun(t *testing.T, cfg Config) *Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
