@@ -2,8 +2,11 @@ package loadgen
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +177,34 @@ func TestPlacementChecks(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestSpawnMonitorServesProfiler: SpawnOptions.Monitor gives the server a
+// monitor block whose profiler answers, as the comparison's profiles of
+// cluster members need.
+func TestSpawnMonitorServesProfiler(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold build is slow
+	defer cancel()
+	addr, err := FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := SpawnBester(ctx, SpawnOptions{Monitor: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), s.Besterd) {
+		t.Fatalf("status %s, body %q; want besterd's command line", resp.Status, body)
 	}
 }
