@@ -18,14 +18,17 @@ const informerIdleTimeout = 5 * time.Minute
 
 // informer answers handlers' questions about the server on a UNIX socket
 // (protocol §7). It needs no actor of its own: it reads the registry
-// directly and asks link actors for their state through futures, from its
-// own goroutines, never from inside an actor.
+// directly and asks link actors (and in a cluster the other members'
+// inboxes) through futures, from its own goroutines, never from inside an
+// actor.
 type informer struct {
 	ln       net.Listener
 	maxFrame int
-	registry *registry
-	info     func() map[string]any
-	log      hclog.Logger
+	// users are the users listClients and isClient answer about: this
+	// server's, or the whole cluster's.
+	users clientList
+	info  func() map[string]any
+	log   hclog.Logger
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -111,13 +114,13 @@ func (in *informer) handle(conn net.Conn) {
 func (in *informer) answer(codec wire.Codec, c *wire.InformerCommand) (any, error) {
 	switch c.Type {
 	case wire.InformerListClients:
-		return in.registry.names(), nil
+		return in.users.names(), nil
 	case wire.InformerIsClient:
 		var user string
 		if err := codec.Unmarshal(c.Data, &user); err != nil {
 			return nil, errors.New("isClient needs a username as data")
 		}
-		return in.registry.has(user), nil
+		return in.users.has(user), nil
 	case wire.InformerServerInfo:
 		return in.info(), nil
 	}

@@ -48,6 +48,8 @@ type linkSettings struct {
 	peers *atomic.Pointer[peerBook]
 	// metrics count for /metrics; nil when they are off.
 	metrics *metrics
+	// cluster is this server's part in a cluster; nil on a single server.
+	cluster *clusterNode
 }
 
 // handlerLink is the actor of one handler: it starts and supervises the
@@ -164,6 +166,8 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 		return
 	case *peerResult:
 		l.peerAnswered(ctx, m)
+	case *memberResult:
+		l.memberAnswered(ctx, m)
 	case *connUp:
 		l.connUp(ctx, m)
 	case *connBroken:
@@ -445,43 +449,14 @@ func (l *handlerLink) explain(data wire.RawValue) string {
 }
 
 // deliver sends data to every connection of each user and reports to the
-// sender which users could not be reached.
+// sender which users could not be reached. In a cluster, the users this
+// server does not hold go to the members that may (deliverAcross).
 func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, data wire.RawValue) {
-	var (
-		undelivered []string
-		detail      string
-		converted   [3]wire.RawValue // by wire.Codec
-		convErr     [3]error
-		deliveries  [3]*deliver  // by wire.Codec: one message for every connection
-		rcptBuf     [4]recipient // a user rarely has more connections: no allocation
-	)
-	rcpts := rcptBuf[:0]
-	converted[l.handler.Codec], convErr[l.handler.Codec] = wire.ConvertWithin(data, l.handler.Codec, l.handler.Codec, l.maxFrame)
-	for _, user := range dedup(users) {
-		rcpts = l.registry.lookup(user, rcpts[:0])
-		sent := false
-		for _, rc := range rcpts {
-			if converted[rc.codec] == nil && convErr[rc.codec] == nil {
-				converted[rc.codec], convErr[rc.codec] = wire.ConvertWithin(data, l.handler.Codec, rc.codec, l.maxFrame)
-			}
-			if err := convErr[rc.codec]; err != nil {
-				detail = "data cannot be sent to a " + rc.codec.String() + " client: " + err.Error()
-				continue
-			}
-			dl := deliveries[rc.codec]
-			if dl == nil {
-				dl = &deliver{msg: wire.Delivery{
-					Header:  wire.DeliveryHeader{MessageType: wire.MessageTypeReceived, From: d.origin},
-					Payload: wire.DeliveryPayload{Type: d.typ, Data: converted[rc.codec]},
-				}}
-				deliveries[rc.codec] = dl
-			} else {
-				dl.shared.Store(true)
-			}
-			ctx.Send(rc.pid, dl)
-			sent = true
-		}
-		if !sent {
+	var undelivered []string
+	ld := localDelivery{typ: d.typ, from: d.origin, data: data, codec: l.handler.Codec, maxFrame: l.maxFrame}
+	users = dedup(users)
+	for _, user := range users {
+		if !ld.to(ctx, l.registry, user) {
 			undelivered = append(undelivered, user)
 		}
 	}
@@ -489,14 +464,25 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 		d.reply(ctx, goodReport(d.id))
 		return
 	}
+	if l.cluster != nil {
+		l.deliverAcross(ctx, d, users, undelivered, &ld)
+		return
+	}
+	detail := ld.detail
 	if detail == "" {
 		detail = "not connected to this server"
 	}
-	if listed := fitUndelivered(undelivered); listed < len(undelivered) {
-		detail += fmt.Sprintf(" (%d users; the first %d are listed)", len(undelivered), listed)
-		undelivered = undelivered[:listed]
+	d.reply(ctx, undeliveredReport(d.id, wire.CodeUndelivered, detail, undelivered))
+}
+
+// undeliveredReport is the bad report of a delivery that did not reach
+// users, listing as many of them as a report may hold.
+func undeliveredReport(id string, code wire.ErrorCode, detail string, users []string) *report {
+	if listed := fitUndelivered(users); listed < len(users) {
+		detail += fmt.Sprintf(" (%d users; the first %d are listed)", len(users), listed)
+		users = users[:listed]
 	}
-	d.reply(ctx, badReport(d.id, &wire.Error{Code: wire.CodeUndelivered, Detail: detail}, undelivered))
+	return badReport(id, &wire.Error{Code: code, Detail: detail}, users)
 }
 
 // maxUndeliveredBytes bounds the names a report lists as undelivered,
@@ -580,21 +566,9 @@ func (l *handlerLink) sweep(ctx actor.Context) {
 	if !l.expiryAt.After(now) {
 		l.expiryAt = time.Time{} // the extra sweep came, if one was armed
 	}
-	for len(l.deadlines) > 0 {
-		e := l.deadlines[0]
-		p, ok := l.pending[e.id]
-		if ok && e.at.After(now) {
-			break
-		}
-		l.deadlines = l.deadlines[1:]
-		if ok {
-			delete(l.pending, e.id)
-			l.fail(ctx, p.d, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", l.handler.Name, l.handler.Timeout))
-		}
-	}
-	if len(l.deadlines) == 0 {
-		l.deadlines = nil // let go of the array the queue was sliced from
-	}
+	l.deadlines = expire(l.deadlines, l.pending, now, func(p pendingReq) {
+		l.fail(ctx, p.d, wire.Errorf(wire.CodeHandlerTimeout, "handler %q did not answer within %s", l.handler.Name, l.handler.Timeout))
+	})
 	l.expireFanouts(ctx, now)
 	for len(l.queue) > 0 && !l.queue[0].at.After(now) {
 		q := l.queue[0]
@@ -606,6 +580,30 @@ func (l *handlerLink) sweep(ctx actor.Context) {
 		l.fail(ctx, q.d, wire.Errorf(code, "handler %q was not ready within %s (%s)", l.handler.Name, l.handler.Timeout, l.state))
 	}
 	l.armExpiry(now)
+}
+
+// expire takes from the front of deadlines (ids of pending, in the order
+// of their deadlines) those answered already and those due at now:
+// expired is called for each due one, which leaves pending. It returns
+// what is left of deadlines, nil when nothing is, to let go of the array
+// the queue was sliced from.
+func expire[T any](deadlines []expiry, pending map[uint64]T, now time.Time, expired func(T)) []expiry {
+	for len(deadlines) > 0 {
+		e := deadlines[0]
+		p, ok := pending[e.id]
+		if ok && e.at.After(now) {
+			break
+		}
+		deadlines = deadlines[1:]
+		if ok {
+			delete(pending, e.id)
+			expired(p)
+		}
+	}
+	if len(deadlines) == 0 {
+		return nil
+	}
+	return deadlines
 }
 
 // armExpiry makes the next deadline exact: when it comes before the next

@@ -14,9 +14,12 @@ import (
 )
 
 // fanout is one sendServers under way: the message went to several peers
-// at once, and the sender's report waits for all of their results.
+// at once, and the sender's report waits for all of their results. A
+// sendClients that went to other members of a cluster is one too, its
+// "peers" being those members (members is set then).
 type fanout struct {
 	d       *dispatch
+	kind    string              // "peer", or "member" for a cluster delivery
 	peers   []string            // as named, without repeats
 	left    map[string]struct{} // peers whose result is still to come
 	errs    map[string]*wire.Error
@@ -25,6 +28,8 @@ type fanout struct {
 	// slotFreed says the sender's in-flight slot was given back when the
 	// message left (see freeSlot).
 	slotFreed bool
+	// members is the cluster delivery's state; nil for a sendServers.
+	members *memberFanout
 }
 
 // sendServers carries out a handler's sendServers (protocol §5, §6): the
@@ -45,7 +50,7 @@ func (l *handlerLink) sendServers(ctx actor.Context, d *dispatch, target, data w
 	token := l.nextToken
 	l.nextToken++
 	book := l.peers.Load()
-	f := &fanout{d: d, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
+	f := &fanout{d: d, kind: "peer", errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
 		until: time.Now().Add(book.fanoutTimeout), timeout: book.fanoutTimeout}
 	unnamed := false
 	for _, name := range names {
@@ -107,22 +112,36 @@ func (l *handlerLink) freeSlot(ctx actor.Context, f *fanout) {
 	ctx.Send(f.d.replyTo, &leftServer{})
 }
 
-// peerAnswered records one peer's result and reports to the sender once
-// every peer has answered.
+// peerAnswered records one peer's result.
 func (l *handlerLink) peerAnswered(ctx actor.Context, m *peerResult) {
-	f, ok := l.fanouts[m.token]
+	l.settle(ctx, m.token, m.peer, m.err, nil)
+}
+
+// memberAnswered records one member's result of a cluster delivery.
+func (l *handlerLink) memberAnswered(ctx actor.Context, m *memberResult) {
+	l.settle(ctx, m.token, m.member, m.err, m.undelivered)
+}
+
+// settle records the result of one peer or member of a fanout (err, or
+// for a member the users it did not hold) and reports to the sender once
+// every one has answered.
+func (l *handlerLink) settle(ctx actor.Context, token uint64, name string, err *wire.Error, undelivered []string) {
+	f, ok := l.fanouts[token]
 	if !ok {
 		return // failed already, at stop
 	}
-	if _, ok := f.left[m.peer]; !ok {
+	if _, ok := f.left[name]; !ok {
 		return
 	}
-	delete(f.left, m.peer)
-	if m.err != nil {
-		f.errs[m.peer] = m.err
+	delete(f.left, name)
+	switch {
+	case err != nil:
+		f.errs[name] = err
+	case f.members != nil:
+		f.members.confirm(name, undelivered)
 	}
 	if len(f.left) == 0 {
-		delete(l.fanouts, m.token)
+		delete(l.fanouts, token)
 		l.finishFanout(ctx, f)
 	}
 }
@@ -135,7 +154,7 @@ func (l *handlerLink) expireFanouts(ctx actor.Context, now time.Time) {
 			continue
 		}
 		for name := range f.left {
-			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no result from the link to peer %s within %s", name, f.timeout)
+			f.errs[name] = wire.Errorf(wire.CodePeerUnavailable, "no result from the link to %s %s within %s", f.kind, name, f.timeout)
 		}
 		delete(l.fanouts, token)
 		l.finishFanout(ctx, f)
@@ -143,6 +162,10 @@ func (l *handlerLink) expireFanouts(ctx actor.Context, now time.Time) {
 }
 
 func (l *handlerLink) finishFanout(ctx actor.Context, f *fanout) {
+	if f.members != nil {
+		l.finishDelivery(ctx, f)
+		return
+	}
 	var failed, details []string
 	var first *wire.Error
 	for _, name := range f.peers {
@@ -172,6 +195,13 @@ func (l *handlerLink) reportFanout(ctx actor.Context, f *fanout, r *report) {
 func (l *handlerLink) failFanouts(ctx actor.Context, err *wire.Error) {
 	for token, f := range l.fanouts {
 		delete(l.fanouts, token)
+		if f.members != nil { // its report lists the users not confirmed
+			for name := range f.left {
+				f.errs[name] = err
+			}
+			l.finishDelivery(ctx, f)
+			continue
+		}
 		l.reportFanout(ctx, f, badReport(f.d.id, err, nil))
 	}
 }

@@ -33,6 +33,16 @@ type metrics struct {
 
 	// other counts the messages and reports of types no handler has.
 	other typeStats
+	// cluster counts the batches sent to other members; nil on a server
+	// without a cluster block.
+	cluster atomic.Pointer[clusterCounts]
+}
+
+// setCluster makes /metrics show the batches of a cluster member.
+func (m *metrics) setCluster(c *clusterCounts) {
+	if m != nil {
+		m.cluster.Store(c)
+	}
 }
 
 func newMetrics(limits *connLimits, budget *budget) *metrics {

@@ -47,6 +47,10 @@ var (
 		"1 when the connection to the peer is up, else 0.", []string{"peer"}, nil)
 	descPeerQueue = prometheus.NewDesc("bester_peer_queue_messages",
 		"Messages waiting for the connection to the peer.", []string{"peer"}, nil)
+	descClusterBatches = prometheus.NewDesc("bester_cluster_batches_sent_total",
+		"Deliveries sent to other members of the cluster (one batch per member and handler response).", nil, nil)
+	descClusterBatchesFailed = prometheus.NewDesc("bester_cluster_batches_failed_total",
+		"Deliveries to other members that got no acknowledgement, by code.", []string{"code"}, nil)
 )
 
 // otherType is the type label of every type no handler has.
@@ -96,6 +100,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(descPeerUp, up, name)
 		ch <- gauge(descPeerQueue, queue, name)
 		p.rtt.Collect(ch)
+	}
+	if cl := m.cluster.Load(); cl != nil {
+		ch <- counter(descClusterBatches, cl.sent.Load())
+		for i, code := range batchFailures {
+			ch <- counter(descClusterBatchesFailed, cl.failed[i].Load(), string(code))
+		}
 	}
 }
 

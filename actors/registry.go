@@ -8,6 +8,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/bester-project/bester/cluster"
+
 	"github.com/bester-project/bester/wire"
 )
 
@@ -31,6 +33,9 @@ type registry struct {
 	// while connected and for a window after (senders.go).
 	sends map[string]*sendCount
 	conns int
+	// dir is told of each user's first connection and last one gone, in
+	// a cluster; nil on a single server. Set before any connection logs in.
+	dir cluster.Directory
 }
 
 func newRegistry() *registry {
@@ -46,6 +51,9 @@ func (r *registry) add(user string, rc recipient, maxPerUser int, limit rateLimi
 	defer r.mu.Unlock()
 	if len(r.users[user]) >= maxPerUser {
 		return nil, false
+	}
+	if r.dir != nil && len(r.users[user]) == 0 {
+		r.dir.Register(user)
 	}
 	r.users[user] = append(r.users[user], rc)
 	r.conns++
@@ -100,6 +108,9 @@ func (r *registry) remove(user string, pid *actor.PID) {
 	r.conns--
 	if len(list) == 1 {
 		delete(r.users, user)
+		if r.dir != nil {
+			r.dir.Unregister(user)
+		}
 		r.leaveSends(user, time.Now())
 		if l := r.limits[user]; l != nil && l.refilled() {
 			delete(r.limits, user)

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/bester-project/bester/actors/config"
@@ -74,6 +75,9 @@ func restartOnly(cur, next *config.Config) []string {
 	}
 	if (cur.Informer == nil) != (next.Informer == nil) || cur.Informer != nil && *cur.Informer != *next.Informer {
 		changed = append(changed, "the informer block")
+	}
+	if !reflect.DeepEqual(cur.Cluster, next.Cluster) { // membership is joined once, at start
+		changed = append(changed, "the cluster block")
 	}
 	return changed
 }

@@ -90,6 +90,9 @@ type Server struct {
 	links    linkSet
 	// peers is the current peerBook, shared with the handler links.
 	peers atomic.Pointer[peerBook]
+	// cluster is this server's part in a cluster; nil without a cluster
+	// block.
+	cluster *clusterNode
 
 	// listeners are the client listeners in configuration order; a
 	// reload replaces the slice (under listenersMu), never changes it.
@@ -202,10 +205,17 @@ func (s *Server) Start() (err error) {
 		}),
 		actor.WithDeadLetterThrottleInterval(100*time.Millisecond),
 	)
+	if c := s.cfg().Cluster; c != nil {
+		if s.cluster, err = s.joinCluster(c); err != nil {
+			s.sys.Shutdown()
+			return err
+		}
+		s.registry.dir = s.cluster.dir
+	}
 	s.startActors()
 
 	if s.informerLn != nil {
-		s.informer = &informer{ln: s.informerLn, maxFrame: s.cfg().Server.MaxFrame, registry: s.registry,
+		s.informer = &informer{ln: s.informerLn, maxFrame: s.cfg().Server.MaxFrame, users: s.clientList(),
 			info: s.serverInfo, log: s.log.Named("informer"), conns: make(map[net.Conn]struct{})}
 		s.informer.wg.Add(1)
 		go s.informer.serve()
@@ -261,7 +271,7 @@ func (s *Server) spawnLink(h config.Handler, socket string) *linkEntry {
 	h.Socket = socket
 	ls := &linkSettings{handler: h, server: cfg.Server.Name, informer: informerPath,
 		maxFrame: cfg.Server.MaxFrame, maxRecipients: cfg.Server.MaxRecipients, registry: s.registry, router: s.router, pool: s.pool,
-		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers, metrics: s.metrics}
+		log: s.log.Named("handler").With("handler", h.Name), peers: &s.peers, metrics: s.metrics, cluster: s.cluster}
 	e.pid = s.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newHandlerLink(ls) }, onPool(s.pool)))
 	return e
 }
@@ -362,7 +372,7 @@ func (s *Server) serverInfo() map[string]any {
 			"address": ln.ln.Addr().String(), "codec": l.Codec.String(), "tls": l.TLS != nil,
 			"connections": s.connLimits.onListener(l.Name)})
 	}
-	return map[string]any{
+	info := map[string]any{
 		"name":      s.cfg().Server.Name,
 		"clients":   s.registry.count(),
 		"users":     len(s.registry.names()),
@@ -370,6 +380,10 @@ func (s *Server) serverInfo() map[string]any {
 		"handlers":  s.HandlerStates(),
 		"peers":     s.PeerStates(),
 	}
+	if s.cluster != nil {
+		info["cluster"] = s.cluster.info()
+	}
+	return info
 }
 
 // Stop shuts the server down gracefully: it stops accepting, lets the
@@ -420,6 +434,18 @@ func (s *Server) stop(ctx context.Context) {
 	s.stopAll("handler", links, &stopLink{}, linkStopTimeout)
 	// Peers stop after the links, which have reported what waited for them.
 	s.stopAll("peer", peers, &stopPeer{}, peerStopTimeout)
+	var members map[string]*actor.PID
+	left := make(chan struct{})
+	if s.cluster != nil {
+		members = s.stopMemberLinks()
+		// Leaving tells the others at once (they stop sending here) and
+		// then takes seconds of protoactor's own; the connections close
+		// meanwhile, and the inbox acks what still comes as undelivered.
+		go func() {
+			defer close(left)
+			s.cluster.member.Stop(memberStopLimit)
+		}()
+	}
 	// The links' last reports are in the connections' mailboxes before
 	// closeConns, so the connections write them before they close.
 	root.RequestWithCustomSender(s.acceptor, &closeConns{}, waiter)
@@ -433,6 +459,9 @@ func (s *Server) stop(ctx context.Context) {
 	for _, pid := range []*actor.PID{s.acceptor, s.router, waiter} {
 		root.PoisonFuture(pid).Wait()
 	}
+	for _, pid := range members {
+		root.PoisonFuture(pid).Wait()
+	}
 	for _, pid := range links {
 		root.PoisonFuture(pid).Wait()
 	}
@@ -440,7 +469,12 @@ func (s *Server) stop(ctx context.Context) {
 		root.PoisonFuture(pid).Wait()
 	}
 	s.removeSockets()
-	s.sys.Shutdown()
+	if s.cluster != nil {
+		root.PoisonFuture(s.cluster.inbox).Wait()
+		<-left // the member's stop shuts the actor system down
+	} else {
+		s.sys.Shutdown()
+	}
 	s.pool.Close()
 	s.strangerLogs.Stop()
 	s.log.Info("stopped")

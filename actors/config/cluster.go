@@ -17,7 +17,8 @@ type Cluster struct {
 	// Bind is the host:port of the member-to-member listener (`bind`).
 	Bind string
 	// Advertise is the host:port the other members dial; Bind when the
-	// file gives none (`advertise`).
+	// file gives none, and empty when Bind's port is 0 (etcd membership
+	// only): the member then advertises the port it gets (`advertise`).
 	Advertise string
 	// RequestTimeout bounds a question to another member, such as the
 	// informer's cluster-wide ones (`request_timeout`).

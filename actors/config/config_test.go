@@ -26,6 +26,16 @@ func write(t *testing.T, src string) string {
 	return path
 }
 
+// loadWith writes src, lets files write what it names beside it, and
+// loads it.
+func loadWith(t *testing.T, src string, files func(t *testing.T, dir string)) (*Config, string, error) {
+	t.Helper()
+	path := write(t, src)
+	files(t, filepath.Dir(path))
+	cfg, err := Load(path)
+	return cfg, path, err
+}
+
 func mustLoad(t *testing.T, src string) *Config {
 	t.Helper()
 	cfg, err := Load(write(t, src))

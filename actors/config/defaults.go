@@ -205,6 +205,36 @@ const (
 	DefaultPeerInsecurePlaintext = false
 )
 
+// Defaults for the `cluster` block and its `etcd` and `static` blocks.
+const (
+	// DefaultClusterRequestTimeout bounds a question to another member:
+	// on one network a member answers in milliseconds, so two seconds
+	// means it is gone or stuck.
+	DefaultClusterRequestTimeout = 2 * time.Second
+	// DefaultClusterDeliveryTimeout is how long a delivery to another
+	// member waits for its acknowledgement, for the same reason.
+	DefaultClusterDeliveryTimeout = 2 * time.Second
+	// DefaultClusterDeliveryWindow is how many deliveries to one member
+	// may wait for their acknowledgement at once, as many as a
+	// connection's send_queue holds.
+	DefaultClusterDeliveryWindow = 1024
+	// DefaultEtcdPrefix is the key prefix of the cluster's keys in etcd.
+	DefaultEtcdPrefix = "/bester"
+	// DefaultEtcdLeaseTTL bounds how long a dead member and its users
+	// stay listed; etcd takes nothing under MinEtcdLeaseTTL.
+	DefaultEtcdLeaseTTL = 3 * time.Second
+	// DefaultEtcdDialTimeout bounds connecting to etcd and each step of
+	// joining: with etcd unreachable, the server stops after about this
+	// long instead of waiting for it.
+	DefaultEtcdDialTimeout = 5 * time.Second
+	// DefaultStaticRefresh is how often a static member polls the others:
+	// a dead member leaves the lists within about this long.
+	DefaultStaticRefresh = time.Second
+	// MinEtcdLeaseTTL is the shortest lease_ttl: etcd raises shorter
+	// leases to two seconds.
+	MinEtcdLeaseTTL = 2 * time.Second
+)
+
 // Limits checked on load.
 const (
 	// MinMaxFrame is the smallest `max_frame` accepted, in bytes: below it

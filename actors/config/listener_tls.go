@@ -86,7 +86,7 @@ func (c *checker) tlsFiles(r *rawListenerTLS, t *ListenerTLS) {
 	keyOK := c.required(r.Key, r.KeyRange, "key")
 	t.Cert, t.Key = under(c.dir, r.Cert), under(c.dir, r.Key)
 	if certOK && keyOK {
-		if _, err := t.keyPair(time.Now()); err != nil {
+		if _, err := validKeyPair(t.Cert, t.Key, time.Now()); err != nil {
 			c.errorf(r.CertRange, `Invalid "cert"`, "The certificate cannot be used: %v.", err)
 		}
 	}
@@ -106,7 +106,7 @@ func (c *checker) tlsFiles(r *rawListenerTLS, t *ListenerTLS) {
 // and rotated in memory, whose theft would expose the TLS 1.2 sessions it
 // sealed (their tickets hold the session's master secret).
 func (t *ListenerTLS) ServerConfig() (*tls.Config, error) {
-	pair, err := t.keyPair(time.Now())
+	pair, err := validKeyPair(t.Cert, t.Key, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -122,15 +122,15 @@ func (t *ListenerTLS) ServerConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// keyPair loads the certificate and its key, and checks that the
+// validKeyPair loads a certificate and its key, and checks that the
 // certificate is valid at now.
-func (t *ListenerTLS) keyPair(now time.Time) (tls.Certificate, error) {
-	pair, err := tlsconf.LoadKeyPair(t.Cert, t.Key)
+func validKeyPair(certFile, keyFile string, now time.Time) (tls.Certificate, error) {
+	pair, err := tlsconf.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	if err := validAt(pair.Leaf, now); err != nil {
-		return tls.Certificate{}, fmt.Errorf("certificate %s: %w", t.Cert, err)
+		return tls.Certificate{}, fmt.Errorf("certificate %s: %w", certFile, err)
 	}
 	return pair, nil
 }

@@ -33,10 +33,7 @@ func writeTLSFiles(t *testing.T, dir string) {
 // loadWithTLSFiles writes src next to fresh TLS files and loads it.
 func loadWithTLSFiles(t *testing.T, src string) (*Config, string, error) {
 	t.Helper()
-	path := write(t, src)
-	writeTLSFiles(t, filepath.Dir(path))
-	cfg, err := Load(path)
-	return cfg, path, err
+	return loadWith(t, src, writeTLSFiles)
 }
 
 func TestListenerTLS(t *testing.T) {

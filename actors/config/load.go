@@ -109,6 +109,9 @@ func (c *checker) build(raw *rawFile) *Config {
 	if raw.Monitor != nil {
 		cfg.Monitor = c.monitor(raw.Monitor, cfg.Handlers)
 	}
+	if raw.Cluster != nil {
+		cfg.Cluster = c.cluster(raw.Cluster)
+	}
 	c.sockets(raw, cfg)
 	return cfg
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/x509"
+	"fmt"
 	"net"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,9 +24,7 @@ func (c *checker) peerTLS(r *rawPeerTLS) *tlsconf.Client {
 		t.ServerName = *r.ServerName
 	}
 	if t.CA != "" {
-		if _, err := tlsconf.LoadPool(t.CA); err != nil {
-			c.errorf(r.CARange, `Invalid "ca"`, "%s.", capitalize(err.Error()))
-		}
+		c.caPool(t.CA, r.CARange, "ca")
 	}
 	switch {
 	case r.Cert != nil && r.Key == nil:
@@ -37,6 +37,16 @@ func (c *checker) peerTLS(r *rawPeerTLS) *tlsconf.Client {
 		}
 	}
 	return t
+}
+
+// caPool reads the CA file at path, reporting at r why it cannot be
+// used; nil then.
+func (c *checker) caPool(path string, r hcl.Range, field string) *x509.CertPool {
+	pool, err := tlsconf.LoadPool(path)
+	if err != nil {
+		c.errorf(r, fmt.Sprintf("Invalid %q", field), "%s.", capitalize(err.Error()))
+	}
+	return pool
 }
 
 // tlsPath resolves an optional file attribute of a tls block; absent or

@@ -19,6 +19,7 @@ type rawFile struct {
 
 	Permissions *rawPermissions `hcl:"permissions,block"`
 	Monitor     *rawMonitor     `hcl:"monitor,block"`
+	Cluster     *rawCluster     `hcl:"cluster,block"`
 }
 
 // rawServer is the `server` block.
@@ -267,4 +268,65 @@ type rawRule struct {
 	Deny       *[]string `hcl:"deny,optional"`
 	DenyRange  hcl.Range `hcl:"deny,attr_range"`
 	DefRange   hcl.Range `hcl:",def_range"`
+}
+
+// rawCluster is the `cluster` block.
+type rawCluster struct {
+	Name                 string            `hcl:"name"`
+	NameRange            hcl.Range         `hcl:"name,attr_range"`
+	Bind                 string            `hcl:"bind"`
+	BindRange            hcl.Range         `hcl:"bind,attr_range"`
+	Advertise            *string           `hcl:"advertise,optional"`
+	AdvertiseRange       hcl.Range         `hcl:"advertise,attr_range"`
+	RequestTimeout       *string           `hcl:"request_timeout,optional"`
+	RequestTimeoutRange  hcl.Range         `hcl:"request_timeout,attr_range"`
+	DeliveryTimeout      *string           `hcl:"delivery_timeout,optional"`
+	DeliveryTimeoutRange hcl.Range         `hcl:"delivery_timeout,attr_range"`
+	DeliveryWindow       *int              `hcl:"delivery_window,optional"`
+	DeliveryWindowRange  hcl.Range         `hcl:"delivery_window,attr_range"`
+	Etcd                 *rawClusterEtcd   `hcl:"etcd,block"`
+	Static               *rawClusterStatic `hcl:"static,block"`
+	TLS                  *rawClusterTLS    `hcl:"tls,block"`
+	DefRange             hcl.Range         `hcl:",def_range"`
+	// Body is the block's body, whose range tells whether HCL already
+	// reported a problem inside it.
+	Body hcl.Body `hcl:",body"`
+}
+
+// rawClusterEtcd is the `etcd` block inside `cluster`. Its tls block is
+// a peer's: etcd is a server this one connects to.
+type rawClusterEtcd struct {
+	Endpoints        []string    `hcl:"endpoints"`
+	EndpointsRange   hcl.Range   `hcl:"endpoints,attr_range"`
+	Prefix           *string     `hcl:"prefix,optional"`
+	PrefixRange      hcl.Range   `hcl:"prefix,attr_range"`
+	LeaseTTL         *string     `hcl:"lease_ttl,optional"`
+	LeaseTTLRange    hcl.Range   `hcl:"lease_ttl,attr_range"`
+	DialTimeout      *string     `hcl:"dial_timeout,optional"`
+	DialTimeoutRange hcl.Range   `hcl:"dial_timeout,attr_range"`
+	TLS              *rawPeerTLS `hcl:"tls,block"`
+	DefRange         hcl.Range   `hcl:",def_range"`
+}
+
+// rawClusterStatic is the `static` block inside `cluster`.
+type rawClusterStatic struct {
+	HealthPort      int       `hcl:"health_port"`
+	HealthPortRange hcl.Range `hcl:"health_port,attr_range"`
+	Members         []string  `hcl:"members"`
+	MembersRange    hcl.Range `hcl:"members,attr_range"`
+	Refresh         *string   `hcl:"refresh,optional"`
+	RefreshRange    hcl.Range `hcl:"refresh,attr_range"`
+	DefRange        hcl.Range `hcl:",def_range"`
+}
+
+// rawClusterTLS is the `tls` block inside `cluster`: every file is
+// required, since members both accept and dial each other.
+type rawClusterTLS struct {
+	CA        string    `hcl:"ca"`
+	CARange   hcl.Range `hcl:"ca,attr_range"`
+	Cert      string    `hcl:"cert"`
+	CertRange hcl.Range `hcl:"cert,attr_range"`
+	Key       string    `hcl:"key"`
+	KeyRange  hcl.Range `hcl:"key,attr_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
 }

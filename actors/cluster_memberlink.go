@@ -1,0 +1,153 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/cluster/pb"
+	"github.com/bester-project/bester/wire"
+)
+
+// memberSettings is what a member link needs: which member, and the
+// delivery settings of the cluster block.
+type memberSettings struct {
+	id      string // the member's id in the member list
+	address string // host:port its actors are reached at
+	timeout time.Duration
+	window  int
+	log     hclog.Logger
+	counts  *clusterCounts
+}
+
+// memberLink is the actor that sends DeliverBatches to one other member
+// of the cluster and matches their acknowledgements, one per member. It
+// bounds what waits on that member: past window unacknowledged batches it
+// refuses with overloaded at once, since protoactor's remote layer has no
+// back-pressure of its own. Every memberSend gets exactly one
+// memberResult: on the ack, on the timeout, when the member leaves the
+// member list, or at stop.
+type memberLink struct {
+	*memberSettings
+	self  *actor.PID
+	inbox *actor.PID // built in this server's actor system: a PID caches the process it resolved to
+
+	nextBatch  uint64
+	pending    map[uint64]sentBatch
+	deadlines  []expiry // batch ids in send order; all share one timeout
+	cancelTick cancelFunc
+	gone       bool // the member left the list: everything fails from now on
+}
+
+// sentBatch is a batch waiting for its acknowledgement.
+type sentBatch struct {
+	token   uint64
+	replyTo *actor.PID
+}
+
+// Messages of member links.
+type (
+	// memberSend asks a member link to deliver a batch (its BatchId is the
+	// link's to set) and to answer replyTo with one memberResult.
+	memberSend struct {
+		token   uint64
+		replyTo *actor.PID
+		batch   *pb.DeliverBatch
+	}
+	// memberResult answers a memberSend: the users of the batch the member
+	// does not hold, or err when the member did not acknowledge it.
+	memberResult struct {
+		token       uint64
+		member      string
+		undelivered []string
+		err         *wire.Error
+	}
+	// memberGone tells a member link that its member left the member list.
+	memberGone struct{}
+	// memberExpired ends a gone member's link, once handler links can no
+	// longer hold a member list that names it.
+	memberExpired struct{}
+	// stopMember asks a member link to fail what it holds with
+	// shutting_down and answer memberStopped.
+	stopMember    struct{}
+	memberStopped struct{}
+)
+
+func newMemberLink(s *memberSettings) *memberLink {
+	return &memberLink{memberSettings: s, pending: make(map[uint64]sentBatch)}
+}
+
+func (m *memberLink) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.self = ctx.Self()
+		m.inbox = actor.NewPID(m.address, inboxName)
+		tick := max(5*time.Millisecond, min(m.timeout/8, 200*time.Millisecond))
+		m.cancelTick = timers{root: ctx.ActorSystem().Root, pid: m.self}.sendEvery(tick, &sweep{})
+	case *memberSend:
+		m.send(ctx, msg)
+	case *pb.DeliverAck:
+		if p, ok := m.pending[msg.BatchId]; ok {
+			delete(m.pending, msg.BatchId)
+			ctx.Send(p.replyTo, &memberResult{token: p.token, member: m.id, undelivered: msg.Undelivered})
+		}
+	case *sweep:
+		m.sweep(ctx)
+	case *memberGone:
+		m.gone = true
+		m.failAll(ctx, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+		timers{root: ctx.ActorSystem().Root, pid: m.self}.sendOnce(fanoutGrace, &memberExpired{})
+	case *memberExpired:
+		ctx.Stop(m.self)
+	case *stopMember:
+		m.gone = true
+		m.failAll(ctx, wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
+		ctx.Respond(&memberStopped{})
+	case *actor.Stopping:
+		m.cancelTick()
+	}
+}
+
+// send sends one batch to the member's inbox, with this link as the
+// sender its ack goes to, or refuses it at once.
+func (m *memberLink) send(ctx actor.Context, s *memberSend) {
+	switch {
+	case m.gone:
+		m.answer(ctx, s.token, s.replyTo, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+		return
+	case len(m.pending) >= m.window:
+		m.answer(ctx, s.token, s.replyTo, wire.Errorf(wire.CodeOverloaded,
+			"member %s has %d deliveries waiting for their acknowledgement (delivery_window)", m.id, len(m.pending)))
+		return
+	}
+	m.nextBatch++
+	s.batch.BatchId = m.nextBatch
+	m.pending[m.nextBatch] = sentBatch{token: s.token, replyTo: s.replyTo}
+	m.deadlines = append(m.deadlines, expiry{id: m.nextBatch, at: time.Now().Add(m.timeout)})
+	ctx.Request(m.inbox, s.batch)
+	m.counts.sent.Add(1)
+}
+
+// answer fails one batch with err.
+func (m *memberLink) answer(ctx actor.Context, token uint64, replyTo *actor.PID, err *wire.Error) {
+	m.counts.fail(err.Code)
+	ctx.Send(replyTo, &memberResult{token: token, member: m.id, err: err})
+}
+
+// sweep fails the batches whose acknowledgement is overdue.
+func (m *memberLink) sweep(ctx actor.Context) {
+	m.deadlines = expire(m.deadlines, m.pending, time.Now(), func(p sentBatch) {
+		m.answer(ctx, p.token, p.replyTo, wire.Errorf(wire.CodePeerUnavailable,
+			"member %s did not acknowledge the delivery within %s", m.id, m.timeout))
+	})
+}
+
+// failAll fails every batch waiting for its acknowledgement with err.
+func (m *memberLink) failAll(ctx actor.Context, err *wire.Error) {
+	for id, p := range m.pending {
+		delete(m.pending, id)
+		m.answer(ctx, p.token, p.replyTo, err)
+	}
+	m.deadlines = nil
+}

@@ -1,0 +1,183 @@
+//go:build !race
+
+package actors
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/ipc"
+	"github.com/bester-project/bester/wire"
+	"github.com/bester-project/bester/wire/client"
+)
+
+// Three members, each with the relay handler: a client of one reaches the
+// users of the others by their plain names, across codecs; a user
+// connected nowhere is listed undelivered, exactly; a user connected to
+// two members gets the message on both.
+func TestClusterRelayAcrossMembers(t *testing.T) {
+	servers := startCluster(t, staticCluster(t, 3), relayBlock)
+	a, b, c := servers[0], servers[1], servers[2]
+	sender := a.dial("T", wire.CodecJSON)
+	g := c.dial("G", wire.CodecCBOR)
+
+	wantGood(t, sendForReport(t, sender, "relay", "m-1", map[string]any{"to": "G", "body": "hi"}))
+	var got string
+	in := expectDelivery(t, g, &got)
+	if got != "hi" || in.From != (wire.Address{Server: "J", User: "T"}) || in.Type != "relay" {
+		t.Fatalf("G got %q from %+v type %q", got, in.From, in.Type)
+	}
+
+	r := sendForReport(t, sender, "relay", "m-2", map[string]any{"to": []string{"G", "nobody"}, "body": "hi"})
+	wantBad(t, r, wire.CodeUndelivered)
+	if !slices.Equal(r.Payload.Undelivered, []string{"nobody"}) {
+		t.Fatalf("undelivered %v, want [nobody]", r.Payload.Undelivered)
+	}
+	expectDelivery(t, g, &got)
+
+	h1, h2 := b.dial("H", wire.CodecJSON), c.dial("H", wire.CodecCBOR)
+	wantGood(t, sendForReport(t, sender, "relay", "m-3", map[string]any{"to": "H", "body": "both"}))
+	for _, h := range []*client.Client{h1, h2} {
+		expectDelivery(t, h, &got)
+		if got != "both" {
+			t.Fatalf("H got %q", got)
+		}
+	}
+
+	// The informer of any member answers for the whole cluster, and
+	// serverInfo lists the members.
+	inf, err := ipc.DialInformer(filepath.Join(b.dir, "informer.sock"), wire.CodecJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	users, err := inf.ListClients()
+	if err != nil || !slices.Equal(users, []string{"G", "H", "T"}) {
+		t.Fatalf("listClients: %v %v, want [G H T]", users, err)
+	}
+	if on, err := inf.IsClient("T"); err != nil || !on {
+		t.Fatalf("isClient T (on another member): %v %v", on, err)
+	}
+	if on, err := inf.IsClient("nobody"); err != nil || on {
+		t.Fatalf("isClient nobody: %v %v", on, err)
+	}
+	info, err := inf.ServerInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := info["cluster"].(map[string]any)
+	members, _ := cl["members"].([]any)
+	if cl["member"] != b.cluster.member.ID() || len(members) != 3 {
+		t.Fatalf("serverInfo's cluster: %v", info["cluster"])
+	}
+}
+
+// A member stops (Server.Stop) while a client of another sends to a user
+// connected there: every message gets exactly one report (good, or bad
+// undelivered or peer_unavailable), and once the user reconnects to a
+// member still running, it is reachable again.
+func TestClusterMemberStopsWhileSending(t *testing.T) {
+	servers := startCluster(t, staticCluster(t, 3), relayBlock)
+	a, b, c := servers[0], servers[1], servers[2]
+	sender := a.dial("T", wire.CodecCBOR)
+	g := c.dial("G", wire.CodecJSON)
+	go func() { // G reads until its member closes the connection
+		for {
+			if _, err := g.Receive(); err != nil {
+				return
+			}
+		}
+	}()
+
+	const n = 200
+	sendErr := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := sender.Send("relay", strconv.Itoa(i), map[string]any{"to": "G", "body": i}); err != nil {
+				sendErr <- err
+				return
+			}
+			if i == n/4 {
+				go c.Stop(context.Background())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		sendErr <- nil
+	}()
+	reports := map[string]wire.ErrorCode{}
+	for len(reports) < n {
+		r := recv(t, sender).Report
+		if r == nil {
+			t.Fatal("the sender got something other than a report")
+		}
+		if _, twice := reports[r.Payload.ID]; twice {
+			t.Fatalf("two reports for message %s", r.Payload.ID)
+		}
+		code := r.Header.Error
+		if r.Header.Status == wire.StatusGood {
+			code = "good"
+		} else if code != wire.CodeUndelivered && code != wire.CodePeerUnavailable {
+			t.Fatalf("message %s: bad %s: %s", r.Payload.ID, code, r.Header.Detail)
+		}
+		reports[r.Payload.ID] = code
+	}
+	if err := <-sendErr; err != nil {
+		t.Fatal(err)
+	}
+	counts := map[wire.ErrorCode]int{}
+	for _, code := range reports {
+		counts[code]++
+	}
+	t.Logf("reports: %v", counts)
+
+	waitMembers(t, servers[:2], 2)
+	g2 := b.dial("G", wire.CodecCBOR)
+	wantGood(t, sendForReport(t, sender, "relay", "after", map[string]any{"to": "G", "body": "back"}))
+	var got string
+	expectDelivery(t, g2, &got)
+	if got != "back" {
+		t.Fatalf("G got %q", got)
+	}
+}
+
+// With a window of one batch, a member that does not acknowledge (its
+// inbox stopped) makes the next delivery to it overloaded at once, not
+// queued; the first is reported peer_unavailable at its timeout.
+func TestClusterWindowFullIsOverloaded(t *testing.T) {
+	blocks := staticCluster(t, 2)
+	for _, c := range blocks {
+		c.DeliveryWindow, c.DeliveryTimeout = 1, 3*time.Second
+	}
+	servers := startCluster(t, blocks, relayBlock)
+	a, c := servers[0], servers[1]
+	sender := a.dial("T", wire.CodecJSON)
+	c.dial("G", wire.CodecJSON)
+	c.sys.Root.PoisonFuture(c.cluster.inbox).Wait()
+
+	if err := sender.Send("relay", "first", map[string]any{"to": "G", "body": 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := sendForReport(t, sender, "relay", "second", map[string]any{"to": "G", "body": 2})
+	wantBad(t, r, wire.CodeOverloaded)
+	if !slices.Equal(r.Payload.Undelivered, []string{"G"}) {
+		t.Fatalf("undelivered %v, want [G]", r.Payload.Undelivered)
+	}
+	r = expectReport(t, sender, "first")
+	wantBad(t, r, wire.CodePeerUnavailable)
+}
+
+// The cluster block needs a restart: a reload whose file has another one
+// (here none, which a member's file never means by accident) is refused
+// and the server stays a member.
+func TestClusterBlockChangeNeedsRestart(t *testing.T) {
+	log := &logBuffer{}
+	r := &reloadable{startServerWith(t, serverOptions{log: log, cluster: staticCluster(t, 1)[0]}, reloadBase()), log}
+	r.rejected("", reloadBase(), "changing the cluster block needs a restart")
+	if r.cfg().Cluster == nil {
+		t.Fatal("the configuration in effect lost its cluster block")
+	}
+}

@@ -1,0 +1,127 @@
+package actors
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/bester-project/bester/cluster/pb"
+	"github.com/bester-project/bester/wire"
+)
+
+// memberFanout is the cluster part of a fanout: a sendClients some of
+// whose users this member does not hold, sent on to the members that may,
+// one DeliverBatch per member.
+type memberFanout struct {
+	users []string        // every user named, without repeats, in order
+	got   map[string]bool // users delivered here or confirmed by a member's ack
+	sent  map[string][]string
+	// detail says why a connection here could not be sent to; empty
+	// when none failed.
+	detail string
+}
+
+// deliverAcross sends the users of a sendClients that this member does
+// not hold (missing) to the members the directory locates them at, and
+// reports once every member has answered. The report is good when every
+// user was delivered here or confirmed by a member and no member a user
+// was sent to failed; otherwise it lists the other users, with the first
+// failed member's code (overloaded, peer_unavailable...), or undelivered
+// when they are simply connected nowhere.
+func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, missing []string, ld *localDelivery) {
+	if d.hops+1 > maxHops {
+		l.fail(ctx, d, wire.Errorf(wire.CodeLoop, "message passed between handlers, servers and members more than %d times", maxHops))
+		return
+	}
+	n := l.cluster
+	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), sent: make(map[string][]string), detail: ld.detail}
+	for _, u := range users {
+		mf.got[u] = true
+	}
+	f := &fanout{d: d, kind: "member", members: mf, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
+		until: time.Now().Add(n.deliveryTimeout + fanoutGrace), timeout: n.deliveryTimeout}
+	var buf [8]string
+	for _, u := range missing {
+		delete(mf.got, u)
+		for _, id := range n.dir.Locate(u, buf[:0]) {
+			if _, ok := mf.sent[id]; !ok {
+				f.peers = append(f.peers, id)
+			}
+			mf.sent[id] = append(mf.sent[id], u)
+		}
+	}
+	token := l.nextToken
+	l.nextToken++
+	book := n.links.book.Load()
+	from := &pb.Origin{Server: d.origin.Server, User: d.origin.User}
+	for _, id := range f.peers {
+		pid, ok := book.byID[id]
+		if !ok {
+			f.errs[id] = wire.Errorf(wire.CodePeerUnavailable, "member %s is not in the member list", id)
+			continue
+		}
+		f.left[id] = struct{}{}
+		ctx.Send(pid, &memberSend{token: token, replyTo: l.self, batch: &pb.DeliverBatch{Type: d.typ, From: from,
+			Users: mf.sent[id], Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops + 1)}})
+	}
+	if len(f.left) == 0 {
+		l.finishFanout(ctx, f)
+		return
+	}
+	l.fanouts[token] = f
+}
+
+// confirm records a member's ack: the users sent to it that it did not
+// list as undelivered got the message.
+func (mf *memberFanout) confirm(member string, undelivered []string) {
+	var notThere map[string]bool
+	if len(undelivered) > 0 {
+		notThere = make(map[string]bool, len(undelivered))
+		for _, u := range undelivered {
+			notThere[u] = true
+		}
+	}
+	for _, u := range mf.sent[member] {
+		if !notThere[u] {
+			mf.got[u] = true
+		}
+	}
+}
+
+// finishDelivery reports a sendClients that went to other members.
+func (l *handlerLink) finishDelivery(ctx actor.Context, f *fanout) {
+	mf := f.members
+	var first *wire.Error
+	var details []string
+	for _, id := range f.peers {
+		if e := f.errs[id]; e != nil {
+			if first == nil {
+				first = e
+			}
+			details = append(details, e.Detail)
+			for _, u := range mf.sent[id] { // may have connections there that it did not reach
+				delete(mf.got, u)
+			}
+		}
+	}
+	var undelivered []string
+	for _, u := range mf.users {
+		if !mf.got[u] {
+			undelivered = append(undelivered, u)
+		}
+	}
+	if len(undelivered) == 0 {
+		l.reportFanout(ctx, f, goodReport(f.d.id))
+		return
+	}
+	code, detail := wire.CodeUndelivered, mf.detail
+	switch {
+	case first != nil:
+		code, detail = first.Code, strings.Join(details, "; ")
+	case detail == "":
+		detail = fmt.Sprintf("not connected to any of the %d members of the cluster", len(l.cluster.links.book.Load().members))
+	}
+	l.reportFanout(ctx, f, undeliveredReport(f.d.id, code, detail, undelivered))
+}

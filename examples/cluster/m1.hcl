@@ -1,0 +1,57 @@
+# Member m1 of the three-member static cluster in README.md, all on
+# loopback on one machine. From the repository root:
+#   go run ./cmd/besterd -config examples/cluster/m1.hcl
+# Relative paths below are relative to this file's directory.
+
+# Every member has the same server name: the cluster is one logical server,
+# and users are T@J and G@J whichever member they are connected to.
+server {
+  name = "J"
+  # Each member keeps its sockets in a directory of its own.
+  runtime_dir = "run/m1"
+}
+
+# Any username, no password: for loopback only.
+auth {
+  mode = "open"
+}
+
+# Clients connect to any member; each member has its own port.
+listener "tcp4" {
+  network = "tcp4"
+  address = "127.0.0.1:2223"
+}
+
+# The same handler on every member: a message is handled by the member
+# that received it, and its deliveries go to whichever member holds each
+# user.
+handler "relay" {
+  socket        = "relay.sock"
+  command       = ["go", "run", "./examples/relay"]
+  dir           = "../.." # the repository root, for go run
+  start_timeout = "120s"  # the first start compiles the handler
+}
+
+informer {
+  socket = "informer.sock"
+}
+
+# `bester status -monitor 127.0.0.1:8223` shows this member live.
+monitor {
+  address = "127.0.0.1:8223"
+}
+
+cluster {
+  name = "bester"
+  # Member-to-member traffic. Every address is loopback, so no tls block
+  # is needed; across machines, see docs/cluster.md ("Security").
+  bind = "127.0.0.1:7946"
+
+  # A fixed list of members that poll each other's health port over
+  # plain HTTP, this one included. The same list in every member's file.
+  static {
+    health_port = 7947
+    members     = ["127.0.0.1:7947", "127.0.0.1:7957", "127.0.0.1:7967"]
+    refresh     = "1s"
+  }
+}
