@@ -9,11 +9,11 @@ import (
 	"github.com/bester-project/bester/loadgen"
 )
 
-// TestNATSClusterRelaysAcrossServers: the NATS cluster targets are three
-// servers joined by routes, whose handlers relay a message from a user on
-// one server to a user on another, every id accounted for, under both
-// placements.
-func TestNATSClusterRelaysAcrossServers(t *testing.T) {
+// TestClustersRelayAcrossServers: every cluster target is three servers
+// (besterd members of one cluster, NATS servers joined by routes) whose
+// handlers relay a message from a user on one server to a user on
+// another, every id accounted for, under both placements.
+func TestClustersRelayAcrossServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts three servers")
 	}
@@ -24,7 +24,7 @@ func TestNATSClusterRelaysAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bins.Remove()
-	for _, name := range []string{"nats-cluster", "nats-cluster-one"} {
+	for _, name := range ClusterNames {
 		r, err := Start(ctx, name, bins, Options{Window: 8, Pending: 1024})
 		if err != nil {
 			t.Fatal(err)
