@@ -47,6 +47,7 @@ type options struct {
 	fanout           int
 	workloads        []string
 	targets          []string
+	targetsSet       bool // -targets was given: with -table, the targets to show
 	placements       []loadgen.Placement
 	pprofDir         string
 	json             bool
@@ -72,10 +73,11 @@ func main() {
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster member, taken over each relay run's measurement, into this directory")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
-	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything")
+	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
 	o.targets = strings.Split(targetList, ",")
+	flag.Visit(func(f *flag.Flag) { o.targetsSet = o.targetsSet || f.Name == "targets" })
 	for _, p := range strings.Split(placements, ",") {
 		pl, err := loadgen.ParsePlacement(p)
 		if err != nil {
@@ -209,7 +211,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	return writeTable(stdout, o, &rep)
 }
 
-// reprint prints the table of a saved report.
+// reprint prints the table of a saved report: of the targets -targets
+// names, when it is given.
 func reprint(_ context.Context, o options, stdout io.Writer) error {
 	b, err := os.ReadFile(o.table)
 	if err != nil {
@@ -220,9 +223,14 @@ func reprint(_ context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", o.table, err)
 	}
 	ro := rep.Options
+	shown := ro.Targets
+	if o.targetsSet {
+		shown = o.targets
+		rep.Runs = slices.DeleteFunc(rep.Runs, func(c cell) bool { return !slices.Contains(shown, c.Target) })
+	}
 	o = options{rounds: ro.Rounds, duration: seconds(ro.DurationS), warmup: seconds(ro.WarmupS), hold: seconds(ro.HoldS),
 		pairs: ro.Pairs, window: ro.Window, size: ro.Size, conns: ro.Conns, fanout: ro.Fanout, workloads: ro.Workloads,
-		targets: ro.Targets, placements: ro.Placements}
+		targets: shown, placements: ro.Placements}
 	return writeTable(stdout, o, &rep)
 }
 
