@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/cluster"
@@ -37,12 +38,13 @@ type clusterNode struct {
 // block c: it spawns the inbox, joins, and follows the member list with a
 // link per other member. It runs before any listener serves.
 func (s *Server) joinCluster(c *config.Cluster) (*clusterNode, error) {
-	mc, err := memberConfig(c, s.log.Named("cluster"))
+	log := s.log.Named("cluster")
+	mc, err := memberConfig(c, log)
 	if err != nil {
 		return nil, err
 	}
 	n := &clusterNode{requestTimeout: mc.RequestTimeout, counts: &clusterCounts{}}
-	in := &inbox{registry: s.registry, maxFrame: s.cfg().Server.MaxFrame, log: s.log.Named("cluster")}
+	in := &inbox{registry: s.registry, maxFrame: s.cfg().Server.MaxFrame, log: log}
 	n.inbox, err = s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return in }, onPool(s.pool)), inboxName)
 	if err != nil {
 		return nil, fmt.Errorf("cluster inbox: %w", err)
@@ -54,16 +56,16 @@ func (s *Server) joinCluster(c *config.Cluster) (*clusterNode, error) {
 	n.dir = n.member.Directory()
 	timeout, window := deliveryTimeout(c), deliveryWindow(c)
 	n.deliveryTimeout = timeout
-	log := s.log.Named("cluster")
 	n.links = &memberLinks{self: n.member.ID(), list: n.member.Members, root: s.sys.Root, log: log,
-		props: func(m cluster.MemberInfo) *actor.Props {
+		props: func(m cluster.MemberInfo, stats *memberStats) *actor.Props {
 			ms := &memberSettings{id: m.ID, address: m.Address, timeout: timeout, window: window,
-				log: log.With("member", m.ID), counts: n.counts}
+				counts: n.counts, stats: stats}
 			return actor.PropsFromProducer(func() actor.Actor { return newMemberLink(ms) }, onPool(s.pool))
 		}}
 	n.links.book.Store(&memberBook{})
 	n.cancelFollow = n.member.OnChange(func([]cluster.MemberInfo) { n.links.follow() })
 	n.links.follow()
+	n.counts.book = &n.links.book
 	s.metrics.setCluster(n.counts)
 	log.Info("joined the cluster", "cluster", c.Name, "member", n.member.ID(), "address", n.member.Address())
 	return n, nil
@@ -86,11 +88,13 @@ func (n *clusterNode) info() map[string]any {
 	self := n.member.ID()
 	members := make([]map[string]any, 0, len(book.members))
 	for _, m := range book.members {
-		state := "up"
-		if m.ID == self {
-			state = "self"
+		member := map[string]any{"id": m.ID, "address": m.Address, "state": "up"}
+		if e, ok := book.byID[m.ID]; ok {
+			member["unacked"] = e.stats.unacked.Load()
+		} else if m.ID == self {
+			member["state"] = "self"
 		}
-		members = append(members, map[string]any{"id": m.ID, "address": m.Address, "state": state})
+		members = append(members, member)
 	}
 	slices.SortFunc(members, func(a, b map[string]any) int {
 		return strings.Compare(a["id"].(string), b["id"].(string))
@@ -99,10 +103,23 @@ func (n *clusterNode) info() map[string]any {
 }
 
 // clusterCounts count the batches this member's links sent to other
-// members and those that failed, by code, for /metrics.
+// members and those that failed, by code, for /metrics, which also shows
+// each member link's stats from book.
 type clusterCounts struct {
 	sent   atomic.Uint64
 	failed [len(batchFailures)]atomic.Uint64
+	book   *atomic.Pointer[memberBook]
+}
+
+// memberStats are what one member link publishes: its batches waiting
+// for their acknowledgement, and their round trips.
+type memberStats struct {
+	unacked atomic.Int64
+	rtt     prometheus.Histogram
+}
+
+func newMemberStats(member string) *memberStats {
+	return &memberStats{rtt: latencyHistogram("bester_cluster_member_round_trip_seconds", helpMemberRoundTrip, "member", member)}
 }
 
 // batchFailures are the codes a batch can fail with.

@@ -31,8 +31,7 @@ type clusterClients struct {
 
 func (c *clusterClients) names() []string {
 	if users, known := c.node.dir.Users(); known {
-		slices.Sort(users)
-		return users
+		return slices.Sorted(slices.Values(users)) // a copy: the directory's may be its own
 	}
 	users := c.registry.names()
 	book := c.node.links.book.Load()

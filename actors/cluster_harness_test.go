@@ -7,6 +7,7 @@
 package actors
 
 import (
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -37,7 +38,7 @@ func staticCluster(t *testing.T, n int) []*config.Cluster {
 	blocks := make([]*config.Cluster, n)
 	for i, port := range ports {
 		blocks[i] = &config.Cluster{Name: "test", Bind: "127.0.0.1:0",
-			RequestTimeout: 2 * time.Second, DeliveryTimeout: 2 * time.Second, DeliveryWindow: 64,
+			RequestTimeout: 2 * time.Second, DeliveryTimeout: 2 * time.Second,
 			Static: &config.ClusterStatic{HealthPort: port, Members: members, Refresh: 300 * time.Millisecond}}
 	}
 	return blocks
@@ -48,13 +49,20 @@ func staticCluster(t *testing.T, n int) []*config.Cluster {
 // every member.
 func startCluster(t *testing.T, blocks []*config.Cluster, extra string) []*testServer {
 	t.Helper()
+	return startClusterLogged(t, blocks, extra, nil)
+}
+
+// startClusterLogged is startCluster with every server's log also
+// written to log, when set.
+func startClusterLogged(t *testing.T, blocks []*config.Cluster, extra string, log io.Writer) []*testServer {
+	t.Helper()
 	servers := make([]*testServer, len(blocks))
 	var wg sync.WaitGroup
 	for i, c := range blocks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			servers[i] = startServerWith(t, serverOptions{name: "J", cluster: c}, extra)
+			servers[i] = startServerWith(t, serverOptions{name: "J", cluster: c, log: log}, extra)
 		}()
 	}
 	wg.Wait()

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/cluster/pb"
 	"github.com/bester-project/bester/wire"
@@ -17,8 +16,8 @@ type memberSettings struct {
 	address string // host:port its actors are reached at
 	timeout time.Duration
 	window  int
-	log     hclog.Logger
 	counts  *clusterCounts
+	stats   *memberStats
 }
 
 // memberLink is the actor that sends DeliverBatches to one other member
@@ -44,6 +43,7 @@ type memberLink struct {
 type sentBatch struct {
 	token   uint64
 	replyTo *actor.PID
+	sent    time.Time
 }
 
 // Messages of member links.
@@ -90,13 +90,18 @@ func (m *memberLink) Receive(ctx actor.Context) {
 	case *pb.DeliverAck:
 		if p, ok := m.pending[msg.BatchId]; ok {
 			delete(m.pending, msg.BatchId)
+			m.stats.rtt.Observe(time.Since(p.sent).Seconds())
 			ctx.Send(p.replyTo, &memberResult{token: p.token, member: m.id, undelivered: msg.Undelivered})
 		}
 	case *sweep:
 		m.sweep(ctx)
 	case *memberGone:
+		// Nothing waits any more, so nothing needs sweeping: a link the
+		// server's stop does not reach (it left the book) holds no timer
+		// but the one that ends it.
 		m.gone = true
 		m.failAll(ctx, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+		m.cancelTick()
 		timers{root: ctx.ActorSystem().Root, pid: m.self}.sendOnce(fanoutGrace, &memberExpired{})
 	case *memberExpired:
 		ctx.Stop(m.self)
@@ -106,7 +111,9 @@ func (m *memberLink) Receive(ctx actor.Context) {
 		ctx.Respond(&memberStopped{})
 	case *actor.Stopping:
 		m.cancelTick()
+		return
 	}
+	m.stats.unacked.Store(int64(len(m.pending)))
 }
 
 // send sends one batch to the member's inbox, with this link as the
@@ -123,8 +130,9 @@ func (m *memberLink) send(ctx actor.Context, s *memberSend) {
 	}
 	m.nextBatch++
 	s.batch.BatchId = m.nextBatch
-	m.pending[m.nextBatch] = sentBatch{token: s.token, replyTo: s.replyTo}
-	m.deadlines = append(m.deadlines, expiry{id: m.nextBatch, at: time.Now().Add(m.timeout)})
+	now := time.Now()
+	m.pending[m.nextBatch] = sentBatch{token: s.token, replyTo: s.replyTo, sent: now}
+	m.deadlines = append(m.deadlines, expiry{id: m.nextBatch, at: now.Add(m.timeout)})
 	ctx.Request(m.inbox, s.batch)
 	m.counts.sent.Add(1)
 }

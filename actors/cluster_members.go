@@ -17,7 +17,13 @@ import (
 type memberBook struct {
 	// members is the member list as last seen, this member included.
 	members []cluster.MemberInfo
-	byID    map[string]*actor.PID
+	byID    map[string]*memberEntry
+}
+
+// memberEntry is the link to one other member, and what it publishes.
+type memberEntry struct {
+	pid   *actor.PID
+	stats *memberStats
 }
 
 // memberLinks keeps the member book in step with the member list: a link
@@ -26,10 +32,11 @@ type memberBook struct {
 type memberLinks struct {
 	self string
 	// list is the member list now, this member included.
-	list     func() []cluster.MemberInfo
-	book     atomic.Pointer[memberBook]
-	root     *actor.RootContext
-	props    func(cluster.MemberInfo) *actor.Props
+	list func() []cluster.MemberInfo
+	book atomic.Pointer[memberBook]
+	root *actor.RootContext
+	// props are a new link's, for the member and the stats it publishes.
+	props    func(cluster.MemberInfo, *memberStats) *actor.Props
 	log      hclog.Logger
 	mu       sync.Mutex // serialises changes of the book
 	stopping bool       // set by stop: no more links are spawned
@@ -47,21 +54,22 @@ func (ml *memberLinks) follow() {
 	}
 	members := ml.list()
 	old := ml.book.Load()
-	next := &memberBook{members: members, byID: make(map[string]*actor.PID, len(members))}
+	next := &memberBook{members: members, byID: make(map[string]*memberEntry, len(members))}
 	for _, m := range members {
 		if m.ID == ml.self {
 			continue
 		}
-		if pid, ok := old.byID[m.ID]; ok {
-			next.byID[m.ID] = pid
+		if e, ok := old.byID[m.ID]; ok {
+			next.byID[m.ID] = e
 			continue
 		}
-		next.byID[m.ID] = ml.root.Spawn(ml.props(m))
+		stats := newMemberStats(m.ID)
+		next.byID[m.ID] = &memberEntry{pid: ml.root.Spawn(ml.props(m, stats)), stats: stats}
 		ml.log.Info("cluster member joined", "member", m.ID, "address", m.Address)
 	}
-	for id, pid := range old.byID {
+	for id, e := range old.byID {
 		if _, ok := next.byID[id]; !ok {
-			ml.root.Send(pid, &memberGone{})
+			ml.root.Send(e.pid, &memberGone{})
 			ml.log.Warn("cluster member left", "member", id)
 		}
 	}
@@ -69,10 +77,14 @@ func (ml *memberLinks) follow() {
 }
 
 // stop ends following the member list and returns the links of the last
-// book, which the caller stops.
+// book, by member id, which the caller stops.
 func (ml *memberLinks) stop() map[string]*actor.PID {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
 	ml.stopping = true
-	return ml.book.Load().byID
+	pids := make(map[string]*actor.PID)
+	for id, e := range ml.book.Load().byID {
+		pids[id] = e.pid
+	}
+	return pids
 }

@@ -4,23 +4,31 @@ package actors
 
 import (
 	"context"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // Three members, each with the relay handler: a client of one reaches the
 // users of the others by their plain names, across codecs; a user
 // connected nowhere is listed undelivered, exactly; a user connected to
-// two members gets the message on both.
+// two members gets the message on both. The informer answers for the
+// whole cluster, and /metrics counts the batches.
 func TestClusterRelayAcrossMembers(t *testing.T) {
-	servers := startCluster(t, staticCluster(t, 3), relayBlock)
+	servers := startCluster(t, staticCluster(t, 3), relayBlock+monitorBlock(""))
 	a, b, c := servers[0], servers[1], servers[2]
 	sender := a.dial("T", wire.CodecJSON)
 	g := c.dial("G", wire.CodecCBOR)
@@ -73,6 +81,53 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 	members, _ := cl["members"].([]any)
 	if cl["member"] != b.cluster.member.ID() || len(members) != 3 {
 		t.Fatalf("serverInfo's cluster: %v", info["cluster"])
+	}
+
+	// Every member held a user to locate: each message went to both
+	// other members, one batch each, and each was acknowledged.
+	s := a.scrapeMetrics()
+	s.wantValue(t, 6, "bester_cluster_batches_sent_total")
+	s.wantValue(t, 0, "bester_cluster_batches_failed_total", "code=peer_unavailable")
+	for _, other := range []*testServer{b, c} {
+		id := "member=" + other.cluster.member.ID()
+		s.wantValue(t, 1, "bester_cluster_member_up", id)
+		s.wantValue(t, 3, "bester_cluster_member_round_trip_seconds", id)
+		// The link publishes it once it has passed the last ack on.
+		a.eventuallyValue(t, 0, "bester_cluster_member_unacked_batches", id)
+	}
+}
+
+// Members whose cluster block has a tls block read their certificate and
+// CA files and deliver to each other over mutual TLS.
+func TestClusterOverMutualTLS(t *testing.T) {
+	ca, err := tlsconf.NewCA("cluster test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blocks := staticCluster(t, 2)
+	for i, c := range blocks {
+		cert, key, err := ca.Issue(tlsconf.LocalServer("member-" + strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TLS = &config.ClusterTLS{CA: caFile, Cert: filepath.Join(dir, strconv.Itoa(i)+".crt"), Key: filepath.Join(dir, strconv.Itoa(i)+".key")}
+		for path, data := range map[string][]byte{c.TLS.Cert: cert, c.TLS.Key: key} {
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	servers := startCluster(t, blocks, relayBlock)
+	sender, g := servers[0].dial("T", wire.CodecCBOR), servers[1].dial("G", wire.CodecJSON)
+	wantGood(t, sendForReport(t, sender, "relay", "m-1", map[string]any{"to": "G", "body": "over tls"}))
+	var got string
+	if expectDelivery(t, g, &got); got != "over tls" {
+		t.Fatalf("G got %q", got)
 	}
 }
 
@@ -146,28 +201,51 @@ func TestClusterMemberStopsWhileSending(t *testing.T) {
 
 // With a window of one batch, a member that does not acknowledge (its
 // inbox stopped) makes the next delivery to it overloaded at once, not
-// queued; the first is reported peer_unavailable at its timeout.
+// queued; the one waiting is reported peer_unavailable at its timeout.
+// The informer's listClients leaves that member's users out, and the log
+// says so.
 func TestClusterWindowFullIsOverloaded(t *testing.T) {
 	blocks := staticCluster(t, 2)
 	for _, c := range blocks {
 		c.DeliveryWindow, c.DeliveryTimeout = 1, 3*time.Second
 	}
-	servers := startCluster(t, blocks, relayBlock)
+	log := &logBuffer{}
+	servers := startClusterLogged(t, blocks, relayBlock+monitorBlock(""), log)
 	a, c := servers[0], servers[1]
 	sender := a.dial("T", wire.CodecJSON)
 	c.dial("G", wire.CodecJSON)
 	c.sys.Root.PoisonFuture(c.cluster.inbox).Wait()
 
-	if err := sender.Send("relay", "first", map[string]any{"to": "G", "body": 1}); err != nil {
-		t.Fatal(err)
+	// The handler may answer the two in either order (it has several
+	// connections): whichever comes second finds the window full.
+	for _, id := range []string{"first", "second"} {
+		if err := sender.Send("relay", id, map[string]any{"to": "G", "body": id}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r := sendForReport(t, sender, "relay", "second", map[string]any{"to": "G", "body": 2})
+	r := recv(t, sender).Report
 	wantBad(t, r, wire.CodeOverloaded)
 	if !slices.Equal(r.Payload.Undelivered, []string{"G"}) {
 		t.Fatalf("undelivered %v, want [G]", r.Payload.Undelivered)
 	}
-	r = expectReport(t, sender, "first")
-	wantBad(t, r, wire.CodePeerUnavailable)
+	other := map[string]string{"first": "second", "second": "first"}[r.Payload.ID]
+	wantBad(t, expectReport(t, sender, other), wire.CodePeerUnavailable)
+	s := a.scrapeMetrics()
+	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=overloaded")
+	s.wantValue(t, 1, "bester_cluster_batches_failed_total", "code=peer_unavailable")
+
+	inf, err := ipc.DialInformer(filepath.Join(a.dir, "informer.sock"), wire.CodecCBOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	if users, err := inf.ListClients(); err != nil || !slices.Equal(users, []string{"T"}) {
+		t.Fatalf("listClients: %v %v, want [T]", users, err)
+	}
+	if want := "member=" + c.cluster.member.ID(); !strings.Contains(log.String(), "did not list its users in time") ||
+		!strings.Contains(log.String(), want) {
+		t.Fatalf("the log does not say that %s did not answer", want)
+	}
 }
 
 // The cluster block needs a restart: a reload whose file has another one
@@ -179,5 +257,35 @@ func TestClusterBlockChangeNeedsRestart(t *testing.T) {
 	r.rejected("", reloadBase(), "changing the cluster block needs a restart")
 	if r.cfg().Cluster == nil {
 		t.Fatal("the configuration in effect lost its cluster block")
+	}
+}
+
+// A member that cannot join (its static health port is taken) fails
+// Start with an error that says it was joining the cluster.
+func TestClusterJoinFailureFailsStart(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	block := staticCluster(t, 1)[0]
+	block.Static.HealthPort = taken.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	cfg, err := config.Load(writeConfig(t, dir, serverOptions{name: "J", tcp: "127.0.0.1:0"}, relayBlock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cluster = block
+	srv, err := New(cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Start()
+	if err == nil {
+		srv.Stop(context.Background())
+		t.Fatal("Start succeeded with the health port taken")
+	}
+	if !strings.Contains(err.Error(), `joining cluster "test"`) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error: %v", err)
 	}
 }

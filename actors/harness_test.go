@@ -335,7 +335,8 @@ func expectReport(t *testing.T, c *client.Client, id string) *wire.StatusReport 
 		t.Fatalf("want the report of %q, got %s %s", id, in.Kind, in.Raw)
 	}
 	if in.Report.Payload.ID != id {
-		t.Fatalf("want the report of %q, got the report of %q", id, in.Report.Payload.ID)
+		t.Fatalf("want the report of %q, got the report of %q: %s %s: %s", id, in.Report.Payload.ID,
+			in.Report.Header.Status, in.Report.Header.Error, in.Report.Header.Detail)
 	}
 	return in.Report
 }

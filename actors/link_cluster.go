@@ -57,13 +57,13 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, missi
 	book := n.links.book.Load()
 	from := &pb.Origin{Server: d.origin.Server, User: d.origin.User}
 	for _, id := range f.peers {
-		pid, ok := book.byID[id]
+		e, ok := book.byID[id]
 		if !ok {
 			f.errs[id] = wire.Errorf(wire.CodePeerUnavailable, "member %s is not in the member list", id)
 			continue
 		}
 		f.left[id] = struct{}{}
-		ctx.Send(pid, &memberSend{token: token, replyTo: l.self, batch: &pb.DeliverBatch{Type: d.typ, From: from,
+		ctx.Send(e.pid, &memberSend{token: token, replyTo: l.self, batch: &pb.DeliverBatch{Type: d.typ, From: from,
 			Users: mf.sent[id], Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops + 1)}})
 	}
 	if len(f.left) == 0 {

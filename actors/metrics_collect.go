@@ -9,6 +9,7 @@ import (
 const (
 	helpAnswerSeconds    = "Time from a request's sending to its handler's answer."
 	helpRoundTripSeconds = "Time from a message's sending to the peer's status report on it."
+	helpMemberRoundTrip  = "Time from a delivery's sending to another member of the cluster to its acknowledgement."
 )
 
 // The descriptions of the series the collector makes at each scrape.
@@ -51,6 +52,10 @@ var (
 		"Deliveries sent to other members of the cluster (one batch per member and handler response).", nil, nil)
 	descClusterBatchesFailed = prometheus.NewDesc("bester_cluster_batches_failed_total",
 		"Deliveries to other members that got no acknowledgement, by code.", []string{"code"}, nil)
+	descClusterMemberUp = prometheus.NewDesc("bester_cluster_member_up",
+		"1 for each other member in this member's member list.", []string{"member"}, nil)
+	descClusterMemberUnacked = prometheus.NewDesc("bester_cluster_member_unacked_batches",
+		"Deliveries to the member waiting for its acknowledgement (at most delivery_window).", []string{"member"}, nil)
 )
 
 // otherType is the type label of every type no handler has.
@@ -105,6 +110,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- counter(descClusterBatches, cl.sent.Load())
 		for i, code := range batchFailures {
 			ch <- counter(descClusterBatchesFailed, cl.failed[i].Load(), string(code))
+		}
+		for id, e := range cl.book.Load().byID {
+			ch <- gauge(descClusterMemberUp, 1, id)
+			ch <- gauge(descClusterMemberUnacked, e.stats.unacked.Load(), id)
+			e.stats.rtt.Collect(ch)
 		}
 	}
 }

@@ -208,6 +208,7 @@ func (s *Server) Start() (err error) {
 	if c := s.cfg().Cluster; c != nil {
 		if s.cluster, err = s.joinCluster(c); err != nil {
 			s.sys.Shutdown()
+			s.pool.Close()
 			return err
 		}
 		s.registry.dir = s.cluster.dir

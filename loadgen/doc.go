@@ -17,7 +17,10 @@
 // that latency is measured from the intended send time (a stalled server
 // cannot hide behind the messages it kept the sender from sending) and, at
 // the end, every id is accounted for: acknowledged once, delivered once to
-// each recipient, never lost, never twice. RunConnect opens many idle
+// each recipient, never lost, never twice. The users may be spread over
+// the members of a cluster (Config.Members): a Placement puts the senders
+// on one member and the recipients on another (cross), or every user on
+// the members in turn (mixed). RunConnect opens many idle
 // authenticated connections and holds them, to measure what a connection
 // costs the server.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,11 +31,16 @@ type Config struct {
 	// Workload names the workload in the result: relay, pingpong, fanout.
 	Workload string
 	// Driver connects the senders, and the recipients unless
-	// RecipientDriver is set.
+	// RecipientDriver is set. Not with Members.
 	Driver Driver
 	// RecipientDriver connects the recipients, when they live on
 	// another server than the senders.
 	RecipientDriver Driver
+	// Members, instead of Driver, connect the users to several servers
+	// that share them (the members of one cluster), two at least:
+	// Placement says which member each user connects to.
+	Members   []Driver
+	Placement Placement
 	// RecipientSuffix is appended to recipient names in each message's
 	// To ("@K" for users of a peer server K).
 	RecipientSuffix string
@@ -98,9 +104,10 @@ type Progress struct {
 }
 
 func (c *Config) check() error {
+	if err := c.checkMembers(); err != nil {
+		return err
+	}
 	switch {
-	case c.Driver == nil:
-		return errors.New("no driver")
 	case c.Senders < 1:
 		return fmt.Errorf("senders %d: want at least 1", c.Senders)
 	case c.Recipients < 1:
@@ -142,6 +149,27 @@ func (c *Config) check() error {
 	return nil
 }
 
+// checkMembers checks that there is one server's Driver, or Members and
+// their Placement.
+func (c *Config) checkMembers() error {
+	switch {
+	case len(c.Members) == 0 && c.Placement != "":
+		return fmt.Errorf("placement %q without members to place users on", c.Placement)
+	case len(c.Members) == 0 && c.Driver == nil:
+		return errors.New("no driver")
+	case len(c.Members) == 0:
+		return nil
+	case c.Driver != nil || c.RecipientDriver != nil:
+		return errors.New("both members and a driver: the members' placement connects every user")
+	case len(c.Members) < 2:
+		return fmt.Errorf("%d member: want at least 2 to place users on", len(c.Members))
+	case slices.Contains(c.Members, nil):
+		return errors.New("a member without a driver")
+	}
+	_, err := ParsePlacement(string(c.Placement))
+	return err
+}
+
 // run is the state of one Run.
 type run struct {
 	cfg     Config
@@ -161,6 +189,7 @@ type run struct {
 	abort   chan struct{} // closed when the drain is over: backlogs are dropped
 	closing atomic.Bool   // connections are being closed: receive errors are expected
 	stalled bool          // a Messages measurement ended for want of acknowledgements
+	placed  *PlacementResult
 
 	mu       sync.Mutex
 	connErrs []string // first few connection errors
@@ -184,6 +213,8 @@ type sender struct {
 // its goroutine until the run ends.
 type receiver struct {
 	user     string
+	driver   Driver // connects it
+	member   int    // the index of its driver in Config.Members
 	conn     Conn
 	from     []bool // from[s]: sender s addresses this user
 	delivery *histogram
@@ -435,8 +466,8 @@ func (r *run) connect(ctx context.Context) error {
 	for i := range senders {
 		senders[i] = &receiver{user: r.senders[i].user, from: make([]bool, cfg.Senders)}
 	}
-	var dialed atomic.Int64
-	dialAll := func(rs []*receiver, d Driver, offset int) error {
+	r.placed = place(cfg, senders, recipients)
+	dialAll := func(rs []*receiver, offset int) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(cfg.DialConcurrency)
 		for k, rc := range rs {
@@ -445,12 +476,11 @@ func (r *run) connect(ctx context.Context) error {
 				if len(cfg.Sources) > 0 {
 					local = cfg.Sources[(offset+k)%len(cfg.Sources)]
 				}
-				c, err := d.Dial(gctx, rc.user, local)
+				c, err := rc.driver.Dial(gctx, rc.user, local)
 				if err != nil {
 					return fmt.Errorf("connect %s: %w", rc.user, err)
 				}
 				rc.conn = c
-				dialed.Add(1)
 				return nil
 			})
 		}
@@ -459,10 +489,10 @@ func (r *run) connect(ctx context.Context) error {
 	// Keep every connection in r.recvs as soon as it exists, so that
 	// closeAll closes them after a failure.
 	r.recvs = append(append(r.recvs, recipients...), senders...)
-	if err := dialAll(recipients, cfg.RecipientDriver, 0); err != nil {
+	if err := dialAll(recipients, 0); err != nil {
 		return err
 	}
-	if err := dialAll(senders, cfg.Driver, len(recipients)); err != nil {
+	if err := dialAll(senders, len(recipients)); err != nil {
 		return err
 	}
 	for i, s := range r.senders {

@@ -18,6 +18,9 @@ func WriteTable(w io.Writer, res *Result) error {
 	if res.Target != "" {
 		p("target\t%s", res.Target)
 	}
+	if res.Placement != nil {
+		p("placement\t%s", res.Placement.line())
+	}
 	if res.Connect != nil {
 		writeConnect(p, res)
 	} else {

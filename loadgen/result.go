@@ -55,6 +55,10 @@ type Result struct {
 
 	Accounting Accounting `json:"accounting"`
 
+	// Placement says how the users were spread over the members of a
+	// cluster; nil when they all used one server.
+	Placement *PlacementResult `json:"placement,omitempty"`
+
 	// Connect is the result of a connect workload (RunConnect).
 	Connect *ConnectResult `json:"connect,omitempty"`
 
@@ -115,7 +119,7 @@ func (r *run) result(ended int64) *Result {
 		Workload: cfg.Workload, Senders: cfg.Senders, Recipients: cfg.Recipients,
 		Rate: cfg.Rate, Size: max(cfg.Size, MinSize), Messages: cfg.Messages,
 		WarmupSeconds: cfg.Warmup.Seconds(), DurationSeconds: cfg.Duration.Seconds(),
-		Errors: map[string]uint64{},
+		Errors: map[string]uint64{}, Placement: r.placed,
 	}
 	if cfg.Rate == 0 {
 		res.Window = cfg.Window

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,26 @@ type SpawnOptions struct {
 	// TLSCert and TLSKey, when set, are the PEM certificate and key of
 	// the listener, which then speaks TLS only.
 	TLSCert, TLSKey string
+	// Cluster, when set, makes the server a member of a cluster.
+	Cluster *SpawnCluster
+	// Monitor, when set, is the address of a monitor block that serves
+	// the Go profiler (pprof = true): a loopback host:port.
+	Monitor string
+}
+
+// SpawnCluster makes a spawned server one member of a cluster with static
+// membership on loopback, without TLS between members (allowed where
+// every member address is loopback). Every member has the same Name, and
+// the servers the same SpawnOptions.Name.
+type SpawnCluster struct {
+	// Name is the cluster's name.
+	Name string
+	// Bind is this member's member-to-member address, host:port.
+	Bind string
+	// HealthPort is this member's health port, on Bind's host.
+	HealthPort int
+	// Members are every member's host:health_port, this one's included.
+	Members []string
 }
 
 // Spawned is a Bester server started for a run: a separate process with
@@ -181,9 +202,40 @@ handler "relay" {
 informer {
   socket = "informer.sock"
 }
-%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
+%s%s%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
 		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"), tlsBlock(o.TLSCert, o.TLSKey),
-		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers))
+		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
+		clusterBlock(o.Cluster), monitorBlock(o.Monitor))
+}
+
+// clusterBlock is the cluster block of a member, or nothing.
+func clusterBlock(c *SpawnCluster) string {
+	if c == nil {
+		return ""
+	}
+	members := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		members[i] = strconv.Quote(m)
+	}
+	return fmt.Sprintf(`
+cluster {
+  name = %q
+  bind = %q
+  static {
+    health_port = %d
+    members     = [%s]
+    refresh     = "500ms"
+  }
+}
+`, c.Name, c.Bind, c.HealthPort, strings.Join(members, ", "))
+}
+
+// monitorBlock is a monitor block serving the profiler, or nothing.
+func monitorBlock(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return fmt.Sprintf("\nmonitor {\n  address = %q\n  pprof   = true\n}\n", addr)
 }
 
 // tlsBlock is the listener's tls block, or nothing without a certificate.

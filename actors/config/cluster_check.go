@@ -87,6 +87,9 @@ func (c *checker) clusterAddresses(r *rawCluster, cl *Cluster) {
 		return
 	}
 	switch {
+	case r.Advertise != nil && portOf(r.Bind) == 0:
+		c.errorf(r.AdvertiseRange, `Invalid "advertise"`,
+			"bind's port 0 picks another port at every start, which advertise cannot name: give bind a fixed port, or remove advertise so that the member advertises the port it gets.")
 	case r.Advertise != nil:
 	case unspecifiedHost(host):
 		c.errorf(r.BindRange, `Missing "advertise"`,

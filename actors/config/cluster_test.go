@@ -204,6 +204,7 @@ func TestClusterErrors(t *testing.T) {
 		{"bind everywhere without advertise", clusterBlock("0.0.0.0:7946\" #!\n  request_timeout = \"1s", "", "", strings.ReplaceAll(memberTLS("ca.crt", "m1"), " #!", "")), "advertise", "every interface"},
 		{"advertise everywhere", clusterBlock(loop, "  advertise = \"0.0.0.0:7946\" #!\n", "", ""), "advertise", "every interface"},
 		{"advertise port 0", clusterBlock(loop, "  advertise = \"127.0.0.1:0\" #!\n", "", ""), "advertise", "1 to 65535"},
+		{"advertise with bind port 0", clusterBlock("127.0.0.1:0", "  advertise = \"127.0.0.1:7946\" #!\n", etcdBlock(""), ""), "advertise", "fixed port"},
 		{"zero request_timeout", clusterBlock(loop, "  request_timeout = \"0s\" #!\n", "", ""), "request_timeout", "greater than zero"},
 		{"negative delivery_timeout", clusterBlock(loop, "  delivery_timeout = \"-1s\" #!\n", "", ""), "delivery_timeout", "greater than zero"},
 		{"zero delivery_window", clusterBlock(loop, "  delivery_window = 0 #!\n", "", ""), "delivery_window", "at least 1"},

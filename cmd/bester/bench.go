@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -46,12 +48,13 @@ func benchCommand(e *env) *cli.Command {
 		Usage: "load a Bester server and measure throughput and latency, accounting for every message",
 		Description: "Against a running server (-addr, -password; users are PREFIXs0.., PREFIXr0.., PREFIXc0..)\n" +
 			"or a server of its own (-spawn: built from this repository with the relay handler, stopped at\n" +
-			"the end). The workload's handler must relay data {\"to\": NAMES, \"body\": TEXT} as\n" +
-			"examples/relay does. The loop is closed (a window of W unacknowledged messages per sender) or,\n" +
-			"with -rate, open: latency then counts from each message's intended send time. A live progress\n" +
-			"line goes to standard error when it is a terminal; the final table, or -json, to standard output.\n" +
-			"The exit status is 1 when not every message id is accounted for (acknowledged once, delivered\n" +
-			"once to each recipient) or, for connect, when not every connection opened.",
+			"the end), or the members of a cluster (-addresses A,B,C with -placement cross or mixed). The\n" +
+			"workload's handler must relay data {\"to\": NAMES, \"body\": TEXT} as examples/relay does. The\n" +
+			"loop is closed (a window of W unacknowledged messages per sender) or, with -rate, open: latency\n" +
+			"then counts from each message's intended send time. A live progress line goes to standard\n" +
+			"error when it is a terminal; the final table, or -json, to standard output. The exit status\n" +
+			"is 1 when not every message id is accounted for (acknowledged once, delivered once to each\n" +
+			"recipient) or, for connect, when not every connection opened.",
 		Flags: benchFlags(),
 		Action: func(context.Context, *cli.Command) error {
 			return errors.New("bench: name a workload: relay, pingpong, fanout, connect, federation or abuse (see 'bester bench -help')")
@@ -100,6 +103,11 @@ func benchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "sources", Usage: "loopback source addresses to dial from (default: as many as the ephemeral ports need)"},
 		&cli.IntFlag{Name: "server-pid", Usage: "connect and abuse against a server on this machine: its process id, to read its memory"},
 		&cli.StringFlag{Name: "peer-addr", Usage: "federation: address of the recipients' server (not with -spawn)"},
+		&cli.StringSliceFlag{Name: "addresses", Usage: "relay, pingpong, fanout: addresses of the members of one cluster, " +
+			"comma-separated, instead of -addr; -placement says which member each user connects to"},
+		&cli.StringFlag{Name: "placement", Usage: "with -addresses: cross (senders on the first member, recipients on the " +
+			"second) or mixed (the users on the members in turn: user k on member k mod N, each sender followed by its " +
+			"recipients)"},
 		&cli.StringFlag{Name: "peer-name", Usage: "federation: the recipients' server's name, as a peer of the senders' server"},
 		&cli.DurationFlag{Name: "duration", Value: defaultDuration, Usage: "time measured (connect: time held; abuse: time beside the attack)"},
 		&cli.IntFlag{Name: "messages", Usage: "relay, pingpong, fanout, federation: measure this many messages instead of -duration"},
@@ -117,16 +125,21 @@ type benchRun struct {
 	codec    wire.Codec
 	network  string
 	addr     string
-	peerAddr string // federation: the recipients' server
-	peerName string
-	password string
-	target   string
-	notes    []string
-	spawned  []*loadgen.Spawned
-	progress func(loadgen.Progress)
-	// tls and peerTLS are the TLS of connections to addr and peerAddr;
-	// nil for plain ones.
+	// members are the cluster's addresses (-addresses), placement
+	// which member each user connects to.
+	members   []string
+	placement loadgen.Placement
+	peerAddr  string // federation: the recipients' server
+	peerName  string
+	password  string
+	target    string
+	notes     []string
+	spawned   []*loadgen.Spawned
+	progress  func(loadgen.Progress)
+	// tls and peerTLS are the TLS of connections to addr and peerAddr,
+	// membersTLS to each of members; nil for plain ones.
 	tls, peerTLS *tls.Config
+	membersTLS   []*tls.Config
 }
 
 // newBenchRun gathers a bench command's flags and checks them.
@@ -149,6 +162,9 @@ func newBenchRun(cmd *cli.Command, e *env, workload string) (*benchRun, error) {
 			return nil, err
 		}
 	}
+	if err := b.readMembers(); err != nil {
+		return nil, err
+	}
 	if err := b.checkPlaintext(); err != nil {
 		return nil, err
 	}
@@ -163,9 +179,15 @@ func (b *benchRun) checkPlaintext() error {
 		flag, addr string
 		tls        *tls.Config
 	}
-	targets := []target{{"-addr", b.addr, b.tls}}
+	var targets []target
+	if len(b.members) == 0 {
+		targets = append(targets, target{"-addr", b.addr, b.tls})
+	}
 	if b.peerAddr != "" {
 		targets = append(targets, target{"-peer-addr", b.peerAddr, b.peerTLS})
+	}
+	for i, addr := range b.members {
+		targets = append(targets, target{"-addresses", addr, b.membersTLS[i]})
 	}
 	for _, t := range targets {
 		o := client.Options{Network: b.network, Address: t.addr, TLS: t.tls, Password: b.password}
@@ -191,6 +213,8 @@ func (b *benchRun) setUp(ctx context.Context, spawn loadgen.SpawnOptions) (uint6
 		err = b.spawn(ctx, spawn)
 	case b.workload == "federation":
 		b.target = fmt.Sprintf("%s, recipients on its peer %s at %s", b.addr, b.peerName, b.peerAddr)
+	case len(b.members) > 0:
+		b.target = fmt.Sprintf("the cluster members %s", strings.Join(b.members, ", "))
 	default:
 		b.target = b.addr
 	}
@@ -266,6 +290,12 @@ func (b *benchRun) checkFlags() error {
 		cmd.IsSet("recipients") || cmd.IsSet("sources") || cmd.IsSet("concurrency")):
 		return errors.New("abuse runs one canary pair beside its attack: -pairs, -rate (see -canary-rate), " +
 			"-warmup, -recipients, -sources and -concurrency do not apply")
+	case cmd.IsSet("placement") && !cmd.IsSet("addresses"):
+		return errors.New("-placement goes with -addresses, the members to place users on")
+	case cmd.IsSet("addresses") && !slices.Contains([]string{"relay", "pingpong", "fanout"}, b.workload):
+		return fmt.Errorf("-addresses goes with relay, pingpong and fanout, not %s", b.workload)
+	case cmd.IsSet("addresses") && (spawn || cmd.IsSet("addr")):
+		return errors.New("-addresses names the running members of a cluster: not with -addr or -spawn")
 	case b.workload != "federation" && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
 		return errors.New("-peer-addr and -peer-name go with the federation workload")
 	case b.workload == "federation" && spawn && (cmd.IsSet("peer-addr") || cmd.IsSet("peer-name")):
@@ -281,6 +311,38 @@ func (b *benchRun) checkFlags() error {
 	case cmd.Int("messages") > 0 && (b.workload == "connect" || b.workload == "abuse"):
 		return fmt.Errorf("-messages goes with relay, pingpong, fanout and federation, not %s", b.workload)
 	}
+	return nil
+}
+
+// readMembers reads -addresses and -placement, and the TLS of each
+// member.
+func (b *benchRun) readMembers() error {
+	if !b.cmd.IsSet("addresses") {
+		return nil
+	}
+	for _, a := range b.cmd.StringSlice("addresses") {
+		if a = strings.TrimSpace(a); a != "" {
+			b.members = append(b.members, a)
+		}
+	}
+	if len(b.members) < 2 {
+		return fmt.Errorf("-addresses %q: want the addresses of two members or more", strings.Join(b.members, ","))
+	}
+	p, err := loadgen.ParsePlacement(b.cmd.String("placement"))
+	if err != nil {
+		return fmt.Errorf("-placement: %w", err)
+	}
+	b.placement = p
+	for _, a := range b.members {
+		t, err := tlsConfig(b.cmd, a)
+		if err != nil {
+			return err
+		}
+		b.membersTLS = append(b.membersTLS, t)
+	}
+	// The first member stands for the others where one address is
+	// asked for (planning source addresses).
+	b.addr, b.tls = b.members[0], b.membersTLS[0]
 	return nil
 }
 
@@ -431,6 +493,14 @@ func (b *benchRun) runTraffic(ctx context.Context) (*loadgen.Result, error) {
 	}
 	if cmd.IsSet("pairs") {
 		cfg.Senders = cmd.Int("pairs")
+	}
+	if len(b.members) > 0 {
+		for i, addr := range b.members {
+			d := *busy
+			d.Address, d.TLS = addr, b.membersTLS[i]
+			cfg.Members = append(cfg.Members, &d)
+		}
+		cfg.Driver, cfg.Placement = nil, b.placement
 	}
 	conns := cfg.Senders + cfg.Recipients
 	if !cfg.SharedRecipients {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -397,6 +398,41 @@ func TestBenchSpawnFederation(t *testing.T) {
 	}
 }
 
+// TestBenchAddresses: -addresses and -placement spread the users over
+// the members named. Both members here are one server, so every message
+// is delivered; the placement's own logic is tested in loadgen.
+func TestBenchAddresses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a server")
+	}
+	besterd, handler := buildServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := loadgen.SpawnBester(ctx, loadgen.SpawnOptions{Besterd: besterd, Handler: handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	for _, placement := range []string{"cross", "mixed"} {
+		e, out, errs := testEnv("")
+		code := run(ctx, []string{"bester", "bench", "relay", "-addresses", s.Addr + "," + s.Addr, "-placement", placement,
+			"-pairs", "4", "-window", "8", "-messages", "400", "-warmup", "100ms", "-json"}, e)
+		if code != 0 {
+			t.Fatalf("%s: status %d, stderr:\n%s\nstdout:\n%s", placement, code, errs, out)
+		}
+		var res loadgen.Result
+		if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+			t.Fatalf("stdout is not the JSON result: %v\n%s", err, out)
+		}
+		if p := res.Placement; p == nil || string(p.Placement) != placement || !slices.Equal(p.Users, []int{4, 4}) {
+			t.Errorf("%s: placement %+v, want 4 users on each member", placement, p)
+		}
+		if a := res.Accounting; !a.Complete || a.Good != a.Sent || a.Delivered != a.Sent {
+			t.Errorf("%s: accounting %+v", placement, a)
+		}
+	}
+}
+
 func TestBenchFlagErrors(t *testing.T) {
 	cases := map[string][]string{
 		"no workload":         {"bench"},
@@ -418,6 +454,13 @@ func TestBenchFlagErrors(t *testing.T) {
 		"messages, duration":  {"bench", "relay", "-messages", "10", "-duration", "1s"},
 		"messages, rate":      {"bench", "relay", "-messages", "10", "-rate", "100"},
 		"messages, connect":   {"bench", "connect", "-messages", "10"},
+		"placement alone":     {"bench", "relay", "-placement", "cross"},
+		"one address":         {"bench", "relay", "-addresses", "127.0.0.1:1", "-placement", "cross"},
+		"no placement":        {"bench", "relay", "-addresses", "127.0.0.1:1,127.0.0.1:2"},
+		"unknown placement":   {"bench", "relay", "-addresses", "127.0.0.1:1,127.0.0.1:2", "-placement", "spread"},
+		"addresses, addr":     {"bench", "relay", "-addresses", "127.0.0.1:1,127.0.0.1:2", "-placement", "cross", "-addr", "127.0.0.1:1"},
+		"addresses, spawn":    {"bench", "relay", "-addresses", "127.0.0.1:1,127.0.0.1:2", "-placement", "cross", "-spawn"},
+		"addresses, connect":  {"bench", "connect", "-addresses", "127.0.0.1:1,127.0.0.1:2", "-placement", "cross"},
 	}
 	for name, args := range cases {
 		e, out, errs := testEnv("")

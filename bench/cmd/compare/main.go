@@ -10,6 +10,11 @@
 // pair, window 1), connect (10,000 idle connections) and, when asked for,
 // fanout (one sender, each message to the same 100 recipients, window 64). Progress goes to
 // standard error, the table (or -json) to standard output.
+//
+// Cluster targets (bester-cluster, nats-cluster, nats-cluster-one: three
+// servers each) run once per placement of -placements, each a column of
+// its own: cross puts the senders on the first server and the recipients
+// on the second, mixed the users on the servers in turn.
 package main
 
 import (
@@ -42,6 +47,9 @@ type options struct {
 	fanout           int
 	workloads        []string
 	targets          []string
+	targetsSet       bool // -targets was given: with -table, the targets to show
+	placements       []loadgen.Placement
+	pprofDir         string
 	json             bool
 	jsonFile         string
 	table            string
@@ -49,7 +57,7 @@ type options struct {
 
 func main() {
 	var o options
-	var workloads, targetList string
+	var workloads, targetList, placements string
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds: each runs every target once per workload")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "time measured per run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time run before measuring")
@@ -61,12 +69,23 @@ func main() {
 	flag.IntVar(&o.fanout, "fanout", 100, "fanout: recipients of each message")
 	flag.StringVar(&workloads, "workloads", "relay,pingpong,connect", "workloads to run, comma-separated")
 	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
+	flag.StringVar(&placements, "placements", "cross,mixed", "placements of the users over a cluster target's servers, comma-separated")
+	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster member, taken over each relay run's measurement, into this directory")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
-	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything")
+	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
 	o.targets = strings.Split(targetList, ",")
+	flag.Visit(func(f *flag.Flag) { o.targetsSet = o.targetsSet || f.Name == "targets" })
+	for _, p := range strings.Split(placements, ",") {
+		pl, err := loadgen.ParsePlacement(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(2)
+		}
+		o.placements = append(o.placements, pl)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	run := run
@@ -81,10 +100,13 @@ func main() {
 
 // cell is one run: a workload against a target in a round.
 type cell struct {
-	Workload string          `json:"workload"`
-	Target   string          `json:"target"`
-	Round    int             `json:"round"`
-	Result   *loadgen.Result `json:"result"`
+	Workload string `json:"workload"`
+	Target   string `json:"target"`
+	// Placement is how the users were spread over a cluster target's
+	// servers; empty for a single server.
+	Placement loadgen.Placement `json:"placement,omitempty"`
+	Round     int               `json:"round"`
+	Result    *loadgen.Result   `json:"result"`
 	// CPU seconds used during the run by the server, its handler and
 	// this load generator.
 	ServerCPU    float64 `json:"server_cpu_s"`
@@ -96,17 +118,18 @@ type cell struct {
 type report struct {
 	Machine machine `json:"machine"`
 	Options struct {
-		Rounds    int      `json:"rounds"`
-		DurationS float64  `json:"duration_s"`
-		WarmupS   float64  `json:"warmup_s"`
-		HoldS     float64  `json:"hold_s"`
-		Pairs     int      `json:"pairs"`
-		Window    int      `json:"window"`
-		Size      int      `json:"size"`
-		Conns     int      `json:"conns"`
-		Fanout    int      `json:"fanout,omitempty"`
-		Workloads []string `json:"workloads"`
-		Targets   []string `json:"targets"`
+		Rounds     int                 `json:"rounds"`
+		DurationS  float64             `json:"duration_s"`
+		WarmupS    float64             `json:"warmup_s"`
+		HoldS      float64             `json:"hold_s"`
+		Pairs      int                 `json:"pairs"`
+		Window     int                 `json:"window"`
+		Size       int                 `json:"size"`
+		Conns      int                 `json:"conns"`
+		Fanout     int                 `json:"fanout,omitempty"`
+		Workloads  []string            `json:"workloads"`
+		Targets    []string            `json:"targets"`
+		Placements []loadgen.Placement `json:"placements,omitempty"`
 	} `json:"options"`
 	Runs []cell `json:"runs"`
 }
@@ -120,10 +143,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if o.fanout < 2 {
 		return fmt.Errorf("fanout %d: want at least 2 recipients", o.fanout)
 	}
-	known := append(slices.Clone(targets.Names), targets.TLSNames...)
+	known := targets.AllNames()
 	for _, t := range o.targets {
 		if !slices.Contains(known, t) {
 			return fmt.Errorf("unknown target %q: want %s", t, strings.Join(known, ", "))
+		}
+		if targets.IsCluster(t) && slices.Contains(o.workloads, "connect") {
+			return fmt.Errorf("target %s: connect measures one server's memory; leave it out of -workloads", t)
+		}
+	}
+	if o.pprofDir != "" {
+		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
+			return err
 		}
 	}
 	nofile, err := loadgen.RaiseOpenFileLimit()
@@ -145,13 +176,13 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	logf("%s; load average %s", rep.Machine, rep.Machine.LoadBefore)
 	for _, w := range o.workloads {
 		for round := 1; round <= o.rounds; round++ {
-			for _, t := range o.targets {
+			for _, col := range columns(o.targets, o.placements) {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				c, err := runOne(ctx, o, bins, w, t, round)
+				c, err := runOne(ctx, o, bins, w, col, round)
 				if err != nil {
-					return fmt.Errorf("%s against %s, round %d: %w", w, t, round, err)
+					return fmt.Errorf("%s against %s, round %d: %w", w, col, round, err)
 				}
 				logf("%s", c.summary())
 				rep.Runs = append(rep.Runs, *c)
@@ -162,7 +193,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	ro := &rep.Options
 	ro.Rounds, ro.DurationS, ro.WarmupS, ro.HoldS = o.rounds, o.duration.Seconds(), o.warmup.Seconds(), o.hold.Seconds()
 	ro.Pairs, ro.Window, ro.Size, ro.Conns, ro.Fanout = o.pairs, o.window, o.size, o.conns, o.fanout
-	ro.Workloads, ro.Targets = o.workloads, o.targets
+	ro.Workloads, ro.Targets, ro.Placements = o.workloads, o.targets, o.placements
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
@@ -180,7 +211,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	return writeTable(stdout, o, &rep)
 }
 
-// reprint prints the table of a saved report.
+// reprint prints the table of a saved report: of the targets -targets
+// names, when it is given.
 func reprint(_ context.Context, o options, stdout io.Writer) error {
 	b, err := os.ReadFile(o.table)
 	if err != nil {
@@ -191,9 +223,14 @@ func reprint(_ context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", o.table, err)
 	}
 	ro := rep.Options
+	shown := ro.Targets
+	if o.targetsSet {
+		shown = o.targets
+		rep.Runs = slices.DeleteFunc(rep.Runs, func(c cell) bool { return !slices.Contains(shown, c.Target) })
+	}
 	o = options{rounds: ro.Rounds, duration: seconds(ro.DurationS), warmup: seconds(ro.WarmupS), hold: seconds(ro.HoldS),
 		pairs: ro.Pairs, window: ro.Window, size: ro.Size, conns: ro.Conns, fanout: ro.Fanout, workloads: ro.Workloads,
-		targets: ro.Targets}
+		targets: shown, placements: ro.Placements}
 	return writeTable(stdout, o, &rep)
 }
 
@@ -203,17 +240,50 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
 }
 
-// runOne starts target, runs workload against it and stops it.
-func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, target string, round int) (*cell, error) {
-	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize}
+// column is a target as the table shows it: a cluster target once per
+// placement.
+type column struct {
+	target    string
+	placement loadgen.Placement
+}
+
+func (c column) String() string {
+	if c.placement == "" {
+		return c.target
+	}
+	return c.target + ":" + string(c.placement)
+}
+
+// columns are the targets' columns, in order.
+func columns(names []string, placements []loadgen.Placement) []column {
+	var cols []column
+	for _, t := range names {
+		if !targets.IsCluster(t) {
+			cols = append(cols, column{target: t})
+			continue
+		}
+		for _, p := range placements {
+			cols = append(cols, column{target: t, placement: p})
+		}
+	}
+	return cols
+}
+
+func (c *cell) column() column { return column{target: c.Target, placement: c.Placement} }
+
+// runOne starts the column's target, runs workload against it and stops
+// it.
+func runOne(ctx context.Context, o options, bins *targets.Binaries, workload string, col column, round int) (*cell, error) {
+	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize,
+		Profile: o.pprofDir != "" && workload == "relay"}
 	if workload == "connect" {
 		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
 	}
-	t, err := targets.Start(ctx, target, bins, topts)
+	t, err := targets.Start(ctx, col.target, bins, topts)
 	if err != nil {
 		return nil, err
 	}
-	c := &cell{Workload: workload, Target: target, Round: round}
+	c := &cell{Workload: workload, Target: col.target, Placement: col.placement, Round: round}
 	cpu0 := cpuOf(t)
 	switch workload {
 	case "connect":
@@ -225,8 +295,8 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 		c.Result, err = loadgen.RunConnect(ctx, loadgen.ConnectConfig{Driver: t.Driver, Conns: o.conns, Hold: o.hold,
 			Sources: srcs, Memory: t.RSS, ServerConns: t.ServerConns})
 	default:
-		cfg := loadgen.Config{Workload: workload, Driver: t.Driver, Senders: o.pairs, Recipients: 1, Window: o.window,
-			Size: o.size, Warmup: o.warmup, Duration: o.duration}
+		cfg := loadgen.Config{Workload: workload, Driver: t.Driver, Members: t.Members, Placement: col.placement,
+			Senders: o.pairs, Recipients: 1, Window: o.window, Size: o.size, Warmup: o.warmup, Duration: o.duration}
 		switch workload {
 		case "pingpong":
 			cfg.Senders, cfg.Window = 1, 1
@@ -235,7 +305,9 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 			// same recipients.
 			cfg.Senders, cfg.Recipients, cfg.SharedRecipients = 1, o.fanout, true
 		}
+		profiled := profile(ctx, t.Monitors, o, col, round)
 		c.Result, err = loadgen.Run(ctx, cfg)
+		err = errors.Join(err, profiled())
 	}
 	cpu1 := cpuOf(t)
 	c.ServerCPU, c.HandlerCPU, c.GeneratorCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
@@ -245,16 +317,22 @@ func runOne(ctx context.Context, o options, bins *targets.Binaries, workload, ta
 	if err != nil {
 		return nil, err
 	}
-	c.Result.Target = fmt.Sprintf("%s (server pid %d, handler pid %d, %s)", target, t.PID, t.HandlerPID, t.Addr)
+	c.Result.Target = fmt.Sprintf("%s (server pids %v, handler pids %v, %s)", col, t.PIDs, t.HandlerPIDs, t.Addr)
 	return c, nil
 }
 
-// cpuOf is the CPU seconds used so far by the server, its handler and
+// cpuOf is the CPU seconds used so far by the servers, their handlers and
 // this process.
 func cpuOf(t *targets.Running) [3]float64 {
 	var out [3]float64
-	out[0], _ = targets.CPUSeconds(t.PID)
-	out[1], _ = targets.CPUSeconds(t.HandlerPID)
+	for _, pid := range t.PIDs {
+		s, _ := targets.CPUSeconds(pid)
+		out[0] += s
+	}
+	for _, pid := range t.HandlerPIDs {
+		s, _ := targets.CPUSeconds(pid)
+		out[1] += s
+	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		out[2] = tv(ru.Utime) + tv(ru.Stime)
@@ -267,7 +345,7 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 // summary is one line about a run, for the log.
 func (c *cell) summary() string {
 	r := c.Result
-	head := fmt.Sprintf("%-8s round %d %-6s", c.Workload, c.Round, c.Target)
+	head := fmt.Sprintf("%-8s round %d %-6s", c.Workload, c.Round, c.column())
 	if r.Connect != nil {
 		k := r.Connect
 		return fmt.Sprintf("%s %s of %s connections, %s/conn, %s/s, errors %d", head,
@@ -302,6 +380,7 @@ var figures = []figure{
 	{"pingpong", "p50 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P50 }, loadgen.Micros, false},
 	{"pingpong", "p99 to ack", func(c *cell) float64 { return c.Result.Latency.Ack.P99 }, loadgen.Micros, false},
 	{"pingpong", "p50 to delivery", func(c *cell) float64 { return c.Result.Latency.Delivery.P50 }, loadgen.Micros, false},
+	{"pingpong", "p99 to delivery", func(c *cell) float64 { return c.Result.Latency.Delivery.P99 }, loadgen.Micros, false},
 	{"connect", "memory/idle conn", func(c *cell) float64 { return c.Result.Connect.BytesPerConn }, loadgen.Bytes, false},
 	{"connect", "connections/s", func(c *cell) float64 { return c.Result.Connect.PerSecond }, count, true},
 	{"connect", "p99 connect", func(c *cell) float64 { return c.Result.Connect.Latency.P99 }, loadgen.Micros, false},
@@ -342,6 +421,23 @@ func generatorPerMsg(c *cell) float64 {
 	return c.GeneratorCPU / float64(n) * 1e6
 }
 
+// ratioColumns are the ratios the table shows, as {numerator,
+// denominator}: every column to the first, then every cluster column to
+// its single-server target, when that is another column than the first.
+func ratioColumns(cols []column) [][2]column {
+	var ratios [][2]column
+	for _, c := range cols[1:] {
+		ratios = append(ratios, [2]column{c, cols[0]})
+	}
+	for _, c := range cols {
+		single := column{target: targets.SingleOf(c.target)}
+		if c.placement != "" && single != cols[0] && slices.Contains(cols, single) {
+			ratios = append(ratios, [2]column{c, single})
+		}
+	}
+	return ratios
+}
+
 // writeTable prints the mean of each figure over the rounds, per target,
 // with ratios to the first target, then every run.
 func writeTable(w io.Writer, o options, rep *report) error {
@@ -353,8 +449,17 @@ func writeTable(w io.Writer, o options, rep *report) error {
 		fmt.Fprintf(w, "fanout: 1 sender, window %d, each message to the same %d recipients; msgs are deliveries\n",
 			o.window, o.fanout)
 	}
+	cols := columns(o.targets, o.placements)
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.String()
+	}
+	if len(cols) > len(o.targets) {
+		fmt.Fprintf(w, "cluster targets: %d servers on this machine; cross: senders on the first, recipients on the second; "+
+			"mixed: user k on server k mod %d\n", targets.ClusterSize, targets.ClusterSize)
+	}
 	fmt.Fprintf(w, "%s measured after %s warmup per run; %d rounds of %s, in turn; figures are means over the rounds\n\n",
-		o.duration, o.warmup, o.rounds, strings.Join(o.targets, " "))
+		o.duration, o.warmup, o.rounds, strings.Join(names, " "))
 	// Numbers are right-aligned; the two label columns are padded to
 	// their width first, so that they read left-aligned.
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -366,12 +471,12 @@ func writeTable(w io.Writer, o options, rep *report) error {
 	}
 	label := func(workload, name string) string { return fmt.Sprintf("%-9s\t%-*s\t", workload, width, name) }
 	head := label("workload", "figure")
-	for _, t := range o.targets {
-		head += t + "\t"
+	for _, name := range names {
+		head += name + "\t"
 	}
-	base := o.targets[0]
-	for _, t := range o.targets[1:] {
-		head += t + "/" + base + "\t"
+	ratios := ratioColumns(cols)
+	for _, r := range ratios {
+		head += r[0].String() + "/" + r[1].String() + "\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, f := range figures {
@@ -379,27 +484,27 @@ func writeTable(w io.Writer, o options, rep *report) error {
 			continue
 		}
 		row := label(f.workload, f.name)
-		means := map[string]float64{}
-		for _, t := range o.targets {
+		means := map[column]float64{}
+		for _, col := range cols {
 			var sum float64
 			var n int
 			for _, c := range rep.Runs {
-				if c.Workload == f.workload && c.Target == t {
+				if c.Workload == f.workload && c.column() == col {
 					sum += f.get(&c)
 					n++
 				}
 			}
 			if n > 0 {
-				means[t] = sum / float64(n)
+				means[col] = sum / float64(n)
 			}
-			row += f.format(means[t]) + "\t"
+			row += f.format(means[col]) + "\t"
 		}
-		for _, t := range o.targets[1:] {
-			if means[base] == 0 {
+		for _, r := range ratios {
+			if means[r[1]] == 0 {
 				row += "-\t"
 				continue
 			}
-			row += fmt.Sprintf("%.2fx\t", means[t]/means[base])
+			row += fmt.Sprintf("%.2fx\t", means[r[0]]/means[r[1]])
 		}
 		fmt.Fprintln(tw, row)
 	}
@@ -413,9 +518,9 @@ func writeTable(w io.Writer, o options, rep *report) error {
 		r := c.Result
 		switch {
 		case r.Connect == nil && !r.Accounting.Complete:
-			problems = append(problems, fmt.Sprintf("%s round %d %s: not every id accounted for", c.Workload, c.Round, c.Target))
+			problems = append(problems, fmt.Sprintf("%s round %d %s: not every id accounted for", c.Workload, c.Round, c.column()))
 		case r.Connect != nil && r.Connect.Established < r.Connect.Wanted:
-			problems = append(problems, fmt.Sprintf("%s round %d %s: %s", c.Workload, c.Round, c.Target, r.Connect.Limit))
+			problems = append(problems, fmt.Sprintf("%s round %d %s: %s", c.Workload, c.Round, c.column(), r.Connect.Limit))
 		}
 	}
 	if len(problems) > 0 {

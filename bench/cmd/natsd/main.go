@@ -2,15 +2,20 @@
 // its own process, on a loopback address, for the comparison. It prints
 // `listening HOST:PORT` on standard output when it accepts connections,
 // and stops on SIGINT or SIGTERM. With -tls-cert and -tls-key it accepts
-// TLS clients only.
+// TLS clients only. With -cluster and -routes it is one server of a
+// cluster joined by routes (NATS's clustering), and says it is listening
+// only once it has a route to every server -routes names.
 package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -23,6 +28,8 @@ func main() {
 	maxConn := flag.Int("max-connections", 1<<20, "most client connections")
 	cert := flag.String("tls-cert", "", "PEM certificate: accept TLS clients only")
 	key := flag.String("tls-key", "", "PEM key of -tls-cert")
+	cluster := flag.String("cluster", "", "host:port to accept routes from the cluster's other servers on")
+	routes := flag.String("routes", "", "with -cluster: the other servers' route URLs, comma-separated (nats://host:port)")
 	flag.Parse()
 	opts := &server.Options{
 		Host: *host, Port: *port, NoLog: true, NoSigs: true, MaxConn: *maxConn,
@@ -40,6 +47,10 @@ func main() {
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 		opts.TLSTimeout = 10
 	}
+	if err := clusterOptions(opts, *cluster, *routes); err != nil {
+		fmt.Fprintln(os.Stderr, "natsd:", err)
+		os.Exit(1)
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "natsd:", err)
@@ -50,10 +61,52 @@ func main() {
 		fmt.Fprintln(os.Stderr, "natsd: not ready within 10 s")
 		os.Exit(1)
 	}
+	if err := waitRoutes(s, len(opts.Routes), 30*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, "natsd:", err)
+		os.Exit(1)
+	}
 	fmt.Println("listening", s.Addr())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	<-sigs
 	s.Shutdown()
 	s.WaitForShutdown()
+}
+
+// clusterName is the cluster's name: the same for every server of it.
+const clusterName = "bench"
+
+// clusterOptions makes the server one of a cluster that accepts routes on
+// listen and dials the routes named, or leaves it alone without listen.
+func clusterOptions(opts *server.Options, listen, routes string) error {
+	if listen == "" {
+		if routes != "" {
+			return errors.New("-routes needs -cluster")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("-cluster %q: %w", listen, err)
+	}
+	opts.Cluster = server.ClusterOpts{Name: clusterName, Host: host}
+	if opts.Cluster.Port, err = strconv.Atoi(port); err != nil {
+		return fmt.Errorf("-cluster %q: port: %w", listen, err)
+	}
+	if routes != "" {
+		opts.Routes = server.RoutesFromStr(routes)
+	}
+	return nil
+}
+
+// waitRoutes waits until the server has a route to want other servers.
+func waitRoutes(s *server.Server, want int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for s.NumRemotes() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("routes to %d of %d servers after %s", s.NumRemotes(), want, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,17 @@ var Names = []string{"bester", "nats", "raw"}
 // P-256 certificates from a development CA made for the comparison). They
 // run only when asked for.
 var TLSNames = []string{"bester-tls", "nats-tls"}
+
+// ClusterNames are the targets of ClusterSize servers that act as one,
+// over which a placement spreads the users; they run only when asked
+// for. bester-cluster is three besterd members with static membership,
+// each with its relay handler; nats-cluster is three NATS servers joined
+// by routes, each with a natshandler of its own, and nats-cluster-one the
+// same with one natshandler, connected to the first server.
+var ClusterNames = []string{"bester-cluster", "nats-cluster", "nats-cluster-one"}
+
+// ClusterSize is how many servers a cluster target has.
+const ClusterSize = 3
 
 // benchModule is the import path of this module.
 const benchModule = "github.com/bester-project/bester/bench"
@@ -87,20 +99,27 @@ func (b *Binaries) Remove() { os.RemoveAll(b.dir) }
 
 // Running is a started target.
 type Running struct {
-	Name   string
-	Driver loadgen.Driver
-	// Addr is where clients connect; PID is the server process (whose
-	// memory is measured) and HandlerPID the handler's.
-	Addr            string
-	PID, HandlerPID int
+	Name string
+	// Driver connects users to a single server; Members, instead, to
+	// each server of a cluster target.
+	Driver  loadgen.Driver
+	Members []loadgen.Driver
+	// Addr is where clients connect (the first server's, for a
+	// cluster); PIDs are the server processes (the first one's memory
+	// is measured) and HandlerPIDs their handlers.
+	Addr              string
+	PIDs, HandlerPIDs []int
+	// Monitors are the bester-cluster members' monitor addresses, which
+	// serve the Go profiler, when Options.Profile asked for them.
+	Monitors []string
 	// ServerConns asks the server how many clients it counts; nil when
 	// it cannot be asked.
 	ServerConns func() (int, error)
 	stop        func() error
 }
 
-// RSS is the server's resident memory in bytes.
-func (r *Running) RSS() (int64, error) { return loadgen.RSS(r.PID) }
+// RSS is the (first) server's resident memory in bytes.
+func (r *Running) RSS() (int64, error) { return loadgen.RSS(r.PIDs[0]) }
 
 // Stop stops the server, then the handler.
 func (r *Running) Stop() error { return r.stop() }
@@ -115,6 +134,9 @@ type Options struct {
 	// BufferSize is each Bester and raw client connection's read and write
 	// buffer, in bytes (NATS's client has 32 KiB).
 	BufferSize int
+	// Profile gives each bester-cluster member a monitor that serves the
+	// Go profiler (Running.Monitors).
+	Profile bool
 }
 
 // Start starts target name.
@@ -128,6 +150,12 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 		return startNATS(ctx, b, o, false)
 	case "nats-tls":
 		return startNATS(ctx, b, o, true)
+	case "bester-cluster":
+		return startBesterCluster(ctx, b, o)
+	case "nats-cluster":
+		return startNATSCluster(ctx, b, o, ClusterSize)
+	case "nats-cluster-one":
+		return startNATSCluster(ctx, b, o, 1)
 	case "raw":
 		dir, err := os.MkdirTemp("", "rr")
 		if err != nil {
@@ -146,17 +174,35 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 			return nil, err
 		}
 		addr := strings.TrimPrefix(line, "listening ")
-		return &Running{Name: name, Driver: &Raw{Addr: addr, BufferSize: o.BufferSize}, Addr: addr, PID: srv.pid(), HandlerPID: h.pid(),
+		return &Running{Name: name, Driver: &Raw{Addr: addr, BufferSize: o.BufferSize}, Addr: addr,
+			PIDs: []int{srv.pid()}, HandlerPIDs: []int{h.pid()},
 			stop: func() error { err := errors.Join(srv.stop(), h.stop()); os.RemoveAll(dir); return err }}, nil
 	}
-	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(append(Names, TLSNames...), ", "))
+	return nil, fmt.Errorf("unknown target %q: want one of %s", name, strings.Join(AllNames(), ", "))
+}
+
+// AllNames are every target's name.
+func AllNames() []string { return slices.Concat(Names, TLSNames, ClusterNames) }
+
+// SingleOf is the single-server target a cluster target is made of.
+func SingleOf(cluster string) string {
+	name, _, _ := strings.Cut(cluster, "-cluster")
+	return name
+}
+
+// IsCluster tells whether target name has several servers.
+func IsCluster(name string) bool { return slices.Contains(ClusterNames, name) }
+
+// besterOptions are the spawn options of a besterd for the load o sizes.
+func besterOptions(b *Binaries, o Options) loadgen.SpawnOptions {
+	return loadgen.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
+		MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second}
 }
 
 // startBester starts besterd and its relay handler, with a TLS listener
 // when withTLS is set.
 func startBester(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Running, error) {
-	so := loadgen.SpawnOptions{Besterd: b.Besterd, Handler: b.Relay,
-		MaxInFlight: max(256, 2*o.Window), StartTimeout: 30 * time.Second}
+	so := besterOptions(b, o)
 	name := "bester"
 	if withTLS {
 		so.TLSCert, so.TLSKey = filepath.Join(b.Certs, "server.crt"), filepath.Join(b.Certs, "server.key")
@@ -174,7 +220,7 @@ func startBester(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Ru
 		}
 	}
 	return &Running{Name: name, Driver: driver, Addr: s.Addr,
-		PID: s.PID, HandlerPID: s.HandlerPID, ServerConns: s.Clients, stop: s.Stop}, nil
+		PIDs: []int{s.PID}, HandlerPIDs: []int{s.HandlerPID}, ServerConns: s.Clients, stop: s.Stop}, nil
 }
 
 // startNATS starts natsd and natshandler, with TLS for every client
@@ -203,8 +249,8 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 	if withTLS {
 		name = "nats-tls"
 	}
-	return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending, CA: ca}, Addr: addr, PID: srv.pid(),
-		HandlerPID: h.pid(), stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
+	return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending, CA: ca}, Addr: addr, PIDs: []int{srv.pid()},
+		HandlerPIDs: []int{h.pid()}, stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
 }
 
 // proc is a started server or handler process.

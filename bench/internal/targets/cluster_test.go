@@ -1,0 +1,59 @@
+package targets
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bester-project/bester/loadgen"
+)
+
+// TestClustersRelayAcrossServers: every cluster target is three servers
+// (besterd members of one cluster, NATS servers joined by routes) whose
+// handlers relay a message from a user on one server to a user on
+// another, every id accounted for, under both placements.
+func TestClustersRelayAcrossServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts three servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build is slow
+	defer cancel()
+	bins, err := Build(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bins.Remove()
+	for _, name := range ClusterNames {
+		r, err := Start(ctx, name, bins, Options{Window: 8, Pending: 1024})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Members) != ClusterSize || len(r.PIDs) != ClusterSize || r.Driver != nil {
+			t.Errorf("%s: %d members, server pids %v, driver %v", name, len(r.Members), r.PIDs, r.Driver)
+		}
+		for _, p := range loadgen.Placements {
+			res, err := loadgen.Run(ctx, loadgen.Config{Workload: "relay", Members: r.Members, Placement: p,
+				Senders: 6, Recipients: 1, Window: 8, Size: 64, Messages: 3000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantUsers := map[loadgen.Placement][]int{loadgen.PlacementCross: {6, 6, 0}, loadgen.PlacementMixed: {4, 4, 4}}[p]
+			if a := res.Accounting; !a.Complete || a.Good != a.Sent || a.Delivered != a.Sent || a.Sent < 3000 ||
+				!slices.Equal(res.Placement.Users, wantUsers) || res.Placement.CrossShare != 1 {
+				t.Errorf("%s %s: accounting %+v, placement %+v", name, p, a, res.Placement)
+			}
+		}
+		if err := r.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestSingleOf(t *testing.T) {
+	for cluster, single := range map[string]string{"bester-cluster": "bester", "nats-cluster": "nats", "nats-cluster-one": "nats"} {
+		if got := SingleOf(cluster); got != single || !IsCluster(cluster) || IsCluster(single) {
+			t.Errorf("SingleOf(%q) = %q, want %q", cluster, got, single)
+		}
+	}
+}
