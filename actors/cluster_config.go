@@ -12,19 +12,12 @@ import (
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
-// The cluster block's delivery settings where a Cluster value leaves them
-// zero.
-const (
-	defaultClusterTimeout = 2 * time.Second
-	defaultDeliveryWindow = 1024
-)
-
 // memberConfig turns the cluster block into how the member starts: it
 // reads the member's and etcd's TLS files, so that an unreadable one
 // fails the start with its path.
 func memberConfig(c *config.Cluster, log hclog.Logger) (cluster.Config, error) {
 	mc := cluster.Config{Name: c.Name, Bind: c.Bind, Advertise: c.Advertise,
-		RequestTimeout: orDefault(c.RequestTimeout, defaultClusterTimeout),
+		RequestTimeout: orDefault(c.RequestTimeout, config.DefaultClusterRequestTimeout),
 		Logger:         slog.New(&slogToHclog{l: log})}
 	if c.TLS != nil {
 		cert, err := tlsconf.LoadKeyPair(c.TLS.Cert, c.TLS.Key)
@@ -59,16 +52,16 @@ func memberConfig(c *config.Cluster, log hclog.Logger) (cluster.Config, error) {
 }
 
 // deliveryTimeout and deliveryWindow are the cluster block's, or their
-// defaults.
+// defaults where a value built in code leaves them zero.
 func deliveryTimeout(c *config.Cluster) time.Duration {
-	return orDefault(c.DeliveryTimeout, defaultClusterTimeout)
+	return orDefault(c.DeliveryTimeout, config.DefaultClusterDeliveryTimeout)
 }
 
 func deliveryWindow(c *config.Cluster) int {
 	if c.DeliveryWindow > 0 {
 		return c.DeliveryWindow
 	}
-	return defaultDeliveryWindow
+	return config.DefaultClusterDeliveryWindow
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -56,6 +56,17 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 		}
 	}
 
+	// A user of the sender's own member who is connected to another
+	// member too gets the message on both as well.
+	k1, k2 := a.dial("K", wire.CodecJSON), c.dial("K", wire.CodecCBOR)
+	wantGood(t, sendForReport(t, sender, "relay", "m-4", map[string]any{"to": "K", "body": "home"}))
+	for _, k := range []*client.Client{k1, k2} {
+		expectDelivery(t, k, &got)
+		if got != "home" {
+			t.Fatalf("K got %q", got)
+		}
+	}
+
 	// The informer of any member answers for the whole cluster, and
 	// serverInfo lists the members.
 	inf, err := ipc.DialInformer(filepath.Join(b.dir, "informer.sock"), wire.CodecJSON)
@@ -64,8 +75,8 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 	}
 	defer inf.Close()
 	users, err := inf.ListClients()
-	if err != nil || !slices.Equal(users, []string{"G", "H", "T"}) {
-		t.Fatalf("listClients: %v %v, want [G H T]", users, err)
+	if err != nil || !slices.Equal(users, []string{"G", "H", "K", "T"}) {
+		t.Fatalf("listClients: %v %v, want [G H K T]", users, err)
 	}
 	if on, err := inf.IsClient("T"); err != nil || !on {
 		t.Fatalf("isClient T (on another member): %v %v", on, err)
@@ -83,15 +94,16 @@ func TestClusterRelayAcrossMembers(t *testing.T) {
 		t.Fatalf("serverInfo's cluster: %v", info["cluster"])
 	}
 
-	// Every member held a user to locate: each message went to both
-	// other members, one batch each, and each was acknowledged.
+	// The every-member directory locates each user at both other
+	// members: each message went to both, one batch each, and each was
+	// acknowledged.
 	s := a.scrapeMetrics()
-	s.wantValue(t, 6, "bester_cluster_batches_sent_total")
+	s.wantValue(t, 8, "bester_cluster_batches_sent_total")
 	s.wantValue(t, 0, "bester_cluster_batches_failed_total", "code=peer_unavailable")
 	for _, other := range []*testServer{b, c} {
 		id := "member=" + other.cluster.member.ID()
 		s.wantValue(t, 1, "bester_cluster_member_up", id)
-		s.wantValue(t, 3, "bester_cluster_member_round_trip_seconds", id)
+		s.wantValue(t, 4, "bester_cluster_member_round_trip_seconds", id)
 		// The link publishes it once it has passed the last ack on.
 		a.eventuallyValue(t, 0, "bester_cluster_member_unacked_batches", id)
 	}

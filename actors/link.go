@@ -449,8 +449,9 @@ func (l *handlerLink) explain(data wire.RawValue) string {
 }
 
 // deliver sends data to every connection of each user and reports to the
-// sender which users could not be reached. In a cluster, the users this
-// server does not hold go to the members that may (deliverAcross).
+// sender which users could not be reached. In a cluster, users go to the
+// other members that hold them too (deliverAcross), whether or not this
+// server holds them: a user gets the message on every connection.
 func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, data wire.RawValue) {
 	var undelivered []string
 	ld := localDelivery{typ: d.typ, from: d.origin, data: data, codec: l.handler.Codec, maxFrame: l.maxFrame}
@@ -460,17 +461,16 @@ func (l *handlerLink) deliver(ctx actor.Context, d *dispatch, users []string, da
 			undelivered = append(undelivered, user)
 		}
 	}
+	if l.cluster != nil && l.deliverAcross(ctx, d, users, undelivered, &ld) {
+		return
+	}
 	if len(undelivered) == 0 {
 		d.reply(ctx, goodReport(d.id))
 		return
 	}
-	if l.cluster != nil {
-		l.deliverAcross(ctx, d, users, undelivered, &ld)
-		return
-	}
 	detail := ld.detail
 	if detail == "" {
-		detail = "not connected to this server"
+		detail = l.notConnected()
 	}
 	d.reply(ctx, undeliveredReport(d.id, wire.CodeUndelivered, detail, undelivered))
 }

@@ -23,35 +23,49 @@ type memberFanout struct {
 	detail string
 }
 
-// deliverAcross sends the users of a sendClients that this member does
-// not hold (missing) to the members the directory locates them at, and
-// reports once every member has answered. The report is good when every
-// user was delivered here or confirmed by a member and no member a user
-// was sent to failed; otherwise it lists the other users, with the first
-// failed member's code (overloaded, peer_unavailable...), or undelivered
-// when they are simply connected nowhere.
-func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, missing []string, ld *localDelivery) {
+// deliverAcross sends the users of a sendClients to the other members the
+// directory locates them at, one DeliverBatch per member, and reports once
+// every member has answered. undelivered are the users this member holds
+// no connection of. The report is good when every user was delivered here
+// or confirmed by a member and no member a user was sent to failed;
+// otherwise it lists the other users, with the first failed member's code
+// (overloaded, peer_unavailable...), or undelivered when they are simply
+// connected nowhere. It returns false, having done nothing, when the
+// directory places none of the users at another member.
+func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undelivered []string, ld *localDelivery) bool {
+	n := l.cluster
+	var (
+		sent  map[string][]string // users by member id
+		peers []string            // member ids in the order first located
+		buf   [8]string
+	)
+	for _, u := range users {
+		for _, id := range n.dir.Locate(u, buf[:0]) {
+			if sent == nil {
+				sent = make(map[string][]string)
+			}
+			if _, ok := sent[id]; !ok {
+				peers = append(peers, id)
+			}
+			sent[id] = append(sent[id], u)
+		}
+	}
+	if sent == nil {
+		return false
+	}
 	if d.hops+1 > maxHops {
 		l.fail(ctx, d, wire.Errorf(wire.CodeLoop, "message passed between handlers, servers and members more than %d times", maxHops))
-		return
+		return true
 	}
-	n := l.cluster
-	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), sent: make(map[string][]string), detail: ld.detail}
+	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), sent: sent, detail: ld.detail}
 	for _, u := range users {
 		mf.got[u] = true
 	}
-	f := &fanout{d: d, kind: "member", members: mf, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
-		until: time.Now().Add(n.deliveryTimeout + fanoutGrace), timeout: n.deliveryTimeout}
-	var buf [8]string
-	for _, u := range missing {
+	for _, u := range undelivered {
 		delete(mf.got, u)
-		for _, id := range n.dir.Locate(u, buf[:0]) {
-			if _, ok := mf.sent[id]; !ok {
-				f.peers = append(f.peers, id)
-			}
-			mf.sent[id] = append(mf.sent[id], u)
-		}
 	}
+	f := &fanout{d: d, kind: "member", members: mf, peers: peers, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
+		until: time.Now().Add(n.deliveryTimeout + fanoutGrace), timeout: n.deliveryTimeout}
 	token := l.nextToken
 	l.nextToken++
 	book := n.links.book.Load()
@@ -68,9 +82,18 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, missi
 	}
 	if len(f.left) == 0 {
 		l.finishFanout(ctx, f)
-		return
+		return true
 	}
 	l.fanouts[token] = f
+	return true
+}
+
+// notConnected is the detail of a report whose users are connected nowhere.
+func (l *handlerLink) notConnected() string {
+	if l.cluster == nil {
+		return "not connected to this server"
+	}
+	return fmt.Sprintf("not connected to any of the %d members of the cluster", len(l.cluster.links.book.Load().members))
 }
 
 // confirm records a member's ack: the users sent to it that it did not
@@ -121,7 +144,7 @@ func (l *handlerLink) finishDelivery(ctx actor.Context, f *fanout) {
 	case first != nil:
 		code, detail = first.Code, strings.Join(details, "; ")
 	case detail == "":
-		detail = fmt.Sprintf("not connected to any of the %d members of the cluster", len(l.cluster.links.book.Load().members))
+		detail = l.notConnected()
 	}
 	l.reportFanout(ctx, f, undeliveredReport(f.d.id, code, detail, undelivered))
 }
