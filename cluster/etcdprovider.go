@@ -55,6 +55,14 @@ func (m EtcdMembership) leaseSeconds() int64 {
 	return int64((m.LeaseTTL + time.Second - 1) / time.Second)
 }
 
+// etcdLeaveGrace is how long a member's key may be missing before the
+// member leaves the list. A member that lost its lease while etcd was away
+// registers again a few seconds after etcd returns, and etcd may delete
+// its old key first: protoactor would never let it back in (see topology).
+// A dead member's users vanish from the directory with its lease at once;
+// only its member link waits the grace period.
+const etcdLeaveGrace = 5 * time.Second
+
 // relistEvery is how often a member reads the whole member list again even
 // when its watch reported nothing.
 const relistEvery = 5 * time.Second
@@ -85,8 +93,9 @@ type etcdProvider struct {
 	key        string // this member's key in the member folder
 	value      string // this member's entry, an encoded cluster.Member
 
-	members *folder
-	current map[string]*pcluster.Member // the member folder, by key
+	members  *folder
+	current  map[string]*pcluster.Member // the member folder, by key
+	topology *topology
 
 	stop    context.CancelFunc
 	stopped sync.WaitGroup
@@ -144,11 +153,12 @@ func (p *etcdProvider) StartMember(c *pcluster.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("encoding member %s: %w", self.Id, err)
 	}
+	p.topology = newTopology(c, self, etcdLeaveGrace, p.log)
 	p.members = &folder{
 		client: p.client, prefix: p.clusterDir + "members/", what: "the member list",
 		timeout: p.cfg.DialTimeout, relist: relistEvery, log: p.log,
-		reset: func(resp *clientv3.GetResponse) { p.reset(c, resp) },
-		apply: func(events []*clientv3.Event) { p.apply(c, events) },
+		reset: p.reset,
+		apply: p.apply,
 	}
 	p.key, p.value = p.members.prefix+self.Id, string(value)
 	follow, stop := context.WithCancel(context.Background())
@@ -184,6 +194,7 @@ func (p *etcdProvider) Shutdown(bool) error {
 	if p.stop != nil {
 		p.stop()
 		p.stopped.Wait()
+		p.topology.stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
 	defer cancel()
@@ -199,16 +210,16 @@ func (p *etcdProvider) Shutdown(bool) error {
 
 // reset takes the member folder as read whole and publishes it to
 // protoactor's member list.
-func (p *etcdProvider) reset(c *pcluster.Cluster, resp *clientv3.GetResponse) {
+func (p *etcdProvider) reset(resp *clientv3.GetResponse) {
 	p.current = make(map[string]*pcluster.Member, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		p.put(string(kv.Key), kv.Value)
 	}
-	p.publish(c)
+	p.publish()
 }
 
 // apply changes the member list by events and publishes it.
-func (p *etcdProvider) apply(c *pcluster.Cluster, events []*clientv3.Event) {
+func (p *etcdProvider) apply(events []*clientv3.Event) {
 	for _, ev := range events {
 		if ev.Type == clientv3.EventTypeDelete {
 			delete(p.current, string(ev.Kv.Key))
@@ -216,7 +227,7 @@ func (p *etcdProvider) apply(c *pcluster.Cluster, events []*clientv3.Event) {
 		}
 		p.put(string(ev.Kv.Key), ev.Kv.Value)
 	}
-	p.publish(c)
+	p.publish()
 }
 
 // put records one member entry; an unreadable one is logged and left out.
@@ -230,12 +241,12 @@ func (p *etcdProvider) put(key string, value []byte) {
 	p.current[key] = m
 }
 
-func (p *etcdProvider) publish(c *pcluster.Cluster) {
+func (p *etcdProvider) publish() {
 	members := make(pcluster.Members, 0, len(p.current))
 	for _, m := range p.current {
 		members = append(members, m)
 	}
-	c.MemberList.UpdateClusterTopology(members)
+	p.topology.update(members)
 }
 
 // reregisterEvery is the pause between attempts to register again after

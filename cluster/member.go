@@ -135,7 +135,7 @@ func newProvider(cfg Config, bindHost string) (pcluster.ClusterProvider, error) 
 	case cfg.Etcd != nil:
 		return newEtcdProvider(*cfg.Etcd, cfg.Name, cfg.Logger)
 	case cfg.Static != nil:
-		return newStaticProvider(*cfg.Static, bindHost)
+		return newStaticProvider(*cfg.Static, bindHost, cfg.Logger)
 	}
 	return nil, errors.New("cluster membership: neither etcd nor static is configured")
 }

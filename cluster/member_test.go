@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/bester-project/bester/internal/testetcd"
 	"github.com/bester-project/bester/internal/testnet"
@@ -207,4 +209,38 @@ func TestMembersRegisterAgainAfterEtcdRestarts(t *testing.T) {
 
 	late := startMembers(t, []Config{etcdConfig(t, "restart", membership)})
 	waitForFullView(t, append(members, late...), 20*time.Second)
+}
+
+// A member whose lease etcd ends while the member runs (as when etcd was
+// away for longer than the TTL) registers again under a new lease, and the
+// others keep it: protoactor never admits again a member id that left its
+// list, so a departure must not be published for a gap this short.
+func TestAMemberWhoseLeaseEndedRegistersAgainAndStays(t *testing.T) {
+	endpoint := testetcd.Endpoint(t)
+	membership := directoryMembership(endpoint)
+	members := startEtcdMembers(t, 2, membership)
+	client := etcdClient(t, endpoint)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keys, err := client.Get(ctx, membership.Prefix+"/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lease clientv3.LeaseID
+	for _, kv := range keys.Kvs {
+		if strings.HasSuffix(string(kv.Key), "/members/"+members[1].ID()) {
+			lease = clientv3.LeaseID(kv.Lease)
+		}
+	}
+	if lease == 0 {
+		t.Fatalf("no member key of %s in etcd", members[1].ID())
+	}
+	if _, err := client.Revoke(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	// It registers again within about a second; by then the other has
+	// seen its key go.
+	time.Sleep(3 * time.Second)
+	waitForFullView(t, members, 20*time.Second)
 }
