@@ -143,7 +143,9 @@ func TestHugeRecipientLists(t *testing.T) {
 // it in an envelope, and its delivery reaches a Go client: both read
 // max_frame plus the envelope's headroom.
 func TestMaxFrameMessageEndToEnd(t *testing.T) {
-	ts := startServer(t, handlerBlock("t", "stream", "json"))
+	// A megabyte of JSON through the handler under -race on a busy machine
+	// took longer than the usual 2 s: this test is about sizes, not time.
+	ts := startServer(t, strings.Replace(handlerBlock("t", "stream", "json"), `timeout = "2s"`, `timeout = "30s"`, 1))
 	c := ts.dial("A", wire.CodecJSON)
 	other := ts.dial("O", wire.CodecJSON)
 	envelope := len(`{"payload":{"type":"t","id":"m","data":{"to":"O","body":""}}}`)
