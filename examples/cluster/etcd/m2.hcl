@@ -1,5 +1,6 @@
 # Member m2 of the three-member cluster on etcd in README.md ("On etcd"),
-# all on loopback on one machine. etcd must run first on 127.0.0.1:2379.
+# all on loopback on one machine. etcd must run first on 127.0.0.1:2379,
+# and the static m2 (../m2.hcl), which has the same ports, must not run.
 # From the repository root:
 #   go run ./cmd/besterd -config examples/cluster/etcd/m2.hcl
 # Relative paths below are relative to this file's directory.

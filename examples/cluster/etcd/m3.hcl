@@ -1,5 +1,6 @@
 # Member m3 of the three-member cluster on etcd in README.md ("On etcd"),
-# all on loopback on one machine. etcd must run first on 127.0.0.1:2379.
+# all on loopback on one machine. etcd must run first on 127.0.0.1:2379,
+# and the static m3 (../m3.hcl), which has the same ports, must not run.
 # From the repository root:
 #   go run ./cmd/besterd -config examples/cluster/etcd/m3.hcl
 # Relative paths below are relative to this file's directory.
