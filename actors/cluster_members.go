@@ -22,8 +22,9 @@ type memberBook struct {
 
 // memberEntry is the link to one other member, and what it publishes.
 type memberEntry struct {
-	pid   *actor.PID
-	stats *memberStats
+	pid     *actor.PID
+	address string // where the member's actors are, for the log
+	stats   *memberStats
 }
 
 // memberLinks keeps the member book in step with the member list: a link
@@ -64,13 +65,13 @@ func (ml *memberLinks) follow() {
 			continue
 		}
 		stats := newMemberStats(m.ID)
-		next.byID[m.ID] = &memberEntry{pid: ml.root.Spawn(ml.props(m, stats)), stats: stats}
+		next.byID[m.ID] = &memberEntry{pid: ml.root.Spawn(ml.props(m, stats)), address: m.Address, stats: stats}
 		ml.log.Info("cluster member joined", "member", m.ID, "address", m.Address)
 	}
 	for id, e := range old.byID {
 		if _, ok := next.byID[id]; !ok {
 			ml.root.Send(e.pid, &memberGone{})
-			ml.log.Warn("cluster member left", "member", id)
+			ml.log.Warn("cluster member left", "member", id, "address", e.address)
 		}
 	}
 	ml.book.Store(next)

@@ -17,6 +17,9 @@ type slogToHclog struct {
 	l      hclog.Logger
 	prefix string // open groups, "a.b."
 	args   []any  // attributes added by WithAttrs, already flattened
+	// protoactor marks the bridge of protoactor's own log, whose levels
+	// levelFor corrects.
+	protoactor bool
 }
 
 func hcLevel(lv slog.Level) hclog.Level {
@@ -33,17 +36,27 @@ func hcLevel(lv slog.Level) hclog.Level {
 	return hclog.Error
 }
 
-// levelFor corrects the levels protoactor logs two messages at: a dead
+// levelFor corrects the levels protoactor logs some messages at: a dead
 // letter is routine here (a report for a client that just disconnected),
-// while a recovered panic is a bug.
+// and so are a member's lost connection to another that stopped and a
+// gossip that timed out while members start; a recovered panic is a bug.
+// protoactor's other Info lines (some forty at every cluster start) are
+// Debug: the server logs what an operator needs (a member joined or left)
+// itself.
 func levelFor(msg string, lv slog.Level) hclog.Level {
+	l := hcLevel(lv)
 	switch msg {
 	case "[DeadLetter]":
 		return hclog.Debug
 	case "[ACTOR] Recovering":
 		return hclog.Error
+	case "EndpointWriter lost connection", "sendGossipForMember failed":
+		return hclog.Warn
 	}
-	return hcLevel(lv)
+	if l == hclog.Info {
+		return hclog.Debug
+	}
+	return l
 }
 
 // Enabled lets Info records through at any level up to Error, since
@@ -63,7 +76,10 @@ func (h *slogToHclog) Handle(_ context.Context, r slog.Record) error {
 		f, _ := runtime.CallersFrames([]uintptr{r.PC}).Next()
 		args = append(args, "caller", fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
 	}
-	lv := levelFor(r.Message, r.Level)
+	lv := hcLevel(r.Level)
+	if h.protoactor {
+		lv = levelFor(r.Message, r.Level)
+	}
 	if lv < h.l.GetLevel() {
 		return nil
 	}

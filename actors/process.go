@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/bester-project/bester/actors/config"
+	"github.com/bester-project/bester/internal/procattr"
 	"github.com/bester-project/bester/internal/unixsock"
 	"github.com/bester-project/bester/wire"
 )
@@ -59,7 +60,7 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	}
 	out := &lineLogger{log: log}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procattr.OwnGroup()
 	cmd.WaitDelay = outputWaitDelay
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start handler %q: %w", h.Name, err)

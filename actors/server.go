@@ -201,7 +201,7 @@ func (s *Server) Start() (err error) {
 
 	s.sys = actor.NewActorSystem(
 		actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
-			return slog.New(&slogToHclog{l: s.log.Named("actor")})
+			return slog.New(&slogToHclog{l: s.log.Named("actor"), protoactor: true})
 		}),
 		actor.WithDeadLetterThrottleInterval(100*time.Millisecond),
 	)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/bester-project/bester/internal/procattr"
 	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 )
@@ -152,7 +153,7 @@ func SpawnBester(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	// Its own process group: a Ctrl-C at the terminal reaches only the
 	// load generator, which then stops the server with one SIGTERM.
 	// Pdeathsig stops it should the generator die first.
-	s.cmd.SysProcAttr = ownGroup()
+	s.cmd.SysProcAttr = procattr.OwnGroup()
 	if err := s.cmd.Start(); err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("start %s: %w", s.Besterd, err)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -83,8 +84,9 @@ func run(_ context.Context, cmd *cli.Command) error {
 		if err := printWarnings(cfg); err != nil {
 			return err
 		}
-		fmt.Printf("%s: configuration is valid (%s, %s, %s)\n", configPath,
-			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"), count(len(cfg.Peers), "peer"))
+		fmt.Printf("%s: configuration is valid (%s, %s, %s%s)\n", configPath,
+			count(len(cfg.Listeners), "listener"), count(len(cfg.Handlers), "handler"), count(len(cfg.Peers), "peer"),
+			clusterSummary(cfg.Cluster))
 		return nil
 	}
 	log := hclog.New(&hclog.LoggerOptions{
@@ -167,4 +169,17 @@ func serveProfiler(addr string, log hclog.Logger) (net.Addr, error) {
 	e.Serve(mux)
 	log.Info("profiler listening", "address", e.Addr().String())
 	return e.Addr(), nil
+}
+
+// clusterSummary is what -check says of the cluster block: ", member of
+// cluster NAME on etcd" or "... with a static list of N members"; empty
+// without one.
+func clusterSummary(c *config.Cluster) string {
+	switch {
+	case c == nil:
+		return ""
+	case c.Etcd != nil:
+		return fmt.Sprintf(", member of cluster %s on etcd at %s", c.Name, strings.Join(c.Etcd.Endpoints, ","))
+	}
+	return fmt.Sprintf(", member of cluster %s with a static list of %s", c.Name, count(len(c.Static.Members), "member"))
 }

@@ -634,3 +634,28 @@ func TestProfilerOnLoopbackOnly(t *testing.T) {
 		t.Fatalf("GET /debug/pprof/cmdline: %s", resp.Status)
 	}
 }
+
+// A besterd killed with SIGKILL, which stops nothing itself, takes its
+// handler processes with it: none keeps running and holding its socket.
+func TestHandlersEndWithAKilledServer(t *testing.T) {
+	s := startServer(t)
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	eventually(t, fmt.Sprintf("the relay handler (pid %d) to end", s.relayPID), func() bool {
+		return !running(s.relayPID)
+	})
+}
+
+// running tells whether process pid exists and has not exited: a process
+// whose new parent does not reap it stays a zombie ("Z") in /proc.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
