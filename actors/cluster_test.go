@@ -301,3 +301,26 @@ func TestClusterJoinFailureFailsStart(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// A member delivery is never passed on, so it is not a hop: a message a
+// peer sends at the last hop reaches a user on the member it arrived at
+// and a user on another member, and its report is good, as on a single
+// server (federation's "last-hop"), not loop after the local delivery.
+func TestClusterLastHopIsDelivered(t *testing.T) {
+	peer := peerBlock("P", freeAddr(t), fedSecret, fastPeer)
+	servers := startCluster(t, staticCluster(t, 2), relayBlock+peer)
+	a, b := servers[0], servers[1]
+	g, h := a.dial("G", wire.CodecJSON), b.dial("H", wire.CodecCBOR)
+	r := a.dialRawTo(t, "tcp", a.Addr("tcp").String(), wire.CodecJSON)
+	r.send(serverHello("P", fedSecret))
+	wantGood(t, r.expectReport(wire.IDAuth))
+	origin := map[string]any{"server": "P", "user": "T"}
+	for _, to := range []string{"G", "H"} {
+		r.send(serverMsg("relay", "last-hop-"+to, origin, maxHops, map[string]any{"to": to, "body": to}))
+		wantGood(t, r.expectReport("last-hop-"+to))
+	}
+	var got string
+	for _, c := range []*client.Client{g, h} {
+		expectDelivery(t, c, &got)
+	}
+}
