@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bester-project/bester/internal/testetcd"
+	"github.com/bester-project/bester/ipc"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
@@ -273,6 +274,30 @@ func testRelayAcrossMembers(t *testing.T, c *testCluster) {
 	if in.Err() == nil || in.Report.Header.Error != wire.CodeUndelivered ||
 		!slices.Equal(in.Report.Payload.Undelivered, []string{"nobody", "nobody-either"}) {
 		t.Fatalf("want undelivered [nobody nobody-either], got %s", in.Raw)
+	}
+
+	// The informer of a member that holds neither knows G and U are
+	// connected, and that nobody is not.
+	inf, err := ipc.DialInformer(filepath.Join(m1.dir, "informer.sock"), wire.CodecJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	for user, want := range map[string]bool{"G": true, "U": true, "T": true, "nobody": false} {
+		deadline := time.Now().Add(waitLong)
+		for {
+			on, err := inf.IsClient(user)
+			if err != nil {
+				t.Fatalf("isClient %s: %v", user, err)
+			}
+			if on == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("isClient %s: %v, want %v", user, on, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 
