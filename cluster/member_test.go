@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/bester-project/bester/internal/testetcd"
 	"github.com/bester-project/bester/internal/testnet"
@@ -207,4 +209,40 @@ func TestMembersRegisterAgainAfterEtcdRestarts(t *testing.T) {
 
 	late := startMembers(t, []Config{etcdConfig(t, "restart", membership)})
 	waitForFullView(t, append(members, late...), 20*time.Second)
+}
+
+// A member whose lease ran out while the others still reached etcd (it
+// alone was cut off, or stalled for longer than the TTL) leaves their
+// lists; once it registers again under a new lease, they see it again.
+// The lease is revoked here by a client of the test's own: to the member
+// and to the others that is the same as its running out.
+//
+// It fails today, so it is skipped: protoactor's member list blocks every
+// member id that ever left, for good (member_list.go, "we will never
+// allow a member that failed a health check to join back in"; the block
+// list has no way out and is gossiped), and a member registers again
+// under the same id, its actor system's. The member stays out of the
+// others' lists, and they of its own, until its process restarts.
+func TestMemberSeenAgainAfterItsLeaseRanOut(t *testing.T) {
+	t.Skip("known defect: a member whose lease ran out at etcd cannot rejoin under the same id (see the comment)")
+	endpoint := testetcd.Endpoint(t)
+	membership := EtcdMembership{
+		Endpoints: []string{endpoint}, Prefix: "/bester-test",
+		LeaseTTL: 2 * time.Second, DialTimeout: 2 * time.Second,
+	}
+	name := "lease-lost-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	members := startMembers(t, []Config{etcdConfig(t, name, membership), etcdConfig(t, name, membership)})
+	waitForFullView(t, members, 20*time.Second)
+
+	client := etcdClient(t, endpoint)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := client.Get(ctx, membership.Prefix+"/"+name+"/members/"+members[0].ID())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("the member's key: %v %v", resp, err)
+	}
+	if _, err := client.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	waitForFullView(t, members, 20*time.Second)
 }
