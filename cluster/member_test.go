@@ -8,6 +8,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -245,4 +246,22 @@ func TestMemberSeenAgainAfterItsLeaseRanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForFullView(t, members, 20*time.Second)
+}
+
+// A connection to a static member's health port that sends nothing is
+// closed by the member: the port is plain HTTP that anyone who reaches it
+// can open, and idle connections would otherwise hold the server's file
+// descriptors for good.
+func TestStaticHealthPortClosesIdleConnections(t *testing.T) {
+	configs := staticConfigs(t, "health-idle", 1)
+	startMembers(t, configs)
+	conn, err := net.Dial("tcp", configs[0].Static.Peers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("an idle connection to the health port: read %d bytes, %v; want it closed by the member", n, err)
+	}
 }

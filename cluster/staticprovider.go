@@ -26,6 +26,10 @@ type StaticMembership struct {
 	Refresh time.Duration
 }
 
+// healthTimeout bounds reading a poll's request and writing the answer on
+// the health port.
+const healthTimeout = 5 * time.Second
+
 // staticProvider is protoactor's automanaged provider with its health
 // endpoint bound to the member's own host: left to itself, it binds every
 // interface and prints a banner on stdout.
@@ -46,6 +50,13 @@ func newStaticProvider(cfg StaticMembership, bindHost string) (*staticProvider, 
 	health.HideBanner = true
 	health.HidePort = true
 	health.Listener = listener
+	// Anyone who reaches the port may connect: a connection that does not
+	// send its request in time, or stays idle past the next poll, is
+	// closed rather than left holding a file descriptor.
+	health.Server.ReadHeaderTimeout = healthTimeout
+	health.Server.ReadTimeout = healthTimeout
+	health.Server.WriteTimeout = healthTimeout
+	health.Server.IdleTimeout = max(2*cfg.Refresh, healthTimeout)
 	p := &staticProvider{}
 	health.GET("/_health", func(ec echo.Context) error { return ec.JSON(http.StatusOK, p.node(cfg.HealthPort)) })
 	p.AutoManagedProvider = automanaged.NewWithTesting(cfg.Refresh, cfg.HealthPort, health, cfg.Peers...)
