@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -489,6 +490,29 @@ func TestClusterStaticMemberKilledAndRestarted(t *testing.T) {
 	}
 	c.waitReachable(m1, m3)
 	c.waitReachable(m3, m2)
+}
+
+// A static member that stops answering for a few seconds (a stall, a
+// network blip: here SIGSTOP) leaves the others' lists, and is taken back
+// once it answers again.
+//
+// It fails today, so it is skipped: protoactor's member list blocks a
+// member id that left, for good, so the member stays out until its
+// process restarts (see cluster.TestMemberSeenAgainAfterItsLeaseRanOut).
+func TestClusterStaticMemberStalledIsTakenBack(t *testing.T) {
+	t.Skip("known defect: a member that left once is never taken back under the same id")
+	c := newCluster(t, staticMembership(t, 3))
+	c.start(3)
+	m1, m3 := c.members[0], c.members[2]
+	if err := m3.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // past the others' poll timeout of 2 s
+	if err := m3.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	c.waitReachable(m1, m3)
+	c.waitReachable(m3, m1)
 }
 
 // With etcd stopped for three lease periods, members keep serving their
