@@ -324,3 +324,49 @@ func TestClusterLastHopIsDelivered(t *testing.T) {
 		expectDelivery(t, c, &got)
 	}
 }
+
+// Large messages cross members: several handler outputs near max_frame
+// (1 MiB), sent at once, more than gRPC's default limit on one message
+// (4 MiB) together, reach a user on another member whole, each reported
+// good.
+func TestClusterLargeMessagesCrossMembers(t *testing.T) {
+	servers := startCluster(t, staticCluster(t, 2), relayBlock)
+	sender := servers[0].dial("T", wire.CodecJSON)
+	g := servers[1].dial("G", wire.CodecJSON)
+	body := strings.Repeat("x", 900<<10)
+	const n = 8
+	sizes := make(chan int, n)
+	go func() { // G reads as they come: its send queue holds 4 MiB
+		for range n {
+			var got string
+			in, err := g.Receive()
+			if err != nil || in.Decode(&got) != nil {
+				close(sizes)
+				return
+			}
+			sizes <- len(got)
+		}
+	}()
+	for i := range n {
+		if err := sender.Send("relay", "big-"+strconv.Itoa(i), map[string]any{"to": "G", "body": body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		in := recv(t, sender)
+		if in.Report == nil {
+			t.Fatalf("want a report, got %s", in.Kind)
+		}
+		wantGood(t, in.Report)
+	}
+	for range n {
+		select {
+		case size, ok := <-sizes:
+			if !ok || size != len(body) {
+				t.Fatalf("G got %d bytes (ok %v), want %d", size, ok, len(body))
+			}
+		case <-time.After(waitLong):
+			t.Fatal("G did not get every message")
+		}
+	}
+}
