@@ -23,6 +23,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/bester-project/bester/cluster/pb"
 	"github.com/bester-project/bester/internal/testetcd"
 	"github.com/bester-project/bester/internal/testnet"
 )
@@ -263,5 +264,27 @@ func TestStaticHealthPortClosesIdleConnections(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("an idle connection to the health port: read %d bytes, %v; want it closed by the member", n, err)
+	}
+}
+
+// A batch larger than gRPC's default limit on one message (4 MiB) crosses
+// members: max_frame may be set higher than that, and a handler output
+// of that size is one DeliverBatch.
+func TestMembersCarryABatchOverFourMiB(t *testing.T) {
+	members := startMembers(t, staticConfigs(t, "large", 2))
+	waitForFullView(t, members, 20*time.Second)
+	sender, receiver := members[0], members[1]
+	seen := make(chan uint64, 4)
+	inbox, err := receiver.cluster.ActorSystem.Root.SpawnNamed(ackingInbox(seen), "test-inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := &pb.DeliverBatch{BatchId: 1, Users: []string{"G"}, Data: make([]byte, 6<<20)}
+	answer, err := sender.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(receiver.Address(), inbox.Id), batch, 10*time.Second).Result()
+	if err != nil {
+		t.Fatalf("a 6 MiB batch: %v", err)
+	}
+	if ack, ok := answer.(*pb.DeliverAck); !ok || ack.BatchId != 1 {
+		t.Fatalf("answer %T %v, want DeliverAck for batch 1", answer, answer)
 	}
 }
