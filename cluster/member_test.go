@@ -271,14 +271,7 @@ func TestStaticHealthPortClosesIdleConnections(t *testing.T) {
 // members: max_frame may be set higher than that, and a handler output
 // of that size is one DeliverBatch.
 func TestMembersCarryABatchOverFourMiB(t *testing.T) {
-	members := startMembers(t, staticConfigs(t, "large", 2))
-	waitForFullView(t, members, 20*time.Second)
-	sender, receiver := members[0], members[1]
-	seen := make(chan uint64, 4)
-	inbox, err := receiver.cluster.ActorSystem.Root.SpawnNamed(ackingInbox(seen), "test-inbox")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender, receiver, inbox, _ := startAckingPair(t, staticConfigs(t, "large", 2))
 	batch := &pb.DeliverBatch{BatchId: 1, Users: []string{"G"}, Data: make([]byte, 6<<20)}
 	answer, err := sender.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(receiver.Address(), inbox.Id), batch, 10*time.Second).Result()
 	if err != nil {
