@@ -370,30 +370,3 @@ func TestClusterLargeMessagesCrossMembers(t *testing.T) {
 		}
 	}
 }
-
-// With max_frame above gRPC's default limit on one message (4 MiB), a
-// handler output that large still crosses members, or at least gets its
-// report at once.
-func TestClusterMessageOverFourMiBCrossesMembers(t *testing.T) {
-	blocks := staticCluster(t, 2)
-	servers := make([]*testServer, len(blocks))
-	for i, c := range blocks {
-		servers[i] = startServerWith(t, serverOptions{name: "J", cluster: c,
-			server: "max_frame = 16777216\n  send_queue_bytes = 33554432"}, relayBlock)
-	}
-	waitMembers(t, servers, 2)
-	dial := func(ts *testServer, user string) *client.Client {
-		return ts.dialOpts(client.Options{Address: ts.Addr("tcp").String(), Codec: wire.CodecJSON,
-			Username: user, Password: "pw", MaxFrame: 16 << 20})
-	}
-	sender, g := dial(servers[0], "T"), dial(servers[1], "G")
-	body := strings.Repeat("x", 6<<20)
-	start := time.Now()
-	r := sendForReport(t, sender, "relay", "huge", map[string]any{"to": "G", "body": body})
-	t.Logf("report after %s: %s %s", time.Since(start), r.Header.Status, r.Header.Detail)
-	wantGood(t, r)
-	var got string
-	if expectDelivery(t, g, &got); len(got) != len(body) {
-		t.Fatalf("G got %d bytes, want %d", len(got), len(body))
-	}
-}
