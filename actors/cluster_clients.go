@@ -27,6 +27,9 @@ type clusterClients struct {
 	registry *registry
 	root     *actor.RootContext
 	log      hclog.Logger
+	// dirKnows says the directory knows every user, and Locate finds
+	// only the members that hold one.
+	dirKnows bool
 }
 
 func (c *clusterClients) names() []string {
@@ -62,9 +65,15 @@ func (c *clusterClients) names() []string {
 	return slices.Compact(users)
 }
 
+// has answers from the directory when it knows every user, without
+// listing them all; otherwise by asking the members.
 func (c *clusterClients) has(user string) bool {
 	if c.registry.has(user) {
 		return true
+	}
+	if c.dirKnows {
+		var buf [8]string
+		return len(c.node.dir.Locate(user, buf[:0])) > 0
 	}
 	_, found := slices.BinarySearch(c.names(), user)
 	return found
@@ -75,5 +84,6 @@ func (s *Server) clientList() clientList {
 	if s.cluster == nil {
 		return s.registry
 	}
-	return &clusterClients{node: s.cluster, registry: s.registry, root: s.sys.Root, log: s.log.Named("informer")}
+	_, known := s.cluster.dir.Users()
+	return &clusterClients{node: s.cluster, registry: s.registry, root: s.sys.Root, log: s.log.Named("informer"), dirKnows: known}
 }

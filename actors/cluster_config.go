@@ -9,7 +9,6 @@ import (
 
 	"github.com/bester-project/bester/actors/config"
 	"github.com/bester-project/bester/cluster"
-	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // memberConfig turns the cluster block into how the member starts: it
@@ -20,11 +19,7 @@ func memberConfig(c *config.Cluster, log hclog.Logger) (cluster.Config, error) {
 		RequestTimeout: orDefault(c.RequestTimeout, config.DefaultClusterRequestTimeout),
 		Logger:         slog.New(&slogToHclog{l: log})}
 	if c.TLS != nil {
-		cert, err := tlsconf.LoadKeyPair(c.TLS.Cert, c.TLS.Key)
-		if err != nil {
-			return cluster.Config{}, fmt.Errorf("cluster tls: %w", err)
-		}
-		cas, err := tlsconf.LoadPool(c.TLS.CA)
+		cert, cas, err := c.TLS.Load()
 		if err != nil {
 			return cluster.Config{}, fmt.Errorf("cluster tls: %w", err)
 		}

@@ -36,7 +36,9 @@ type memberLink struct {
 	pending    map[uint64]sentBatch
 	deadlines  []expiry // batch ids in send order; all share one timeout
 	cancelTick cancelFunc
-	gone       bool // the member left the list: everything fails from now on
+	// closed is what every batch fails with from now on: the member left
+	// the list, or the server is stopping; nil while the link sends.
+	closed *wire.Error
 }
 
 // sentBatch is a batch waiting for its acknowledgement.
@@ -99,15 +101,15 @@ func (m *memberLink) Receive(ctx actor.Context) {
 		// Nothing waits any more, so nothing needs sweeping: a link the
 		// server's stop does not reach (it left the book) holds no timer
 		// but the one that ends it.
-		m.gone = true
-		m.failAll(ctx, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+		m.closed = wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id)
+		m.failAll(ctx, m.closed)
 		m.cancelTick()
 		timers{root: ctx.ActorSystem().Root, pid: m.self}.sendOnce(fanoutGrace, &memberExpired{})
 	case *memberExpired:
 		ctx.Stop(m.self)
 	case *stopMember:
-		m.gone = true
-		m.failAll(ctx, wire.Errorf(wire.CodeShuttingDown, "server is shutting down"))
+		m.closed = wire.Errorf(wire.CodeShuttingDown, "server is shutting down")
+		m.failAll(ctx, m.closed)
 		ctx.Respond(&memberStopped{})
 	case *actor.Stopping:
 		m.cancelTick()
@@ -120,8 +122,8 @@ func (m *memberLink) Receive(ctx actor.Context) {
 // sender its ack goes to, or refuses it at once.
 func (m *memberLink) send(ctx actor.Context, s *memberSend) {
 	switch {
-	case m.gone:
-		m.answer(ctx, s.token, s.replyTo, wire.Errorf(wire.CodePeerUnavailable, "member %s left the cluster", m.id))
+	case m.closed != nil:
+		m.answer(ctx, s.token, s.replyTo, m.closed)
 		return
 	case len(m.pending) >= m.window:
 		m.answer(ctx, s.token, s.replyTo, wire.Errorf(wire.CodeOverloaded,

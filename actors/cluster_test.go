@@ -301,3 +301,72 @@ func TestClusterJoinFailureFailsStart(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// A member delivery is never passed on, so it is not a hop: a message a
+// peer sends at the last hop reaches a user on the member it arrived at
+// and a user on another member, and its report is good, as on a single
+// server (federation's "last-hop"), not loop after the local delivery.
+func TestClusterLastHopIsDelivered(t *testing.T) {
+	peer := peerBlock("P", freeAddr(t), fedSecret, fastPeer)
+	servers := startCluster(t, staticCluster(t, 2), relayBlock+peer)
+	a, b := servers[0], servers[1]
+	g, h := a.dial("G", wire.CodecJSON), b.dial("H", wire.CodecCBOR)
+	r := a.dialRawTo(t, "tcp", a.Addr("tcp").String(), wire.CodecJSON)
+	r.send(serverHello("P", fedSecret))
+	wantGood(t, r.expectReport(wire.IDAuth))
+	origin := map[string]any{"server": "P", "user": "T"}
+	for _, to := range []string{"G", "H"} {
+		r.send(serverMsg("relay", "last-hop-"+to, origin, maxHops, map[string]any{"to": to, "body": to}))
+		wantGood(t, r.expectReport("last-hop-"+to))
+	}
+	var got string
+	for _, c := range []*client.Client{g, h} {
+		expectDelivery(t, c, &got)
+	}
+}
+
+// Large messages cross members: several handler outputs near max_frame
+// (1 MiB), sent at once, more than gRPC's default limit on one message
+// (4 MiB) together, reach a user on another member whole, each reported
+// good.
+func TestClusterLargeMessagesCrossMembers(t *testing.T) {
+	servers := startCluster(t, staticCluster(t, 2), relayBlock)
+	sender := servers[0].dial("T", wire.CodecJSON)
+	g := servers[1].dial("G", wire.CodecJSON)
+	body := strings.Repeat("x", 900<<10)
+	const n = 8
+	sizes := make(chan int, n)
+	go func() { // G reads as they come: its send queue holds 4 MiB
+		for range n {
+			var got string
+			in, err := g.Receive()
+			if err != nil || in.Decode(&got) != nil {
+				close(sizes)
+				return
+			}
+			sizes <- len(got)
+		}
+	}()
+	for i := range n {
+		if err := sender.Send("relay", "big-"+strconv.Itoa(i), map[string]any{"to": "G", "body": body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		in := recv(t, sender)
+		if in.Report == nil {
+			t.Fatalf("want a report, got %s", in.Kind)
+		}
+		wantGood(t, in.Report)
+	}
+	for range n {
+		select {
+		case size, ok := <-sizes:
+			if !ok || size != len(body) {
+				t.Fatalf("G got %d bytes (ok %v), want %d", size, ok, len(body))
+			}
+		case <-time.After(waitLong):
+			t.Fatal("G did not get every message")
+		}
+	}
+}

@@ -53,10 +53,6 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undel
 	if sent == nil {
 		return false
 	}
-	if d.hops+1 > maxHops {
-		l.fail(ctx, d, wire.Errorf(wire.CodeLoop, "message passed between handlers, servers and members more than %d times", maxHops))
-		return true
-	}
 	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), sent: sent, detail: ld.detail}
 	for _, u := range users {
 		mf.got[u] = true
@@ -70,6 +66,9 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undel
 	l.nextToken++
 	book := n.links.book.Load()
 	from := &pb.Origin{Server: d.origin.Server, User: d.origin.User}
+	// A batch is the last step of the message: the inbox delivers it and
+	// passes nothing on, so it carries the message's hops unchanged, and
+	// a message at its last hop reaches every member as it does this one.
 	for _, id := range f.peers {
 		e, ok := book.byID[id]
 		if !ok {
@@ -78,7 +77,7 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undel
 		}
 		f.left[id] = struct{}{}
 		ctx.Send(e.pid, &memberSend{token: token, replyTo: l.self, batch: &pb.DeliverBatch{Type: d.typ, From: from,
-			Users: mf.sent[id], Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops + 1)}})
+			Users: mf.sent[id], Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops)}})
 	}
 	if len(f.left) == 0 {
 		l.finishFanout(ctx, f)

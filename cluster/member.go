@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Config says how one member starts.
@@ -73,12 +76,9 @@ func Start(system *actor.ActorSystem, cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	var remoteOpts []remote.ConfigOption
+	remoteOpts := transportOptions(cfg.TLS)
 	if cfg.Advertise != "" {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(cfg.Advertise))
-	}
-	if cfg.TLS != nil {
-		remoteOpts = append(remoteOpts, cfg.TLS.remoteOptions()...)
 	}
 	c := pcluster.New(system, pcluster.Configure(cfg.Name, provider, disthash.New(),
 		remote.Configure(host, port, remoteOpts...),
@@ -93,6 +93,30 @@ func Start(system *actor.ActorSystem, cfg Config) (*Member, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// maxMemberMessage bounds one gRPC message between members. The remote
+// layer sends the envelopes waiting for a member together, as one
+// message, and one batch may carry a handler output of max_frame: past
+// gRPC's default of 4 MiB the receiver would tear the connection down,
+// and every batch on it would be lost. Only members (mutual TLS) or
+// processes of the same host (loopback) reach the port.
+const maxMemberMessage = math.MaxInt32
+
+// transportOptions are the remote layer's gRPC settings: mutual TLS when
+// tlsCfg is set, plaintext otherwise (protoactor's default dial option,
+// which these replace), and maxMemberMessage both ways.
+func transportOptions(tlsCfg *MemberTLS) []remote.ConfigOption {
+	server := []grpc.ServerOption{grpc.MaxRecvMsgSize(maxMemberMessage)}
+	dial := []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(maxMemberMessage), grpc.MaxCallSendMsgSize(maxMemberMessage))}
+	if tlsCfg != nil {
+		creds, dialCreds := tlsCfg.credentials()
+		server, dial = append(server, creds), append(dial, dialCreds)
+	} else {
+		dial = append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	return []remote.ConfigOption{remote.WithServerOptions(server...), remote.WithDialOptions(dial...)}
 }
 
 // newDirectory is the directory that fits the membership: users' keys in

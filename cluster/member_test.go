@@ -8,6 +8,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/bester-project/bester/cluster/pb"
 	"github.com/bester-project/bester/internal/testetcd"
 	"github.com/bester-project/bester/internal/testnet"
 )
@@ -243,4 +245,37 @@ func TestAMemberWhoseLeaseEndedRegistersAgainAndStays(t *testing.T) {
 	// seen its key go.
 	time.Sleep(3 * time.Second)
 	waitForFullView(t, members, 20*time.Second)
+}
+
+// A connection to a static member's health port that sends nothing is
+// closed by the member: the port is plain HTTP that anyone who reaches it
+// can open, and idle connections would otherwise hold the server's file
+// descriptors for good.
+func TestStaticHealthPortClosesIdleConnections(t *testing.T) {
+	configs := staticConfigs(t, "health-idle", 1)
+	startMembers(t, configs)
+	conn, err := net.Dial("tcp", configs[0].Static.Peers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("an idle connection to the health port: read %d bytes, %v; want it closed by the member", n, err)
+	}
+}
+
+// A batch larger than gRPC's default limit on one message (4 MiB) crosses
+// members: max_frame may be set higher than that, and a handler output
+// of that size is one DeliverBatch.
+func TestMembersCarryABatchOverFourMiB(t *testing.T) {
+	sender, receiver, inbox, _ := startAckingPair(t, staticConfigs(t, "large", 2))
+	batch := &pb.DeliverBatch{BatchId: 1, Users: []string{"G"}, Data: make([]byte, 6<<20)}
+	answer, err := sender.cluster.ActorSystem.Root.RequestFuture(actor.NewPID(receiver.Address(), inbox.Id), batch, 10*time.Second).Result()
+	if err != nil {
+		t.Fatalf("a 6 MiB batch: %v", err)
+	}
+	if ack, ok := answer.(*pb.DeliverAck); !ok || ack.BatchId != 1 {
+		t.Fatalf("answer %T %v, want DeliverAck for batch 1", answer, answer)
+	}
 }

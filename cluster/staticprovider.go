@@ -78,8 +78,11 @@ func newStaticProvider(cfg StaticMembership, bindHost string, log *slog.Logger) 
 		client: &http.Client{Timeout: cfg.pollTimeout()}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_health", p.answer)
-	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.pollTimeout(), WriteTimeout: cfg.pollTimeout(),
-		IdleTimeout: time.Minute}
+	// Anyone who reaches the port may connect: a connection that does not
+	// send its request in time, or stays idle past the next poll, is
+	// closed rather than left holding a file descriptor.
+	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.pollTimeout(), ReadTimeout: cfg.pollTimeout(),
+		WriteTimeout: cfg.pollTimeout(), IdleTimeout: max(2*cfg.Refresh, cfg.pollTimeout())}
 	go p.server.Serve(listener)
 	return p, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 
-	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -22,9 +21,9 @@ type MemberTLS struct {
 	CAs *x509.CertPool
 }
 
-// remoteOptions are the remote layer's settings for m. The dial option
-// replaces protoactor's default insecure one.
-func (m *MemberTLS) remoteOptions() []remote.ConfigOption {
+// credentials are the gRPC server's and the dialler's transport
+// credentials for m.
+func (m *MemberTLS) credentials() (grpc.ServerOption, grpc.DialOption) {
 	server := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{m.Certificate},
@@ -36,8 +35,5 @@ func (m *MemberTLS) remoteOptions() []remote.ConfigOption {
 		Certificates: []tls.Certificate{m.Certificate},
 		RootCAs:      m.CAs,
 	}
-	return []remote.ConfigOption{
-		remote.WithServerOptions(grpc.Creds(credentials.NewTLS(server))),
-		remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(client))),
-	}
+	return grpc.Creds(credentials.NewTLS(server)), grpc.WithTransportCredentials(credentials.NewTLS(client))
 }

@@ -43,6 +43,22 @@ func ackingInbox(seen chan<- uint64) *actor.Props {
 	})
 }
 
+// startAckingPair starts two members from configs, waits until they see
+// each other, and spawns an ackingInbox on the second; seen gets the
+// batch ids it acknowledged.
+func startAckingPair(t *testing.T, configs []Config) (sender, receiver *Member, inbox *actor.PID, seen chan uint64) {
+	t.Helper()
+	members := startMembers(t, configs)
+	waitForFullView(t, members, 20*time.Second)
+	sender, receiver = members[0], members[1]
+	seen = make(chan uint64, 16)
+	inbox, err := receiver.cluster.ActorSystem.Root.SpawnNamed(ackingInbox(seen), "test-inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender, receiver, inbox, seen
+}
+
 // Two members with mutual TLS see each other, and a DeliverBatch request
 // from one to an actor on the other is answered with its DeliverAck: the
 // generated messages cross the remote layer over TLS. A process without a
@@ -56,15 +72,7 @@ func TestMembersOverMutualTLSDeliverAndRefuseOutsiders(t *testing.T) {
 	for i := range configs {
 		configs[i].TLS = memberTLS(t, ca, "member-"+strconv.Itoa(i))
 	}
-	members := startMembers(t, configs)
-	waitForFullView(t, members, 20*time.Second)
-	sender, receiver := members[0], members[1]
-
-	seen := make(chan uint64, 16)
-	inbox, err := receiver.cluster.ActorSystem.Root.SpawnNamed(ackingInbox(seen), "test-inbox")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender, receiver, inbox, seen := startAckingPair(t, configs)
 	// A PID caches the process it resolved to on first use, so one PID
 	// shared by two actor systems would send the outsider's message down
 	// the sender's connection: each gets its own.

@@ -97,7 +97,9 @@ type DeliverBatch struct {
 	// "cbor" or "json": the receiver converts only for connections that use
 	// the other one.
 	Codec string `protobuf:"bytes,6,opt,name=codec,proto3" json:"codec,omitempty"`
-	// How many members this delivery has crossed, against loops.
+	// The message's hops (the handlers and servers it passed): a batch is
+	// never passed on, so it adds none; the receiver refuses one over the
+	// limit.
 	Hops          uint32 `protobuf:"varint,7,opt,name=hops,proto3" json:"hops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
