@@ -115,6 +115,9 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("%v in %q", err, out)
 		}
 		checkView(t, &v)
+		if strings.Contains(out.String(), `"cluster"`) {
+			t.Errorf("a cluster part for a server that is no member: %s", out)
+		}
 	})
 
 	t.Run("json intervals", func(t *testing.T) {
@@ -142,6 +145,9 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("status %d, stderr %q", code, errs)
 		}
 		text := out.String()
+		if strings.Contains(text, "member") || strings.Contains(text, "batches/s") {
+			t.Errorf("cluster lines for a server that is no member:\n%s", text)
+		}
 		for _, want := range []string{"J  ", "messages/s  in ", "reports/s   good ", "connections  plain ", "relay    up", "top senders  T "} {
 			if !strings.Contains(text, want) {
 				t.Errorf("no %q in:\n%s", want, text)
