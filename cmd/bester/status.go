@@ -25,15 +25,18 @@ const (
 func statusCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show a server live through its monitor endpoint: rates, latencies, handlers, peers, top senders",
+		Usage: "show a server live through its monitor endpoint: rates, latencies, handlers, peers, top senders, cluster members",
 		Description: "Every -interval it reads /metrics and /status of the monitor endpoint (the server's monitor\n" +
 			"block) and shows: messages per second in and out (deliveries), status reports per second by code,\n" +
 			"open connections per listener, each handler's state, queue, messages in flight, p50 and p99\n" +
 			"answer latency over the interval and restarts, each peer's state, queue and p99 round trip, and\n" +
-			"the top senders. On a terminal the view redraws in place; q or Ctrl-C quits. Otherwise it\n" +
-			"prints one block of plain lines per interval, or with -json one JSON object per line. A server\n" +
-			"that cannot be read shows as `unreachable: REASON`, and is read again every interval. With\n" +
-			"-once it reads twice, -interval apart, shows that interval and exits (status 1 if unreachable).\n" +
+			"the top senders. On a member of a cluster it also names the member, shows the batches per second\n" +
+			"sent to other members and failed by code, and lists the members with their address, state,\n" +
+			"unacknowledged batches, acknowledgements per second and p99 round trip. On a terminal the view\n" +
+			"redraws in place; q or Ctrl-C quits. Otherwise it prints one block of plain lines per interval,\n" +
+			"or with -json one JSON object per line. A server that cannot be read shows as\n" +
+			"`unreachable: REASON`, and is read again every interval. With -once it reads twice, -interval\n" +
+			"apart, shows that interval and exits (status 1 if unreachable).\n" +
 			"The TLS flags are for a monitor block with a tls block.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "monitor", Value: config.DefaultMonitorAddress, Sources: cli.EnvVars(envMonitor),

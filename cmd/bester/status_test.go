@@ -15,19 +15,20 @@ import (
 	"github.com/bester-project/bester/wire/client"
 )
 
-// relayLoad has T relay messages to G through s's plain listener, one at
-// a time, until the test ends; G reads its deliveries. It returns once
-// the first message was relayed, so the handler is up.
-func relayLoad(t *testing.T, s *tlsServer) {
+// relayLoad has T, connected to the plain listener at from, relay
+// messages to G, connected to the one at to, one at a time, until the
+// test ends; G reads its deliveries. It returns once the first message
+// was relayed, so the handler is up.
+func relayLoad(t *testing.T, from, to string) {
 	t.Helper()
-	dial := func(user string) *client.Client {
-		c, err := client.Dial(context.Background(), client.Options{Address: s.plain, Username: user, Timeout: testTimeout})
+	dial := func(addr, user string) *client.Client {
+		c, err := client.Dial(context.Background(), client.Options{Address: addr, Username: user, Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	g, tc := dial("G"), dial("T")
+	g, tc := dial(to, "G"), dial(from, "T")
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop); tc.Close(); g.Close(); wg.Wait() })
@@ -102,7 +103,7 @@ func TestStatus(t *testing.T) {
 		t.Skip("builds and starts servers")
 	}
 	s := startTLSServer(t)
-	relayLoad(t, s)
+	relayLoad(t, s.plain, s.plain)
 
 	t.Run("json once", func(t *testing.T) {
 		e, out, errs := testEnv("")
@@ -114,6 +115,9 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("%v in %q", err, out)
 		}
 		checkView(t, &v)
+		if strings.Contains(out.String(), `"cluster"`) {
+			t.Errorf("a cluster part for a server that is no member: %s", out)
+		}
 	})
 
 	t.Run("json intervals", func(t *testing.T) {
@@ -141,6 +145,9 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("status %d, stderr %q", code, errs)
 		}
 		text := out.String()
+		if strings.Contains(text, "member") || strings.Contains(text, "batches/s") {
+			t.Errorf("cluster lines for a server that is no member:\n%s", text)
+		}
 		for _, want := range []string{"J  ", "messages/s  in ", "reports/s   good ", "connections  plain ", "relay    up", "top senders  T "} {
 			if !strings.Contains(text, want) {
 				t.Errorf("no %q in:\n%s", want, text)

@@ -18,12 +18,9 @@ import (
 	"github.com/bester-project/bester/wire/tlsconf"
 )
 
-// tlsConfigTemplate is a server with the relay handler, a plain listener
-// and two TLS listeners using the files of `bester certs dev` in certs/,
-// relative to the configuration file: "tls" logs clients in by password
-// (open authentication), "mtls" by client certificate. Its monitor
-// endpoint speaks HTTPS with the server's certificate.
-const tlsConfigTemplate = `
+// plainServerTemplate begins the configuration of server J in a runtime
+// directory, with open authentication and a plain listener.
+const plainServerTemplate = `
 server {
   name        = "J"
   runtime_dir = %q
@@ -37,7 +34,14 @@ listener "plain" {
   network = "tcp4"
   address = %q
 }
+`
 
+// tlsConfigTemplate is a server with the relay handler, a plain listener
+// and two TLS listeners using the files of `bester certs dev` in certs/,
+// relative to the configuration file: "tls" logs clients in by password
+// (open authentication), "mtls" by client certificate. Its monitor
+// endpoint speaks HTTPS with the server's certificate.
+const tlsConfigTemplate = plainServerTemplate + `
 listener "tls" {
   network = "tcp4"
   address = %q
@@ -115,28 +119,44 @@ func startTLSServer(t *testing.T) *tlsServer {
 // until it is up.
 func (s *tlsServer) start(t *testing.T) {
 	t.Helper()
-	log := &syncBuffer{}
-	cmd := exec.Command(s.besterd, "-config", s.config)
-	cmd.Stdout, cmd.Stderr = log, log
+	p := runBesterd(t, s.besterd, s.config)
+	s.stop = p.stop
+	s.waitUp(t, p.exited, p.log)
+}
+
+// besterdProcess is a besterd that runBesterd started.
+type besterdProcess struct {
+	log    *syncBuffer   // its standard output and error
+	exited chan struct{} // closed when it has ended
+	// stop ends it with SIGTERM, and waits; the test's end does too.
+	stop func()
+}
+
+// runBesterd starts besterd with the configuration file config until
+// stop or the end of the test, whose log shows its output if it failed.
+func runBesterd(t *testing.T, besterd, config string) *besterdProcess {
+	t.Helper()
+	p := &besterdProcess{log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd := exec.Command(besterd, "-config", config)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	s.stop = sync.OnceFunc(func() {
+	go func() { cmd.Wait(); close(p.exited) }()
+	p.stop = sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(testTimeout):
 			cmd.Process.Kill()
-			<-exited
+			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("besterd log:\n%s", log)
+			t.Logf("besterd %s log:\n%s", config, p.log)
 		}
 	})
-	t.Cleanup(s.stop)
-	s.waitUp(t, exited, log)
+	t.Cleanup(p.stop)
+	return p
 }
 
 // waitUp dials both TLS listeners until each logs a client in.

@@ -10,22 +10,22 @@ import (
 	"time"
 )
 
-// Lines is v for people: a few lines of rates, then tables of the
-// listeners, handlers and peers, then the top senders.
+// Lines is v for people: a header (naming the member, in a cluster), a
+// few lines of rates, then tables of the handlers, peers and cluster
+// members, then the top senders.
 func (v *View) Lines() []string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s  %s  every %.1fs  clients %d\n", v.Server, v.Time.Format(time.DateTime), v.Interval, v.Clients)
+	b.WriteString(v.Server)
+	if c := v.Cluster; c != nil {
+		fmt.Fprintf(&b, "  member %s %s", short(c.Member), c.Address)
+	}
+	fmt.Fprintf(&b, "  %s  every %.1fs  clients %d\n", v.Time.Format(time.DateTime), v.Interval, v.Clients)
 	fmt.Fprintf(&b, "messages/s  in %.1f  out %.1f\n", v.MessagesIn, v.MessagesOut)
 	b.WriteString("reports/s  ")
-	none := true
-	for _, code := range slices.Sorted(maps.Keys(v.Reports)) {
-		if v.Reports[code] > 0 { // codes seen before the interval stay in the metrics
-			fmt.Fprintf(&b, " %s %.1f", code, v.Reports[code])
-			none = false
-		}
-	}
-	if none {
-		b.WriteString(" none")
+	byCode(&b, v.Reports)
+	if c := v.Cluster; c != nil {
+		fmt.Fprintf(&b, "\nbatches/s  sent %.1f  failed", c.BatchesSent)
+		byCode(&b, c.BatchesFailed)
 	}
 	b.WriteString("\nconnections")
 	for _, l := range v.Connections {
@@ -45,6 +45,12 @@ func (v *View) Lines() []string {
 			fmt.Fprintf(t, "%s\t%s\t%d\t%d\t%s\n", p.Name, p.State, p.Queue, p.InFlight, latency(p.P99))
 		}
 	}
+	if c := v.Cluster; c != nil {
+		fmt.Fprintln(t, "\nmember\taddress\tstate\tunacked\tacked/s\tp99 round trip")
+		for _, m := range c.Members {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%d\t%.1f\t%s\n", short(m.ID), m.Address, m.State, m.Unacked, m.Acked, latency(m.P99))
+		}
+	}
 	t.Flush()
 	if len(v.TopSenders) > 0 {
 		b.WriteString("\ntop senders")
@@ -54,6 +60,21 @@ func (v *View) Lines() []string {
 		b.WriteString("\n")
 	}
 	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+}
+
+// byCode writes the rates of rates that are above zero, by code, or
+// " none": codes seen before the interval stay in the metrics at zero.
+func byCode(b *bytes.Buffer, rates map[string]float64) {
+	none := true
+	for _, code := range slices.Sorted(maps.Keys(rates)) {
+		if rates[code] > 0 {
+			fmt.Fprintf(b, " %s %.1f", code, rates[code])
+			none = false
+		}
+	}
+	if none {
+		b.WriteString(" none")
+	}
 }
 
 // latency shows seconds as a duration with three or so significant

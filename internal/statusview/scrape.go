@@ -33,6 +33,8 @@ type Status struct {
 	Handlers   []HandlerStatus  `json:"handlers"`
 	Peers      []PeerStatus     `json:"peers"`
 	TopSenders []TopSender      `json:"top_senders"`
+	// Cluster is nil for a server without a cluster block.
+	Cluster *ClusterStatus `json:"cluster"`
 }
 
 // ListenerStatus is a listener in /status.

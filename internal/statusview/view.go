@@ -35,6 +35,9 @@ type View struct {
 	Handlers    []HandlerView  `json:"handlers"`
 	Peers       []PeerView     `json:"peers"`
 	TopSenders  []TopSender    `json:"top_senders"`
+	// Cluster is the member the endpoint belongs to and its member list;
+	// absent for a server that is not a member of a cluster.
+	Cluster *ClusterView `json:"cluster,omitempty"`
 }
 
 // ListenerView is a listener's open connections.
@@ -99,6 +102,7 @@ func Compute(before, now *Sample) *View {
 		v.Peers = append(v.Peers, PeerView{Name: p.Name, State: p.State, Queue: p.Queued, InFlight: p.InFlight,
 			P99: quantile(trips, 0.99)})
 	}
+	v.Cluster = clusterOf(before, now, secs)
 	return v
 }
 
