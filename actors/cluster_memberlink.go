@@ -47,10 +47,11 @@ type memberLink struct {
 	gone       bool // the member left the list: everything fails from now on
 
 	group      []*pb.DeliverBatch // batches waiting for the flush, counted in pending
-	groupBytes int                // their data
+	groupBytes int                // their data and user names
 }
 
-// The bounds of one DeliverBatches.
+// The bounds of one DeliverBatches, well within the 4 MiB gRPC takes by
+// default (a batch may still go alone past maxGroupBytes).
 const (
 	maxGroupBatches = 256
 	maxGroupBytes   = 1 << 20
@@ -162,6 +163,9 @@ func (m *memberLink) send(ctx actor.Context, s *memberSend) {
 	}
 	m.group = append(m.group, s.batch)
 	m.groupBytes += len(s.batch.Data)
+	for _, u := range s.batch.Users {
+		m.groupBytes += len(u)
+	}
 	if len(m.group) >= maxGroupBatches || m.groupBytes >= maxGroupBytes {
 		m.flush(ctx)
 	}
