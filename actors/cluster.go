@@ -106,9 +106,11 @@ func (n *clusterNode) info() map[string]any {
 // members and those that failed, by code, for /metrics, which also shows
 // each member link's stats from book.
 type clusterCounts struct {
-	sent   atomic.Uint64
-	failed [len(batchFailures)]atomic.Uint64
-	book   *atomic.Pointer[memberBook]
+	sent atomic.Uint64
+	// messages are the DeliverBatches that carried them.
+	messages atomic.Uint64
+	failed   [len(batchFailures)]atomic.Uint64
+	book     *atomic.Pointer[memberBook]
 }
 
 // memberStats are what one member link publishes: its batches waiting

@@ -18,9 +18,10 @@ const inboxName = "bester-inbox"
 var errNoCodec = errors.New("the batch names no codec")
 
 // inbox is the actor that other members of the cluster deliver to: it
-// hands each DeliverBatch to the connections this member holds of its
-// users, as a handler link hands a sendClients, and acknowledges it with
-// the users it holds none of. It also lists its users for the informer's
+// hands each DeliverBatch of a DeliverBatches to the connections this
+// member holds of its users, as a handler link hands a sendClients, and
+// acknowledges them all in one DeliverAcks, each with the users it holds
+// none of. It also lists its users for the informer's
 // cluster-wide questions. It only sends: it never waits on anyone.
 type inbox struct {
 	registry *registry
@@ -30,8 +31,14 @@ type inbox struct {
 
 func (in *inbox) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *pb.DeliverBatch:
-		ctx.Respond(&pb.DeliverAck{BatchId: m.BatchId, Undelivered: in.deliver(ctx, m)})
+	case *pb.DeliverBatches:
+		acks := make([]pb.DeliverAck, len(m.Batches))
+		answer := &pb.DeliverAcks{Acks: make([]*pb.DeliverAck, len(m.Batches))}
+		for i, batch := range m.Batches {
+			acks[i].BatchId, acks[i].Undelivered = batch.BatchId, in.deliver(ctx, batch)
+			answer.Acks[i] = &acks[i]
+		}
+		ctx.Respond(answer)
 	case *pb.ListUsers:
 		ctx.Respond(&pb.UserList{Users: in.registry.names()})
 	}

@@ -27,6 +27,14 @@ type memberSettings struct {
 // back-pressure of its own. Every memberSend gets exactly one
 // memberResult: on the ack, on the timeout, when the member leaves the
 // member list, or at stop.
+//
+// The batches that arrive while the link is busy go to the member as one
+// DeliverBatches: each message across members costs far more in the
+// remote layer (encoding, framing, mailbox hops on both ends) than the
+// batch it carries. The first batch of a group sends the link a flush,
+// which it handles after the memberSends already in its mailbox; a group
+// that reaches maxGroupBatches or maxGroupBytes goes at once. Timeouts and
+// failures stay per batch.
 type memberLink struct {
 	*memberSettings
 	self  *actor.PID
@@ -39,7 +47,17 @@ type memberLink struct {
 	// closed is what every batch fails with from now on: the member left
 	// the list, or the server is stopping; nil while the link sends.
 	closed *wire.Error
+
+	group      []*pb.DeliverBatch // batches waiting for the flush, counted in pending
+	groupBytes int                // their data and user names
 }
+
+// The bounds of one DeliverBatches, well within the 4 MiB gRPC takes by
+// default (a batch may still go alone past maxGroupBytes).
+const (
+	maxGroupBatches = 256
+	maxGroupBytes   = 1 << 20
+)
 
 // sentBatch is a batch waiting for its acknowledgement.
 type sentBatch struct {
@@ -65,6 +83,8 @@ type (
 		undelivered []string
 		err         *wire.Error
 	}
+	// flushGroup tells a member link to send the batches it gathered.
+	flushGroup struct{}
 	// memberGone tells a member link that its member left the member list.
 	memberGone struct{}
 	// memberExpired ends a gone member's link, once handler links can no
@@ -89,11 +109,16 @@ func (m *memberLink) Receive(ctx actor.Context) {
 		m.cancelTick = timers{root: ctx.ActorSystem().Root, pid: m.self}.sendEvery(tick, &sweep{})
 	case *memberSend:
 		m.send(ctx, msg)
-	case *pb.DeliverAck:
-		if p, ok := m.pending[msg.BatchId]; ok {
-			delete(m.pending, msg.BatchId)
-			m.stats.rtt.Observe(time.Since(p.sent).Seconds())
-			ctx.Send(p.replyTo, &memberResult{token: p.token, member: m.id, undelivered: msg.Undelivered})
+	case *flushGroup:
+		m.flush(ctx)
+	case *pb.DeliverAcks:
+		now := time.Now()
+		for _, ack := range msg.Acks {
+			if p, ok := m.pending[ack.BatchId]; ok {
+				delete(m.pending, ack.BatchId)
+				m.stats.rtt.Observe(now.Sub(p.sent).Seconds())
+				ctx.Send(p.replyTo, &memberResult{token: p.token, member: m.id, undelivered: ack.Undelivered})
+			}
 		}
 	case *sweep:
 		m.sweep(ctx)
@@ -118,8 +143,8 @@ func (m *memberLink) Receive(ctx actor.Context) {
 	m.stats.unacked.Store(int64(len(m.pending)))
 }
 
-// send sends one batch to the member's inbox, with this link as the
-// sender its ack goes to, or refuses it at once.
+// send adds one batch to the group for the member's inbox, or refuses it
+// at once.
 func (m *memberLink) send(ctx actor.Context, s *memberSend) {
 	switch {
 	case m.closed != nil:
@@ -135,8 +160,29 @@ func (m *memberLink) send(ctx actor.Context, s *memberSend) {
 	now := time.Now()
 	m.pending[m.nextBatch] = sentBatch{token: s.token, replyTo: s.replyTo, sent: now}
 	m.deadlines = append(m.deadlines, expiry{id: m.nextBatch, at: now.Add(m.timeout)})
-	ctx.Request(m.inbox, s.batch)
-	m.counts.sent.Add(1)
+	if len(m.group) == 0 {
+		ctx.Send(m.self, &flushGroup{})
+	}
+	m.group = append(m.group, s.batch)
+	m.groupBytes += len(s.batch.Data)
+	for _, u := range s.batch.Users {
+		m.groupBytes += len(u)
+	}
+	if len(m.group) >= maxGroupBatches || m.groupBytes >= maxGroupBytes {
+		m.flush(ctx)
+	}
+}
+
+// flush sends the gathered batches to the member's inbox in one
+// DeliverBatches, with this link as the sender its acks go to.
+func (m *memberLink) flush(ctx actor.Context) {
+	if len(m.group) == 0 {
+		return
+	}
+	ctx.Request(m.inbox, &pb.DeliverBatches{Batches: m.group})
+	m.counts.sent.Add(uint64(len(m.group)))
+	m.counts.messages.Add(1)
+	m.group, m.groupBytes = nil, 0 // the message owns the slice until the remote layer has encoded it
 }
 
 // answer fails one batch with err.
@@ -160,4 +206,5 @@ func (m *memberLink) failAll(ctx actor.Context, err *wire.Error) {
 		m.answer(ctx, p.token, p.replyTo, err)
 	}
 	m.deadlines = nil
+	m.group, m.groupBytes = nil, 0
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,28 @@ import (
 type memberFanout struct {
 	users []string        // every user named, without repeats, in order
 	got   map[string]bool // users delivered here or confirmed by a member's ack
-	sent  map[string][]string
+	parts []memberPart    // by member, in the order first located
 	// detail says why a connection here could not be sent to; empty
 	// when none failed.
 	detail string
+}
+
+// memberPart is the users of a cluster delivery sent to one member. A
+// slice searched by member id rather than a map: a message goes to few
+// members, most often one, and this runs for every message.
+type memberPart struct {
+	member string
+	users  []string
+}
+
+// sentTo returns the users sent to member.
+func (mf *memberFanout) sentTo(member string) []string {
+	for _, p := range mf.parts {
+		if p.member == member {
+			return p.users
+		}
+	}
+	return nil
 }
 
 // deliverAcross sends the users of a sendClients to the other members the
@@ -35,33 +54,31 @@ type memberFanout struct {
 func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undelivered []string, ld *localDelivery) bool {
 	n := l.cluster
 	var (
-		sent  map[string][]string // users by member id
-		peers []string            // member ids in the order first located
+		parts []memberPart
 		buf   [8]string
 	)
 	for _, u := range users {
 		for _, id := range n.dir.Locate(u, buf[:0]) {
-			if sent == nil {
-				sent = make(map[string][]string)
+			i := slices.IndexFunc(parts, func(p memberPart) bool { return p.member == id })
+			if i < 0 {
+				i = len(parts)
+				parts = append(parts, memberPart{member: id})
 			}
-			if _, ok := sent[id]; !ok {
-				peers = append(peers, id)
-			}
-			sent[id] = append(sent[id], u)
+			parts[i].users = append(parts[i].users, u)
 		}
 	}
-	if sent == nil {
+	if parts == nil {
 		return false
 	}
-	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), sent: sent, detail: ld.detail}
+	mf := &memberFanout{users: users, got: make(map[string]bool, len(users)), parts: parts, detail: ld.detail}
 	for _, u := range users {
 		mf.got[u] = true
 	}
 	for _, u := range undelivered {
 		delete(mf.got, u)
 	}
-	f := &fanout{d: d, kind: "member", members: mf, peers: peers, errs: make(map[string]*wire.Error), left: make(map[string]struct{}),
-		until: time.Now().Add(n.deliveryTimeout + fanoutGrace), timeout: n.deliveryTimeout}
+	f := &fanout{d: d, kind: "member", members: mf, peers: make([]string, len(parts)), errs: make(map[string]*wire.Error),
+		left: make(map[string]struct{}, len(parts)), until: time.Now().Add(n.deliveryTimeout + fanoutGrace), timeout: n.deliveryTimeout}
 	token := l.nextToken
 	l.nextToken++
 	book := n.links.book.Load()
@@ -69,15 +86,16 @@ func (l *handlerLink) deliverAcross(ctx actor.Context, d *dispatch, users, undel
 	// A batch is the last step of the message: the inbox delivers it and
 	// passes nothing on, so it carries the message's hops unchanged, and
 	// a message at its last hop reaches every member as it does this one.
-	for _, id := range f.peers {
-		e, ok := book.byID[id]
+	for i, p := range parts {
+		f.peers[i] = p.member
+		e, ok := book.byID[p.member]
 		if !ok {
-			f.errs[id] = wire.Errorf(wire.CodePeerUnavailable, "member %s is not in the member list", id)
+			f.errs[p.member] = wire.Errorf(wire.CodePeerUnavailable, "member %s is not in the member list", p.member)
 			continue
 		}
-		f.left[id] = struct{}{}
+		f.left[p.member] = struct{}{}
 		ctx.Send(e.pid, &memberSend{token: token, replyTo: l.self, batch: &pb.DeliverBatch{Type: d.typ, From: from,
-			Users: mf.sent[id], Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops)}})
+			Users: p.users, Data: ld.data, Codec: ld.codec.String(), Hops: uint32(d.hops)}})
 	}
 	if len(f.left) == 0 {
 		l.finishFanout(ctx, f)
@@ -105,7 +123,7 @@ func (mf *memberFanout) confirm(member string, undelivered []string) {
 			notThere[u] = true
 		}
 	}
-	for _, u := range mf.sent[member] {
+	for _, u := range mf.sentTo(member) {
 		if !notThere[u] {
 			mf.got[u] = true
 		}
@@ -123,7 +141,7 @@ func (l *handlerLink) finishDelivery(ctx actor.Context, f *fanout) {
 				first = e
 			}
 			details = append(details, e.Detail)
-			for _, u := range mf.sent[id] { // may have connections there that it did not reach
+			for _, u := range mf.sentTo(id) { // may have connections there that it did not reach
 				delete(mf.got, u)
 			}
 		}

@@ -50,6 +50,8 @@ var (
 		"Messages waiting for the connection to the peer.", []string{"peer"}, nil)
 	descClusterBatches = prometheus.NewDesc("bester_cluster_batches_sent_total",
 		"Deliveries sent to other members of the cluster (one batch per member and handler response).", nil, nil)
+	descClusterMessages = prometheus.NewDesc("bester_cluster_messages_sent_total",
+		"Messages sent to other members of the cluster, each carrying the deliveries its member link gathered while busy.", nil, nil)
 	descClusterBatchesFailed = prometheus.NewDesc("bester_cluster_batches_failed_total",
 		"Deliveries to other members that got no acknowledgement, by code.", []string{"code"}, nil)
 	descClusterMemberUp = prometheus.NewDesc("bester_cluster_member_up",
@@ -108,6 +110,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if cl := m.cluster.Load(); cl != nil {
 		ch <- counter(descClusterBatches, cl.sent.Load())
+		ch <- counter(descClusterMessages, cl.messages.Load())
 		for i, code := range batchFailures {
 			ch <- counter(descClusterBatchesFailed, cl.failed[i].Load(), string(code))
 		}

@@ -75,18 +75,22 @@ type SpawnOptions struct {
 	Monitor string
 }
 
-// SpawnCluster makes a spawned server one member of a cluster with static
-// membership on loopback, without TLS between members (allowed where
-// every member address is loopback). Every member has the same Name, and
-// the servers the same SpawnOptions.Name.
+// SpawnCluster makes a spawned server one member of a cluster on
+// loopback, without TLS between members (allowed where every member
+// address is loopback): with etcd membership when Etcd is set, else with
+// static membership. Every member has the same Name, and the servers the
+// same SpawnOptions.Name.
 type SpawnCluster struct {
 	// Name is the cluster's name.
 	Name string
 	// Bind is this member's member-to-member address, host:port.
 	Bind string
-	// HealthPort is this member's health port, on Bind's host.
+	// Etcd is etcd's client address, host:port, for etcd membership.
+	Etcd string
+	// HealthPort is this member's health port, on Bind's host (static).
 	HealthPort int
-	// Members are every member's host:health_port, this one's included.
+	// Members are every member's host:health_port, this one's included
+	// (static).
 	Members []string
 }
 
@@ -213,6 +217,19 @@ informer {
 func clusterBlock(c *SpawnCluster) string {
 	if c == nil {
 		return ""
+	}
+	if c.Etcd != "" {
+		return fmt.Sprintf(`
+cluster {
+  name = %q
+  bind = %q
+  etcd {
+    endpoints = [%q]
+    prefix    = "/bench"
+    lease_ttl = "3s"
+  }
+}
+`, c.Name, c.Bind, c.Etcd)
 	}
 	members := make([]string, len(c.Members))
 	for i, m := range c.Members {

@@ -239,6 +239,98 @@ func (x *DeliverAck) GetUndelivered() []string {
 	return nil
 }
 
+// DeliverBatches carries several DeliverBatches to one member in one
+// message: those a member link gathered while it was busy. The receiver
+// answers with one DeliverAcks holding an ack for each, in any order.
+type DeliverBatches struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batches       []*DeliverBatch        `protobuf:"bytes,1,rep,name=batches,proto3" json:"batches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverBatches) Reset() {
+	*x = DeliverBatches{}
+	mi := &file_bester_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverBatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverBatches) ProtoMessage() {}
+
+func (x *DeliverBatches) ProtoReflect() protoreflect.Message {
+	mi := &file_bester_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverBatches.ProtoReflect.Descriptor instead.
+func (*DeliverBatches) Descriptor() ([]byte, []int) {
+	return file_bester_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeliverBatches) GetBatches() []*DeliverBatch {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+// DeliverAcks answers a DeliverBatches.
+type DeliverAcks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acks          []*DeliverAck          `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverAcks) Reset() {
+	*x = DeliverAcks{}
+	mi := &file_bester_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverAcks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverAcks) ProtoMessage() {}
+
+func (x *DeliverAcks) ProtoReflect() protoreflect.Message {
+	mi := &file_bester_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverAcks.ProtoReflect.Descriptor instead.
+func (*DeliverAcks) Descriptor() ([]byte, []int) {
+	return file_bester_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeliverAcks) GetAcks() []*DeliverAck {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
 // ListUsers asks a member for the users it holds connections of; it
 // answers with a UserList. The informer's cluster-wide questions use it
 // where the directory does not know every user.
@@ -250,7 +342,7 @@ type ListUsers struct {
 
 func (x *ListUsers) Reset() {
 	*x = ListUsers{}
-	mi := &file_bester_cluster_proto_msgTypes[3]
+	mi := &file_bester_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +354,7 @@ func (x *ListUsers) String() string {
 func (*ListUsers) ProtoMessage() {}
 
 func (x *ListUsers) ProtoReflect() protoreflect.Message {
-	mi := &file_bester_cluster_proto_msgTypes[3]
+	mi := &file_bester_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +367,7 @@ func (x *ListUsers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsers.ProtoReflect.Descriptor instead.
 func (*ListUsers) Descriptor() ([]byte, []int) {
-	return file_bester_cluster_proto_rawDescGZIP(), []int{3}
+	return file_bester_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 // UserList answers ListUsers.
@@ -288,7 +380,7 @@ type UserList struct {
 
 func (x *UserList) Reset() {
 	*x = UserList{}
-	mi := &file_bester_cluster_proto_msgTypes[4]
+	mi := &file_bester_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +392,7 @@ func (x *UserList) String() string {
 func (*UserList) ProtoMessage() {}
 
 func (x *UserList) ProtoReflect() protoreflect.Message {
-	mi := &file_bester_cluster_proto_msgTypes[4]
+	mi := &file_bester_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +405,7 @@ func (x *UserList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserList.ProtoReflect.Descriptor instead.
 func (*UserList) Descriptor() ([]byte, []int) {
-	return file_bester_cluster_proto_rawDescGZIP(), []int{4}
+	return file_bester_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UserList) GetUsers() []string {
@@ -342,7 +434,11 @@ const file_bester_cluster_proto_rawDesc = "" +
 	"\n" +
 	"DeliverAck\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x12 \n" +
-	"\vundelivered\x18\x02 \x03(\tR\vundelivered\"\v\n" +
+	"\vundelivered\x18\x02 \x03(\tR\vundelivered\"H\n" +
+	"\x0eDeliverBatches\x126\n" +
+	"\abatches\x18\x01 \x03(\v2\x1c.bester.cluster.DeliverBatchR\abatches\"=\n" +
+	"\vDeliverAcks\x12.\n" +
+	"\x04acks\x18\x01 \x03(\v2\x1a.bester.cluster.DeliverAckR\x04acks\"\v\n" +
 	"\tListUsers\" \n" +
 	"\bUserList\x12\x14\n" +
 	"\x05users\x18\x01 \x03(\tR\x05usersB-Z+github.com/bester-project/bester/cluster/pbb\x06proto3"
@@ -359,21 +455,25 @@ func file_bester_cluster_proto_rawDescGZIP() []byte {
 	return file_bester_cluster_proto_rawDescData
 }
 
-var file_bester_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_bester_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_bester_cluster_proto_goTypes = []any{
-	(*Origin)(nil),       // 0: bester.cluster.Origin
-	(*DeliverBatch)(nil), // 1: bester.cluster.DeliverBatch
-	(*DeliverAck)(nil),   // 2: bester.cluster.DeliverAck
-	(*ListUsers)(nil),    // 3: bester.cluster.ListUsers
-	(*UserList)(nil),     // 4: bester.cluster.UserList
+	(*Origin)(nil),         // 0: bester.cluster.Origin
+	(*DeliverBatch)(nil),   // 1: bester.cluster.DeliverBatch
+	(*DeliverAck)(nil),     // 2: bester.cluster.DeliverAck
+	(*DeliverBatches)(nil), // 3: bester.cluster.DeliverBatches
+	(*DeliverAcks)(nil),    // 4: bester.cluster.DeliverAcks
+	(*ListUsers)(nil),      // 5: bester.cluster.ListUsers
+	(*UserList)(nil),       // 6: bester.cluster.UserList
 }
 var file_bester_cluster_proto_depIdxs = []int32{
 	0, // 0: bester.cluster.DeliverBatch.from:type_name -> bester.cluster.Origin
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 1: bester.cluster.DeliverBatches.batches:type_name -> bester.cluster.DeliverBatch
+	2, // 2: bester.cluster.DeliverAcks.acks:type_name -> bester.cluster.DeliverAck
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_bester_cluster_proto_init() }
@@ -387,7 +487,7 @@ func file_bester_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bester_cluster_proto_rawDesc), len(file_bester_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

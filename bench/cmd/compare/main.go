@@ -11,8 +11,8 @@
 // fanout (one sender, each message to the same 100 recipients, window 64). Progress goes to
 // standard error, the table (or -json) to standard output.
 //
-// Cluster targets (bester-cluster, nats-cluster, nats-cluster-one: three
-// servers each) run once per placement of -placements, each a column of
+// Cluster targets (bester-cluster, bester-cluster-etcd, nats-cluster,
+// nats-cluster-one: three servers each) run once per placement of -placements, each a column of
 // its own: cross puts the senders on the first server and the recipients
 // on the second, mixed the users on the servers in turn.
 package main
@@ -70,7 +70,7 @@ func main() {
 	flag.StringVar(&workloads, "workloads", "relay,pingpong,connect", "workloads to run, comma-separated")
 	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
 	flag.StringVar(&placements, "placements", "cross,mixed", "placements of the users over a cluster target's servers, comma-separated")
-	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster member, taken over each relay run's measurement, into this directory")
+	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster and bester-cluster-etcd member, taken over each relay run's measurement, into this directory")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
 	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
@@ -150,6 +150,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		if targets.IsCluster(t) && slices.Contains(o.workloads, "connect") {
 			return fmt.Errorf("target %s: connect measures one server's memory; leave it out of -workloads", t)
+		}
+	}
+	if slices.Contains(o.targets, "bester-cluster-etcd") {
+		if err := targets.EtcdMissing(); err != nil {
+			logf("bester-cluster-etcd left out: %v", err)
+			o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "bester-cluster-etcd" })
 		}
 	}
 	if o.pprofDir != "" {

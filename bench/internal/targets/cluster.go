@@ -99,8 +99,9 @@ func (c *cluster) ready(ctx context.Context, r *Running) (*Running, error) {
 }
 
 // startBesterCluster starts ClusterSize besterd members of one cluster
-// with static membership on loopback, each with its relay handler.
-func startBesterCluster(ctx context.Context, b *Binaries, o Options) (*Running, error) {
+// on loopback, each with its relay handler: with etcd membership on the
+// etcd at client address etcd when it is set, else static.
+func startBesterCluster(ctx context.Context, b *Binaries, o Options, etcd string) (*Running, error) {
 	// Per member: the member-to-member address, the health endpoint's,
 	// and the monitor's.
 	addrs, err := freeAddrs(3 * ClusterSize)
@@ -110,6 +111,9 @@ func startBesterCluster(ctx context.Context, b *Binaries, o Options) (*Running, 
 	binds, healths, monitors := addrs[:ClusterSize], addrs[ClusterSize:2*ClusterSize], addrs[2*ClusterSize:]
 	c := newCluster(ClusterSize)
 	r := &Running{Name: "bester-cluster", HandlerPIDs: make([]int, ClusterSize)}
+	if etcd != "" {
+		r.Name = "bester-cluster-etcd"
+	}
 	err = startAll(ClusterSize, func(i int) error {
 		health, err := portOf(healths[i])
 		if err != nil {
@@ -117,6 +121,9 @@ func startBesterCluster(ctx context.Context, b *Binaries, o Options) (*Running, 
 		}
 		so := besterOptions(b, o)
 		so.Cluster = &loadgen.SpawnCluster{Name: "bench", Bind: binds[i], HealthPort: health, Members: healths}
+		if etcd != "" {
+			so.Cluster = &loadgen.SpawnCluster{Name: "bench", Bind: binds[i], Etcd: etcd}
+		}
 		if o.Profile {
 			so.Monitor = monitors[i]
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,10 +35,11 @@ var TLSNames = []string{"bester-tls", "nats-tls"}
 // ClusterNames are the targets of ClusterSize servers that act as one,
 // over which a placement spreads the users; they run only when asked
 // for. bester-cluster is three besterd members with static membership,
-// each with its relay handler; nats-cluster is three NATS servers joined
+// each with its relay handler, bester-cluster-etcd the same with etcd
+// membership (a private etcd started for the run); nats-cluster is three NATS servers joined
 // by routes, each with a natshandler of its own, and nats-cluster-one the
 // same with one natshandler, connected to the first server.
-var ClusterNames = []string{"bester-cluster", "nats-cluster", "nats-cluster-one"}
+var ClusterNames = []string{"bester-cluster", "bester-cluster-etcd", "nats-cluster", "nats-cluster-one"}
 
 // ClusterSize is how many servers a cluster target has.
 const ClusterSize = 3
@@ -151,7 +153,19 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 	case "nats-tls":
 		return startNATS(ctx, b, o, true)
 	case "bester-cluster":
-		return startBesterCluster(ctx, b, o)
+		return startBesterCluster(ctx, b, o, "")
+	case "bester-cluster-etcd":
+		etcd, err := startEtcd(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, err := startBesterCluster(ctx, b, o, etcd.endpoint)
+		if err != nil {
+			return nil, errors.Join(err, etcd.stop())
+		}
+		members := r.stop
+		r.stop = func() error { return errors.Join(members(), etcd.stop()) }
+		return r, nil
 	case "nats-cluster":
 		return startNATSCluster(ctx, b, o, ClusterSize)
 	case "nats-cluster-one":
@@ -268,23 +282,8 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 // startProc starts a program and waits (30 s at most) for the first line
 // of its standard output that starts with ready, which it returns.
 func startProc(ctx context.Context, ready, path string, args ...string) (*proc, string, error) {
-	p := &proc{cmd: exec.Command(path, args...), done: make(chan struct{})}
-	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.stderr.Len() < 8<<10 {
-			p.stderr.Write(b)
-		}
-		return len(b), nil
-	})
-	// Its own process group, so that a Ctrl-C reaches only the
-	// comparison, which stops it; and stopped if the comparison dies.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	out, err := p.cmd.StdoutPipe()
+	p, out, err := launch(path, args...)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := p.cmd.Start(); err != nil {
 		return nil, "", err
 	}
 	lines := make(chan string, 1)
@@ -313,6 +312,32 @@ func startProc(ctx context.Context, ready, path string, args ...string) (*proc, 
 		p.stop()
 		return nil, "", ctx.Err()
 	}
+}
+
+// launch starts a program, keeping the start of its standard error, and
+// returns its standard output, which the caller reads to the end and then
+// waits for the program and closes done.
+func launch(path string, args ...string) (*proc, io.Reader, error) {
+	p := &proc{cmd: exec.Command(path, args...), done: make(chan struct{})}
+	p.cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.stderr.Len() < 8<<10 {
+			p.stderr.Write(b)
+		}
+		return len(b), nil
+	})
+	// Its own process group, so that a Ctrl-C reaches only the
+	// comparison, which stops it; and stopped if the comparison dies.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return p, out, nil
 }
 
 func (p *proc) stderrText() string {
