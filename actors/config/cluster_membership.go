@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bester-project/bester/wire/tlsconf"
 )
 
 // clusterEtcd checks the `etcd` block of `cluster` and fills its
@@ -30,6 +32,16 @@ func (c *checker) clusterEtcd(r *rawClusterEtcd) *ClusterEtcd {
 	}
 	if r.TLS != nil {
 		e.TLS = c.peerTLS(r.TLS)
+		return e
+	}
+	for _, endpoint := range e.Endpoints {
+		if host, _, err := net.SplitHostPort(endpoint); err == nil && !tlsconf.LoopbackHost(host) {
+			c.errorf(r.DefRange, `etcd without "tls"`,
+				"Endpoint %q is not a loopback address, so the cluster's membership and directory would cross the network in clear, "+
+					"and anyone who reaches etcd could add members or move users. Add a tls block with etcd's CA (and a client "+
+					`certificate if etcd asks for one), such as tls { ca = "certs/etcd-ca.crt" }, or run etcd on loopback.`, endpoint)
+			break
+		}
 	}
 	return e
 }

@@ -223,7 +223,7 @@ func TestClusterErrors(t *testing.T) {
 		{"health_port 0", clusterBlock(loop, "", "  static {\n    health_port = 0 #!\n    members = [\"127.0.0.1:7947\"]\n  }\n", ""), "health_port", "1 to 65535"},
 		{"health_port is bind's", clusterBlock(loop, "", "  static {\n    health_port = 7946 #!\n    members = [\"127.0.0.1:7946\"]\n  }\n", ""), "health_port", "port of its own"},
 		{"no tls off loopback", strings.Replace(clusterBlock(loop, "  advertise = \"10.0.0.11:7946\"\n", etcdBlock(""), ""), "cluster {", "cluster { #!", 1), `Cluster without "tls"`, "10.0.0.11:7946"},
-		{"no tls, remote endpoint", strings.Replace(clusterBlock(loop, "", "  etcd {\n    endpoints = [\"etcd.example.net:2379\"]\n  }\n", ""), "cluster {", "cluster { #!", 1), `Cluster without "tls"`, "etcd.example.net:2379"},
+		{"etcd without tls, remote endpoint", clusterBlock(loop, "", "  etcd { #!\n    endpoints = [\"etcd.example.net:2379\"]\n  }\n", ""), `etcd without "tls"`, "etcd.example.net:2379"},
 		{"no tls, remote member", strings.Replace(clusterBlock(loop, "", staticBlock(`"127.0.0.1:7947", "10.0.0.12:7947"`, ""), ""), "cluster {", "cluster { #!", 1), `Cluster without "tls"`, "tls { ca ="},
 		{"no tls, every interface", strings.Replace(clusterBlock(":7946", "  advertise = \"127.0.0.1:7946\"\n", "", ""), "cluster {", "cluster { #!", 1), `Cluster without "tls"`, "loopback"},
 		{"member ca unreadable", clusterBlock(loop, "", "", markOnly(memberTLS("none.crt", "m1"), "ca =")), "ca", "CA file"},

@@ -94,16 +94,14 @@ func dialHost(cl *Cluster) string {
 	return ""
 }
 
-// plaintextCluster refuses a cluster without tls unless every address it
-// names is loopback: member traffic carries every user's messages, and
+// plaintextCluster refuses a cluster without tls unless every member
+// address it names is loopback (etcd's endpoints have a check of their
+// own, clusterEtcd): member traffic carries every user's messages, and
 // anyone who reaches a member's port could deliver to its users.
 func (c *checker) plaintextCluster(r *rawCluster, cl *Cluster) {
 	addresses := []string{cl.Bind, cl.Advertise}
 	if cl.Static != nil {
 		addresses = append(addresses, cl.Static.Members...)
-	}
-	if cl.Etcd != nil {
-		addresses = append(addresses, cl.Etcd.Endpoints...)
 	}
 	for _, a := range addresses {
 		if host, _, err := net.SplitHostPort(a); err == nil && !tlsconf.LoopbackHost(host) {
@@ -111,7 +109,7 @@ func (c *checker) plaintextCluster(r *rawCluster, cl *Cluster) {
 				"%q is not a loopback address (127.0.0.0/8, ::1 or localhost), so member traffic would cross the network in clear, "+
 					"and anyone who reaches a member could deliver messages to its users. Add a tls block with the cluster's CA "+
 					`and this member's certificate and key, such as tls { ca = "certs/ca.crt"  cert = "certs/m1.crt"  key = "certs/m1.key" }, `+
-					"or keep every member, etcd endpoint and static member on loopback.", a)
+					"or keep every member and static member on loopback.", a)
 			return
 		}
 	}
