@@ -23,17 +23,19 @@ func TestPythonSDK(t *testing.T) {
 	// Without cbor2 the Python tests skip their CBOR cases, or fail
 	// where testpython.EnvCBORRequired is set: they see the same
 	// environment.
-	besterd := filepath.Join(t.TempDir(), "besterd")
-	build := exec.Command("go", "build", "-o", besterd, "github.com/bester-project/bester/cmd/besterd")
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin,
+		"github.com/bester-project/bester/cmd/besterd", "github.com/bester-project/bester/cmd/bester")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build besterd: %v\n%s", err, out)
+		t.Fatalf("build besterd and bester: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pythonTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "discover", "-v", "-t", ".", "-s", "tests")
 	cmd.Dir = testpython.SDKDir()
 	cmd.Env = append(os.Environ(),
-		"BESTER_TEST_BESTERD="+besterd,
+		"BESTER_TEST_BESTERD="+filepath.Join(bin, "besterd"),
+		"BESTER_TEST_BESTER="+filepath.Join(bin, "bester"), // for its development certificates
 		"PYTHONPATH="+testpython.SDKDir(),
 		"PYTHONDONTWRITEBYTECODE=1", // no __pycache__ in the tree
 	)

@@ -101,13 +101,15 @@ class Client:
         self._ids = itertools.count(1)
 
     @classmethod
-    def connect(cls, address: str, username: str, password: str = "", *, codec: Union[str, Codec, None] = None,
+    def connect(cls, address: str, username: Optional[str], password: str = "", *, codec: Union[str, Codec, None] = None,
                 tls: Optional[ssl.SSLContext] = None, server_hostname: Optional[str] = None,
                 timeout: float = CONNECT_TIMEOUT, max_frame: int = MAX_FRAME,
                 insecure_plaintext: bool = False) -> "Client":
         """Connect to address ("host:port", "[::1]:port", or a UNIX socket
         path, which contains a "/"), log in as username and wait for the
-        server's good report. codec is "cbor", "json" or None for CBOR when
+        server's good report. A username of None sends no credentials: the
+        client certificate of tls names the user (a listener with login =
+        "certificate"). codec is "cbor", "json" or None for CBOR when
         cbor2 is installed, else JSON. BesterError when the login is
         refused; OSError when the connection fails."""
         if isinstance(codec, Codec):
@@ -142,9 +144,11 @@ class Client:
             raise
         return c
 
-    def _login(self, username: str, password: str, timeout: float) -> None:
-        auth = {"username": username, "password": password}
-        self._write({"header": {"scope": "client", "authentication": auth}})
+    def _login(self, username: Optional[str], password: str, timeout: float) -> None:
+        header: dict = {"scope": "client"}
+        if username is not None:
+            header["authentication"] = {"username": username, "password": password}
+        self._write({"header": header})
         deadline = time.monotonic() + timeout
         while True:
             msg = self.receive(max(0.0, deadline - time.monotonic()))

@@ -46,6 +46,23 @@ def besterd_binary() -> str:
     return path
 
 
+def bester_binary() -> str:
+    path = os.environ.get("BESTER_TEST_BESTER")
+    if not path:
+        raise unittest.SkipTest("BESTER_TEST_BESTER is not set: build one with "
+                                "`go build -o /tmp/bester ./cmd/bester` and export its path")
+    return path
+
+
+def dev_certs(directory: str, *users: str) -> None:
+    """A development CA, a loopback server certificate and one client
+    certificate per user, written by `bester certs dev`."""
+    args = [bester_binary(), "certs", "dev", "-dir", directory]
+    for u in users:
+        args += ["-user", u]
+    subprocess.run(args, check=True, capture_output=True)
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago."""
     with socket.socket() as s:
@@ -83,8 +100,8 @@ class Besterd:
     its own: a UNIX listener for clients, an informer, the given handler
     and peer blocks, and a loopback TCP listener on port when given."""
 
-    def __init__(self, name: str, blocks: str, port: "int | None" = None) -> None:
-        self.dir = tempfile.mkdtemp(prefix="bt")
+    def __init__(self, name: str, blocks: str, port: "int | None" = None, directory: "str | None" = None) -> None:
+        self.dir = directory or tempfile.mkdtemp(prefix="bt")
         self.client_socket = os.path.join(self.dir, "client.sock")
         self.informer_socket = os.path.join(self.dir, "informer.sock")
         tcp = ""

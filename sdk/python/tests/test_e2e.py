@@ -4,12 +4,13 @@ them. Needs BESTER_TEST_BESTERD (see support.py)."""
 
 import os
 import signal
-import time
+import ssl
+import tempfile
 import unittest
 
 import bester
 
-from .support import EXAMPLES, HANDLERS, Besterd, besterd_binary, codecs, free_port, handler_block
+from .support import EXAMPLES, HANDLERS, Besterd, besterd_binary, codecs, dev_certs, free_port, handler_block
 
 PROBE = os.path.join(HANDLERS, "probe.py")
 RELAY = os.path.join(EXAMPLES, "relay.py")
@@ -177,6 +178,36 @@ class Clients(Case):
                 with self.assertRaises(bester.BesterError) as e:
                     s.client("", codec)  # open auth still needs a name
                 self.assertEqual(e.exception.code, "unauthorized")
+
+    def test_tls_password_and_certificate_logins(self):
+        d = tempfile.mkdtemp(prefix="bt")
+        dev_certs(os.path.join(d, "certs"), "G")
+        port = free_port()
+        tls = """
+listener "tls" {
+  network = "tcp4"
+  address = "127.0.0.1:%d"
+  tls {
+    cert        = "certs/server.crt"
+    key         = "certs/server.key"
+    client_ca   = "certs/ca.crt"
+    client_auth = "request"
+    login       = "certificate"
+  }
+}
+""" % port
+        s = Besterd("J", tls + handler_block("pyrelay", RELAY), directory=d)
+        self.addCleanup(s.stop)
+        ctx = ssl.create_default_context(cafile=os.path.join(d, "certs", "ca.crt"))
+        g_ctx = ssl.create_default_context(cafile=os.path.join(d, "certs", "ca.crt"))
+        g_ctx.load_cert_chain(os.path.join(d, "certs", "G.crt"), os.path.join(d, "certs", "G.key"))
+        address = "127.0.0.1:%d" % port
+        t = bester.Client.connect(address, "T", "any", codec="json", tls=ctx)
+        self.addCleanup(t.close)
+        g = bester.Client.connect(address, None, codec="json", tls=g_ctx)  # the certificate says G
+        self.addCleanup(g.close)
+        self.good(t.call("pyrelay", {"to": "G", "body": "over TLS"}, timeout=TIMEOUT))
+        self.assertEqual(g.delivery(TIMEOUT).data, "over TLS")
 
     def test_password_in_clear_refused(self):
         with self.assertRaises(bester.BesterError) as e:
