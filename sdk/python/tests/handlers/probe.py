@@ -14,7 +14,6 @@ def, anything else a plain function. Data {"op": ..., ...}:
 """
 
 import asyncio
-import dataclasses
 import os
 
 import bester
@@ -29,8 +28,8 @@ def act(req: bester.Request) -> bester.Response:
         return bester.send_clients(d["to"], {
             "id": req.id,
             "type": req.type,
-            "sender": dataclasses.asdict(req.sender) if req.sender else None,
-            "origin": dataclasses.asdict(req.origin) if req.origin else None,
+            "sender": req.sender._asdict() if req.sender else None,
+            "origin": req.origin._asdict() if req.origin else None,
             "codec": req.codec.name if req.codec else None,
         })
     if op == "raise":
