@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 import itertools
+import select
 import socket
 import ssl
 import threading
@@ -32,6 +33,10 @@ AUTH_ID = "auth_special"
 """The id of the report that answers the login."""
 
 CONNECT_TIMEOUT = 10.0
+
+IO_TIMEOUT = 30.0
+"""Seconds a write, or the rest of a frame once its first byte is in, may
+take: the server is not reading, or has stalled, past it."""
 
 
 class BesterError(Exception):
@@ -94,6 +99,10 @@ class Client:
         """Wrap a connected socket; connect does this and logs in."""
         self.codec = codec
         self.max_frame = max_frame
+        # One timeout for every operation, since sends and receives may run
+        # at once in different threads; a receive's own timeout is a wait
+        # for the socket to become readable (_readable).
+        sock.settimeout(IO_TIMEOUT)
         self._sock = sock
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
@@ -209,11 +218,12 @@ class Client:
                 self._held.append(m)
 
     def _read(self, timeout: Optional[float]) -> Message:
-        self._sock.settimeout(timeout)
+        if not self._readable(timeout):
+            raise TimeoutError("no message from the server within %s s" % timeout)
         try:
             body = read_frame(self._sock, self.max_frame + ENVELOPE_HEADROOM)
         except socket.timeout as e:
-            raise TimeoutError("no message from the server within %s s" % timeout) from e
+            raise TimeoutError("a message from the server stalled for %s s" % IO_TIMEOUT) from e
         if body is None:
             raise ConnectionError("the server closed the connection")
         try:
@@ -221,6 +231,15 @@ class Client:
         except CodecError as e:
             raise BesterError("bad_message", "undecodable message from the server: %s" % e) from e
         return _message(msg)
+
+    def _readable(self, timeout: Optional[float]) -> bool:
+        """Whether the socket has something to read within timeout seconds
+        (None: waits for it)."""
+        if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+            return True  # decrypted already, invisible to poll
+        p = select.poll()
+        p.register(self._sock, select.POLLIN)
+        return bool(p.poll(None if timeout is None else int(timeout * 1000)))
 
     def _write(self, msg: Any) -> None:
         frame = encode_frame(self.codec.dumps(msg), self.max_frame + ENVELOPE_HEADROOM)
