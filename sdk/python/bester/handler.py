@@ -93,8 +93,10 @@ class Request:
     id is the server's id for it (None in oneshot mode); the SDK puts it
     in the answer. sender and origin are None in oneshot mode, whose frame
     carries only the data. origin is the user who wrote the message and
-    their server (protocol §5, v1.1): for a message a peer passed on it
-    is whom to answer, for example with send_servers([origin.server], ...).
+    their server (protocol §5, v1.1): for a local client this server and
+    the sender; for a message a peer passed on, whom to answer, with
+    send_servers([origin.server], ...), whose handler of the same type
+    then delivers to origin.user. None when the server sends none.
     data is the client's payload.data, decoded. stopping is set once the
     handler is told to stop: long work should wait on it (a plain function
     with ``req.stopping.wait(seconds)``) and finish early.
