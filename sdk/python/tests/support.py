@@ -38,26 +38,24 @@ def codecs(test: unittest.TestCase):
     return ["json"]
 
 
+def _program(variable: str, name: str) -> str:
+    """The path of the program name in the environment variable, or a skip
+    that says how to provide it."""
+    path = os.environ.get(variable)
+    if not path:
+        raise unittest.SkipTest("%s is not set: build %s with `go build -o /tmp/ ./cmd/%s` and export "
+                                "%s=/tmp/%s" % (variable, name, name, variable, name))
+    return path
+
+
 def besterd_binary() -> str:
-    path = os.environ.get("BESTER_TEST_BESTERD")
-    if not path:
-        raise unittest.SkipTest("BESTER_TEST_BESTERD is not set: build one with "
-                                "`go build -o /tmp/besterd ./cmd/besterd` and export its path")
-    return path
-
-
-def bester_binary() -> str:
-    path = os.environ.get("BESTER_TEST_BESTER")
-    if not path:
-        raise unittest.SkipTest("BESTER_TEST_BESTER is not set: build one with "
-                                "`go build -o /tmp/bester ./cmd/bester` and export its path")
-    return path
+    return _program("BESTER_TEST_BESTERD", "besterd")
 
 
 def dev_certs(directory: str, *users: str) -> None:
     """A development CA, a loopback server certificate and one client
     certificate per user, written by `bester certs dev`."""
-    args = [bester_binary(), "certs", "dev", "-dir", directory]
+    args = [_program("BESTER_TEST_BESTER", "bester"), "certs", "dev", "-dir", directory]
     for u in users:
         args += ["-user", u]
     subprocess.run(args, check=True, capture_output=True)
