@@ -25,7 +25,7 @@ def relay(req: bester.Request) -> bester.Response:
     if not isinstance(data, dict):
         return bester.fail("data is not an object")
     to = data.get("to")
-    if not to or not (isinstance(to, str) or all(isinstance(u, str) for u in to)):
+    if not to or not (isinstance(to, str) or isinstance(to, list) and all(isinstance(u, str) for u in to)):
         return bester.fail('"to" must name a user or a list of users')
     delay = data.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= MAX_DELAY:

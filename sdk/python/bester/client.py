@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Deque, List, Optional, Union
+from typing import Any, Deque, List, Optional, Set, Union
 
 from .codec import Codec, CodecError, default_codec, get_codec
 from .frames import ENVELOPE_HEADROOM, MAX_FRAME, FrameError, encode_frame, read_frame
@@ -74,7 +74,10 @@ class Report:
 
 @dataclass
 class Delivery:
-    """A handler's output delivered to this user (receivedMessage)."""
+    """A handler's output delivered to this user (receivedMessage).
+    sender is the wire's header.from: the user who wrote the message and
+    their server, the same Address as the origin of the handler's Request
+    (not its Request.sender, which is whoever handed the message on)."""
 
     type: str
     data: Any
@@ -108,6 +111,10 @@ class Client:
         self._rlock = threading.Lock()
         self._held: Deque[Message] = collections.deque()  # read while looking for something else
         self._ids = itertools.count(1)
+        # Ids sent whose report the caller has not been handed yet: a
+        # second message with one of them would make the reports ambiguous.
+        self._unreported: Set[str] = set()
+        self._ids_lock = threading.Lock()
 
     @classmethod
     def connect(cls, address: str, username: Optional[str], password: str = "", *, codec: Union[str, Codec, None] = None,
@@ -167,12 +174,38 @@ class Client:
             raise BesterError("bad_message", "expected the %s report, got %r" % (AUTH_ID, msg))
 
     def send(self, type: str, data: Any = None, id: Optional[str] = None) -> str:
-        """Send one message of type with data; return its id (a fresh
-        "m-N" unless given). Its report comes later: see report."""
-        if id is None:
-            id = "m-%d" % next(self._ids)
-        self._write({"payload": {"type": type, "id": id, "data": data}})
+        """Send one message of type with data; return its id. Its report
+        comes later: see report. Without id, a fresh "m-N" that no message
+        waiting for its report has. ValueError when id is that of a message
+        whose report this client has not handed over yet (by report, call
+        or receive): the two reports could not be told apart."""
+        with self._ids_lock:
+            if id is None:
+                id = "m-%d" % next(self._ids)
+                while id in self._unreported:  # a caller chose this one
+                    id = "m-%d" % next(self._ids)
+            elif id in self._unreported:
+                raise ValueError("message id %r is still waiting for its report; wait for it "
+                                 "(report(%r)) or give this message another id" % (id, id))
+            self._unreported.add(id)
+        try:
+            self._write({"payload": {"type": type, "id": id, "data": data}})
+        except BaseException:
+            self._reported(id)
+            raise
         return id
+
+    def _reported(self, id: str) -> None:
+        """Free id for another message: its report is handed over, or it
+        was never sent."""
+        with self._ids_lock:
+            self._unreported.discard(id)
+
+    def _handing(self, msg: Message) -> Message:
+        """msg, about to go to the caller."""
+        if isinstance(msg, Report):
+            self._reported(msg.id)
+        return msg
 
     def report(self, id: str, timeout: Optional[float] = None) -> Report:
         """Wait for the report on message id; deliveries and other reports
@@ -200,21 +233,21 @@ class Client:
         connection."""
         with self._rlock:
             if self._held:
-                return self._held.popleft()
-            return self._read(timeout)
+                return self._handing(self._held.popleft())
+            return self._handing(self._read(timeout))
 
     def _wait(self, want: Any, timeout: Optional[float]) -> Message:
         with self._rlock:
             for i, m in enumerate(self._held):
                 if want(m):
                     del self._held[i]
-                    return m
+                    return self._handing(m)
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 m = self._read(left)
                 if want(m):
-                    return m
+                    return self._handing(m)
                 self._held.append(m)
 
     def _read(self, timeout: Optional[float]) -> Message:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any, Optional
 
 __all__ = ["Codec", "JSON", "CBOR", "CodecError", "get_codec", "cbor_available", "default_codec"]
@@ -101,9 +102,13 @@ def get_codec(name: Optional[str]) -> Codec:
     try:
         return CBOR()
     except ImportError as e:
+        # Named, because cbor2 "already installed" is often installed for
+        # another interpreter than the python3 a handler block runs.
         raise ImportError(
-            "the cbor codec needs the cbor2 package (Debian: python3-cbor2); "
-            'install it, or use the json codec (codec = "json" in a handler block)'
+            "the cbor codec needs the cbor2 package, which this interpreter, %s, cannot import (%s): "
+            "install it for %s (Debian's python3-cbor2 installs it for /usr/bin/python3), or, in a "
+            'handler block, run an interpreter that has it (command = ["/usr/bin/python3", ...]) '
+            'or set codec = "json"' % (sys.executable, e, sys.executable)
         ) from e
 
 

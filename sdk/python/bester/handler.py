@@ -6,8 +6,8 @@ A handler function takes a Request and returns a Response, built with
 send_clients, send_servers, send_handler or fail. It may be a plain
 function, run on a pool of threads so that it may block, or an
 ``async def``, run on the event loop. An exception it raises, or an
-exception it returns, becomes a failure answer with the exception's
-message: the sender gets a bad report with ``handler_error`` and the
+exception it returns, becomes a failure answer with the exception's type
+and message ("KeyError: 'text'"): the sender gets a bad report with ``handler_error`` and the
 handler goes on with the next request.
 """
 
@@ -79,7 +79,8 @@ class Address(NamedTuple):
 class Sender(NamedTuple):
     """Who handed the message to this server: a local client (scope
     "client", name the user) or a peer server (scope "server", name the
-    peer)."""
+    peer). The request's "from" on the wire, with its field names; the
+    writer of a message a peer passed on is Request.origin."""
 
     scope: str
     name: str
@@ -177,7 +178,12 @@ def fail(data: Any, status: str = FAIL_STATUS) -> Response:
 
 
 def _failure(exc: BaseException) -> Response:
-    return fail(str(exc) or type(exc).__name__)
+    """The failure answer for exc, led by its type's name: a KeyError's
+    text is only the missing key ("'text'"), which says little without
+    "KeyError: "."""
+    name = type(exc).__name__
+    text = str(exc)
+    return fail("%s: %s" % (name, text) if text else name)
 
 
 @dataclass

@@ -56,7 +56,9 @@ class RelayExample(Case):
                     self.good(t.call("pyrelay", {"to": "G", "body": body}, timeout=TIMEOUT))
                     got = g.delivery(TIMEOUT)
                     self.assertEqual((got.data, got.type, got.sender), (body, "pyrelay", bester.Address("J", "T")))
-                    self.bad(t.call("pyrelay", {"body": 1}, timeout=TIMEOUT), "handler_error", '"to" must name')
+                    for to in (None, 5, {"G": 1}):
+                        self.bad(t.call("pyrelay", {"to": to, "body": 1}, timeout=TIMEOUT), "handler_error",
+                                 '"to" must name')
                     r = g.call("pyrelay", {"to": ["T", "X"], "body": "hi"}, timeout=TIMEOUT)
                     self.bad(r, "undelivered")
                     self.assertEqual(r.undelivered, ["X"])
@@ -84,12 +86,14 @@ class Handlers(Case):
                     self.assertEqual((seen["type"], seen["codec"]), ("probe", codec))
 
                     # Exceptions, raised or returned, reach the sender with
-                    # their message; the process lives on.
+                    # their type and message; the process lives on.
                     pid = s.handler_state("probe")["pid"]
-                    self.bad(t.call("probe", {"op": "raise", "msg": "no such thing"}, timeout=TIMEOUT),
-                             "handler_error", "no such thing")
+                    r = t.call("probe", {"op": "raise", "msg": "no such thing"}, timeout=TIMEOUT)
+                    self.bad(r, "handler_error")
+                    self.assertEqual(r.detail, 'handler "probe" answered status "1": RuntimeError: no such thing')
                     self.bad(t.call("probe", {"op": "return", "msg": "not today"}, timeout=TIMEOUT),
-                             "handler_error", "not today")
+                             "handler_error", "ValueError: not today")
+                    self.bad(t.call("probe", {"op": "key"}, timeout=TIMEOUT), "handler_error", "KeyError: 'text'")
                     self.bad(t.call("probe", {"op": "none"}, timeout=TIMEOUT), "handler_error", "no response")
                     self.bad(t.call("probe", {"op": "what"}, timeout=TIMEOUT), "handler_error", "unknown op")
 
@@ -211,6 +215,17 @@ listener "tls" {
         self.addCleanup(g.close)
         self.good(t.call("pyrelay", {"to": "G", "body": "over TLS"}, timeout=TIMEOUT))
         self.assertEqual(g.delivery(TIMEOUT).data, "over TLS")
+
+    def test_message_ids_never_shared_while_waiting_for_reports(self):
+        s = self.server("")
+        c = self.client(s, "T", "json")
+        self.assertEqual(c.send("nosuch", 1, id="m-2"), "m-2")  # the form the client's own ids take
+        self.assertEqual(c.call("nosuch", 2, timeout=TIMEOUT).id, "m-1")
+        self.assertEqual(c.call("nosuch", 3, timeout=TIMEOUT).id, "m-3")  # m-2 still waits for its report
+        with self.assertRaisesRegex(ValueError, "'m-2' is still waiting for its report"):
+            c.send("nosuch", 4, id="m-2")
+        self.bad(c.report("m-2", TIMEOUT), "unknown_type")
+        self.assertEqual(c.call("nosuch", 5, id="m-2", timeout=TIMEOUT).id, "m-2")  # handed over: free again
 
     def test_password_in_clear_refused(self):
         with self.assertRaises(bester.BesterError) as e:

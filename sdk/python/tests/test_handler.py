@@ -5,6 +5,8 @@ import asyncio
 import os
 import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -170,7 +172,30 @@ class OneshotMode(unittest.TestCase):
                 self.assertIsNone(r.answer(s))
 
 
+class Failures(unittest.TestCase):
+    def test_exception_answered_with_its_type(self):
+        r = Running(lambda req: bester.send_clients("G", req.data["text"]), "stream", "json")
+        self.addCleanup(r.stop)
+        s = r.connect()
+        r.request(s, 6, {})
+        self.assertEqual(r.answer(s), {"id": 6, "header": {"status": "1"}, "data": "KeyError: 'text'"})
+
+
 class Config(unittest.TestCase):
+    def test_missing_cbor2_names_the_interpreter(self):
+        # A real handler process whose Python cannot import cbor2.
+        program = "import sys; sys.modules['cbor2'] = None; import bester; bester.serve(lambda req: None)"
+        tmp = tempfile.TemporaryDirectory(prefix="bh")
+        self.addCleanup(tmp.cleanup)
+        env = dict(os.environ, BESTER_SOCKET=os.path.join(tmp.name, "h.sock"),
+                   BESTER_CODEC="cbor", PYTHONPATH=os.path.dirname(os.path.dirname(bester.__file__)))
+        done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("cbor2", done.stderr)
+        self.assertIn("interpreter, %s, cannot import" % sys.executable, done.stderr)
+        self.assertIn('codec = "json"', done.stderr)
+
+
     def test_from_env(self):
         c = bester.Config.from_env({"BESTER_SOCKET": "/s", "BESTER_MODE": "oneshot", "BESTER_CODEC": "json",
                                     "BESTER_TYPE": "t", "BESTER_INFORMER": "/i"})

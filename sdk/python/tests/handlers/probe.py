@@ -5,6 +5,7 @@ def, anything else a plain function. Data {"op": ..., ...}:
   describe    {"to"}: deliver what the request said (id, type, sender, origin)
   raise       {"msg"}: raise an exception with msg
   return      {"msg"}: return an exception with msg
+  key         read a key the data lacks: a KeyError
   crash       exit the process at once, status 3
   pid         {"to"}: deliver the process id
   sleep       {"to", "body", "seconds"}: answer after seconds, or once stopping
@@ -36,6 +37,8 @@ def act(req: bester.Request) -> bester.Response:
         raise RuntimeError(d["msg"])
     if op == "return":
         return ValueError(d["msg"])
+    if op == "key":
+        return bester.send_clients("T", d["text"])
     if op == "crash":
         os._exit(3)
     if op == "pid":
