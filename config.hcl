@@ -67,9 +67,11 @@ handler "relay" {
   start_timeout = "120s"
 }
 
-# The same relay, and an echo, on the Python SDK (examples/python/). JSON
-# needs only Python's standard library; leave codec out for CBOR once the
-# cbor2 package is installed (Debian: python3-cbor2).
+# The same relay, and an echo, on the Python SDK (examples/python/), run by
+# the python3 that the server's PATH finds. JSON needs only Python's
+# standard library; leave codec out for CBOR once that python3 has the
+# cbor2 package (Debian's python3-cbor2 is for /usr/bin/python3: name it in
+# command).
 handler "pyrelay" {
   socket  = "pyrelay.sock"
   command = ["python3", "examples/python/relay.py"]

@@ -11,12 +11,12 @@ writer's server delivers it to them:
       --sendServers J (origin.server)--> J's handler --sendClients T (origin.user)--> T
 
 Data {"fail": "why"} is answered with an exception, which the SDK turns
-into a handler_error report with that message.
+into a handler_error report whose detail ends "ValueError: why".
 
     handler "pyecho" {
       socket  = "pyecho.sock"
       command = ["python3", "examples/python/echo.py"]
-      env     = { PYTHONPATH = "sdk/python" }
+      env     = { PYTHONPATH = "sdk/python", PYTHONUNBUFFERED = "1" }
       codec   = "json"
     }
 """

@@ -10,7 +10,7 @@ cuts the wait short and still answers.
     handler "pyrelay" {
       socket  = "pyrelay.sock"
       command = ["python3", "examples/python/relay.py"]
-      env     = { PYTHONPATH = "sdk/python" }
+      env     = { PYTHONPATH = "sdk/python", PYTHONUNBUFFERED = "1" }
       codec   = "json"
     }
 """

@@ -50,30 +50,64 @@ func TestPythonSDK(t *testing.T) {
 	}
 }
 
-// The package installs offline with the system's setuptools, as the
-// README says: pip builds it without fetching anything.
+// The package installs offline as the README says, both ways: pip builds
+// it with the interpreter's own setuptools and wheel, without fetching
+// anything, into a directory for PYTHONPATH or into a venv that sees the
+// system's packages.
 func TestPipInstall(t *testing.T) {
 	python := testpython.Interpreter(t)
 	if exec.Command(python, "-m", "pip", "--version").Run() != nil {
 		t.Skipf("%s has no pip", python)
+	}
+	if out, err := exec.Command(python, "-c", "import setuptools, wheel").CombinedOutput(); err != nil {
+		t.Skipf("%s cannot build the package offline without setuptools and wheel (Debian: python3-setuptools, python3-wheel): %v\n%s",
+			python, err, out)
 	}
 	// pip builds in the source tree: build a copy.
 	src := filepath.Join(t.TempDir(), "src")
 	for _, f := range []string{"pyproject.toml", "README.md", "bester"} {
 		copyTree(t, filepath.Join(testpython.SDKDir(), f), filepath.Join(src, f))
 	}
-	target := filepath.Join(t.TempDir(), "site")
-	pip := exec.Command(python, "-m", "pip", "install", "--no-build-isolation", "--no-index",
-		"--no-cache-dir", "--disable-pip-version-check", "--target", target, src)
-	if out, err := pip.CombinedOutput(); err != nil {
-		t.Fatalf("pip install: %v\n%s", err, out)
+	pipInstall := []string{"-m", "pip", "install", "--no-build-isolation", "--no-index",
+		"--no-cache-dir", "--disable-pip-version-check"}
+
+	t.Run("target", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "site")
+		mustRun(t, python, append(pipInstall, "--target", target, src)...)
+		importFrom(t, python, target, "PYTHONPATH="+target)
+	})
+
+	t.Run("venv", func(t *testing.T) {
+		if exec.Command(python, "-c", "import ensurepip").Run() != nil {
+			t.Skipf("%s cannot make a venv with pip (Debian: python3-venv)", python)
+		}
+		venv := filepath.Join(t.TempDir(), "venv")
+		mustRun(t, python, "-m", "venv", "--system-site-packages", venv)
+		venvPython := filepath.Join(venv, "bin", "python")
+		mustRun(t, venvPython, append(pipInstall, src)...)
+		importFrom(t, venvPython, venv, "PYTHONPATH=")
+	})
+}
+
+// mustRun runs python with args, failing the test with its output if it
+// fails.
+func mustRun(t *testing.T, python string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(python, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", python, strings.Join(args, " "), err, out)
 	}
-	check := exec.Command(python, "-c", "import bester, sys; print(bester.__file__)")
-	check.Env = append(os.Environ(), "PYTHONPATH="+target)
+}
+
+// importFrom checks that python, with env added to the environment,
+// imports the bester package from under dir rather than the source tree.
+func importFrom(t *testing.T, python, dir string, env ...string) {
+	t.Helper()
+	check := exec.Command(python, "-c", "import bester; print(bester.__file__)")
+	check.Env = append(os.Environ(), env...)
 	check.Dir = t.TempDir()
 	out, err := check.CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), target) {
-		t.Fatalf("import bester from the installed copy: %v\n%s", err, out)
+	if err != nil || !strings.HasPrefix(string(out), dir) {
+		t.Fatalf("import bester from the copy installed under %s: %v\n%s", dir, err, out)
 	}
 }
 
