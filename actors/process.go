@@ -68,6 +68,10 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	p := &handlerProcess{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
+		// What the handler started goes with it: a wrapper such as `go run`
+		// killed alone would leave the real handler holding its exchanges
+		// and its socket, an orphan nobody supervises.
+		p.signal(syscall.SIGKILL)
 		close(p.done)
 	}()
 	return p, nil
@@ -113,7 +117,8 @@ func (p *handlerProcess) signal(sig syscall.Signal) {
 }
 
 // terminate asks the process group to exit and kills it after stopGrace.
-// It returns once the process has exited.
+// It returns once the process has exited and the rest of its group was
+// killed.
 func (p *handlerProcess) terminate() {
 	p.signal(syscall.SIGTERM)
 	select {
@@ -122,5 +127,4 @@ func (p *handlerProcess) terminate() {
 		p.signal(syscall.SIGKILL)
 		<-p.done
 	}
-	p.signal(syscall.SIGKILL) // anything the handler left behind in its group
 }
