@@ -74,7 +74,12 @@ func (b *Bester) Dial(ctx context.Context, user string, local net.IP) (Conn, err
 	if err != nil {
 		return nil, err
 	}
-	return &besterConn{c: c, typ: cmp(b.Type, DefaultType), codec: c.Codec()}, nil
+	return b.conn(c), nil
+}
+
+// conn is the load's side of an authenticated client.
+func (b *Bester) conn(c *client.Client) *besterConn {
+	return &besterConn{c: c, typ: cmp(b.Type, DefaultType), codec: c.Codec()}
 }
 
 // cmp is the first of its arguments that is not the zero value.

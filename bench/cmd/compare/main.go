@@ -50,6 +50,7 @@ type options struct {
 	targetsSet       bool // -targets was given: with -table, the targets to show
 	placements       []loadgen.Placement
 	pprofDir         string
+	cpuProfile       string
 	json             bool
 	jsonFile         string
 	table            string
@@ -71,6 +72,7 @@ func main() {
 	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
 	flag.StringVar(&placements, "placements", "cross,mixed", "placements of the users over a cluster target's servers, comma-separated")
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster and bester-cluster-etcd member, taken over each relay run's measurement, into this directory")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, the load generator, over every run into this file")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
 	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
@@ -177,6 +179,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer bins.Remove()
+
+	stopProfile, err := profileSelf(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 
 	rep := report{Machine: describeMachine()}
 	logf("%s; load average %s", rep.Machine, rep.Machine.LoadBefore)
