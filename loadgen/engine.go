@@ -656,21 +656,16 @@ func (r *run) sendOpen(s *sender) {
 func (r *run) receive(rc *receiver) {
 	rc.delivery, rc.ack = newHistogram(), newHistogram()
 	rc.seen = map[int]*bitset{}
-	var ev Event
-	for {
-		ev = Event{}
-		if err := rc.conn.Receive(&ev); err != nil {
-			if !r.closing.Load() {
-				r.connError(rc.user, err)
-			}
-			return
-		}
+	err := events(rc.conn, func(ev *Event) {
 		switch ev.Kind {
 		case EventAck:
-			r.onAck(rc, &ev)
+			r.onAck(rc, ev)
 		case EventDelivery:
-			r.onDelivery(rc, &ev)
+			r.onDelivery(rc, ev)
 		}
+	})
+	if !r.closing.Load() {
+		r.connError(rc.user, err)
 	}
 }
 

@@ -51,6 +51,8 @@ type options struct {
 	placements       []loadgen.Placement
 	pprofDir         string
 	cpuProfile       string
+	natsdArgs        []string
+	natsHandlerArgs  []string
 	json             bool
 	jsonFile         string
 	table            string
@@ -58,7 +60,7 @@ type options struct {
 
 func main() {
 	var o options
-	var workloads, targetList, placements string
+	var workloads, targetList, placements, natsdArgs, natsHandlerArgs string
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds: each runs every target once per workload")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "time measured per run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time run before measuring")
@@ -73,11 +75,14 @@ func main() {
 	flag.StringVar(&placements, "placements", "cross,mixed", "placements of the users over a cluster target's servers, comma-separated")
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster and bester-cluster-etcd member, taken over each relay run's measurement, into this directory")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, the load generator, over every run into this file")
+	flag.StringVar(&natsdArgs, "natsd-args", "", "more arguments for every natsd, space-separated (to try its settings)")
+	flag.StringVar(&natsHandlerArgs, "natshandler-args", "", "more arguments for every natshandler, space-separated")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
 	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
+	o.natsdArgs, o.natsHandlerArgs = strings.Fields(natsdArgs), strings.Fields(natsHandlerArgs)
 	o.targets = strings.Split(targetList, ",")
 	flag.Visit(func(f *flag.Flag) { o.targetsSet = o.targetsSet || f.Name == "targets" })
 	for _, p := range strings.Split(placements, ",") {
@@ -289,7 +294,7 @@ func (c *cell) column() column { return column{target: c.Target, placement: c.Pl
 // it.
 func runOne(ctx context.Context, o options, bins *targets.Binaries, workload string, col column, round int) (*cell, error) {
 	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize,
-		Profile: o.pprofDir != "" && workload == "relay"}
+		Profile: o.pprofDir != "" && workload == "relay", NatsdArgs: o.natsdArgs, NatsHandlerArgs: o.natsHandlerArgs}
 	if workload == "connect" {
 		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
 	}

@@ -25,16 +25,17 @@ func main() {
 	url := flag.String("url", nats.DefaultURL, "NATS server URL")
 	conns := flag.Int("connections", 4, "connections, each with one queue subscription")
 	ca := flag.String("tls-ca", "", "PEM CA file: connect with TLS, trusting it")
+	writeBuffer := flag.Int("write-buffer", nats.DefaultWriteBufSize, "bytes each connection buffers before it writes")
 	flag.Parse()
-	if err := run(*url, *conns, *ca); err != nil {
+	if err := run(*url, *conns, *ca, *writeBuffer); err != nil {
 		fmt.Fprintln(os.Stderr, "natshandler:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, conns int, ca string) error {
+func run(url string, conns int, ca string, writeBuffer int) error {
 	for i := range conns {
-		opts := []nats.Option{nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect()}
+		opts := []nats.Option{nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect(), nats.WriteBufferSize(writeBuffer)}
 		if ca != "" {
 			opts = append(opts, nats.RootCAs(ca))
 		}

@@ -136,6 +136,9 @@ type Options struct {
 	// BufferSize is each Bester and raw client connection's read and write
 	// buffer, in bytes (NATS's client has 32 KiB).
 	BufferSize int
+	// NatsdArgs and NatsHandlerArgs are more arguments for every natsd
+	// and natshandler of the NATS targets (to try their settings).
+	NatsdArgs, NatsHandlerArgs []string
 	// Profile gives each bester-cluster member a monitor that serves the
 	// Go profiler (Running.Monitors).
 	Profile bool
@@ -248,13 +251,13 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 		handlerArgs = []string{"-tls-ca", ca}
 		scheme = "tls://"
 	}
-	srv, line, err := startProc(ctx, "listening ", b.Natsd, serverArgs...)
+	srv, line, err := startProc(ctx, "listening ", b.Natsd, append(serverArgs, o.NatsdArgs...)...)
 	if err != nil {
 		return nil, err
 	}
 	addr := strings.TrimPrefix(line, "listening ")
 	url := scheme + addr
-	h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, handlerArgs...)...)
+	h, _, err := startProc(ctx, "ready", b.NatsHandler, slices.Concat([]string{"-url", url}, handlerArgs, o.NatsHandlerArgs)...)
 	if err != nil {
 		srv.stop()
 		return nil, err
