@@ -33,6 +33,9 @@ type SpawnOptions struct {
 	// When both are empty they are built (go build) from ModuleDir, or
 	// else taken from the directory of the running program.
 	Besterd, Handler string
+	// HandlerArgs are the relay handler's arguments (a script, for an
+	// interpreter as Handler).
+	HandlerArgs []string
 	// ModuleDir is the root of the Bester module to build from; when
 	// empty, the module of the working directory (go list -m).
 	ModuleDir string
@@ -198,7 +201,7 @@ listener "tcp4" {
 
 handler "relay" {
   socket        = "relay.sock"
-  command       = [%q]
+  command       = [%s]
   timeout       = "30s"
   max_in_flight = %d
   queue         = %d
@@ -209,8 +212,17 @@ informer {
 }
 %s%s%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
 		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"), tlsBlock(o.TLSCert, o.TLSKey),
-		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
+		hclStrings(append([]string{handler}, o.HandlerArgs...)), cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
 		clusterBlock(o.Cluster), monitorBlock(o.Monitor))
+}
+
+// hclStrings writes a list's strings, quoted, comma-separated.
+func hclStrings(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = strconv.Quote(s)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // clusterBlock is the cluster block of a member, or nothing.

@@ -165,6 +165,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "bester-cluster-etcd" })
 		}
 	}
+	if slices.Contains(o.targets, "bester-python") {
+		if err := targets.PythonMissing(); err != nil {
+			logf("bester-python left out: %v", err)
+			o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "bester-python" })
+		}
+	}
 	if o.pprofDir != "" {
 		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
 			return err
