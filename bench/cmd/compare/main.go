@@ -137,6 +137,10 @@ type report struct {
 		Workloads  []string            `json:"workloads"`
 		Targets    []string            `json:"targets"`
 		Placements []loadgen.Placement `json:"placements,omitempty"`
+		// NatsdArgs and NatsHandlerArgs are -natsd-args and
+		// -natshandler-args, when given.
+		NatsdArgs       []string `json:"natsd_args,omitempty"`
+		NatsHandlerArgs []string `json:"natshandler_args,omitempty"`
 	} `json:"options"`
 	Runs []cell `json:"runs"`
 }
@@ -219,6 +223,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	ro.Rounds, ro.DurationS, ro.WarmupS, ro.HoldS = o.rounds, o.duration.Seconds(), o.warmup.Seconds(), o.hold.Seconds()
 	ro.Pairs, ro.Window, ro.Size, ro.Conns, ro.Fanout = o.pairs, o.window, o.size, o.conns, o.fanout
 	ro.Workloads, ro.Targets, ro.Placements = o.workloads, o.targets, o.placements
+	ro.NatsdArgs, ro.NatsHandlerArgs = o.natsdArgs, o.natsHandlerArgs
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
