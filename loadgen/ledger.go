@@ -41,8 +41,11 @@ func (l *ledger) add(at int64) uint64 {
 	seq := l.n.Load()
 	pages := l.loadPages()
 	if p := seq >> pageBits; p == uint64(len(pages)) {
-		pages = append(pages[:len(pages):len(pages)], new([pageSize]entry))
-		l.pages.Store(&pages)
+		// A variable of its own, so that only a new page's call
+		// allocates one.
+		grown := append(pages[:len(pages):len(pages)], new([pageSize]entry))
+		l.pages.Store(&grown)
+		pages = grown
 	}
 	pages[seq>>pageBits][seq&(pageSize-1)].at = at
 	l.n.Store(seq + 1)
