@@ -306,8 +306,14 @@ func (c *cell) column() column { return column{target: c.Target, placement: c.Pl
 func runOne(ctx context.Context, o options, bins *targets.Binaries, workload string, col column, round int) (*cell, error) {
 	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize,
 		Profile: o.pprofDir != "" && workload == "relay", NatsdArgs: o.natsdArgs, NatsHandlerArgs: o.natsHandlerArgs}
-	if workload == "connect" {
+	switch workload {
+	case "connect":
 		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
+	case "fanout":
+		// NATS's fastest here: two messages fanned out at once (relay
+		// and pingpong are fastest with natshandler's one; see NATS
+		// tuning in bench/README.md).
+		topts.NATSHandlerConnections = 2
 	}
 	t, err := targets.Start(ctx, col.target, bins, topts)
 	if err != nil {

@@ -23,8 +23,9 @@ import (
 
 func main() {
 	url := flag.String("url", nats.DefaultURL, "NATS server URL")
-	// One connection is NATS's fastest here: with 4, the server spent
-	// about a sixth more time per message (bench/README.md, NATS tuning).
+	// One connection is NATS's fastest here in relay: with 4, the server
+	// spent about a sixth more time per message; compare asks for 2 in
+	// fanout (bench/README.md, NATS tuning).
 	conns := flag.Int("connections", 1, "connections, each with one queue subscription per subject")
 	ca := flag.String("tls-ca", "", "PEM CA file: connect with TLS, trusting it")
 	writeBuffer := flag.Int("write-buffer", nats.DefaultWriteBufSize, "bytes each connection buffers before it writes")

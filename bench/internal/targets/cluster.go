@@ -180,7 +180,7 @@ func startNATSCluster(ctx context.Context, b *Binaries, o Options, handlers int)
 		r.Name = "nats-cluster-one"
 	}
 	for _, url := range urls[:handlers] {
-		h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, o.NatsHandlerArgs...)...)
+		h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, o.natsHandlerArgs()...)...)
 		if err != nil {
 			return nil, errors.Join(err, c.stop())
 		}

@@ -142,6 +142,9 @@ type Options struct {
 	// BufferSize is each Bester and raw client connection's read and write
 	// buffer, in bytes (NATS's client has 32 KiB).
 	BufferSize int
+	// NATSHandlerConnections is each natshandler's connection count;
+	// 0 leaves natshandler's default, 1.
+	NATSHandlerConnections int
 	// NatsdArgs and NatsHandlerArgs are more arguments for every natsd
 	// and natshandler of the NATS targets (to try their settings).
 	NatsdArgs, NatsHandlerArgs []string
@@ -272,7 +275,7 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 	}
 	addr := strings.TrimPrefix(line, "listening ")
 	url := scheme + addr
-	h, _, err := startProc(ctx, "ready", b.NatsHandler, slices.Concat([]string{"-url", url}, handlerArgs, o.NatsHandlerArgs)...)
+	h, _, err := startProc(ctx, "ready", b.NatsHandler, slices.Concat([]string{"-url", url}, handlerArgs, o.natsHandlerArgs())...)
 	if err != nil {
 		srv.stop()
 		return nil, err
@@ -283,6 +286,15 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 	}
 	return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending, CA: ca}, Addr: addr, PIDs: []int{srv.pid()},
 		HandlerPIDs: []int{h.pid()}, stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
+}
+
+// natsHandlerArgs are the arguments o gives every natshandler.
+func (o Options) natsHandlerArgs() []string {
+	var args []string
+	if o.NATSHandlerConnections > 0 {
+		args = []string{"-connections", strconv.Itoa(o.NATSHandlerConnections)}
+	}
+	return append(args, o.NatsHandlerArgs...)
 }
 
 // proc is a started server or handler process.
