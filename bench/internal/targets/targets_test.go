@@ -14,16 +14,7 @@ import (
 // its driver takes its messages (NATS's callbacks, Bester's and raw's
 // reads); bester-python too, when its Python can speak CBOR.
 func TestSingleServersAccountForEveryID(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts servers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build is slow
-	defer cancel()
-	bins, err := Build(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bins.Remove()
+	ctx, bins := built(t)
 	for _, name := range append(Names, HandlerNames...) {
 		if err := PythonMissing(); err != nil && name == "bester-python" {
 			t.Logf("%s left out: %v", name, err)
@@ -51,4 +42,21 @@ func TestSingleServersAccountForEveryID(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// built builds every program for a test that starts servers (skipped
+// with -short), and gives the context that bounds the test.
+func built(t *testing.T) (context.Context, *Binaries) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and starts servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build is slow
+	t.Cleanup(cancel)
+	bins, err := Build(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bins.Remove)
+	return ctx, bins
 }
