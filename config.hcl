@@ -67,6 +67,23 @@ handler "relay" {
   start_timeout = "120s"
 }
 
+# The same relay, and an echo, on the Python SDK (examples/python/). JSON
+# needs only Python's standard library; leave codec out for CBOR once the
+# cbor2 package is installed (Debian: python3-cbor2).
+handler "pyrelay" {
+  socket  = "pyrelay.sock"
+  command = ["python3", "examples/python/relay.py"]
+  env     = { PYTHONPATH = "sdk/python", PYTHONUNBUFFERED = "1" }
+  codec   = "json"
+}
+
+handler "pyecho" {
+  socket  = "pyecho.sock"
+  command = ["python3", "examples/python/echo.py"]
+  env     = { PYTHONPATH = "sdk/python", PYTHONUNBUFFERED = "1" }
+  codec   = "json"
+}
+
 informer {
   socket = "informer.sock"
 }

@@ -811,3 +811,67 @@ func TestFederationPeerInFlightFull(t *testing.T) {
 		t.Fatalf("peer state %+v", st)
 	}
 }
+
+// A handler answers whoever wrote a message from its request's origin
+// alone: T on J writes to J's handler, which passes the message to K; K's
+// handler sends it back to origin.server, and J's handler, told by a peer
+// (from K), delivers it to origin.user. A sendHandler hop keeps the
+// origin too. Both handler codecs.
+func TestFederationReplyToOrigin(t *testing.T) {
+	handlers := fedHandlers() + timedHandler("hj", "stream", "json", "10s")
+	aj, ak := freeAddr(t), freeAddr(t)
+	j := startServerWith(t, serverOptions{name: "J", tcp: aj}, handlers+peerBlock("K", ak, fedSecret, fastPeer))
+	k := startServerWith(t, serverOptions{name: "K", tcp: ak}, handlers+peerBlock("J", aj, fedSecret, fastPeer))
+	j.waitPeerUp(t, "K")
+	k.waitPeerUp(t, "J")
+	tj := j.dial("T", wire.CodecJSON)
+	k.dial("T", wire.CodecCBOR) // a namesake on K, who must not get the answer
+	for _, typ := range []string{"h", "hj"} {
+		id := "via-K-" + typ
+		if err := tj.Send(typ, id, act("servers", "peers", []string{"K"}, "then", "reply", "tag", id)); err != nil {
+			t.Fatal(err)
+		}
+		expectAnswerAndReport(t, tj, typ, id)
+
+		id = "via-h-" + typ
+		if err := tj.Send(typ, id, act("forward", "next", typ, "then", "toorigin", "tag", id)); err != nil {
+			t.Fatal(err)
+		}
+		expectAnswerAndReport(t, tj, typ, id)
+	}
+}
+
+// taggedAct is the part of a test handler's data these tests check.
+type taggedAct struct {
+	Act string `cbor:"act" json:"act"`
+	Tag string `cbor:"tag" json:"tag"`
+}
+
+// expectAnswerAndReport waits for both the delivery to T@J tagged id and
+// the good report of id, in whichever order they come.
+func expectAnswerAndReport(t *testing.T, c *client.Client, typ, id string) {
+	t.Helper()
+	var delivered, reported bool
+	for !delivered || !reported {
+		in := recv(t, c)
+		switch in.Kind {
+		case wire.MessageTypeStatusReport:
+			if in.Report.Payload.ID != id {
+				t.Fatalf("report of %q while waiting for %q", in.Report.Payload.ID, id)
+			}
+			wantGood(t, in.Report)
+			reported = true
+		case wire.MessageTypeReceived:
+			var got taggedAct
+			if err := in.Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != (taggedAct{Act: "toorigin", Tag: id}) || in.From != (wire.Address{Server: "J", User: "T"}) || in.Type != typ {
+				t.Fatalf("delivery %+v from %+v of type %q while waiting for %q", got, in.From, in.Type, id)
+			}
+			delivered = true
+		default:
+			t.Fatalf("unexpected %s %s", in.Kind, in.Raw)
+		}
+	}
+}

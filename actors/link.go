@@ -316,7 +316,7 @@ func (l *handlerLink) send(ctx actor.Context, d *dispatch) {
 		go l.exchange(l.gen, id, data)
 	} else {
 		slot := l.pickConn(len(data))
-		d.req = wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data}
+		d.req = wire.HandlerRequest{ID: id, Type: d.typ, From: d.from, Data: data, Origin: d.origin}
 		if slot < 0 || !l.conns[slot].out.push(&d.req) {
 			l.fail(ctx, d, wire.Errorf(wire.CodeOverloaded, "handler %q is not reading its requests", l.handler.Name))
 			return

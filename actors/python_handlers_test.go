@@ -2,40 +2,39 @@ package actors
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/bester-project/bester/internal/testpython"
 	"github.com/bester-project/bester/wire"
 	"github.com/bester-project/bester/wire/client"
 )
 
-// pythonHandler is a handler block running the Python example script in
-// mode and codec, skipping the test where python3 or (for CBOR) its cbor2
-// package is missing.
-func pythonHandler(t *testing.T, script, mode, codec string, extra ...string) string {
+// pythonHandler is a handler block running the Python relay example on
+// the SDK in mode and codec, skipping the test where Python or (for CBOR)
+// its cbor2 package is missing.
+func pythonHandler(t *testing.T, mode, codec string, extra ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not on PATH")
+	python := testpython.Interpreter(t)
+	if codec == "cbor" {
+		testpython.RequireCBOR(t, python)
 	}
-	if codec == "cbor" && exec.Command("python3", "-c", "import cbor2").Run() != nil {
-		t.Skip("python3 has no cbor2 package: the examples speak CBOR only with it")
-	}
-	path, err := filepath.Abs(filepath.Join("..", "examples", "python", script))
+	script, err := filepath.Abs(filepath.Join("..", "examples", "python", "relay.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf(`
 handler "py" {
   socket  = "py.sock"
-  command = ["python3", %q]
+  command = [%q, %q]
+  env     = { PYTHONPATH = %q }
   mode    = %q
   codec   = %q
 %s
-}`, path, mode, codec, strings.Join(extra, "\n"))
+}`, python, script, testpython.SDKDir(), mode, codec, strings.Join(extra, "\n"))
 }
 
 // pythonRelays checks what both Python relays do: data reaches the named
@@ -69,20 +68,20 @@ func pythonRelays(t *testing.T, tc, g *client.Client) {
 func TestPythonOneshotHandler(t *testing.T) {
 	for _, codec := range []string{"json", "cbor"} {
 		t.Run(codec, func(t *testing.T) {
-			ts := startServer(t, pythonHandler(t, "oneshot_relay.py", "oneshot", codec))
+			ts := startServer(t, pythonHandler(t, "oneshot", codec))
 			pythonRelays(t, ts.dial("T", wire.CodecJSON), ts.dial("G", wire.CodecCBOR))
 		})
 	}
 }
 
-// The stream example answers requests as they are done, not in the order
+// The relay example in stream mode answers requests as they are done, not in the order
 // they came, and on SIGTERM it answers what it holds and exits cleanly.
 func TestPythonStreamHandler(t *testing.T) {
 	for _, codec := range []string{"json", "cbor"} {
 		t.Run(codec, func(t *testing.T) {
 			var log logBuffer
 			ts := startServerWith(t, serverOptions{log: &log},
-				pythonHandler(t, "stream_relay.py", "stream", codec, `  timeout = "30s"`, "  connections = 2", fastRestart))
+				pythonHandler(t, "stream", codec, `  timeout = "30s"`, "  connections = 2", fastRestart))
 			tc, g := ts.dial("T", wire.CodecJSON), ts.dial("G", wire.CodecCBOR)
 			pythonRelays(t, tc, g)
 

@@ -23,6 +23,15 @@ type Request struct {
 	// From says who sent the message; empty in oneshot mode, whose frame
 	// carries only the data.
 	From wire.From
+	// Origin is the user who wrote the message and their server. For a
+	// local client it is {this server, From.Name}; for a message a peer
+	// server passed on (From.Scope "server") it names the writer on the
+	// server where they are, so a handler answers them with
+	// SendServers([]string{Origin.Server}, ...) and that server's handler
+	// delivers to Origin.User. sendHandler keeps it. Empty in oneshot mode
+	// and when the server does not know the writer (an original-style
+	// peer, or a server older than protocol v1.1).
+	Origin wire.Address
 	// Data is the client's payload.data, still encoded in Codec.
 	Data wire.RawValue
 	// Codec is the codec of Data and of the response.

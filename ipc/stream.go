@@ -128,7 +128,7 @@ func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 			c.send(outFrame{b: b})
 			return
 		}
-		req := &Request{ID: id, Type: msg.Type, From: msg.From, Data: msg.Data,
+		req := &Request{ID: id, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
 			Codec: o.Codec, Informer: o.Informer}
 		wg.Add(1)
 		work := func() {

@@ -286,3 +286,29 @@ func TestShutdownAnswersRequestsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A request's origin reaches the handler as Request.Origin, in both
+// codecs; a request without one, from a server older than protocol v1.1,
+// leaves it empty.
+func TestStreamOrigin(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			path := start(t, Options{Codec: codec}, func(ctx context.Context, req *Request) (*Response, error) {
+				return SendServers([]string{req.Origin.Server}, req.Origin.User), nil
+			})
+			c := dial(t, path, codec)
+			for _, origin := range []wire.Address{{Server: "A", User: "T"}, {}} {
+				c.write(c.encode(wire.HandlerRequest{ID: 1, Type: "t", Origin: origin,
+					From: wire.From{Scope: wire.FromServer, Name: "K", Server: "K"}, Data: c.encode(nil)}))
+				r := c.response()
+				var servers []string
+				var user string
+				c.decode(r.Header.Command.Data, &servers)
+				c.decode(r.Data, &user)
+				if len(servers) != 1 || servers[0] != origin.Server || user != origin.User {
+					t.Fatalf("origin %+v reached the handler as server %v, user %q", origin, servers, user)
+				}
+			}
+		})
+	}
+}

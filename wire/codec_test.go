@@ -338,3 +338,29 @@ func TestPeekID(t *testing.T) {
 		}
 	}
 }
+
+// A request carries its origin in both codecs, and leaves the key out
+// when no writer is known, so that handlers that predate it see the
+// request as before.
+func TestHandlerRequestOrigin(t *testing.T) {
+	for _, c := range []wire.Codec{wire.CodecCBOR, wire.CodecJSON} {
+		with := wire.HandlerRequest{ID: 3, Type: "relay", From: wire.From{Scope: wire.FromServer, Name: "A", Server: "A"},
+			Origin: wire.Address{Server: "A", User: "T"}}
+		var back wire.HandlerRequest
+		var buf bytes.Buffer
+		if err := c.AppendFrame(&buf, &with); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.UnmarshalMap(buf.Bytes()[wire.FrameHeaderSize:], &back); err != nil || back.Origin != with.Origin {
+			t.Fatalf("%s: origin came back as %+v, %v", c, back.Origin, err)
+		}
+		var keys map[string]any
+		without, _ := c.Marshal(&wire.HandlerRequest{ID: 3, Type: "relay"})
+		if err := c.UnmarshalMap(without, &keys); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := keys["origin"]; ok || len(keys) != 4 {
+			t.Fatalf("%s: a request without origin has keys %v", c, keys)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func fastUnmarshalMap(body []byte, v any) bool {
 			readHandlerResponse(body, m)
 	case *HandlerRequest:
 		return m != nil && m.ID == 0 && m.Type == "" && m.From == From{} && m.Data == nil &&
-			readHandlerRequest(body, m)
+			m.Origin == Address{} && readHandlerRequest(body, m)
 	case *Incoming:
 		return m != nil && m.Header == IncomingHeader{} && m.Payload.Type == "" && m.Payload.ID == "" &&
 			m.Payload.Data == nil && m.Payload.Undelivered == nil && readIncoming(body, m)
@@ -64,7 +64,7 @@ var (
 	responseKeys = []string{"id", "header", "data"}
 	rheaderKeys  = []string{"status", "command"}
 	commandKeys  = []string{"type", "data"}
-	requestKeys  = []string{"id", "type", "from", "data"}
+	requestKeys  = []string{"id", "type", "from", "data", "origin"}
 	fromKeys     = []string{"scope", "name", "server"}
 	incomingKeys = []string{"header", "payload"}
 	iheaderKeys  = []string{"messageType", "status", "error", "detail", "from"}
@@ -177,6 +177,8 @@ func readHandlerRequest(body []byte, v *HandlerRequest) bool {
 				}
 				return r.str(&m.From.Server)
 			})
+		case "origin":
+			return r.address(&m.Origin)
 		}
 		return r.raw(&m.Data)
 	})
@@ -196,6 +198,17 @@ func readIncoming(body []byte, v *Incoming) bool {
 	}
 	*v = w.incoming()
 	return true
+}
+
+// address reads an Address whose names are both strings; null fields,
+// which Incoming's reader takes, are left to the strict decoder here.
+func (r *fastReader) address(a *Address) bool {
+	return r.fields(addressKeys, func(key string) bool {
+		if key == "server" {
+			return r.str(&a.Server)
+		}
+		return r.str(&a.User)
+	})
 }
 
 // fastReader reads the items of one CBOR body in order. Every method

@@ -127,6 +127,8 @@ func usualMessages(t testing.TB) [][]byte {
 		&HandlerResponse{Header: ResponseHeader{Status: HandlerStatusOK}},
 		&HandlerRequest{ID: 7, Type: "relay", From: From{Scope: FromClient, Name: "T", Server: "J"}, Data: data},
 		&HandlerRequest{ID: 1<<64 - 1, Type: "relay", From: From{Scope: FromServer, Name: "T", Server: "J"}},
+		&HandlerRequest{ID: 8, Type: "relay", From: From{Scope: FromServer, Name: "K", Server: "K"}, Data: data,
+			Origin: Address{Server: "K", User: "T"}},
 	} {
 		out = append(out, mustCBOR(t, v))
 	}
@@ -216,6 +218,15 @@ var unusualMessages = []struct{ hex, taken, why string }{
 	{"a1 64 66726f6d f6", "", "null from"},
 	{"a1 64 66726f6d a3 64 6e616d65 60 65 73636f7065 60 66 736572766572 60", "Q", "empty names"},
 	{"a1 64 66726f6d a4 64 6e616d65 60 65 73636f7065 60 66 736572766572 60 64 6e616d65 60", "", "four pairs for three keys"},
+	// 66 6f726967696e origin.
+	{"a1 66 6f726967696e a2 64 75736572 61 54 66 736572766572 61 4b", "Q", "origin of a request, as written"},
+	{"a1 66 6f726967696e a1 66 736572766572 61 4b", "Q", "origin without a user"},
+	{"a1 66 6f726967696e a0", "Q", "empty origin"},
+	{"a1 66 6f726967696e f6", "", "null origin: left to the strict decoder"},
+	{"a1 66 6f726967696e a1 64 75736572 f6", "", "null user in origin"},
+	{"a1 66 6f726967696e a1 64 75736572 61 ff", "", "origin user not UTF-8"},
+	{"a1 66 6f726967696e a2 64 75736572 60 64 75736572 60", "", "repeated key inside origin"},
+	{"a1 66 6f726967696e a1 64 6e616d65 60", "", "unknown key inside origin"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", fastMaxDepth) + "00", "EI", "data nested as deep as taken"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", fastMaxDepth+1) + "00", "", "one deeper"},
 	{"a1 67 7061796c6f6164 a1 64 64617461 " + strings.Repeat("81", maxNestedLevels-2) + "00", "", "as deep as the strict decoder takes"},

@@ -55,23 +55,40 @@ func appendCBORFast(buf *bytes.Buffer, v any) bool {
 	return true
 }
 
+// appendHandlerRequest writes a request with or without an origin, an
+// omitzero field: left out when both its names are empty. The keys in
+// order: id, data, from, type, origin; user, server.
 func appendHandlerRequest(b []byte, m *HandlerRequest) []byte {
-	b = appendHead(b, majorMap, 4)
+	n := uint64(4)
+	if m.Origin != (Address{}) {
+		n++
+	}
+	b = appendHead(b, majorMap, n)
 	b = appendHead(appendText(b, "id"), majorUint, m.ID)
 	b = appendRaw(appendText(b, "data"), m.Data)
 	b = appendHead(appendText(b, "from"), majorMap, 3)
 	b = appendField(b, "name", m.From.Name)
 	b = appendField(b, "scope", m.From.Scope)
 	b = appendField(b, "server", m.From.Server)
-	return appendField(b, "type", m.Type)
+	b = appendField(b, "type", m.Type)
+	if n == 4 {
+		return b
+	}
+	return appendAddress(appendText(b, "origin"), m.Origin)
+}
+
+// appendAddress writes an Address, a map whose keys in order are user,
+// server.
+func appendAddress(b []byte, a Address) []byte {
+	b = appendHead(b, majorMap, 2)
+	b = appendField(b, "user", a.User)
+	return appendField(b, "server", a.Server)
 }
 
 func appendDelivery(b []byte, m *Delivery) []byte {
 	b = appendHead(b, majorMap, 2)
 	b = appendHead(appendText(b, "header"), majorMap, 2)
-	b = appendHead(appendText(b, "from"), majorMap, 2)
-	b = appendField(b, "user", m.Header.From.User)
-	b = appendField(b, "server", m.Header.From.Server)
+	b = appendAddress(appendText(b, "from"), m.Header.From)
 	b = appendField(b, "messageType", m.Header.MessageType)
 	b = appendHead(appendText(b, "payload"), majorMap, 2)
 	b = appendRaw(appendText(b, "data"), m.Payload.Data)

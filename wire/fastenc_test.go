@@ -81,6 +81,9 @@ func TestFastEncodeMatchesStrict(t *testing.T) {
 		for _, r := range raws {
 			values = append(values,
 				&HandlerRequest{ID: 1 << (i * 5), Type: s, From: From{Scope: FromClient, Name: s, Server: "J"}, Data: r},
+				&HandlerRequest{ID: 1 << (i * 5), Type: "t", From: From{Scope: FromServer, Name: "K", Server: "K"}, Data: r,
+					Origin: Address{Server: s, User: "T"}},
+				&HandlerRequest{Type: "t", Data: r, Origin: Address{User: s}},
 				&Delivery{Header: DeliveryHeader{MessageType: MessageTypeReceived, From: Address{Server: s, User: "T"}},
 					Payload: DeliveryPayload{Type: s, Data: r}})
 		}
@@ -185,7 +188,11 @@ func (g *msgGen) message() any {
 	}
 	switch g.r.IntN(4) {
 	case 0:
-		return &HandlerRequest{ID: g.uint(), Type: g.str(), From: From{Scope: g.str(), Name: g.str(), Server: g.str()}, Data: data}
+		m := &HandlerRequest{ID: g.uint(), Type: g.str(), From: From{Scope: g.str(), Name: g.str(), Server: g.str()}, Data: data}
+		if g.chance(0.7) {
+			m.Origin = Address{Server: g.str(), User: g.str()}
+		}
+		return m
 	case 3:
 		m := &HandlerResponse{Header: ResponseHeader{Status: g.str()}, Data: data}
 		if g.chance(0.7) {
@@ -238,6 +245,7 @@ func FuzzFastEncode(f *testing.F) {
 		for _, v := range []any{
 			resp,
 			&HandlerRequest{ID: id, Type: a, From: From{Scope: b, Name: c, Server: d}, Data: data},
+			&HandlerRequest{ID: id, Type: a, From: From{Scope: b}, Data: data, Origin: Address{Server: c, User: d}},
 			&Delivery{Header: DeliveryHeader{MessageType: a, From: Address{Server: b, User: c}},
 				Payload: DeliveryPayload{Type: d, Data: data}},
 			&StatusReport{Header: ReportHeader{MessageType: a, Status: b, Error: ErrorCode(c), Detail: d},

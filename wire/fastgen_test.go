@@ -266,8 +266,11 @@ func (g *msgGen) handlerRequest(b []byte) []byte {
 		return g.object(b, genField{"scope", g.strValue}, genField{"name", g.strValue},
 			genField{"server", g.strValue})
 	}
+	origin := func(b []byte) []byte {
+		return g.object(b, genField{"server", g.strValue}, genField{"user", g.strValue})
+	}
 	return g.object(b, genField{"id", g.uintValue}, genField{"type", g.strValue},
-		genField{"from", from}, genField{"data", g.rawValue})
+		genField{"from", from}, genField{"data", g.rawValue}, genField{"origin", g.nullOr(origin)})
 }
 
 // incoming writes what a server writes to a client: a status report, a

@@ -243,6 +243,11 @@ type HandlerRequest struct {
 	Type string   `cbor:"type" json:"type"`
 	From From     `cbor:"from" json:"from"`
 	Data RawValue `cbor:"data" json:"data"`
+	// Origin is the user who wrote the message and their server (protocol
+	// v1.1), so that a handler can answer them even when a peer server
+	// passed the message on. It is left out when unknown: an
+	// original-style peer's message names no writer.
+	Origin Address `cbor:"origin,omitzero" json:"origin,omitzero"`
 }
 
 // From describes who sent a request to a handler.

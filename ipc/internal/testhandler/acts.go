@@ -135,6 +135,26 @@ func servers(_ context.Context, req *ipc.Request, in *input) (*ipc.Response, err
 	return ipc.SendServers(in.Peers, data), nil
 }
 
+// reply answers the writer of a message that a peer server passed on,
+// through their own server, knowing only the request's origin.
+func reply(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	if req.Origin.Server == "" {
+		return nil, errors.New("testhandler: reply: the request names no origin")
+	}
+	data, err := withAct(req, "toorigin", "")
+	if err != nil {
+		return nil, err
+	}
+	return ipc.SendServers([]string{req.Origin.Server}, data), nil
+}
+
+func toOrigin(_ context.Context, req *ipc.Request, _ *input) (*ipc.Response, error) {
+	if req.Origin.User == "" {
+		return nil, errors.New("testhandler: toorigin: the request names no origin")
+	}
+	return ipc.SendClients([]string{req.Origin.User}, req.Data), nil
+}
+
 // route passes the request on along "route": sendServers to its first
 // peer with the rest of the route as the new "route", or, once the route is
 // empty, behaves as the act "then" (default relay).

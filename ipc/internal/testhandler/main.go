@@ -34,6 +34,11 @@
 //	         with the request data whose "route" is the rest of the list;
 //	         with an empty route, behave as the act "then" (default relay).
 //	         Each server on the route runs this act in turn.
+//	reply    sendServers back to the server of the message's writer
+//	         (origin.server), with the request data whose "act" is
+//	         "toorigin".
+//	toorigin sendClients to the message's writer (origin.user) with the
+//	         whole request data.
 //
 // Acts that answer the sender need stream mode: oneshot requests do not say
 // who sent them. The program writes nothing to stdout; errors go to stderr.
@@ -68,18 +73,20 @@ type input struct {
 type act func(ctx context.Context, req *ipc.Request, in *input) (*ipc.Response, error)
 
 var acts = map[string]act{
-	"relay":   relay,
-	"echo":    echo,
-	"fail":    fail,
-	"garbage": garbage,
-	"late":    late,
-	"never":   never,
-	"close":   hangUp,
-	"crash":   crash,
-	"forward": forward,
-	"bytes":   byteString,
-	"info":    info,
-	"servers": servers,
+	"relay":    relay,
+	"echo":     echo,
+	"fail":     fail,
+	"garbage":  garbage,
+	"late":     late,
+	"never":    never,
+	"close":    hangUp,
+	"crash":    crash,
+	"forward":  forward,
+	"bytes":    byteString,
+	"info":     info,
+	"servers":  servers,
+	"reply":    reply,
+	"toorigin": toOrigin,
 }
 
 func init() {
