@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +36,10 @@ type SpawnOptions struct {
 	// else taken from the directory of the running program.
 	Besterd, Handler string
 	// HandlerArgs are the relay handler's arguments (a script, for an
-	// interpreter as Handler).
+	// interpreter as Handler), and HandlerEnv its environment's
+	// additions.
 	HandlerArgs []string
+	HandlerEnv  map[string]string
 	// ModuleDir is the root of the Bester module to build from; when
 	// empty, the module of the working directory (go list -m).
 	ModuleDir string
@@ -201,7 +205,7 @@ listener "tcp4" {
 
 handler "relay" {
   socket        = "relay.sock"
-  command       = [%s]
+  command       = [%s]%s
   timeout       = "30s"
   max_in_flight = %d
   queue         = %d
@@ -212,7 +216,7 @@ informer {
 }
 %s%s%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
 		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"), tlsBlock(o.TLSCert, o.TLSKey),
-		hclStrings(append([]string{handler}, o.HandlerArgs...)), cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
+		hclStrings(append([]string{handler}, o.HandlerArgs...)), envLine(o.HandlerEnv), cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
 		clusterBlock(o.Cluster), monitorBlock(o.Monitor))
 }
 
@@ -223,6 +227,19 @@ func hclStrings(list []string) string {
 		quoted[i] = strconv.Quote(s)
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// envLine is a handler block's env attribute, on a line of its own, or
+// nothing.
+func envLine(env map[string]string) string {
+	if len(env) == 0 {
+		return ""
+	}
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		pairs = append(pairs, fmt.Sprintf("%s = %s", k, strconv.Quote(env[k])))
+	}
+	return "\n  env           = { " + strings.Join(pairs, ", ") + " }"
 }
 
 // clusterBlock is the cluster block of a member, or nothing.

@@ -12,8 +12,11 @@ import (
 // the server's default codec.
 const Python = "/usr/bin/python3"
 
-// pythonRelay is the Python stream relay handler, in the Bester module.
-const pythonRelay = "examples/python/stream_relay.py"
+// The Python relay handler, on the Python SDK, in the Bester module.
+const (
+	pythonRelay = "examples/python/relay.py"
+	pythonSDK   = "sdk/python"
+)
 
 // PythonMissing says why the bester-python target cannot run, or is nil
 // when Python can run its handler in CBOR.
@@ -25,10 +28,11 @@ func PythonMissing() error {
 	return nil
 }
 
-// startBesterPython starts besterd with the Python stream relay as its
-// relay handler, in CBOR.
+// startBesterPython starts besterd with the Python relay as its relay
+// handler, in stream mode and CBOR, the server's defaults.
 func startBesterPython(ctx context.Context, b *Binaries, o Options) (*Running, error) {
 	so := besterOptions(b, o)
 	so.Handler, so.HandlerArgs = Python, []string{filepath.Join(b.mainDir, pythonRelay)}
+	so.HandlerEnv = map[string]string{"PYTHONPATH": filepath.Join(b.mainDir, pythonSDK)}
 	return runBester(ctx, "bester-python", so, b, o, false)
 }

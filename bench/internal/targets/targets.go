@@ -33,8 +33,8 @@ var Names = []string{"bester", "nats", "raw"}
 var TLSNames = []string{"bester-tls", "nats-tls"}
 
 // HandlerNames are targets that run Bester with another relay handler:
-// bester-python runs examples/python/stream_relay.py (stream mode,
-// CBOR). They run only when asked for.
+// bester-python runs examples/python/relay.py on the Python SDK (stream
+// mode, CBOR). They run only when asked for.
 var HandlerNames = []string{"bester-python"}
 
 // ClusterNames are the targets of ClusterSize servers that act as one,
