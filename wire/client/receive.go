@@ -109,8 +109,9 @@ func (c *Client) Receive() (*Incoming, error) {
 // ReceiveView is Receive for a caller that keeps nothing of a message, as
 // a load generator: it reads the next message into v, in place when it is
 // CBOR of the usual form, allocating nothing. v's slices are only valid
-// until the next ReceiveView, which reuses the buffer they point into; a
-// dummy reply has no message type, but its type. Its errors are Receive's.
+// until the next ReceiveView, which reuses the buffer they point into. A
+// dummy reply, which has no message type, is told by its Type,
+// wire.TypeDummy. Its errors are Receive's.
 func (c *Client) ReceiveView(v *wire.IncomingView) error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
