@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"slices"
 	"strconv"
@@ -74,7 +75,12 @@ func (b *Bester) Dial(ctx context.Context, user string, local net.IP) (Conn, err
 	if err != nil {
 		return nil, err
 	}
-	return &besterConn{c: c, typ: cmp(b.Type, DefaultType), codec: c.Codec()}, nil
+	return b.conn(c), nil
+}
+
+// conn is the load's side of an authenticated client.
+func (b *Bester) conn(c *client.Client) *besterConn {
+	return &besterConn{c: c, typ: cmp(b.Type, DefaultType), codec: c.Codec()}
 }
 
 // cmp is the first of its arguments that is not the zero value.
@@ -90,6 +96,7 @@ type besterConn struct {
 	c     *client.Client
 	typ   string
 	codec wire.Codec
+	in    wire.IncomingView // the message Receive read last
 
 	// The sending side (Queue and Flush).
 	to   []string
@@ -142,43 +149,67 @@ func (b *besterConn) Close() error { return b.c.Close() }
 // unknownID stands for a report id that is not one of the run's.
 const unknownID = ^uint64(0)
 
+// Receive reads reports and deliveries in place: it needs no more of
+// them than the id, the status and the body.
 func (b *besterConn) Receive(ev *Event) error {
 	for {
-		in, err := b.c.Receive()
+		err := b.c.ReceiveView(&b.in)
 		if errors.Is(err, client.ErrUndecodable) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		switch in.Kind {
+		in := &b.in
+		switch in.MessageType {
 		case wire.MessageTypeStatusReport:
-			if in.ID == "" && in.Err() != nil {
+			if len(in.ID) == 0 && in.Status != wire.StatusGood {
 				// The server refused the connection's input as a whole.
-				return fmt.Errorf("server: %w", in.Err())
+				return fmt.Errorf("server: %w", &wire.Error{Code: in.Error, Detail: string(in.Detail)})
 			}
-			id, err := strconv.ParseUint(in.ID, 36, 64)
-			if err != nil {
-				id = unknownID
-			}
-			*ev = Event{Kind: EventAck, ID: id}
-			if in.Report.Header.Status != wire.StatusGood {
-				ev.Code = cmp(string(in.Report.Header.Error), "bad")
-				ev.Undelivered = len(in.Report.Payload.Undelivered)
+			*ev = Event{Kind: EventAck, ID: parseID(in.ID)}
+			if in.Status != wire.StatusGood {
+				ev.Code = cmp(string(in.Error), "bad")
+				ev.Undelivered = in.Undelivered
 			}
 			return nil
 		case wire.MessageTypeReceived:
-			*ev = Event{Kind: EventDelivery, Body: textOf(in, b.codec)}
+			*ev = Event{Kind: EventDelivery, Body: textOf(in.Data, b.codec)}
 			return nil
 		}
 	}
 }
 
-// textOf is the text a delivery's data holds, without copying when it is
-// a plain CBOR text or JSON string; data of any other kind is returned
-// as is (and fails the engine's check of the body).
-func textOf(in *client.Incoming, codec wire.Codec) []byte {
-	d := []byte(in.Data)
+// parseID reads a message id in base 36, as Queue writes it, without
+// the copy to a string strconv would need; unknownID when it is not one.
+func parseID(s []byte) uint64 {
+	if len(s) == 0 || len(s) > 13 { // 36^13 > 2^64 > 36^12
+		return unknownID
+	}
+	var v uint64
+	for _, c := range s {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'z':
+			d = c - 'a' + 10
+		default:
+			return unknownID
+		}
+		hi, lo := bits.Mul64(v, 36)
+		if hi != 0 || lo+uint64(d) < lo {
+			return unknownID
+		}
+		v = lo + uint64(d)
+	}
+	return v
+}
+
+// textOf is the text data holds, without copying when it is a plain CBOR
+// text or JSON string; data of any other kind is returned as is (and
+// fails the engine's check of the body).
+func textOf(d []byte, codec wire.Codec) []byte {
 	if codec == wire.CodecJSON {
 		if len(d) >= 2 && d[0] == '"' && d[len(d)-1] == '"' && !bytes.ContainsRune(d[1:len(d)-1], '\\') {
 			return d[1 : len(d)-1]
@@ -201,7 +232,7 @@ func textOf(in *client.Incoming, codec wire.Codec) []byte {
 		}
 	}
 	var s string
-	if in.Decode(&s) == nil {
+	if codec.Unmarshal(d, &s) == nil {
 		return []byte(s)
 	}
 	return d

@@ -165,14 +165,9 @@ func RunConnect(ctx context.Context, cfg ConnectConfig) (*Result, error) {
 				mu.Unlock()
 				open.Add(1)
 				readers.Go(func() {
-					var ev Event
-					for {
-						if err := c.Receive(&ev); err != nil {
-							if !closing.Load() {
-								dropped.Add(1)
-							}
-							return
-						}
+					events(c, func(*Event) {})
+					if !closing.Load() {
+						dropped.Add(1)
 					}
 				})
 			}

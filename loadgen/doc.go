@@ -4,8 +4,11 @@
 //
 // A target is reached through a Driver: it connects a user and gives a
 // Conn that queues messages to other users and receives what comes back,
-// acknowledgements (status reports) and deliveries. The Bester driver
-// (Bester) uses package client; other systems plug in their own.
+// acknowledgements (status reports) and deliveries, either when asked
+// (Receiver) or by calling back (Pusher), as the system's client library
+// works best. The Bester driver (Bester) uses package client and reads
+// what it needs of each message in place; other systems plug in their
+// own.
 //
 // Run drives sender/recipient workloads (relay, pingpong, fanout): each
 // sender addresses its recipients through the target's relay, either

@@ -219,7 +219,11 @@ type receiver struct {
 	from     []bool // from[s]: sender s addresses this user
 	delivery *histogram
 	ack      *histogram
-	seen     map[int]*bitset
+	seen     map[int]*bitset // by sender: the sequence numbers received
+	// lastSender and lastSeen are the sender seenFrom was last asked
+	// for and its marks: a receiver mostly hears from one sender.
+	lastSender int
+	lastSeen   *bitset
 	// last is when the latest acknowledgement or delivery of a
 	// measured message arrived, ns since the run's start.
 	last int64
@@ -656,21 +660,16 @@ func (r *run) sendOpen(s *sender) {
 func (r *run) receive(rc *receiver) {
 	rc.delivery, rc.ack = newHistogram(), newHistogram()
 	rc.seen = map[int]*bitset{}
-	var ev Event
-	for {
-		ev = Event{}
-		if err := rc.conn.Receive(&ev); err != nil {
-			if !r.closing.Load() {
-				r.connError(rc.user, err)
-			}
-			return
-		}
+	err := events(rc.conn, func(ev *Event) {
 		switch ev.Kind {
 		case EventAck:
-			r.onAck(rc, &ev)
+			r.onAck(rc, ev)
 		case EventDelivery:
-			r.onDelivery(rc, &ev)
+			r.onDelivery(rc, ev)
 		}
+	})
+	if !r.closing.Load() {
+		r.connError(rc.user, err)
 	}
 }
 
@@ -712,6 +711,20 @@ func (r *run) onAck(rc *receiver, ev *Event) {
 	}
 }
 
+// seenFrom is the set of sequence numbers rc got from sender si.
+func (rc *receiver) seenFrom(si int) *bitset {
+	if rc.lastSeen != nil && rc.lastSender == si {
+		return rc.lastSeen
+	}
+	bs := rc.seen[si]
+	if bs == nil {
+		bs = &bitset{}
+		rc.seen[si] = bs
+	}
+	rc.lastSender, rc.lastSeen = si, bs
+	return bs
+}
+
 func (r *run) onDelivery(rc *receiver, ev *Event) {
 	now := r.now()
 	id, stamp, err := parseBody(ev.Body)
@@ -731,21 +744,20 @@ func (r *run) onDelivery(rc *receiver, ev *Event) {
 		r.errs.Add(1)
 		return
 	}
-	bs := rc.seen[si]
-	if bs == nil {
-		bs = &bitset{}
-		rc.seen[si] = bs
-	}
-	if bs.set(seq) {
-		rc.duplicates++
-		r.errs.Add(1)
-		return
-	}
-	if !r.ledgers[si].deliver(seq) {
+	// Known before marked: the marks grow with the highest sequence
+	// number, which must be one that was sent.
+	l := r.ledgers[si]
+	if seq >= l.sent() {
 		rc.unknown++
 		r.errs.Add(1)
 		return
 	}
+	if rc.seenFrom(si).set(seq) {
+		rc.duplicates++
+		r.errs.Add(1)
+		return
+	}
+	l.deliver(seq)
 	r.delivered.Add(1)
 	if r.inWindow(now) {
 		rc.deliveries++

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // entry is what the ledger knows of one message.
@@ -10,7 +11,9 @@ type entry struct {
 	acks        uint8  // acknowledgements received (saturates)
 	code        uint8  // of the first acknowledgement: 0 good, else codeTable index
 	undelivered uint16 // recipients the acknowledgement says were not reached
-	deliveries  uint16 // recipients that got it (each counted once)
+	// deliveries counts the recipients that got it, each once; it is
+	// added to atomically, by every recipient's goroutine at once.
+	deliveries atomic.Uint32
 }
 
 const (
@@ -19,34 +22,52 @@ const (
 )
 
 // ledger records every message of one sender, indexed by sequence
-// number, in pages so that it grows without copying.
+// number, in pages so that it grows without copying. Recording a sending
+// or an acknowledgement takes a lock; a delivery, the most frequent, only
+// atomic operations.
 type ledger struct {
-	mu    sync.Mutex
-	pages []*[pageSize]entry
-	n     uint64
+	mu sync.Mutex
+	// pages holds the pages; add replaces it with a longer copy, under
+	// mu, when it needs one more page.
+	pages atomic.Pointer[[]*[pageSize]entry]
+	// n counts the messages recorded, stored once their entry is.
+	n atomic.Uint64
 }
 
 // add records a new message meant to be sent at at and returns its
 // sequence number.
 func (l *ledger) add(at int64) uint64 {
 	l.mu.Lock()
-	seq := l.n
-	p := seq >> pageBits
-	if p == uint64(len(l.pages)) {
-		l.pages = append(l.pages, new([pageSize]entry))
+	seq := l.n.Load()
+	pages := l.loadPages()
+	if p := seq >> pageBits; p == uint64(len(pages)) {
+		// A variable of its own, so that only a new page's call
+		// allocates one.
+		grown := append(pages[:len(pages):len(pages)], new([pageSize]entry))
+		l.pages.Store(&grown)
+		pages = grown
 	}
-	l.pages[p][seq&(pageSize-1)].at = at
-	l.n++
+	pages[seq>>pageBits][seq&(pageSize-1)].at = at
+	l.n.Store(seq + 1)
 	l.mu.Unlock()
 	return seq
 }
 
-// sent is the number of messages recorded.
-func (l *ledger) sent() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.n
+// loadPages is the current pages.
+func (l *ledger) loadPages() []*[pageSize]entry {
+	if p := l.pages.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
+
+// entry is the entry of seq, which was recorded.
+func (l *ledger) entry(seq uint64) *entry {
+	return &l.loadPages()[seq>>pageBits][seq&(pageSize-1)]
+}
+
+// sent is the number of messages recorded.
+func (l *ledger) sent() uint64 { return l.n.Load() }
 
 // ack records an acknowledgement of seq. It returns the message's
 // intended send time, whether this is its first acknowledgement, and
@@ -54,10 +75,10 @@ func (l *ledger) sent() uint64 {
 func (l *ledger) ack(seq uint64, code uint8, undelivered int) (at int64, first, known bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if seq >= l.n {
+	if seq >= l.n.Load() {
 		return 0, false, false
 	}
-	e := &l.pages[seq>>pageBits][seq&(pageSize-1)]
+	e := l.entry(seq)
 	if e.acks < 255 {
 		e.acks++
 	}
@@ -69,26 +90,15 @@ func (l *ledger) ack(seq uint64, code uint8, undelivered int) (at int64, first, 
 	return e.at, true, true
 }
 
-// deliver records that one more recipient got seq, and reports whether
-// seq was sent at all.
-func (l *ledger) deliver(seq uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if seq >= l.n {
-		return false
-	}
-	e := &l.pages[seq>>pageBits][seq&(pageSize-1)]
-	if e.deliveries < 65535 {
-		e.deliveries++
-	}
-	return true
-}
+// deliver records that one more recipient got seq, which was sent
+// (seq < l.sent()).
+func (l *ledger) deliver(seq uint64) { l.entry(seq).deliveries.Add(1) }
 
 // each calls f for every message recorded, in order; nothing may be
 // recording at the same time.
 func (l *ledger) each(f func(seq uint64, e *entry)) {
-	for seq := range l.n {
-		f(seq, &l.pages[seq>>pageBits][seq&(pageSize-1)])
+	for seq := range l.n.Load() {
+		f(seq, l.entry(seq))
 	}
 }
 

@@ -298,8 +298,10 @@ func TestLedger(t *testing.T) {
 	if _, _, known := l.ack(pageSize+10, 0, 0); known {
 		t.Fatal("an ack of an id never sent is known")
 	}
-	if l.deliver(1<<30) || !l.deliver(0) {
-		t.Fatal("deliver")
+	l.deliver(pageSize + 3)
+	l.deliver(pageSize + 3)
+	if got := l.entry(pageSize + 3).deliveries.Load(); got != 2 || l.sent() != pageSize+10 {
+		t.Fatalf("deliveries %d, sent %d", got, l.sent())
 	}
 	var bs bitset
 	if bs.set(1000) || !bs.set(1000) || bs.set(999) {

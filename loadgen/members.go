@@ -96,17 +96,13 @@ func (p *probes) send(conns []Conn, users []string, round int) error {
 // acknowledgements do not count, since not every system's say whether
 // the message was delivered.
 func (p *probes) receive(c Conn) {
-	var ev Event
-	for {
-		if err := c.Receive(&ev); err != nil {
-			return
-		}
+	events(c, func(ev *Event) {
 		if ev.Kind != EventDelivery {
-			continue
+			return
 		}
 		id, _, err := parseBody(ev.Body)
 		if err != nil {
-			continue
+			return
 		}
 		_, round := splitID(id)
 		p.mu.Lock()
@@ -115,5 +111,5 @@ func (p *probes) receive(c Conn) {
 			close(p.complete)
 		}
 		p.mu.Unlock()
-	}
+	})
 }

@@ -160,7 +160,7 @@ func (r *run) result(ended int64) *Result {
 				res.Errors[r.codes.name(e.code)]++
 				want = expected(e, cfg.Recipients, 1)
 			}
-			got := int(e.deliveries)
+			got := int(e.deliveries.Load())
 			a.Expected += uint64(want)
 			a.Delivered += uint64(got)
 			if got < want {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,11 @@ type SpawnOptions struct {
 	// When both are empty they are built (go build) from ModuleDir, or
 	// else taken from the directory of the running program.
 	Besterd, Handler string
+	// HandlerArgs are the relay handler's arguments (a script, for an
+	// interpreter as Handler), and HandlerEnv its environment's
+	// additions.
+	HandlerArgs []string
+	HandlerEnv  map[string]string
 	// ModuleDir is the root of the Bester module to build from; when
 	// empty, the module of the working directory (go list -m).
 	ModuleDir string
@@ -198,7 +205,7 @@ listener "tcp4" {
 
 handler "relay" {
   socket        = "relay.sock"
-  command       = [%q]
+  command       = [%s]%s
   timeout       = "30s"
   max_in_flight = %d
   queue         = %d
@@ -209,8 +216,30 @@ informer {
 }
 %s%s%s`, cmp(o.Name, "bench"), dir, cmp(o.MaxInFlight, 256), cmp(o.MaxFrame, wire.DefaultMaxFrame),
 		cmp(o.LogLevel, "warn"), authBlock(o.Users), cmp(o.Listen, "127.0.0.1:0"), tlsBlock(o.TLSCert, o.TLSKey),
-		handler, cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
+		hclStrings(append([]string{handler}, o.HandlerArgs...)), envLine(o.HandlerEnv), cmp(o.HandlerMaxInFlight, 65536), cmp(o.HandlerMaxInFlight, 65536), peerBlocks(o.Peers),
 		clusterBlock(o.Cluster), monitorBlock(o.Monitor))
+}
+
+// hclStrings writes a list's strings, quoted, comma-separated.
+func hclStrings(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = strconv.Quote(s)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// envLine is a handler block's env attribute, on a line of its own, or
+// nothing.
+func envLine(env map[string]string) string {
+	if len(env) == 0 {
+		return ""
+	}
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		pairs = append(pairs, fmt.Sprintf("%s = %s", k, strconv.Quote(env[k])))
+	}
+	return "\n  env           = { " + strings.Join(pairs, ", ") + " }"
 }
 
 // clusterBlock is the cluster block of a member, or nothing.

@@ -189,59 +189,15 @@ func readHandlerRequest(body []byte, v *HandlerRequest) bool {
 	return true
 }
 
-// readIncoming reads any message a server writes to a client. Unlike the
-// other messages, every field may be null or undefined, as a server of
-// another implementation may write one: the strict decoder then leaves the
-// field as it is (a string, a struct) or sets it to nil (a slice), which,
-// into a zero Incoming, is the zero value; data keeps the null as a
-// RawValue does.
+// readIncoming reads any message a server writes to a client: as
+// viewIncoming reads it, then copied.
 func readIncoming(body []byte, v *Incoming) bool {
-	var m Incoming
-	r := fastReader{b: body}
-	ok := r.fields(incomingKeys, func(key string) bool {
-		if r.null() {
-			return true
-		}
-		if key == "header" {
-			return r.incomingHeader(&m.Header)
-		}
-		return r.incomingPayload(&m.Payload)
-	})
-	if !ok || r.off != len(body) {
+	var w IncomingView
+	if !viewIncoming(body, &w) {
 		return false
 	}
-	*v = m
+	*v = w.incoming()
 	return true
-}
-
-func (r *fastReader) incomingHeader(h *IncomingHeader) bool {
-	return r.fields(iheaderKeys, func(key string) bool {
-		if r.null() {
-			return true
-		}
-		switch key {
-		case "messageType":
-			return r.known(&h.MessageType, incomingMessageTypes)
-		case "status":
-			return r.known(&h.Status, incomingStatuses)
-		case "error":
-			var s string
-			ok := r.known(&s, incomingErrors)
-			h.Error = ErrorCode(s)
-			return ok
-		case "detail":
-			return r.str(&h.Detail)
-		}
-		return r.fields(addressKeys, func(key string) bool {
-			if r.null() {
-				return true
-			}
-			if key == "server" {
-				return r.str(&h.From.Server)
-			}
-			return r.str(&h.From.User)
-		})
-	})
 }
 
 // address reads an Address whose names are both strings; null fields,
@@ -252,24 +208,6 @@ func (r *fastReader) address(a *Address) bool {
 			return r.str(&a.Server)
 		}
 		return r.str(&a.User)
-	})
-}
-
-func (r *fastReader) incomingPayload(p *IncomingPayload) bool {
-	return r.fields(ipayloadKeys, func(key string) bool {
-		if key == "data" {
-			return r.raw(&p.Data)
-		}
-		if r.null() {
-			return true
-		}
-		switch key {
-		case "type":
-			return r.known(&p.Type, incomingTypes)
-		case "id":
-			return r.str(&p.ID)
-		}
-		return r.strs(&p.Undelivered)
 	})
 }
 
@@ -370,11 +308,9 @@ func (r *fastReader) known(v *string, names []string) bool {
 	if !ok {
 		return false
 	}
-	for _, name := range names {
-		if string(s) == name { // valid UTF-8, as name is
-			*v = name
-			return true
-		}
+	if name, ok := lookup(s, names); ok { // valid UTF-8, as name is
+		*v = name
+		return true
 	}
 	if !utf8.Valid(s) {
 		return false
@@ -383,24 +319,46 @@ func (r *fastReader) known(v *string, names []string) bool {
 	return true
 }
 
+// lookup is the one of names that equals s, if any.
+func lookup(s []byte, names []string) (string, bool) {
+	for _, name := range names {
+		if string(s) == name {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // strs reads an array of definite length of strings, or nulls or
 // undefineds, which leave an element "", into a nil slice, as the strict
-// decoder does: an empty array gives an empty slice, not nil. The count is
-// checked against the decoder's limit and against what is left of the
-// body, which has at least one byte for each element, before the slice is
-// made.
+// decoder does: an empty array gives an empty slice, not nil. With v nil
+// it only checks the array, allocating nothing. The count is checked
+// against the decoder's limit and against what is left of the body, which
+// has at least one byte for each element, before the slice is made.
 func (r *fastReader) strs(v *[]string) bool {
 	major, n, ok := r.head()
 	if !ok || major != majorArray || n > maxArrayElements || n > uint64(len(r.b)-r.off) {
 		return false
 	}
-	s := make([]string, n)
-	for i := range s {
-		if !r.null() && !r.str(&s[i]) {
+	var s []string
+	if v != nil {
+		s = make([]string, n)
+	}
+	for i := range n {
+		if r.null() {
+			continue
+		}
+		t, ok := r.text()
+		if !ok {
 			return false
 		}
+		if v != nil {
+			s[i] = string(t)
+		}
 	}
-	*v = s
+	if v != nil {
+		*v = s
+	}
 	return true
 }
 

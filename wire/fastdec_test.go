@@ -49,7 +49,38 @@ func checkFastDecode(t *testing.T, body []byte) (taken []string) {
 				body, name, dump(hooked), herr, dump(strict), err)
 		}
 	}
+	checkView(t, body)
 	return taken
+}
+
+// checkView holds ViewIncoming to the strict decoder on body: it fails
+// when the strict decoder does, with its error, and otherwise gives what
+// the strict decoder gives as an Incoming; it reads in place exactly the
+// bodies readIncoming takes.
+func checkView(t *testing.T, body []byte) {
+	t.Helper()
+	var strict Incoming
+	err := CodecCBOR.UnmarshalMap(body, &strict)
+	var v IncomingView
+	verr := CodecCBOR.ViewIncoming(body, &v)
+	if fmt.Sprint(verr) != fmt.Sprint(err) {
+		t.Fatalf("%x: ViewIncoming gave %v, UnmarshalMap %v", body, verr, err)
+	}
+	var w IncomingView
+	if inPlace, fast := viewIncoming(body, &w), readIncoming(body, new(Incoming)); inPlace != fast {
+		t.Fatalf("%x: read in place %v, read directly as an Incoming %v", body, inPlace, fast)
+	}
+	if err != nil {
+		return
+	}
+	h, p := &strict.Header, &strict.Payload
+	got := []any{v.MessageType, v.Status, v.Error, string(v.Detail), string(v.FromServer), string(v.FromUser),
+		string(v.Type), string(v.ID), v.Data == nil, string(v.Data), v.Undelivered}
+	want := []any{h.MessageType, h.Status, h.Error, h.Detail, h.From.Server, h.From.User,
+		p.Type, p.ID, p.Data == nil, string(p.Data), len(p.Undelivered)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%x: viewed as %q, decoded as %q", body, got, want)
+	}
 }
 
 // dump shows a message with what its pointers point to.

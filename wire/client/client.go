@@ -29,8 +29,9 @@ type Client struct {
 	scratch []byte // one encoded frame, reused under wmu
 	closed  bool   // under wmu
 
-	rmu sync.Mutex
-	br  *bufio.Reader
+	rmu  sync.Mutex
+	br   *bufio.Reader
+	rbuf []byte // ReceiveView's frame, reused
 
 	closeOnce sync.Once
 	closeErr  error

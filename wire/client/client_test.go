@@ -415,3 +415,48 @@ func TestReceiveUndecodable(t *testing.T) {
 		t.Fatalf("got %+v", in)
 	}
 }
+
+// TestReceiveView has the server answer the same messages twice, read
+// once with Receive and once with ReceiveView: the view says what the
+// message does, in either codec.
+func TestReceiveView(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			s := startFakeServer(t, "tcp")
+			c := dial(t, s, codec)
+			send := func() {
+				for i, typ := range []string{typeEcho, typeFail, wire.TypeDummy} {
+					if err := c.Send(typ, fmt.Sprintf("m-%d", i), map[string]string{"body": "hello"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			send()
+			var want []*client.Incoming
+			for range 4 { // a delivery and its report, a bad report, a dummy reply
+				want = append(want, receive(t, c))
+			}
+			send()
+			for _, in := range want {
+				var v wire.IncomingView
+				if err := c.ReceiveView(&v); err != nil {
+					t.Fatal(err)
+				}
+				kind := v.MessageType
+				if kind == "" && string(v.Type) == wire.TypeDummy {
+					kind = client.KindDummy
+				}
+				got := []any{kind, string(v.Type), string(v.ID), string(v.FromServer), string(v.FromUser), string(v.Data)}
+				exp := []any{in.Kind, in.Type, in.ID, in.From.Server, in.From.User, string(in.Data)}
+				if in.Report != nil {
+					h := in.Report.Header
+					got = append(got, v.Status, v.Error, string(v.Detail), v.Undelivered)
+					exp = append(exp, h.Status, h.Error, h.Detail, len(in.Report.Payload.Undelivered))
+				}
+				if fmt.Sprint(got) != fmt.Sprint(exp) {
+					t.Errorf("viewed %q, received %q", got, exp)
+				}
+			}
+		})
+	}
+}

@@ -87,7 +87,7 @@ func (c *Client) Receive() (*Incoming, error) {
 	// are read without reflection.
 	var m wire.Incoming
 	if err := c.codec.UnmarshalMap(body, &m); err != nil {
-		return nil, fmt.Errorf("receive: %w: %s body: %w", ErrUndecodable, c.codec, err)
+		return nil, c.undecodable(err)
 	}
 	in := &Incoming{Kind: m.Header.MessageType, Type: m.Payload.Type, ID: m.Payload.ID,
 		Data: m.Payload.Data, Raw: body, codec: c.codec}
@@ -104,4 +104,33 @@ func (c *Client) Receive() (*Incoming, error) {
 		in.Kind = KindDummy
 	}
 	return in, nil
+}
+
+// ReceiveView is Receive for a caller that keeps nothing of a message, as
+// a load generator: it reads the next message into v, in place when it is
+// CBOR of the usual form, allocating nothing. v's slices are only valid
+// until the next ReceiveView, which reuses the buffer they point into. A
+// dummy reply, which has no message type, is told by its Type,
+// wire.TypeDummy. Its errors are Receive's.
+func (c *Client) ReceiveView(v *wire.IncomingView) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	body, err := wire.ReadFrame(c.br, c.maxFrame+wire.EnvelopeHeadroom, c.rbuf)
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	// Keep the buffer for the next frame, unless an unusually large
+	// one made it grow past the read buffer's size.
+	if cap(body) <= c.br.Size() {
+		c.rbuf = body
+	}
+	if err := c.codec.ViewIncoming(body, v); err != nil {
+		return c.undecodable(err)
+	}
+	return nil
+}
+
+// undecodable is the error for a body that did not decode.
+func (c *Client) undecodable(err error) error {
+	return fmt.Errorf("receive: %w: %s body: %w", ErrUndecodable, c.codec, err)
 }

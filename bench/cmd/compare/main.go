@@ -50,6 +50,9 @@ type options struct {
 	targetsSet       bool // -targets was given: with -table, the targets to show
 	placements       []loadgen.Placement
 	pprofDir         string
+	cpuProfile       string
+	natsdArgs        []string
+	natsHandlerArgs  []string
 	json             bool
 	jsonFile         string
 	table            string
@@ -57,7 +60,7 @@ type options struct {
 
 func main() {
 	var o options
-	var workloads, targetList, placements string
+	var workloads, targetList, placements, natsdArgs, natsHandlerArgs string
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds: each runs every target once per workload")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "time measured per run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time run before measuring")
@@ -71,11 +74,15 @@ func main() {
 	flag.StringVar(&targetList, "targets", strings.Join(targets.Names, ","), "targets to run, comma-separated, in order")
 	flag.StringVar(&placements, "placements", "cross,mixed", "placements of the users over a cluster target's servers, comma-separated")
 	flag.StringVar(&o.pprofDir, "pprof", "", "write a CPU profile of every bester-cluster and bester-cluster-etcd member, taken over each relay run's measurement, into this directory")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process, the load generator, over every run into this file")
+	flag.StringVar(&natsdArgs, "natsd-args", "", "more arguments for every natsd, space-separated (to try its settings)")
+	flag.StringVar(&natsHandlerArgs, "natshandler-args", "", "more arguments for every natshandler, space-separated")
 	flag.BoolVar(&o.json, "json", false, "print every run as JSON instead of the table")
 	flag.StringVar(&o.jsonFile, "json-file", "", "also write every run as JSON to this file")
 	flag.StringVar(&o.table, "table", "", "print the table of runs saved with -json-file, without running anything (with -targets, of those targets only)")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
+	o.natsdArgs, o.natsHandlerArgs = strings.Fields(natsdArgs), strings.Fields(natsHandlerArgs)
 	o.targets = strings.Split(targetList, ",")
 	flag.Visit(func(f *flag.Flag) { o.targetsSet = o.targetsSet || f.Name == "targets" })
 	for _, p := range strings.Split(placements, ",") {
@@ -130,6 +137,10 @@ type report struct {
 		Workloads  []string            `json:"workloads"`
 		Targets    []string            `json:"targets"`
 		Placements []loadgen.Placement `json:"placements,omitempty"`
+		// NatsdArgs and NatsHandlerArgs are -natsd-args and
+		// -natshandler-args, when given.
+		NatsdArgs       []string `json:"natsd_args,omitempty"`
+		NatsHandlerArgs []string `json:"natshandler_args,omitempty"`
 	} `json:"options"`
 	Runs []cell `json:"runs"`
 }
@@ -158,6 +169,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "bester-cluster-etcd" })
 		}
 	}
+	if slices.Contains(o.targets, "bester-python") {
+		if err := targets.PythonMissing(); err != nil {
+			logf("bester-python left out: %v", err)
+			o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "bester-python" })
+		}
+	}
 	if o.pprofDir != "" {
 		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
 			return err
@@ -177,6 +194,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer bins.Remove()
+
+	stopProfile, err := profileSelf(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 
 	rep := report{Machine: describeMachine()}
 	logf("%s; load average %s", rep.Machine, rep.Machine.LoadBefore)
@@ -200,6 +223,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	ro.Rounds, ro.DurationS, ro.WarmupS, ro.HoldS = o.rounds, o.duration.Seconds(), o.warmup.Seconds(), o.hold.Seconds()
 	ro.Pairs, ro.Window, ro.Size, ro.Conns, ro.Fanout = o.pairs, o.window, o.size, o.conns, o.fanout
 	ro.Workloads, ro.Targets, ro.Placements = o.workloads, o.targets, o.placements
+	ro.NatsdArgs, ro.NatsHandlerArgs = o.natsdArgs, o.natsHandlerArgs
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
@@ -281,9 +305,15 @@ func (c *cell) column() column { return column{target: c.Target, placement: c.Pl
 // it.
 func runOne(ctx context.Context, o options, bins *targets.Binaries, workload string, col column, round int) (*cell, error) {
 	topts := targets.Options{Window: o.window, Pending: 8192, BufferSize: loadgen.BusyBufferSize,
-		Profile: o.pprofDir != "" && workload == "relay"}
-	if workload == "connect" {
+		Profile: o.pprofDir != "" && workload == "relay", NatsdArgs: o.natsdArgs, NatsHandlerArgs: o.natsHandlerArgs}
+	switch workload {
+	case "connect":
 		topts.Pending, topts.BufferSize = 64, 0 // idle connections: the clients' defaults
+	case "fanout":
+		// NATS's fastest here: two messages fanned out at once (relay
+		// and pingpong are fastest with natshandler's one; see NATS
+		// tuning in bench/README.md).
+		topts.NATSHandlerConnections = 2
 	}
 	t, err := targets.Start(ctx, col.target, bins, topts)
 	if err != nil {

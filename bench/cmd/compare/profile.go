@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -67,4 +68,26 @@ func fetch(ctx context.Context, url, file string, limit time.Duration) error {
 		return err
 	}
 	return f.Close()
+}
+
+// profileSelf starts a CPU profile of this process into file, when it is
+// given; the function it returns stops it and closes the file.
+func profileSelf(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("profile the load generator: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			logf("profile of the load generator: %v", err)
+		}
+	}, nil
 }

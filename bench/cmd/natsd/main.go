@@ -30,12 +30,14 @@ func main() {
 	key := flag.String("tls-key", "", "PEM key of -tls-cert")
 	cluster := flag.String("cluster", "", "host:port to accept routes from the cluster's other servers on")
 	routes := flag.String("routes", "", "with -cluster: the other servers' route URLs, comma-separated (nats://host:port)")
+	// Larger than the default 64 MiB: a recipient behind by a whole
+	// window must not be cut off as a slow consumer.
+	maxPending := flag.Int64("max-pending", 256<<20, "bytes a client may have waiting to be written to it")
+	writeDeadline := flag.Duration("write-deadline", server.DEFAULT_FLUSH_DEADLINE, "how long a write to a client may block")
 	flag.Parse()
 	opts := &server.Options{
 		Host: *host, Port: *port, NoLog: true, NoSigs: true, MaxConn: *maxConn,
-		// Larger than the default 64 MiB: a recipient behind by a whole
-		// window must not be cut off as a slow consumer.
-		MaxPending: 256 << 20,
+		MaxPending: *maxPending, WriteDeadline: *writeDeadline,
 	}
 	if *cert != "" {
 		pair, err := tls.LoadX509KeyPair(*cert, *key)

@@ -23,18 +23,22 @@ import (
 
 func main() {
 	url := flag.String("url", nats.DefaultURL, "NATS server URL")
-	conns := flag.Int("connections", 4, "connections, each with one queue subscription")
+	// One connection is NATS's fastest here in relay: with 4, the server
+	// spent about a sixth more time per message; compare asks for 2 in
+	// fanout (bench/README.md, NATS tuning).
+	conns := flag.Int("connections", 1, "connections, each with one queue subscription per subject")
 	ca := flag.String("tls-ca", "", "PEM CA file: connect with TLS, trusting it")
+	writeBuffer := flag.Int("write-buffer", nats.DefaultWriteBufSize, "bytes each connection buffers before it writes")
 	flag.Parse()
-	if err := run(*url, *conns, *ca); err != nil {
+	if err := run(*url, *conns, *ca, *writeBuffer); err != nil {
 		fmt.Fprintln(os.Stderr, "natshandler:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string, conns int, ca string) error {
+func run(url string, conns int, ca string, writeBuffer int) error {
 	for i := range conns {
-		opts := []nats.Option{nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect()}
+		opts := []nats.Option{nats.Name(fmt.Sprintf("relay-handler-%d", i)), nats.NoReconnect(), nats.WriteBufferSize(writeBuffer)}
 		if ca != "" {
 			opts = append(opts, nats.RootCAs(ca))
 		}
@@ -43,29 +47,20 @@ func run(url string, conns int, ca string) error {
 			return err
 		}
 		defer nc.Close()
+		// Each callback runs on its subscription's goroutine: the
+		// subjects it has built are its own.
+		relayed := subjects{}
 		sub, err := nc.QueueSubscribe("relay.*", "relay", func(m *nats.Msg) {
-			to := strings.TrimPrefix(m.Subject, "relay.")
-			if err := nc.Publish("u."+to, m.Data); err != nil {
-				fmt.Fprintln(os.Stderr, "natshandler: deliver:", err)
-			}
+			deliver(nc, relayed.of(strings.TrimPrefix(m.Subject, "relay.")), m)
 			acknowledge(nc, m)
 		})
 		if err != nil {
 			return err
 		}
-		// The callback runs on one goroutine per subscription: the
-		// subjects it has built are its own.
-		subjects := map[string]string{}
+		fannedOut := subjects{}
 		fan, err := nc.QueueSubscribe("fanout", "relay", func(m *nats.Msg) {
 			for to := range strings.SplitSeq(m.Header.Get("To"), ",") {
-				subject, ok := subjects[to]
-				if !ok {
-					subject = "u." + to
-					subjects[to] = subject
-				}
-				if err := nc.Publish(subject, m.Data); err != nil {
-					fmt.Fprintln(os.Stderr, "natshandler: deliver:", err)
-				}
+				deliver(nc, fannedOut.of(to), m)
 			}
 			acknowledge(nc, m)
 		})
@@ -88,6 +83,26 @@ func run(url string, conns int, ca string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	<-sigs
 	return nil
+}
+
+// subjects are users' subjects, u.USER, built once each rather than for
+// every message.
+type subjects map[string]string
+
+func (s subjects) of(user string) string {
+	subject, ok := s[user]
+	if !ok {
+		subject = "u." + user
+		s[user] = subject
+	}
+	return subject
+}
+
+// deliver publishes m's payload on subject.
+func deliver(nc *nats.Conn, subject string, m *nats.Msg) {
+	if err := nc.Publish(subject, m.Data); err != nil {
+		fmt.Fprintln(os.Stderr, "natshandler: deliver:", err)
+	}
 }
 
 // acknowledge publishes an empty acknowledgement to m's reply subject.

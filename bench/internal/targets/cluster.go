@@ -161,7 +161,8 @@ func startNATSCluster(ctx context.Context, b *Binaries, o Options, handlers int)
 				others = append(others, "nats://"+addr)
 			}
 		}
-		srv, line, err := startProc(ctx, "listening ", b.Natsd, "-cluster", routes[i], "-routes", strings.Join(others, ","))
+		srv, line, err := startProc(ctx, "listening ", b.Natsd,
+			append([]string{"-cluster", routes[i], "-routes", strings.Join(others, ",")}, o.NatsdArgs...)...)
 		if err != nil {
 			return fmt.Errorf("server %d: %w", i, err)
 		}
@@ -179,7 +180,7 @@ func startNATSCluster(ctx context.Context, b *Binaries, o Options, handlers int)
 		r.Name = "nats-cluster-one"
 	}
 	for _, url := range urls[:handlers] {
-		h, _, err := startProc(ctx, "ready", b.NatsHandler, "-url", url)
+		h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, o.natsHandlerArgs()...)...)
 		if err != nil {
 			return nil, errors.Join(err, c.stop())
 		}

@@ -1,10 +1,8 @@
 package targets
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/bester-project/bester/loadgen"
 )
@@ -15,16 +13,7 @@ import (
 // handlers relay a message from a user on one server to a user on
 // another, every id accounted for, under both placements.
 func TestClustersRelayAcrossServers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts three servers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build is slow
-	defer cancel()
-	bins, err := Build(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bins.Remove()
+	ctx, bins := built(t)
 	for _, name := range ClusterNames {
 		if err := EtcdMissing(); err != nil && name == "bester-cluster-etcd" {
 			t.Logf("%s left out: %v", name, err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,23 +31,25 @@ import (
 type NATS struct {
 	URL     string
 	Timeout time.Duration
-	// Pending bounds the messages waiting for Receive on a connection;
-	// beyond it NATS drops them (slow consumer), which the accounting
-	// shows as lost.
+	// Pending bounds the messages waiting for the load on each of a
+	// connection's subscriptions; beyond it NATS drops them (slow
+	// consumer), which the accounting shows as lost.
 	Pending int
 	// CA, when set, is the PEM file of the CA the server's TLS
 	// certificate is checked against: the connections use TLS.
 	CA string
 }
 
-// Dial connects user and subscribes it.
+// Dial connects user and subscribes it. Its messages come to callbacks
+// (natsConn.Push): nats.go hands a subscription's messages to its
+// callback's goroutine in batches, where a channel subscription wakes the
+// reader for each one.
 func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (loadgen.Conn, error) {
 	timeout := n.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &natsConn{user: user, ackPrefix: "ack." + user + ".", in: make(chan *nats.Msg, max(n.Pending, 64)),
-		closed: make(chan struct{})}
+	c := &natsConn{user: user, ackPrefix: "ack." + user + ".", ready: make(chan struct{}), closed: make(chan struct{})}
 	opts := []nats.Option{nats.Name(user), nats.NoReconnect(), nats.Timeout(timeout),
 		nats.ClosedHandler(func(*nats.Conn) { c.close() })}
 	if n.CA != "" {
@@ -60,13 +63,15 @@ func (n *NATS) Dial(ctx context.Context, user string, local net.IP) (loadgen.Con
 		return nil, err
 	}
 	c.nc = nc
-	if _, err := nc.ChanSubscribe("u."+user, c.in); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	if _, err := nc.ChanSubscribe(c.ackPrefix+"*", c.in); err != nil {
-		nc.Close()
-		return nil, err
+	for subject, cb := range map[string]nats.MsgHandler{"u." + user: c.onDelivery, c.ackPrefix + "*": c.onAck} {
+		sub, err := nc.Subscribe(subject, cb)
+		if err == nil {
+			err = sub.SetPendingLimits(max(n.Pending, 64), -1)
+		}
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
 	}
 	// A round trip: the server has both subscriptions before anyone
 	// sends to them.
@@ -81,9 +86,16 @@ type natsConn struct {
 	nc        *nats.Conn
 	user      string
 	ackPrefix string
-	in        chan *nats.Msg
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// The receiving side. Each subscription calls back on a goroutine
+	// of its own; mu makes their calls to handle take turns.
+	ready   chan struct{} // closed once handle is set
+	started atomic.Bool   // set with handle: ready need not be waited for
+	handle  func(*loadgen.Event)
+	mu      sync.Mutex
+	ev      loadgen.Event // under mu
 
 	// The sending side.
 	to      []string
@@ -127,22 +139,41 @@ func (c *natsConn) queueFanout(m *loadgen.Message) error {
 // soon as it has something (its Flush is a round trip to the server).
 func (c *natsConn) Flush() error { return nil }
 
-func (c *natsConn) Receive(ev *loadgen.Event) error {
-	select {
-	case m := <-c.in:
-		if id, ok := strings.CutPrefix(m.Subject, c.ackPrefix); ok {
-			n, err := strconv.ParseUint(id, 36, 64)
-			if err != nil {
-				n = ^uint64(0)
-			}
-			*ev = loadgen.Event{Kind: loadgen.EventAck, ID: n}
-			return nil
-		}
-		*ev = loadgen.Event{Kind: loadgen.EventDelivery, Body: m.Data}
-		return nil
-	case <-c.closed:
-		return net.ErrClosed
+// Push hands every message to handle until the connection closes.
+func (c *natsConn) Push(handle func(*loadgen.Event)) error {
+	c.handle = handle
+	c.started.Store(true)
+	close(c.ready)
+	<-c.closed
+	return net.ErrClosed
+}
+
+func (c *natsConn) onDelivery(m *nats.Msg) {
+	c.deliver(loadgen.Event{Kind: loadgen.EventDelivery, Body: m.Data})
+}
+
+func (c *natsConn) onAck(m *nats.Msg) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, c.ackPrefix), 36, 64)
+	if err != nil {
+		n = ^uint64(0)
 	}
+	c.deliver(loadgen.Event{Kind: loadgen.EventAck, ID: n})
+}
+
+// deliver hands ev to the load, once Push has been called; messages that
+// come before wait for it.
+func (c *natsConn) deliver(ev loadgen.Event) {
+	if !c.started.Load() {
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return
+		}
+	}
+	c.mu.Lock()
+	c.ev = ev
+	c.handle(&c.ev)
+	c.mu.Unlock()
 }
 
 func (c *natsConn) close() { c.closeOnce.Do(func() { close(c.closed) }) }

@@ -32,6 +32,11 @@ var Names = []string{"bester", "nats", "raw"}
 // run only when asked for.
 var TLSNames = []string{"bester-tls", "nats-tls"}
 
+// HandlerNames are targets that run Bester with another relay handler:
+// bester-python runs examples/python/relay.py on the Python SDK (stream
+// mode, CBOR). They run only when asked for.
+var HandlerNames = []string{"bester-python"}
+
 // ClusterNames are the targets of ClusterSize servers that act as one,
 // over which a placement spreads the users; they run only when asked
 // for. bester-cluster is three besterd members with static membership,
@@ -50,6 +55,7 @@ const benchModule = "github.com/bester-project/bester/bench"
 // Binaries are the programs built for a comparison.
 type Binaries struct {
 	dir                          string
+	mainDir                      string // the Bester module's root
 	Besterd, Relay               string // from the Bester module
 	Natsd, NatsHandler, RawRelay string // from this module
 	// Certs is a directory of development certificates for the TLS
@@ -74,7 +80,7 @@ func Build(ctx context.Context) (*Binaries, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Binaries{dir: dir}
+	b := &Binaries{dir: dir, mainDir: mainDir}
 	for _, build := range []struct {
 		dir  string
 		pkgs []string
@@ -136,6 +142,12 @@ type Options struct {
 	// BufferSize is each Bester and raw client connection's read and write
 	// buffer, in bytes (NATS's client has 32 KiB).
 	BufferSize int
+	// NATSHandlerConnections is each natshandler's connection count;
+	// 0 leaves natshandler's default, 1.
+	NATSHandlerConnections int
+	// NatsdArgs and NatsHandlerArgs are more arguments for every natsd
+	// and natshandler of the NATS targets (to try their settings).
+	NatsdArgs, NatsHandlerArgs []string
 	// Profile gives each bester-cluster member a monitor that serves the
 	// Go profiler (Running.Monitors).
 	Profile bool
@@ -148,6 +160,8 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 		return startBester(ctx, b, o, false)
 	case "bester-tls":
 		return startBester(ctx, b, o, true)
+	case "bester-python":
+		return startBesterPython(ctx, b, o)
 	case "nats":
 		return startNATS(ctx, b, o, false)
 	case "nats-tls":
@@ -196,7 +210,7 @@ func Start(ctx context.Context, name string, b *Binaries, o Options) (*Running, 
 }
 
 // AllNames are every target's name.
-func AllNames() []string { return slices.Concat(Names, TLSNames, ClusterNames) }
+func AllNames() []string { return slices.Concat(Names, TLSNames, HandlerNames, ClusterNames) }
 
 // SingleOf is the single-server target a cluster target is made of.
 func SingleOf(cluster string) string {
@@ -216,11 +230,18 @@ func besterOptions(b *Binaries, o Options) loadgen.SpawnOptions {
 // startBester starts besterd and its relay handler, with a TLS listener
 // when withTLS is set.
 func startBester(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Running, error) {
-	so := besterOptions(b, o)
 	name := "bester"
 	if withTLS {
-		so.TLSCert, so.TLSKey = filepath.Join(b.Certs, "server.crt"), filepath.Join(b.Certs, "server.key")
 		name = "bester-tls"
+	}
+	return runBester(ctx, name, besterOptions(b, o), b, o, withTLS)
+}
+
+// runBester starts the server so describes as target name, with a TLS
+// listener when withTLS is set.
+func runBester(ctx context.Context, name string, so loadgen.SpawnOptions, b *Binaries, o Options, withTLS bool) (*Running, error) {
+	if withTLS {
+		so.TLSCert, so.TLSKey = filepath.Join(b.Certs, "server.crt"), filepath.Join(b.Certs, "server.key")
 	}
 	s, err := loadgen.SpawnBester(ctx, so)
 	if err != nil {
@@ -248,13 +269,13 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 		handlerArgs = []string{"-tls-ca", ca}
 		scheme = "tls://"
 	}
-	srv, line, err := startProc(ctx, "listening ", b.Natsd, serverArgs...)
+	srv, line, err := startProc(ctx, "listening ", b.Natsd, append(serverArgs, o.NatsdArgs...)...)
 	if err != nil {
 		return nil, err
 	}
 	addr := strings.TrimPrefix(line, "listening ")
 	url := scheme + addr
-	h, _, err := startProc(ctx, "ready", b.NatsHandler, append([]string{"-url", url}, handlerArgs...)...)
+	h, _, err := startProc(ctx, "ready", b.NatsHandler, slices.Concat([]string{"-url", url}, handlerArgs, o.natsHandlerArgs())...)
 	if err != nil {
 		srv.stop()
 		return nil, err
@@ -265,6 +286,15 @@ func startNATS(ctx context.Context, b *Binaries, o Options, withTLS bool) (*Runn
 	}
 	return &Running{Name: name, Driver: &NATS{URL: url, Pending: o.Pending, CA: ca}, Addr: addr, PIDs: []int{srv.pid()},
 		HandlerPIDs: []int{h.pid()}, stop: func() error { return errors.Join(h.stop(), srv.stop()) }}, nil
+}
+
+// natsHandlerArgs are the arguments o gives every natshandler.
+func (o Options) natsHandlerArgs() []string {
+	var args []string
+	if o.NATSHandlerConnections > 0 {
+		args = []string{"-connections", strconv.Itoa(o.NATSHandlerConnections)}
+	}
+	return append(args, o.NatsHandlerArgs...)
 }
 
 // proc is a started server or handler process.
