@@ -41,18 +41,11 @@ func failure(err error) *Response {
 	return &Response{Status: FailStatus, Data: err.Error()}
 }
 
-// encodeFrame turns r into the bytes to write: a whole frame, or for a
-// rawanswer.HangUp the raw bytes and hangUp set. id is nil in oneshot mode. A response that
+// encodeAnswer turns r into the bytes to write, encoded in scratch (and
+// valid until its next use): a whole frame, or for a rawanswer.HangUp the
+// raw bytes and hangUp set. id is nil in oneshot mode. A response that
 // cannot be encoded, or is larger than max, is replaced by a failure.
-func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
-	var scratch bytes.Buffer
-	return encodeFrameWith(&scratch, r, c, id, max)
-}
-
-// encodeFrameWith is encodeFrame encoding in scratch, which the caller
-// keeps for its next response: the frame returned is then the one
-// allocation, of exactly its size.
-func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
+func encodeAnswer(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
 	switch raw := r.Data.(type) {
 	case rawanswer.HangUp:
 		return raw, true
@@ -69,7 +62,7 @@ func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint6
 		scratch.Reset()
 		appendResponse(scratch, failure(err), c, id)
 	}
-	return bytes.Clone(scratch.Bytes()), false
+	return scratch.Bytes(), false
 }
 
 // appendResponse encodes r as a wire.HandlerResponse in codec c, as one

@@ -57,7 +57,8 @@ func ServeConfig(ctx context.Context, opts Options, h HandlerFunc) error {
 		return fmt.Errorf("ipc: %w", err)
 	}
 	defer ln.Close()
-	s := &server{opts: o, h: h}
+	s := &server{opts: o, h: h, wd: newWatchdog()}
+	defer s.wd.close()
 	return s.run(ctx, ln)
 }
 
@@ -65,6 +66,7 @@ func ServeConfig(ctx context.Context, opts Options, h HandlerFunc) error {
 type server struct {
 	opts Options
 	h    HandlerFunc
+	wd   *watchdog
 }
 
 // run accepts connections until ctx is done, then waits up to
