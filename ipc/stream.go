@@ -59,6 +59,7 @@ type streamConn struct {
 	// reading passes from one to the next through role.
 	br      *bufio.Reader
 	buf     []byte
+	msg     wire.HandlerRequest // the last request read
 	scratch bytes.Buffer
 
 	// role is the reader's generation, in the high 32 bits, and, in the
@@ -121,8 +122,8 @@ func (c *streamConn) read(gen uint32) {
 			return
 		}
 		c.buf = body // decoding copies what it keeps, so the buffer is reused
-		var msg wire.HandlerRequest
-		if err := o.Codec.UnmarshalMap(body, &msg); err != nil {
+		msg := &c.msg
+		if err := o.Codec.UnmarshalHandlerRequest(body, msg); err != nil {
 			o.Logger.Warn("undecodable request; closing connection", "codec", o.Codec, "err", err)
 			c.conn.Close()
 			close(c.readingEnded)

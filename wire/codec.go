@@ -192,10 +192,15 @@ func (c Codec) UnmarshalMap(body []byte, v any) error {
 	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
 }
 
-// Unmarshal decodes any single value encoded in codec c into v.
+// Unmarshal decodes any single value encoded in codec c into v. A map
+// into a struct of strings, integers, booleans, Names and RawValues is
+// decoded from CBOR without reflection over the data (see faststruct.go).
 func (c Codec) Unmarshal(b []byte, v any) error {
 	switch c {
 	case CodecCBOR:
+		if fastUnmarshalStruct(b, v) {
+			return nil
+		}
 		return decMode.Unmarshal(b, v)
 	case CodecJSON:
 		return unmarshalJSON(b, v)
