@@ -66,26 +66,40 @@ func encodeAnswer(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, 
 }
 
 // appendResponse encodes r as a wire.HandlerResponse in codec c, as one
-// frame at the end of buf.
+// frame at the end of buf. Nothing it builds outlives it.
 func appendResponse(buf *bytes.Buffer, r *Response, c wire.Codec, id *uint64) error {
 	msg := wire.HandlerResponse{ID: id, Header: wire.ResponseHeader{Status: r.Status}}
 	if msg.Header.Status == "" {
 		msg.Header.Status = wire.HandlerStatusOK
 	}
 	var err error
+	var cmd wire.Command
+	var cmdData [128]byte
 	if r.Command != nil {
-		msg.Header.Command = &wire.Command{Type: r.Command.Type}
-		if msg.Header.Command.Data, err = encodeValue(c, r.Command.Data); err != nil {
+		cmd.Type = r.Command.Type
+		if cmd.Data, err = appendValue(c, cmdData[:0], r.Command.Data); err != nil {
 			return fmt.Errorf("encode command data: %w", err)
 		}
+		msg.Header.Command = &cmd
 	}
 	if msg.Data, err = encodeValue(c, r.Data); err != nil {
 		return fmt.Errorf("encode response data: %w", err)
 	}
-	if err := c.AppendFrame(buf, &msg); err != nil {
+	if err := c.AppendResponseFrame(buf, &msg); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	return nil
+}
+
+// appendValue is encodeValue appending to b.
+func appendValue(c wire.Codec, b []byte, v any) (wire.RawValue, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case wire.RawValue:
+		return t, nil
+	}
+	return c.AppendMarshal(b, v)
 }
 
 // encodeValue encodes v in codec c, passing a wire.RawValue through.
