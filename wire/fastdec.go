@@ -268,17 +268,6 @@ func (r *fastReader) incomingHeader(h *IncomingHeader) bool {
 	})
 }
 
-// address reads an Address whose names are both strings; null fields,
-// which Incoming's reader takes, are left to the strict decoder here.
-func (r *fastReader) address(a *Address) bool {
-	return r.fields(addressKeys, func(key string) bool {
-		if key == "server" {
-			return r.str(&a.Server)
-		}
-		return r.str(&a.User)
-	})
-}
-
 func (r *fastReader) incomingPayload(p *IncomingPayload) bool {
 	return r.fields(ipayloadKeys, func(key string) bool {
 		if key == "data" {

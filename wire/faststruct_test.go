@@ -29,7 +29,8 @@ type (
 		P *string `cbor:"p"`
 	}
 	withHidden struct {
-		S      string `cbor:"s"`
+		S string `cbor:"s"`
+		//lint:ignore U1000 an unexported field is what makes the struct not plain
 		hidden int
 	}
 	withIgnored struct {
