@@ -437,3 +437,51 @@ func TestStreamMixedLoadAnsweredOnce(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The watchdog sleeps while no connection needs it, and a reader that
+// gets stuck wakes it: the requests behind the stuck one are answered.
+func TestStreamWatchdogWakes(t *testing.T) {
+	release := make(chan struct{})
+	s, ln, err := newServer(Options{Socket: socketPath(t)}, func(ctx context.Context, req *Request) (*Response, error) {
+		if req.ID == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return SendClients([]string{"G"}, nil), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		ln.Close()
+		s.wd.close()
+	}()
+	c := dial(t, s.opts.Socket, wire.CodecCBOR)
+	c.request(9, nil)
+	c.response()
+	deadline := time.Now().Add(testTimeout)
+	for !s.wd.asleep.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog never went to sleep")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.request(0, nil) // stuck until released
+	c.request(1, nil)
+	if r := c.response(); *r.ID != 1 {
+		t.Fatalf("answer %d before the stuck request was released", *r.ID)
+	}
+	close(release)
+	if r := c.response(); *r.ID != 0 {
+		t.Fatalf("answer %d, want 0", *r.ID)
+	}
+}
