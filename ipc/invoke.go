@@ -41,18 +41,11 @@ func failure(err error) *Response {
 	return &Response{Status: FailStatus, Data: err.Error()}
 }
 
-// encodeFrame turns r into the bytes to write: a whole frame, or for a
-// rawanswer.HangUp the raw bytes and hangUp set. id is nil in oneshot mode. A response that
+// encodeAnswer turns r into the bytes to write, encoded in scratch (and
+// valid until its next use): a whole frame, or for a rawanswer.HangUp the
+// raw bytes and hangUp set. id is nil in oneshot mode. A response that
 // cannot be encoded, or is larger than max, is replaced by a failure.
-func encodeFrame(r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
-	var scratch bytes.Buffer
-	return encodeFrameWith(&scratch, r, c, id, max)
-}
-
-// encodeFrameWith is encodeFrame encoding in scratch, which the caller
-// keeps for its next response: the frame returned is then the one
-// allocation, of exactly its size.
-func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
+func encodeAnswer(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint64, max int) (out []byte, hangUp bool) {
 	switch raw := r.Data.(type) {
 	case rawanswer.HangUp:
 		return raw, true
@@ -69,30 +62,44 @@ func encodeFrameWith(scratch *bytes.Buffer, r *Response, c wire.Codec, id *uint6
 		scratch.Reset()
 		appendResponse(scratch, failure(err), c, id)
 	}
-	return bytes.Clone(scratch.Bytes()), false
+	return scratch.Bytes(), false
 }
 
 // appendResponse encodes r as a wire.HandlerResponse in codec c, as one
-// frame at the end of buf.
+// frame at the end of buf. Nothing it builds outlives it.
 func appendResponse(buf *bytes.Buffer, r *Response, c wire.Codec, id *uint64) error {
 	msg := wire.HandlerResponse{ID: id, Header: wire.ResponseHeader{Status: r.Status}}
 	if msg.Header.Status == "" {
 		msg.Header.Status = wire.HandlerStatusOK
 	}
 	var err error
+	var cmd wire.Command
+	var cmdData [128]byte
 	if r.Command != nil {
-		msg.Header.Command = &wire.Command{Type: r.Command.Type}
-		if msg.Header.Command.Data, err = encodeValue(c, r.Command.Data); err != nil {
+		cmd.Type = r.Command.Type
+		if cmd.Data, err = appendValue(c, cmdData[:0], r.Command.Data); err != nil {
 			return fmt.Errorf("encode command data: %w", err)
 		}
+		msg.Header.Command = &cmd
 	}
 	if msg.Data, err = encodeValue(c, r.Data); err != nil {
 		return fmt.Errorf("encode response data: %w", err)
 	}
-	if err := c.AppendFrame(buf, &msg); err != nil {
+	if err := c.AppendResponseFrame(buf, &msg); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	return nil
+}
+
+// appendValue is encodeValue appending to b.
+func appendValue(c wire.Codec, b []byte, v any) (wire.RawValue, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case wire.RawValue:
+		return t, nil
+	}
+	return c.AppendMarshal(b, v)
 }
 
 // encodeValue encodes v in codec c, passing a wire.RawValue through.

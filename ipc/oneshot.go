@@ -1,6 +1,7 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,7 +34,8 @@ func (s *server) serveOneshot(ctx context.Context, conn net.Conn) {
 	}
 	req := &Request{Type: o.Type, Data: wire.RawValue(body), Codec: o.Codec, Informer: o.Informer}
 	resp := invoke(ctx, s.h, req, o.Logger)
-	b, _ := encodeFrame(resp, o.Codec, nil, o.MaxFrame+wire.EnvelopeHeadroom) // a rawanswer.HangUp closes below anyway
+	var scratch bytes.Buffer
+	b, _ := encodeAnswer(&scratch, resp, o.Codec, nil, o.MaxFrame+wire.EnvelopeHeadroom) // a rawanswer.HangUp closes below anyway
 	conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := conn.Write(b); err != nil {
 		o.Logger.Warn("oneshot write failed", "err", err)

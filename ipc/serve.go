@@ -45,26 +45,37 @@ func Serve(ctx context.Context, h HandlerFunc) error {
 // removes the socket and returns nil. It returns an error only when it
 // cannot listen or the listener fails for good.
 func ServeConfig(ctx context.Context, opts Options, h HandlerFunc) error {
+	s, ln, err := newServer(opts, h)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	defer s.wd.close()
+	return s.run(ctx, ln)
+}
+
+// newServer checks opts and listens; the caller runs the server, then
+// closes the listener and the watchdog.
+func newServer(opts Options, h HandlerFunc) (*server, net.Listener, error) {
 	if h == nil {
-		return errors.New("ipc: nil HandlerFunc")
+		return nil, nil, errors.New("ipc: nil HandlerFunc")
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
-		return fmt.Errorf("ipc: %w", err)
+		return nil, nil, fmt.Errorf("ipc: %w", err)
 	}
 	ln, err := listen(o.Socket)
 	if err != nil {
-		return fmt.Errorf("ipc: %w", err)
+		return nil, nil, fmt.Errorf("ipc: %w", err)
 	}
-	defer ln.Close()
-	s := &server{opts: o, h: h}
-	return s.run(ctx, ln)
+	return &server{opts: o, h: h, wd: newWatchdog()}, ln, nil
 }
 
 // server is one running ServeConfig.
 type server struct {
 	opts Options
 	h    HandlerFunc
+	wd   *watchdog
 }
 
 // run accepts connections until ctx is done, then waits up to

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bester-project/bester/internal/gopool"
@@ -18,18 +18,9 @@ import (
 )
 
 const (
-	// writeTimeout bounds how long a write to the server may stall, so a
-	// server that stops reading cannot pin a connection forever.
-	writeTimeout = 30 * time.Second
-	// deadlineRefresh is how stale the write deadline may get before it is
-	// pushed back; it spares a timer update per frame.
-	deadlineRefresh = time.Second
-	// writeQueueLen is how many encoded answers may wait for the writer.
-	writeQueueLen = 64
-	// readBufferSize and writeBufferSize size the per-connection buffers:
-	// many small frames travel in few system calls.
-	readBufferSize  = 64 << 10
-	writeBufferSize = 64 << 10
+	// readBufferSize sizes a connection's read buffer: many small frames
+	// arrive in few system calls.
+	readBufferSize = 64 << 10
 	// maxIdleWorkers is how many finished workers of one connection wait
 	// for the next request; any more end, so a burst leaves no crowd of
 	// parked goroutines behind.
@@ -39,39 +30,45 @@ const (
 	maxIdleScratch = 64 << 10
 )
 
-// scratchBuffers are the encoding buffers of answers. A kept buffer has
-// grown to the size answers need: encoding one then allocates only the
-// frame it returns.
+// scratchBuffers are the encoding buffers of the answers workers write. A
+// kept buffer has grown to the size answers need.
 var scratchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-var (
-	// errHungUp ends the writer after a rawanswer.HangUp.
-	errHungUp = errors.New("connection hung up by the handler")
-	// errShuttingDown answers a request read while the handler stops.
-	errShuttingDown = errors.New("handler is shutting down")
-)
+// errShuttingDown answers a request read while the handler stops.
+var errShuttingDown = errors.New("handler is shutting down")
 
-// outFrame is one queued write: a whole frame, or rawanswer.HangUp bytes.
-type outFrame struct {
-	b      []byte
-	hangUp bool
-}
-
-// streamConn is one stream-mode connection: a reader that hands each
-// request to a worker goroutine and a writer that serializes and batches
-// answers.
+// streamConn is one stream-mode connection. Its reader runs each request
+// itself while the handler is quick, and hands requests to workers during
+// a slow spell (see watchdog). Answers are gathered by an answerWriter.
 type streamConn struct {
-	s          *server
-	conn       net.Conn
-	queue      chan outFrame
-	writerDone chan struct{}
-	// workers run the requests. A finished one waits for the next request
-	// rather than ending: that spares a new goroutine per request and,
-	// above all, the stack growth each new one goes through while decoding.
+	s       *server
+	conn    net.Conn
+	ctx     context.Context
+	out     *answerWriter
+	wd      *watchdog
 	workers *gopool.Pool
-	// deadlineSet is when the write deadline was last pushed back; only
-	// the writer goroutine touches it.
-	deadlineSet time.Time
+	// slots bounds the requests being handled at once (MaxInFlight).
+	slots chan struct{}
+	// running counts the goroutines of the connection: readers and
+	// workers.
+	running sync.WaitGroup
+	// readingEnded is closed when the connection is read no more.
+	readingEnded chan struct{}
+
+	// The reader's own, used by whichever goroutine reads at the time:
+	// reading passes from one to the next through role.
+	br      *bufio.Reader
+	buf     []byte
+	msg     wire.HandlerRequest // the last request read
+	scratch bytes.Buffer
+
+	// role is the reader's generation, in the high 32 bits, and, in the
+	// low 32, the tick at which it entered a handler, 0 while it is not
+	// in one. The watchdog takes the reading away from a stuck reader by
+	// moving the generation on.
+	role atomic.Uint64
+	// slowUntil is the tick until which requests go to workers.
+	slowUntil atomic.Uint32
 }
 
 // serveStream runs a stream connection until the server closes it, it
@@ -81,78 +78,177 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &streamConn{
-		s:          s,
-		conn:       conn,
-		queue:      make(chan outFrame, writeQueueLen),
-		writerDone: make(chan struct{}),
-		workers:    gopool.New(maxIdleWorkers),
+		s:            s,
+		conn:         conn,
+		ctx:          ctx,
+		out:          newAnswerWriter(conn, s.opts.Logger),
+		wd:           s.wd,
+		workers:      gopool.New(maxIdleWorkers),
+		slots:        make(chan struct{}, s.opts.MaxInFlight),
+		readingEnded: make(chan struct{}),
+		br:           bufio.NewReaderSize(conn, readBufferSize),
 	}
-	go c.writeLoop()
 	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	var wg sync.WaitGroup
-	c.readLoop(ctx, &wg)
+	c.wd.add(c)
+	c.running.Add(1)
+	go c.read(0)
+	<-c.readingEnded
+	c.wd.remove(c)
 	stopRead()
 	cancel()
+	c.running.Wait()
 	c.workers.Close()
-	wg.Wait()
-	close(c.queue)
-	<-c.writerDone
+	c.out.flush()
 	conn.Close()
 }
 
-// readLoop reads requests and starts their handling, at most MaxInFlight at
-// once per connection.
-func (c *streamConn) readLoop(ctx context.Context, wg *sync.WaitGroup) {
+// read is the reader of generation gen: it reads requests and runs or
+// dispatches them until reading fails or the watchdog gives the reading
+// to the next generation while this one is in a handler.
+func (c *streamConn) read(gen uint32) {
+	defer c.running.Done()
 	o := c.s.opts
-	br := bufio.NewReaderSize(c.conn, readBufferSize)
-	sem := make(chan struct{}, o.MaxInFlight)
-	var buf []byte
+	if gen > 0 { // the previous reader is stuck: send what it gathered
+		c.out.flush()
+	}
 	for {
-		body, err := wire.ReadFrame(br, o.MaxFrame+wire.EnvelopeHeadroom, buf)
+		if !c.frameBuffered() {
+			c.out.flush() // nothing more to run before the next read: send the answers
+		}
+		body, err := wire.ReadFrame(c.br, o.MaxFrame+wire.EnvelopeHeadroom, c.buf)
 		if err != nil {
-			c.readFailed(ctx, err)
+			c.readFailed(err)
+			close(c.readingEnded)
 			return
 		}
-		buf = body // decoding copies what it keeps, so the buffer is reused
-		var msg wire.HandlerRequest
-		if err := o.Codec.UnmarshalMap(body, &msg); err != nil {
+		c.buf = body // decoding copies what it keeps, so the buffer is reused
+		msg := &c.msg
+		if err := o.Codec.UnmarshalHandlerRequest(body, msg); err != nil {
 			o.Logger.Warn("undecodable request; closing connection", "codec", o.Codec, "err", err)
 			c.conn.Close()
+			close(c.readingEnded)
 			return
 		}
-		id := msg.ID
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			b, _ := encodeFrame(failure(errShuttingDown), o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
-			c.send(outFrame{b: b})
+		if !c.takeSlot() {
+			c.answer(&c.scratch, msg.ID, failure(errShuttingDown), true)
+			close(c.readingEnded)
 			return
 		}
-		req := &Request{ID: id, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
+		req := &Request{ID: msg.ID, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
 			Codec: o.Codec, Informer: o.Informer}
-		wg.Add(1)
-		work := func() {
-			c.handle(ctx, req)
-			<-sem
-			wg.Done()
+		if c.wd.now() < c.slowUntil.Load() {
+			c.dispatch(req)
+			continue
 		}
-		if !c.workers.TryGo(work) {
-			// Let running workers finish first: the reader outpaces them,
-			// and a fast handler needs no more workers than processors.
-			// A slow one still gets a new worker right after.
-			runtime.Gosched()
-			c.workers.Go(work)
+		if !c.runInline(gen, req) {
+			return // the watchdog gave the reading to a new reader
 		}
 	}
+}
+
+// runInline runs req on the reader and reports whether this goroutine is
+// still the reader after it.
+func (c *streamConn) runInline(gen uint32, req *Request) bool {
+	stamp := uint64(gen)<<32 | uint64(c.wd.now())
+	c.role.Store(stamp)
+	c.wd.watch()
+	resp := invoke(c.ctx, c.s.h, req, c.s.opts.Logger)
+	if c.role.CompareAndSwap(stamp, uint64(gen)<<32) {
+		c.answer(&c.scratch, req.ID, resp, true)
+		<-c.slots
+		return true
+	}
+	c.answerWithPooled(req.ID, resp)
+	<-c.slots
+	return false
+}
+
+// takeOverIfStuck is the watchdog's look at c at tick now: it starts a
+// new reader when the reader has been in a handler for more than
+// stuckTicks, and reports whether c needs the watchdog to keep
+// ticking.
+func (c *streamConn) takeOverIfStuck(now uint32) bool {
+	r := c.role.Load()
+	since := uint32(r)
+	if since != 0 && now-since > stuckTicks && c.ctx.Err() == nil {
+		next := uint64(uint32(r>>32)+1) << 32
+		if c.role.CompareAndSwap(r, next) {
+			c.slowUntil.Store(now + slowSpell)
+			c.running.Add(1) // the stuck reader is still counted: never from zero
+			go c.read(uint32(next >> 32))
+		}
+	}
+	return since != 0 || now < c.slowUntil.Load()
+}
+
+// dispatch runs req on a worker. A worker that finds the handler slow
+// extends the connection's slow spell.
+func (c *streamConn) dispatch(req *Request) {
+	c.running.Add(1)
+	c.workers.Go(func() {
+		defer c.running.Done()
+		start := c.wd.now()
+		resp := invoke(c.ctx, c.s.h, req, c.s.opts.Logger)
+		if now := c.wd.now(); now-start > stuckTicks {
+			c.slowUntil.Store(now + slowSpell)
+		}
+		c.answerWithPooled(req.ID, resp)
+		<-c.slots
+	})
+}
+
+// takeSlot waits for room among the requests in flight; false when the
+// connection is stopping.
+func (c *streamConn) takeSlot() bool {
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+	}
+	c.out.flush() // the answers that will free a slot may be waiting for it
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// answer encodes resp for request id in scratch and adds it to the
+// connection's answers; later is the reader's: it flushes itself.
+func (c *streamConn) answer(scratch *bytes.Buffer, id uint64, resp *Response, later bool) {
+	o := c.s.opts
+	b, hangUp := encodeAnswer(scratch, resp, o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
+	c.out.add(b, hangUp, later)
+}
+
+// answerWithPooled is answer in a buffer of scratchBuffers.
+func (c *streamConn) answerWithPooled(id uint64, resp *Response) {
+	scratch := scratchBuffers.Get().(*bytes.Buffer)
+	c.answer(scratch, id, resp, false)
+	if scratch.Cap() <= maxIdleScratch {
+		scratchBuffers.Put(scratch)
+	}
+}
+
+// frameBuffered reports whether a whole frame waits in the read buffer,
+// so that reading it will not wait.
+func (c *streamConn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < wire.FrameHeaderSize {
+		return false
+	}
+	head, _ := c.br.Peek(wire.FrameHeaderSize)
+	return uint64(n-wire.FrameHeaderSize) >= uint64(binary.LittleEndian.Uint32(head))
 }
 
 // readFailed logs why reading stopped. A protocol error closes the
 // connection at once; an orderly end lets running requests answer first.
-func (c *streamConn) readFailed(ctx context.Context, err error) {
+func (c *streamConn) readFailed(err error) {
 	log := c.s.opts.Logger
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-	case ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
+	case c.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
 	case errors.Is(err, wire.ErrFrameTooLarge), errors.Is(err, wire.ErrEmptyFrame),
 		errors.Is(err, io.ErrUnexpectedEOF):
 		log.Warn("bad frame from the server; closing connection", "err", err)
@@ -160,90 +256,5 @@ func (c *streamConn) readFailed(ctx context.Context, err error) {
 	default:
 		log.Warn("read failed; closing connection", "err", err)
 		c.conn.Close()
-	}
-}
-
-// handle answers one request, encoding the answer in a buffer kept for
-// the next answers.
-func (c *streamConn) handle(ctx context.Context, req *Request) {
-	o := c.s.opts
-	resp := invoke(ctx, c.s.h, req, o.Logger)
-	id := req.ID
-	scratch := scratchBuffers.Get().(*bytes.Buffer)
-	b, hangUp := encodeFrameWith(scratch, resp, o.Codec, &id, o.MaxFrame+wire.EnvelopeHeadroom)
-	if scratch.Cap() <= maxIdleScratch {
-		scratchBuffers.Put(scratch)
-	}
-	c.send(outFrame{b: b, hangUp: hangUp})
-}
-
-// send queues f for the writer; it is dropped if the writer has stopped.
-func (c *streamConn) send(f outFrame) {
-	select {
-	case c.queue <- f:
-	case <-c.writerDone:
-	}
-}
-
-// queued takes the next answer waiting for the writer, without waiting.
-func (c *streamConn) queued() (outFrame, bool) {
-	select {
-	case f, ok := <-c.queue:
-		return f, ok
-	default:
-		return outFrame{}, false
-	}
-}
-
-// writeLoop writes queued answers until the queue is closed or a write
-// fails, which closes the connection.
-func (c *streamConn) writeLoop() {
-	defer close(c.writerDone)
-	bw := bufio.NewWriterSize(c.conn, writeBufferSize)
-	for f := range c.queue {
-		if err := c.writeBatch(bw, f); err != nil {
-			if !errors.Is(err, errHungUp) && !errors.Is(err, net.ErrClosed) {
-				c.s.opts.Logger.Warn("write failed; closing connection", "err", err)
-			}
-			c.conn.Close()
-			return
-		}
-	}
-}
-
-// writeBatch writes f and every answer already queued behind it, then
-// flushes once: one system call for a burst of answers. Before it flushes
-// it lets the other goroutines run once, so that workers about to answer
-// join the batch rather than each costing a system call of their own.
-func (c *streamConn) writeBatch(bw *bufio.Writer, f outFrame) error {
-	yielded := false
-	for {
-		if now := time.Now(); now.Sub(c.deadlineSet) > deadlineRefresh {
-			c.conn.SetWriteDeadline(now.Add(writeTimeout))
-			c.deadlineSet = now
-		}
-		if _, err := bw.Write(f.b); err != nil {
-			return fmt.Errorf("write response: %w", err)
-		}
-		if f.hangUp {
-			if err := bw.Flush(); err != nil {
-				return fmt.Errorf("write before hanging up: %w", err)
-			}
-			return errHungUp
-		}
-		next, ok := c.queued()
-		if !ok && !yielded {
-			yielded = true
-			runtime.Gosched()
-			next, ok = c.queued()
-		}
-		if ok {
-			f = next
-			continue
-		}
-		if err := bw.Flush(); err != nil {
-			return fmt.Errorf("flush responses: %w", err)
-		}
-		return nil
 	}
 }

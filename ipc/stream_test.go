@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bester-project/bester/ipc/internal/rawanswer"
 	"github.com/bester-project/bester/wire"
@@ -310,5 +312,176 @@ func TestStreamOrigin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A request whose handler blocks does not hold up the requests behind it
+// on the same connection: the reader that runs it is replaced, and the
+// later requests are answered while it still blocks.
+func TestStreamSlowRequestDoesNotBlockOthers(t *testing.T) {
+	release := make(chan struct{})
+	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
+		var in numbered
+		if err := req.Decode(&in); err != nil {
+			return nil, err
+		}
+		if in.N == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return SendClients([]string{"G"}, in.N), nil
+	})
+	c := dial(t, path, wire.CodecCBOR)
+	const n = 50
+	for i := range n {
+		c.request(uint64(i), numbered{N: i})
+	}
+	for want := 1; want < n; want++ {
+		if r := c.response(); *r.ID == 0 {
+			t.Fatal("the blocked request was answered before it was released")
+		}
+	}
+	close(release)
+	if r := c.response(); *r.ID != 0 {
+		t.Fatalf("last answer has id %d, want 0", *r.ID)
+	}
+}
+
+// Many requests that each wait for all the others, on one connection,
+// run at the same time and are all answered: slow handlers get as many
+// goroutines as there are requests in flight.
+func TestStreamManySlowRequestsRunTogether(t *testing.T) {
+	const n = 100
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
+		arrived.Done()
+		select {
+		case <-all:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return SendClients([]string{"G"}, req.ID), nil
+	})
+	c := dial(t, path, wire.CodecCBOR)
+	for i := range n {
+		c.request(uint64(i), nil)
+	}
+	seen := make(map[uint64]bool)
+	for range n {
+		r := c.response()
+		if r.Header.Status != wire.HandlerStatusOK || seen[*r.ID] {
+			t.Fatalf("answer %d: status %q, seen before: %v", *r.ID, r.Header.Status, seen[*r.ID])
+		}
+		seen[*r.ID] = true
+	}
+}
+
+// Under load, with quick requests run by the readers and slow ones by
+// workers at the same time, every request is answered exactly once, with
+// its own data.
+func TestStreamMixedLoadAnsweredOnce(t *testing.T) {
+	const conns, perConn = 4, 2000
+	path := start(t, Options{}, func(ctx context.Context, req *Request) (*Response, error) {
+		var in numbered
+		if err := req.Decode(&in); err != nil {
+			return nil, err
+		}
+		if in.N%500 == 0 {
+			time.Sleep(20 * time.Millisecond) // long enough to be handed to a worker
+		}
+		return SendClients([]string{"G"}, in.N), nil
+	})
+	var wg sync.WaitGroup
+	for k := range conns {
+		c := dial(t, path, wire.CodecCBOR)
+		var frames []byte
+		for i := range perConn {
+			frames = wire.AppendFrame(frames, c.encode(wire.HandlerRequest{ID: uint64(i), Type: "t",
+				Data: c.encode(numbered{N: k*perConn + i})}))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.conn.Write(frames); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seen := make([]bool, perConn)
+			for range perConn {
+				body, err := wire.ReadFrame(c.conn, wire.DefaultMaxFrame, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var r wire.HandlerResponse
+				var n int
+				if err := wire.CodecCBOR.UnmarshalMap(body, &r); err != nil || r.ID == nil || *r.ID >= perConn {
+					t.Errorf("answer %x: %v", body, err)
+					return
+				}
+				if err := wire.CodecCBOR.Unmarshal(r.Data, &n); err != nil || n != k*perConn+int(*r.ID) || seen[*r.ID] {
+					t.Errorf("answer %d: data %d (%v), seen before: %v", *r.ID, n, err, seen[*r.ID])
+					return
+				}
+				seen[*r.ID] = true
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The watchdog sleeps while no connection needs it, and a reader that
+// gets stuck wakes it: the requests behind the stuck one are answered.
+func TestStreamWatchdogWakes(t *testing.T) {
+	release := make(chan struct{})
+	s, ln, err := newServer(Options{Socket: socketPath(t)}, func(ctx context.Context, req *Request) (*Response, error) {
+		if req.ID == 0 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return SendClients([]string{"G"}, nil), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		ln.Close()
+		s.wd.close()
+	}()
+	c := dial(t, s.opts.Socket, wire.CodecCBOR)
+	c.request(9, nil)
+	c.response()
+	deadline := time.Now().Add(testTimeout)
+	for !s.wd.asleep.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog never went to sleep")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.request(0, nil) // stuck until released
+	c.request(1, nil)
+	if r := c.response(); *r.ID != 1 {
+		t.Fatalf("answer %d before the stuck request was released", *r.ID)
+	}
+	close(release)
+	if r := c.response(); *r.ID != 0 {
+		t.Fatalf("answer %d, want 0", *r.ID)
 	}
 }

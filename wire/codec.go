@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -136,6 +137,49 @@ func (c Codec) Marshal(v any) ([]byte, error) {
 	return nil, fmt.Errorf("marshal: codec %s is not concrete", c)
 }
 
+// AppendMarshal appends the encoding of v in codec c to b, as
+// append(b, Marshal(v)...) would; what Marshal encodes without reflection
+// is appended without an intermediate copy.
+func (c Codec) AppendMarshal(b []byte, v any) ([]byte, error) {
+	if _, ok := fastValueLen(v); ok && c == CodecCBOR {
+		return appendCBORValue(b, v), nil
+	}
+	m, err := c.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, m...), nil
+}
+
+// AppendResponseFrame is AppendFrame for a handler's response, which it
+// does not keep: a handler SDK can build its responses on the stack. In
+// CBOR the usual responses are written without reflection.
+func (c Codec) AppendResponseFrame(buf *bytes.Buffer, m *HandlerResponse) error {
+	if c != CodecCBOR || !fastRaw(m.Data) || m.Header.Command != nil && !fastRaw(m.Header.Command.Data) {
+		return c.AppendFrame(buf, m.clone())
+	}
+	start := buf.Len()
+	buf.Write(frameHeaderZero[:])
+	buf.Write(appendHandlerResponse(buf.AvailableBuffer(), m))
+	b := buf.Bytes()[start:]
+	binary.LittleEndian.PutUint32(b, uint32(len(b)-FrameHeaderSize))
+	return nil
+}
+
+// clone copies m and all it points to, for the reflective encoders, which
+// keep what they are given (as far as the compiler can tell).
+func (m *HandlerResponse) clone() *HandlerResponse {
+	cp := &HandlerResponse{Header: ResponseHeader{Status: strings.Clone(m.Header.Status)}, Data: bytes.Clone(m.Data)}
+	if m.ID != nil {
+		id := *m.ID
+		cp.ID = &id
+	}
+	if c := m.Header.Command; c != nil {
+		cp.Header.Command = &Command{Type: strings.Clone(c.Type), Data: bytes.Clone(c.Data)}
+	}
+	return cp
+}
+
 // AppendFrame encodes v in codec c as one frame at the end of buf, as
 // AppendFrame(buf, Marshal(v)) would, without the intermediate copy. On
 // error buf is left as it was. The messages every relayed message is
@@ -192,10 +236,15 @@ func (c Codec) UnmarshalMap(body []byte, v any) error {
 	return fmt.Errorf("unmarshal: codec %s is not concrete", c)
 }
 
-// Unmarshal decodes any single value encoded in codec c into v.
+// Unmarshal decodes any single value encoded in codec c into v. A map
+// into a struct of strings, integers, booleans, Names and RawValues is
+// decoded from CBOR without reflection over the data (see faststruct.go).
 func (c Codec) Unmarshal(b []byte, v any) error {
 	switch c {
 	case CodecCBOR:
+		if fastUnmarshalStruct(b, v) {
+			return nil
+		}
 		return decMode.Unmarshal(b, v)
 	case CodecJSON:
 		return unmarshalJSON(b, v)

@@ -48,7 +48,7 @@ func fastUnmarshalMap(body []byte, v any) bool {
 			readHandlerResponse(body, m)
 	case *HandlerRequest:
 		return m != nil && m.ID == 0 && m.Type == "" && m.From == From{} && m.Data == nil &&
-			m.Origin == Address{} && readHandlerRequest(body, m)
+			m.Origin == Address{} && readHandlerRequest(body, m, nil)
 	case *Incoming:
 		return m != nil && m.Header == IncomingHeader{} && m.Payload.Type == "" && m.Payload.ID == "" &&
 			m.Payload.Data == nil && m.Payload.Undelivered == nil && readIncoming(body, m)
@@ -158,27 +158,39 @@ func (r *fastReader) responseHeader(h *ResponseHeader) bool {
 	})
 }
 
-func readHandlerRequest(body []byte, v *HandlerRequest) bool {
-	var m HandlerRequest
+// readHandlerRequest reads a request into v. The strings of like, when
+// not nil, are given for those that equal them rather than new copies:
+// a request repeats most of the previous one's.
+func readHandlerRequest(body []byte, v, like *HandlerRequest) bool {
+	var m, none HandlerRequest
+	if like == nil {
+		like = &none
+	}
 	r := fastReader{b: body}
 	ok := r.fields(requestKeys, func(key string) bool {
 		switch key {
 		case "id":
 			return r.uint(&m.ID)
 		case "type":
-			return r.str(&m.Type)
+			return r.strLike(&m.Type, like.Type)
 		case "from":
 			return r.fields(fromKeys, func(key string) bool {
 				switch key {
 				case "scope":
-					return r.str(&m.From.Scope)
+					return r.strLike(&m.From.Scope, like.From.Scope)
 				case "name":
-					return r.str(&m.From.Name)
+					return r.strLike(&m.From.Name, like.From.Name)
 				}
-				return r.str(&m.From.Server)
+				return r.strLike(&m.From.Server, like.From.Server)
 			})
 		case "origin":
-			return r.address(&m.Origin)
+			// A local client's origin repeats from's names.
+			return r.fields(addressKeys, func(key string) bool {
+				if key == "server" {
+					return r.strLike(&m.Origin.Server, m.From.Server, like.Origin.Server)
+				}
+				return r.strLike(&m.Origin.User, m.From.Name, like.Origin.User)
+			})
 		}
 		return r.raw(&m.Data)
 	})
@@ -187,6 +199,18 @@ func readHandlerRequest(body []byte, v *HandlerRequest) bool {
 	}
 	*v = m
 	return true
+}
+
+// UnmarshalHandlerRequest is UnmarshalMap for a reader of many requests:
+// m holds the previous request (or nothing), whose strings the new one
+// shares where it repeats them, so that the fields that seldom change
+// cost no allocation.
+func (c Codec) UnmarshalHandlerRequest(body []byte, m *HandlerRequest) error {
+	if c == CodecCBOR && len(body) > 0 && body[0]>>5 == majorMap && readHandlerRequest(body, m, m) {
+		return nil
+	}
+	*m = HandlerRequest{}
+	return c.UnmarshalMap(body, m)
 }
 
 // readIncoming reads any message a server writes to a client: as
@@ -198,17 +222,6 @@ func readIncoming(body []byte, v *Incoming) bool {
 	}
 	*v = w.incoming()
 	return true
-}
-
-// address reads an Address whose names are both strings; null fields,
-// which Incoming's reader takes, are left to the strict decoder here.
-func (r *fastReader) address(a *Address) bool {
-	return r.fields(addressKeys, func(key string) bool {
-		if key == "server" {
-			return r.str(&a.Server)
-		}
-		return r.str(&a.User)
-	})
 }
 
 // fastReader reads the items of one CBOR body in order. Every method
@@ -291,6 +304,23 @@ func (r *fastReader) content(n uint64) ([]byte, bool) {
 	s := r.b[r.off : r.off+int(n)]
 	r.off += int(n)
 	return s, true
+}
+
+// strLike reads a string like str, but gives the first of likes it
+// equals, if any, rather than a new copy.
+func (r *fastReader) strLike(v *string, likes ...string) bool {
+	s, ok := r.text()
+	if !ok {
+		return false
+	}
+	for _, like := range likes {
+		if string(s) == like {
+			*v = like
+			return true
+		}
+	}
+	*v = string(s)
+	return true
 }
 
 func (r *fastReader) str(v *string) bool {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -473,4 +474,44 @@ func FuzzFastDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkFastDecode(t, body)
 	})
+}
+
+// UnmarshalHandlerRequest into the previous request gives what
+// UnmarshalMap gives into a zero one, errors included, whatever came
+// before; and it shares the strings a request repeats.
+func TestUnmarshalHandlerRequestReuses(t *testing.T) {
+	g := newMsgGen(11)
+	usual := usualMessages(t)[6:9] // the requests
+	var m HandlerRequest
+	for range 20000 {
+		var b []byte
+		if g.chance(0.5) {
+			b = g.handlerRequest(nil)
+		} else {
+			b = usual[g.r.IntN(len(usual))]
+		}
+		var want HandlerRequest
+		werr := CodecCBOR.UnmarshalMap(b, &want)
+		err := CodecCBOR.UnmarshalHandlerRequest(b, &m)
+		if fmt.Sprint(err) != fmt.Sprint(werr) || err == nil && !reflect.DeepEqual(m, want) {
+			t.Fatalf("%x: got %+v, %v; want %+v, %v", b, m, err, want, werr)
+		}
+		if err != nil {
+			m = HandlerRequest{}
+		}
+	}
+	body := mustCBOR(t, &HandlerRequest{ID: 1, Type: "relay", From: From{Scope: FromClient, Name: "Tom", Server: "Jay"},
+		Origin: Address{Server: "Jay", User: "Tom"}})
+	var first, second HandlerRequest
+	if err := CodecCBOR.UnmarshalHandlerRequest(body, &first); err != nil {
+		t.Fatal(err)
+	}
+	second = first
+	if err := CodecCBOR.UnmarshalHandlerRequest(body, &second); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.StringData(second.Type) != unsafe.StringData(first.Type) ||
+		unsafe.StringData(first.Origin.User) != unsafe.StringData(first.From.Name) {
+		t.Error("repeated strings were copied again")
+	}
 }

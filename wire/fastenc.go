@@ -162,24 +162,48 @@ func appendHandlerResponse(b []byte, m *HandlerResponse) []byte {
 // empty array. Other values, named string and slice types included, are
 // left to the encoder. The result is a new slice of exactly its length.
 func marshalCBORFast(v any) ([]byte, bool) {
+	n, ok := fastValueLen(v)
+	if !ok {
+		return nil, false
+	}
+	return appendCBORValue(make([]byte, 0, n), v), true
+}
+
+// fastValueLen is the length of v's encoding when marshalCBORFast writes
+// it.
+func fastValueLen(v any) (int, bool) {
 	switch s := v.(type) {
 	case string:
-		return appendText(make([]byte, 0, headLen(uint64(len(s)))+len(s)), s), true
+		return headLen(uint64(len(s))) + len(s), true
 	case []string:
 		if s == nil {
-			return []byte{0xf6}, true
+			return 1, true
 		}
 		n := headLen(uint64(len(s)))
 		for _, x := range s {
 			n += headLen(uint64(len(x))) + len(x)
 		}
-		b := appendHead(make([]byte, 0, n), majorArray, uint64(len(s)))
+		return n, true
+	}
+	return 0, false
+}
+
+// appendCBORValue appends v, which fastValueLen takes, as
+// marshalCBORFast writes it.
+func appendCBORValue(b []byte, v any) []byte {
+	switch s := v.(type) {
+	case string:
+		return appendText(b, s)
+	case []string:
+		if s == nil {
+			return append(b, cborNull...)
+		}
+		b = appendHead(b, majorArray, uint64(len(s)))
 		for _, x := range s {
 			b = appendText(b, x)
 		}
-		return b, true
 	}
-	return nil, false
+	return b
 }
 
 // headLen is the length of the head appendHead writes for argument n.

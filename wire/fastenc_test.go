@@ -23,6 +23,16 @@ func checkFastEncode(t *testing.T, v any) bool {
 	case !ok && fast.String() != "pre":
 		t.Fatalf("%s: refused, but wrote %x", show(v), fast.Bytes()[3:])
 	}
+	if m, isResp := v.(*HandlerResponse); isResp && m != nil {
+		for _, c := range []Codec{CodecCBOR, CodecJSON} {
+			var typed, general bytes.Buffer
+			terr, gerr := c.AppendResponseFrame(&typed, m), c.AppendFrame(&general, m)
+			if fmt.Sprint(terr) != fmt.Sprint(gerr) || !bytes.Equal(typed.Bytes(), general.Bytes()) {
+				t.Fatalf("%s in %s: AppendResponseFrame wrote %x, %v; AppendFrame %x, %v",
+					show(v), c, typed.Bytes(), terr, general.Bytes(), gerr)
+			}
+		}
+	}
 	return ok
 }
 
@@ -37,6 +47,10 @@ func checkFastMarshal(t *testing.T, v any) bool {
 	}
 	if !ok && fast != nil {
 		t.Fatalf("%s: refused, but wrote %x", show(v), fast)
+	}
+	appended, aerr := CodecCBOR.AppendMarshal([]byte("pre"), v)
+	if fmt.Sprint(aerr) != fmt.Sprint(err) || err == nil && !bytes.Equal(appended, append([]byte("pre"), strict...)) {
+		t.Fatalf("%s: AppendMarshal gave %x, %v; strict encoder %x, %v", show(v), appended, aerr, strict, err)
 	}
 	got, gerr := CodecCBOR.Marshal(v)
 	if fmt.Sprint(gerr) != fmt.Sprint(err) || !bytes.Equal(got, strict) {
