@@ -27,12 +27,14 @@ const (
 var errHungUp = errors.New("connection hung up by the handler")
 
 // answerWriter gathers the answers of one stream connection and writes
-// them in as few system calls as it can without holding any back: the
-// reader, which answers the requests it runs itself, flushes before it
-// waits for more requests; any other goroutine flushes after its answer
-// unless another answer is about to be added, whose writer then flushes
-// (the last of a burst does). An answer that is slow to come never holds
-// back one that is ready.
+// them in as few system calls as it can: the reader, which answers the
+// requests it runs itself, flushes before it waits for more requests; any
+// other goroutine flushes after its answer unless another answer is about
+// to be added, whose writer then flushes (the last of a burst does) or,
+// when that is the reader, flushes before it waits. So what is gathered
+// waits while the reader runs the requests it has read already: a slow
+// one among them holds the answers back until the watchdog gives the
+// reading to a new reader, which flushes first (stuckTicks).
 type answerWriter struct {
 	conn net.Conn
 	log  *slog.Logger

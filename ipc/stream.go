@@ -56,19 +56,20 @@ type streamConn struct {
 	readingEnded chan struct{}
 
 	// The reader's own, used by whichever goroutine reads at the time:
-	// reading passes from one to the next through role.
+	// reading passes from one to the next through inHandler.
 	br      *bufio.Reader
 	buf     []byte
 	msg     wire.HandlerRequest // the last request read
 	scratch bytes.Buffer
 
-	// role is the reader's generation, in the high 32 bits, and, in the
-	// low 32, the tick at which it entered a handler, 0 while it is not
-	// in one. The watchdog takes the reading away from a stuck reader by
-	// moving the generation on.
-	role atomic.Uint64
+	// inHandler is the tick at which the reader entered a handler, 0
+	// while it is not in one. The watchdog takes the reading away from a
+	// stuck reader by setting it to 0; the stuck reader, back from its
+	// handler, then finds neither its own tick nor 0 but, as ticks only
+	// grow, a later reader's tick or 0, and knows it is reading no more.
+	inHandler atomic.Uint64
 	// slowUntil is the tick until which requests go to workers.
-	slowUntil atomic.Uint32
+	slowUntil atomic.Uint64
 }
 
 // serveStream runs a stream connection until the server closes it, it
@@ -91,7 +92,7 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 	stopRead := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
 	c.wd.add(c)
 	c.running.Add(1)
-	go c.read(0)
+	go c.read(false)
 	<-c.readingEnded
 	c.wd.remove(c)
 	stopRead()
@@ -102,13 +103,13 @@ func (s *server) serveStream(ctx context.Context, conn net.Conn) {
 	conn.Close()
 }
 
-// read is the reader of generation gen: it reads requests and runs or
-// dispatches them until reading fails or the watchdog gives the reading
-// to the next generation while this one is in a handler.
-func (c *streamConn) read(gen uint32) {
+// read reads requests and runs or dispatches them until reading fails or
+// the watchdog gives the reading to a new reader while this one is in a
+// handler. takingOver is the new reader's.
+func (c *streamConn) read(takingOver bool) {
 	defer c.running.Done()
 	o := c.s.opts
-	if gen > 0 { // the previous reader is stuck: send what it gathered
+	if takingOver { // the previous reader is stuck: send what it gathered
 		c.out.flush()
 	}
 	for {
@@ -140,7 +141,7 @@ func (c *streamConn) read(gen uint32) {
 			c.dispatch(req)
 			continue
 		}
-		if !c.runInline(gen, req) {
+		if !c.runInline(req) {
 			return // the watchdog gave the reading to a new reader
 		}
 	}
@@ -148,12 +149,12 @@ func (c *streamConn) read(gen uint32) {
 
 // runInline runs req on the reader and reports whether this goroutine is
 // still the reader after it.
-func (c *streamConn) runInline(gen uint32, req *Request) bool {
-	stamp := uint64(gen)<<32 | uint64(c.wd.now())
-	c.role.Store(stamp)
+func (c *streamConn) runInline(req *Request) bool {
+	entered := c.wd.now()
+	c.inHandler.Store(entered)
 	c.wd.watch()
 	resp := invoke(c.ctx, c.s.h, req, c.s.opts.Logger)
-	if c.role.CompareAndSwap(stamp, uint64(gen)<<32) {
+	if c.inHandler.CompareAndSwap(entered, 0) {
 		c.answer(&c.scratch, req.ID, resp, true)
 		<-c.slots
 		return true
@@ -167,15 +168,13 @@ func (c *streamConn) runInline(gen uint32, req *Request) bool {
 // new reader when the reader has been in a handler for more than
 // stuckTicks, and reports whether c needs the watchdog to keep
 // ticking.
-func (c *streamConn) takeOverIfStuck(now uint32) bool {
-	r := c.role.Load()
-	since := uint32(r)
+func (c *streamConn) takeOverIfStuck(now uint64) bool {
+	since := c.inHandler.Load()
 	if since != 0 && now-since > stuckTicks && c.ctx.Err() == nil {
-		next := uint64(uint32(r>>32)+1) << 32
-		if c.role.CompareAndSwap(r, next) {
+		if c.inHandler.CompareAndSwap(since, 0) {
 			c.slowUntil.Store(now + slowSpell)
 			c.running.Add(1) // the stuck reader is still counted: never from zero
-			go c.read(uint32(next >> 32))
+			go c.read(true)
 		}
 	}
 	return since != 0 || now < c.slowUntil.Load()
@@ -191,6 +190,9 @@ func (c *streamConn) dispatch(req *Request) {
 		resp := invoke(c.ctx, c.s.h, req, c.s.opts.Logger)
 		if now := c.wd.now(); now-start > stuckTicks {
 			c.slowUntil.Store(now + slowSpell)
+			// The watchdog may have gone to sleep while the call ran, and
+			// its ticks with it: the spell would never end.
+			c.wd.watch()
 		}
 		c.answerWithPooled(req.ID, resp)
 		<-c.slots

@@ -442,7 +442,7 @@ func TestStreamMixedLoadAnsweredOnce(t *testing.T) {
 // gets stuck wakes it: the requests behind the stuck one are answered.
 func TestStreamWatchdogWakes(t *testing.T) {
 	release := make(chan struct{})
-	s, ln, err := newServer(Options{Socket: socketPath(t)}, func(ctx context.Context, req *Request) (*Response, error) {
+	s := startWithWatchdog(t, func(ctx context.Context, req *Request) (*Response, error) {
 		if req.ID == 0 {
 			select {
 			case <-release:
@@ -451,30 +451,10 @@ func TestStreamWatchdogWakes(t *testing.T) {
 		}
 		return SendClients([]string{"G"}, nil), nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		ln.Close()
-		s.wd.close()
-	}()
 	c := dial(t, s.opts.Socket, wire.CodecCBOR)
 	c.request(9, nil)
 	c.response()
-	deadline := time.Now().Add(testTimeout)
-	for !s.wd.asleep.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the watchdog never went to sleep")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitAsleep(t, s.wd)
 	c.request(0, nil) // stuck until released
 	c.request(1, nil)
 	if r := c.response(); *r.ID != 1 {
@@ -483,5 +463,101 @@ func TestStreamWatchdogWakes(t *testing.T) {
 	close(release)
 	if r := c.response(); *r.ID != 0 {
 		t.Fatalf("answer %d, want 0", *r.ID)
+	}
+}
+
+// startWithWatchdog runs a server whose watchdog test code can reach,
+// until the test ends.
+func startWithWatchdog(t *testing.T, h HandlerFunc) *server {
+	t.Helper()
+	s, ln, err := newServer(Options{Socket: socketPath(t)}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		ln.Close()
+		s.wd.close()
+	})
+	return s
+}
+
+// waitAsleep waits until the watchdog sleeps, which it does only once no
+// connection has a reader in a handler or is in a slow spell.
+func waitAsleep(t *testing.T, w *watchdog) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !w.asleep.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog never went to sleep")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// onlyConn is the one stream connection s has.
+func onlyConn(t *testing.T, s *server) *streamConn {
+	t.Helper()
+	s.wd.mu.Lock()
+	defer s.wd.mu.Unlock()
+	if len(s.wd.conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(s.wd.conns))
+	}
+	for c := range s.wd.conns {
+		return c
+	}
+	return nil
+}
+
+// A worker that finds its call was slow starts a new slow spell; when the
+// watchdog slept meanwhile, its ticks stood still, and the spell must
+// still end: the connection goes back to running requests on its reader.
+func TestStreamSlowSpellEndsAfterWatchdogSlept(t *testing.T) {
+	release := map[uint64]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}
+	s := startWithWatchdog(t, func(ctx context.Context, req *Request) (*Response, error) {
+		if ch := release[req.ID]; ch != nil {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+		return SendClients([]string{"G"}, nil), nil
+	})
+	c := dial(t, s.opts.Socket, wire.CodecCBOR)
+	// 0 holds the reader until the watchdog gives the reading to another,
+	// which starts a slow spell before it reads 1 and 2: they go to
+	// workers.
+	var frames []byte
+	for id := range uint64(3) {
+		frames = wire.AppendFrame(frames, c.encode(wire.HandlerRequest{ID: id, Type: "t"}))
+	}
+	if _, err := c.conn.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.response(); *r.ID != 1 {
+		t.Fatalf("answer %d, want 1", *r.ID)
+	}
+	close(release[0])
+	if r := c.response(); *r.ID != 0 {
+		t.Fatalf("answer %d, want 0", *r.ID)
+	}
+	waitAsleep(t, s.wd) // the spell is over; 2 still runs on its worker
+	close(release[2])
+	if r := c.response(); *r.ID != 2 {
+		t.Fatalf("answer %d, want 2", *r.ID)
+	}
+	sc := onlyConn(t, s)
+	deadline := time.Now().Add(testTimeout)
+	for s.wd.now() < sc.slowUntil.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow spell never ended: tick %d, spell until %d", s.wd.now(), sc.slowUntil.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

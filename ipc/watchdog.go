@@ -30,12 +30,15 @@ const (
 // has been in a handler for stuckTicks, gives the connection's
 // reading to a new goroutine, and starts the connection's slow spell, in
 // which requests go to workers. So a slow request never holds up the
-// requests behind it for more than stuckTicks and one.
+// requests behind it, nor the answers gathered before it, for more than
+// stuckTicks and one.
 //
 // Time is counted in ticks, read with one atomic load, so that the
-// requests of a quick handler do not each read the clock.
+// requests of a quick handler do not each read the clock. They are 64
+// bits wide so that they never wrap: compared as plain numbers, and 0 is
+// free to mean "none".
 type watchdog struct {
-	tick   atomic.Uint32 // ticks since the start; 0 is never a tick
+	tick   atomic.Uint64 // ticks since the start; 0 is never a tick
 	asleep atomic.Bool
 	wake   chan struct{}
 	stop   chan struct{}
@@ -72,7 +75,7 @@ func (w *watchdog) remove(c *streamConn) {
 }
 
 // now is the current tick.
-func (w *watchdog) now() uint32 { return w.tick.Load() }
+func (w *watchdog) now() uint64 { return w.tick.Load() }
 
 // watch wakes the watchdog when it sleeps. A reader calls it after it
 // recorded that it entered a handler.
@@ -121,7 +124,7 @@ func (w *watchdog) run() {
 
 // check hands over the reading of every connection whose reader is stuck
 // in a handler, and reports whether any connection needs the watchdog.
-func (w *watchdog) check(now uint32) (busy bool) {
+func (w *watchdog) check(now uint64) (busy bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for c := range w.conns {
