@@ -13,7 +13,9 @@ __all__ = ["Codec", "JSON", "CBOR", "CodecError", "get_codec", "cbor_available",
 
 
 class CodecError(ValueError):
-    """A body that does not decode, or a value the codec cannot encode."""
+    """A body that does not decode, or a value the codec cannot encode,
+    nested too deeply included: the interpreter's recursion limit (about
+    a thousand levels) is below what the server lets through in JSON."""
 
 
 class Codec:
@@ -37,7 +39,7 @@ class _JSON(Codec):
     def loads(self, body: bytes) -> Any:
         try:
             return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise CodecError("undecodable JSON: %s" % e) from e
 
     def dumps(self, value: Any) -> bytes:
@@ -45,7 +47,7 @@ class _JSON(Codec):
         # server would refuse the whole body.
         try:
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:
             raise CodecError("value has no JSON form: %s" % e) from e
 
 
@@ -60,13 +62,13 @@ class _CBOR(Codec):
     def loads(self, body: bytes) -> Any:
         try:
             return self._cbor2.loads(body)
-        except (self._cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as e:
+        except (self._cbor2.CBORDecodeError, ValueError, TypeError, EOFError, RecursionError) as e:
             raise CodecError("undecodable CBOR: %s" % e) from e
 
     def dumps(self, value: Any) -> bytes:
         try:
             return self._cbor2.dumps(value)
-        except (self._cbor2.CBOREncodeError, TypeError, ValueError) as e:
+        except (self._cbor2.CBOREncodeError, TypeError, ValueError, RecursionError) as e:
             raise CodecError("value has no CBOR form: %s" % e) from e
 
 

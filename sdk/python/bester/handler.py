@@ -347,12 +347,14 @@ class _Server:
 
     def encode(self, answer: Response, request_id: Optional[int]) -> bytes:
         """The frame of answer; a failure's when answer cannot be encoded
-        or is too large, so that the sender still gets a report."""
+        or is too large, so that the sender still gets a report. Any
+        exception counts: the values are the handler's, and encoding may
+        run their code."""
         limit = self.config.max_frame + ENVELOPE_HEADROOM
         codec = self.config.codec
         try:
             return encode_frame(codec.dumps(answer.to_message(request_id)), limit)
-        except (CodecError, FrameError) as e:
+        except Exception as e:
             log.warning("answer to request %s not sent: %s", request_id, e)
             return encode_frame(codec.dumps(_failure(e).to_message(request_id)), limit)
 
@@ -471,8 +473,10 @@ class _StreamConn:
             try:
                 req = self._request(c.codec.loads(body))
             except (CodecError, ValueError) as e:
+                # Its id is unknown, so it cannot be answered; the frame was
+                # whole, so the answers under way can be, before the close
+                # tells the server this one is lost.
                 log.warning("unreadable request, closing the connection: %s", e)
-                self.writer.close()
                 return
             await self.slots.acquire()
             task = asyncio.ensure_future(self._handle(req))

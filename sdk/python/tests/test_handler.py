@@ -127,6 +127,40 @@ class StreamMode(unittest.TestCase):
         self.assertEqual((a["id"], a["header"]["status"]), (3, "1"))
         self.assertIn("no JSON form", a["data"])
 
+    def test_too_deep_answer_becomes_failure(self):
+        def nested(req):
+            v = []
+            for _ in range(100000):  # far past the interpreter's recursion limit
+                v = [v]
+            return bester.send_clients("G", v)
+
+        for codec in codecs(self):
+            with self.subTest(codec=codec):
+                r = self.start(nested, codec)
+                s = r.connect()
+                r.request(s, 3, None)
+                a = r.answer(s)
+                self.assertEqual((a["id"], a["header"]["status"]), (3, "1"))
+                self.assertIn("recursion", a["data"])
+
+    def test_too_deep_request_loses_only_itself(self):
+        # The server passes JSON data nested deeper than Python's decoder
+        # goes. The connection ends, but the answers under way leave first.
+        def slow(req):
+            time.sleep(0.3)
+            return bester.send_clients("G", req.id)
+
+        r = self.start(slow)
+        s = r.connect()
+        r.request(s, 1, None)
+        deep = "[" * 5000 + "]" * 5000
+        s.sendall(encode_frame(('{"id":2,"type":"t","data":%s}' % deep).encode()))
+        self.assertEqual(r.answer(s)["id"], 1)
+        self.assertIsNone(r.answer(s))  # then closed
+        s = r.connect()
+        r.request(s, 4, None)
+        self.assertEqual(r.answer(s)["id"], 4)
+
     def test_bad_input_closes_only_that_connection(self):
         r = self.start(lambda req: bester.send_clients("G", req.data))
         for bad in (struct.pack("<I", 0), struct.pack("<I", (1 << 20) + (64 << 10) + 1),
