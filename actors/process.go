@@ -67,11 +67,20 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 	}
 	p := &handlerProcess{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
 		// What the handler started goes with it: a wrapper such as `go run`
 		// killed alone would leave the real handler holding its exchanges
-		// and its socket, an orphan nobody supervises.
-		p.signal(syscall.SIGKILL)
+		// and its socket, an orphan nobody supervises. The group is killed
+		// as soon as the process exits, before it is reaped (its id, the
+		// group's, stays its own until then) and before Wait, which may
+		// wait outputWaitDelay for pipes the leftovers hold.
+		exited := procattr.AwaitExit(cmd.Process.Pid) == nil
+		if exited {
+			p.signal(syscall.SIGKILL)
+		}
+		p.err = cmd.Wait()
+		if !exited {
+			p.signal(syscall.SIGKILL)
+		}
 		close(p.done)
 	}()
 	return p, nil
