@@ -11,9 +11,10 @@ import (
 )
 
 // dispatch is one message on its way to a handler: from a client
-// connection's reader to the router, from the router to a link, and from a
-// link back to the router when a handler answers sendHandler, or when a
-// reload replaced the link and it hands back its queue.
+// connection's reader to the link of its type (looked up in the routes),
+// and from a link to the router, which forwards it to a link, when a
+// handler answers sendHandler, or when a reload replaced the link and it
+// hands back its queue.
 type dispatch struct {
 	replyTo *actor.PID   // the connection that gets the status report
 	id      string       // the sender's payload.id
@@ -38,7 +39,7 @@ type dispatch struct {
 // charged to the buffer budget: at the report, so that the budget counts
 // large messages while they are in flight, and even when the sender has
 // gone.
-func (d *dispatch) reply(ctx actor.Context, r *report) {
+func (d *dispatch) reply(ctx actor.SenderContext, r *report) {
 	if d.held > 0 {
 		d.budget.release(d.held)
 	}
