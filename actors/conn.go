@@ -246,6 +246,12 @@ type clientConn struct {
 	// login guard, which no read deadline reaches.
 	leaving   chan struct{}
 	leaveOnce sync.Once
+
+	// direct is held while a report is queued without the actor (see
+	// reportDirect); live says that may be done: the connection reads and
+	// is not closing, so the actor has nothing to decide at a report.
+	direct sync.Mutex
+	live   bool
 }
 
 // flushed tells the actor its outbox has written everything and closed
@@ -317,6 +323,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			}
 			c.metrics.login(true)
 			c.queue(ctx, wire.GoodReport(wire.IDAuth))
+			c.setLive(true)
 			close(m.registered)
 			c.logger().Info("peer server connected", "codec", m.codec)
 			return
@@ -338,6 +345,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		m.limits, m.sent = limits, c.registry.sendCount(m.user, time.Now())
 		c.metrics.login(true)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
+		c.setLive(true)
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
 	case *leftServer:
@@ -359,6 +367,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *notReading:
 		c.cut(ctx)
 	case *readerDone:
+		c.setLive(false)
 		c.readerEnded = true
 		c.debug("reader ended", "reason", m.reason)
 		c.whenDone(ctx)
@@ -369,11 +378,13 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.dropped = true
 		ctx.Stop(ctx.Self())
 	case *drain:
+		c.setLive(false)
 		c.draining.Store(true)
 		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		c.whenDone(ctx)
 	case *closeConns:
+		c.setLive(false)
 		c.closing = true
 		c.whenDone(ctx)
 	case *dropPeerConns:
@@ -387,6 +398,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *flushed:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
+		c.setLive(false)
 		c.limits.leave(c.addr, c.listener)
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
@@ -405,6 +417,42 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			closeSocket(c.conn)
 		}
 	}
+}
+
+// setLive says whether reports may go straight into the outbox. Once it
+// has returned false, no report is being queued that way: each one after
+// comes to the actor, which can then tell when the last one is in.
+func (c *clientConn) setLive(live bool) {
+	c.direct.Lock()
+	c.live = live
+	c.direct.Unlock()
+}
+
+// reportDirect queues r, a report on one of the connection's messages,
+// from whichever goroutine made it, sparing the hop through the actor's
+// mailbox: it gives the message's in-flight token back and counts the
+// report as the actor would. It does so only while the connection is live
+// and the token is there; otherwise it returns false and r goes to the
+// actor. A nil connection always returns false.
+func (c *clientConn) reportDirect(ctx actor.SenderContext, self *actor.PID, r *report) bool {
+	if c == nil {
+		return false
+	}
+	c.direct.Lock()
+	defer c.direct.Unlock()
+	if !c.live {
+		return false
+	}
+	select {
+	case <-c.inFlight:
+	default: // not in flight: the actor logs it
+		return false
+	}
+	c.metrics.countReport(r)
+	if !c.out.push(&r.msg) {
+		ctx.Send(self, &notReading{})
+	}
+	return true
 }
 
 // leave closes leaving, once.
@@ -877,7 +925,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 			return true
 		}
 		r.dispatch(&dispatch{
-			replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
+			replyTo: r.self, sender: r.clientConn, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 			from:   wire.From{Scope: wire.FromClient, Name: r.user, Server: r.server},
 			origin: wire.Address{Server: r.server, User: r.user},
 		})
@@ -1049,7 +1097,7 @@ func (r *connReader) handlePeer(env *wire.Envelope) bool {
 		return false
 	}
 	r.dispatch(&dispatch{
-		replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
+		replyTo: r.self, sender: r.clientConn, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 		from:   wire.From{Scope: wire.FromServer, Name: r.peer, Server: r.peer},
 		origin: origin, hops: hops,
 	})

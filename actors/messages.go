@@ -17,6 +17,10 @@ import (
 // hands back its queue.
 type dispatch struct {
 	replyTo *actor.PID   // the connection that gets the status report
+	// sender is replyTo's connection, whose outbox a report may go
+	// straight into (see clientConn.reportDirect); nil to always send it
+	// to replyTo.
+	sender *clientConn
 	id      string       // the sender's payload.id
 	typ     string       // payload.type: the handler's name
 	from    wire.From    // who the handler is told sent it
@@ -44,7 +48,9 @@ func (d *dispatch) reply(ctx actor.SenderContext, r *report) {
 		d.budget.release(d.held)
 	}
 	r.kind = d.stats
-	ctx.Send(d.replyTo, r)
+	if r.slotFreed || !d.sender.reportDirect(ctx, d.replyTo, r) {
+		ctx.Send(d.replyTo, r)
+	}
 }
 
 // report is the status report for one dispatched message, built where
