@@ -16,18 +16,18 @@ import (
 // handler answers sendHandler, or when a reload replaced the link and it
 // hands back its queue.
 type dispatch struct {
-	replyTo *actor.PID   // the connection that gets the status report
+	replyTo *actor.PID // the connection that gets the status report
 	// sender is replyTo's connection, whose outbox a report may go
 	// straight into (see clientConn.reportDirect); nil to always send it
 	// to replyTo.
 	sender *clientConn
-	id      string       // the sender's payload.id
-	typ     string       // payload.type: the handler's name
-	from    wire.From    // who the handler is told sent it
-	origin  wire.Address // who recipients are told wrote it
-	data    wire.RawValue
-	codec   wire.Codec // the codec data is encoded in
-	hops    int        // handlers this message has already passed through
+	id     string       // the sender's payload.id
+	typ    string       // payload.type: the handler's name
+	from   wire.From    // who the handler is told sent it
+	origin wire.Address // who recipients are told wrote it
+	data   wire.RawValue
+	codec  wire.Codec // the codec data is encoded in
+	hops   int        // handlers this message has already passed through
 	// held is what the message's frame was charged to budget, given back
 	// with its report (see reply).
 	held   int64
