@@ -45,9 +45,10 @@ func (c *linkConn) close() {
 }
 
 // read is the connection's reader goroutine. The answers of a burst, the
-// frames that are already whole in its read buffer, go to the link as one
-// message (answers): one allocation and one hand-off for all of them. An
-// answer is never held back waiting for the socket.
+// frames that are already whole in its read buffer when the first of them
+// has been read, go to the link as one message (answers): one allocation
+// and one hand-off for all of them. An answer is never held back waiting
+// for the socket.
 func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 	br := bufio.NewReaderSize(c.conn, readBufferSize)
 	var buf []byte
@@ -75,6 +76,9 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 		if cap(body) <= maxIdleReadBuffer {
 			buf = body[:0]
 		}
+		if batch == nil { // as large as the burst: the frames whole in the buffer
+			batch = make(answers, 0, 1+wholeFramesBuffered(br, maxAnswerBatch-1))
+		}
 		batch = append(batch, answer{gen: c.gen})
 		a := &batch[len(batch)-1]
 		if err := c.codec.UnmarshalMap(body, &a.resp); err != nil {
@@ -94,7 +98,7 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 		} else {
 			a.id = *a.resp.ID
 		}
-		if len(batch) == maxAnswerBatch || !wholeFrameBuffered(br) {
+		if len(batch) == cap(batch) {
 			flush()
 		}
 	}
@@ -103,14 +107,20 @@ func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 // maxAnswerBatch bounds the answers one answers message carries.
 const maxAnswerBatch = 64
 
-// wholeFrameBuffered reports whether br holds the next frame whole, so
-// that reading it waits for nothing.
-func wholeFrameBuffered(br *bufio.Reader) bool {
-	if br.Buffered() < wire.FrameHeaderSize {
-		return false
+// wholeFramesBuffered counts the frames, up to max, that br holds whole
+// at its start: reading them waits for nothing.
+func wholeFramesBuffered(br *bufio.Reader, max int) int {
+	b, _ := br.Peek(br.Buffered())
+	n := 0
+	for n < max && len(b) >= wire.FrameHeaderSize {
+		size := int(binary.LittleEndian.Uint32(b))
+		if len(b)-wire.FrameHeaderSize < size {
+			break
+		}
+		b = b[wire.FrameHeaderSize+size:]
+		n++
 	}
-	hdr, _ := br.Peek(wire.FrameHeaderSize)
-	return br.Buffered()-wire.FrameHeaderSize >= int(binary.LittleEndian.Uint32(hdr))
+	return n
 }
 
 // dial connects one slot (or, with slot -1, checks that a oneshot handler
