@@ -83,15 +83,16 @@ func (f *frameReader) release(done bool) {
 }
 
 // begin prepares the read of the next frame: the wait for it may last
-// until wait (zero: for ever); once it has begun, it must be whole within
-// frameTimeout (and before limit, when that is set).
-func (f *frameReader) begin(wait, limit time.Time) {
+// idle from when the socket is waited on (zero: until limit, or for ever
+// without one); once it has begun, it must be whole within frameTimeout
+// (and before limit, when that is set). It sets no deadline itself: the
+// socket's is set only when the socket is read, so that frames that come
+// in together cost no system call and no clock reading each.
+func (f *frameReader) begin(idle time.Duration, limit time.Time) {
 	s := &f.sock
-	s.conn.SetReadDeadline(wait)
-	s.limit, s.armed, s.started = limit, false, time.Time{}
-	if f.br != nil && f.br.Buffered() > 0 { // it came in with the last one
-		s.started = time.Now()
-	}
+	s.idle, s.limit = idle, limit
+	s.waitArmed, s.armed, s.started = false, false, time.Time{}
+	s.buffered = f.br != nil && f.br.Buffered() > 0 // it came in with the last one
 }
 
 // sockReader reads a connection's socket for its frameReader, and gives a
@@ -100,18 +101,30 @@ func (f *frameReader) begin(wait, limit time.Time) {
 type sockReader struct {
 	conn         net.Conn
 	frameTimeout time.Duration
-	limit        time.Time // a deadline no frame may pass (authentication's); zero for none
-	started      time.Time // when the frame being read began; zero before its first byte
-	armed        bool      // the frame's deadline is set
+	idle         time.Duration // how long the socket may be waited on for a frame's first byte; zero for no bound
+	limit        time.Time     // a deadline no frame may pass (authentication's); zero for none
+	buffered     bool          // the frame began in the read buffer, before the socket was read
+	started      time.Time     // when the frame being read began; zero before its first byte
+	waitArmed    bool          // the wait for the frame's first byte has its deadline
+	armed        bool          // the frame's deadline is set
 	draining     *atomic.Bool
 	hello        helloSniffer   // looks for a TLS client among a plain listener's first bytes
 	counted      *atomic.Uint64 // the server's received bytes; nil when metrics are off
 }
 
 func (s *sockReader) Read(p []byte) (int, error) {
-	if !s.started.IsZero() && !s.armed {
-		s.conn.SetReadDeadline(s.deadline())
+	if s.buffered && s.started.IsZero() {
+		// Timed from now rather than from the frame's first byte, which
+		// came earlier by no more than reading the buffer took.
+		s.started = time.Now()
+	}
+	switch {
+	case !s.started.IsZero() && !s.armed:
+		s.setDeadline(s.deadline())
 		s.armed = true
+	case s.started.IsZero() && !s.waitArmed:
+		s.setDeadline(s.waitDeadline())
+		s.waitArmed = true
 	}
 	n, err := s.conn.Read(p)
 	add(s.counted, n)
@@ -122,6 +135,25 @@ func (s *sockReader) Read(p []byte) (int, error) {
 		return 0, errTLSHello
 	}
 	return n, err
+}
+
+// setDeadline sets the socket's read deadline to d, or to now once the
+// connection drains. It sets d before it looks at draining, and drain sets
+// its own deadline after draining: one of the two always sees the other.
+func (s *sockReader) setDeadline(d time.Time) {
+	s.conn.SetReadDeadline(d)
+	if s.draining.Load() {
+		s.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// waitDeadline is how long the socket may be waited on for a frame's
+// first byte.
+func (s *sockReader) waitDeadline() time.Time {
+	if s.idle > 0 {
+		return time.Now().Add(s.idle)
+	}
+	return s.limit
 }
 
 // deadline is when the frame being read must be whole: now, once the
@@ -167,7 +199,7 @@ type connSettings struct {
 	logins        *auth.Guard                  // limits logins per source address
 	handshakes    handshakeSlots               // bounds the TLS handshakes computing at once
 	registry      *registry
-	router        *actor.PID
+	routes        *routes // where readers send their messages
 	log           hclog.Logger
 	pool          *gopool.Pool // runs the writers; its dispatcher runs the actors
 	// allowLegacy accepts one unauthenticated server-scope message per
@@ -214,6 +246,12 @@ type clientConn struct {
 	// login guard, which no read deadline reaches.
 	leaving   chan struct{}
 	leaveOnce sync.Once
+
+	// direct is held while a report is queued without the actor (see
+	// reportDirect); live says that may be done: the connection reads and
+	// is not closing, so the actor has nothing to decide at a report.
+	direct sync.Mutex
+	live   bool
 }
 
 // flushed tells the actor its outbox has written everything and closed
@@ -285,11 +323,12 @@ func (c *clientConn) Receive(ctx actor.Context) {
 			}
 			c.metrics.login(true)
 			c.queue(ctx, wire.GoodReport(wire.IDAuth))
+			c.setLive(true)
 			close(m.registered)
 			c.logger().Info("peer server connected", "codec", m.codec)
 			return
 		}
-		limits, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec}, c.maxPerUser, c.rate)
+		limits, ok := c.registry.add(m.user, recipient{pid: ctx.Self(), codec: m.codec, out: c.out}, c.maxPerUser, c.rate)
 		if !ok {
 			c.metrics.login(false)
 			c.metrics.refuse(refusedMaxPerUser)
@@ -306,6 +345,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		m.limits, m.sent = limits, c.registry.sendCount(m.user, time.Now())
 		c.metrics.login(true)
 		c.queue(ctx, wire.GoodReport(wire.IDAuth))
+		c.setLive(true)
 		close(m.registered)
 		c.debug("client authenticated", "codec", m.codec)
 	case *leftServer:
@@ -324,9 +364,10 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.release()
 		c.queue(ctx, wire.NewDummyReply(m.id))
 		c.whenDone(ctx)
-	case *deliver:
-		c.queue(ctx, m)
+	case *notReading:
+		c.cut(ctx)
 	case *readerDone:
+		c.setLive(false)
 		c.readerEnded = true
 		c.debug("reader ended", "reason", m.reason)
 		c.whenDone(ctx)
@@ -337,11 +378,13 @@ func (c *clientConn) Receive(ctx actor.Context) {
 		c.dropped = true
 		ctx.Stop(ctx.Self())
 	case *drain:
+		c.setLive(false)
 		c.draining.Store(true)
 		c.leave()
 		c.conn.SetReadDeadline(time.Now())
 		c.whenDone(ctx)
 	case *closeConns:
+		c.setLive(false)
 		c.closing = true
 		c.whenDone(ctx)
 	case *dropPeerConns:
@@ -355,6 +398,7 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	case *flushed:
 		ctx.Stop(ctx.Self())
 	case *actor.Stopping:
+		c.setLive(false)
 		c.limits.leave(c.addr, c.listener)
 		if c.user != "" {
 			c.registry.remove(c.user, ctx.Self())
@@ -375,6 +419,42 @@ func (c *clientConn) Receive(ctx actor.Context) {
 	}
 }
 
+// setLive says whether reports may go straight into the outbox. Once it
+// has returned false, no report is being queued that way: each one after
+// comes to the actor, which can then tell when the last one is in.
+func (c *clientConn) setLive(live bool) {
+	c.direct.Lock()
+	c.live = live
+	c.direct.Unlock()
+}
+
+// reportDirect queues r, a report on one of the connection's messages,
+// from whichever goroutine made it, sparing the hop through the actor's
+// mailbox: it gives the message's in-flight token back and counts the
+// report as the actor would. It does so only while the connection is live
+// and the token is there; otherwise it returns false and r goes to the
+// actor. A nil connection always returns false.
+func (c *clientConn) reportDirect(ctx actor.SenderContext, self *actor.PID, r *report) bool {
+	if c == nil {
+		return false
+	}
+	c.direct.Lock()
+	defer c.direct.Unlock()
+	if !c.live {
+		return false
+	}
+	select {
+	case <-c.inFlight:
+	default: // not in flight: the actor logs it
+		return false
+	}
+	c.metrics.countReport(r)
+	if !c.out.push(&r.msg) {
+		ctx.Send(self, &notReading{})
+	}
+	return true
+}
+
 // leave closes leaving, once.
 func (c *clientConn) leave() { c.leaveOnce.Do(func() { close(c.leaving) }) }
 
@@ -392,7 +472,18 @@ func (c *clientConn) release() {
 // queue hands m to the writer; a client whose queue is full is not reading
 // and is disconnected so that it cannot hold up anyone else.
 func (c *clientConn) queue(ctx actor.Context, m any) {
-	if c.out.push(m) || c.dropped {
+	if !c.out.push(m) {
+		c.cut(ctx)
+	}
+}
+
+// notReading tells a connection actor that its outbox refused a delivery
+// another actor queued there: see cut.
+type notReading struct{}
+
+// cut disconnects a client whose outbox refused a message, once.
+func (c *clientConn) cut(ctx actor.Context) {
+	if c.dropped {
 		return
 	}
 	c.metrics.slowConsumer()
@@ -514,7 +605,7 @@ func (r *connReader) start() (*wire.Envelope, string) {
 			return nil, reason
 		}
 	}
-	codec, env, err := r.next(limit, limit, maxFirst)
+	codec, env, err := r.next(0, limit, maxFirst)
 	if err != nil {
 		return nil, r.fail(wire.IDAuth, err)
 	}
@@ -585,11 +676,7 @@ func (r *connReader) run(first *wire.Envelope) string {
 		if !r.throttle() {
 			return "stopped"
 		}
-		var wait time.Time
-		if timeout > 0 {
-			wait = time.Now().Add(timeout)
-		}
-		_, env, err := r.next(wait, time.Time{}, maxFrame)
+		_, env, err := r.next(timeout, time.Time{}, maxFrame)
 		if err != nil {
 			var bad *badMessage
 			if errors.As(err, &bad) {
@@ -643,20 +730,16 @@ type badMessage struct {
 func (b *badMessage) Error() string { return b.err.Error() }
 
 // next reads and decodes one frame of at most max bytes, waiting for it
-// until wait and for no frame past limit (zero: no deadline). Frame-level
+// up to idle on the socket (zero: no bound) and for no frame past limit
+// (zero: no deadline). Once the connection drains, the socket's deadline
+// is now whatever the reader asked (sockReader.setDeadline): a reader that
+// comes back from dispatching reads nothing more from it. Frame-level
 // failures end the connection; a body that does not decode is a
 // *badMessage. The envelope it returns is the reader's own and holds only
 // until the next call.
-func (r *connReader) next(wait, limit time.Time, max int) (wire.Codec, *wire.Envelope, error) {
+func (r *connReader) next(idle time.Duration, limit time.Time, max int) (wire.Codec, *wire.Envelope, error) {
 	r.releaseHeld()
-	r.fr.begin(wait, limit)
-	// Once the connection drains the deadline is now, whatever the reader
-	// asked: a reader that comes back from dispatching reads nothing more.
-	// The deadline is set before draining is checked, and drain sets its
-	// own after setting draining, so one of the two always sees the other.
-	if r.draining.Load() {
-		r.conn.SetReadDeadline(time.Now())
-	}
+	r.fr.begin(idle, limit)
 	body, err := wire.ReadFrameGrow(&r.fr, max, r.buf, r.growFn)
 	if err != nil {
 		return 0, nil, err
@@ -842,7 +925,7 @@ func (r *connReader) handle(p *wire.Payload) bool {
 			return true
 		}
 		r.dispatch(&dispatch{
-			replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
+			replyTo: r.self, sender: r.clientConn, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 			from:   wire.From{Scope: wire.FromClient, Name: r.user, Server: r.server},
 			origin: wire.Address{Server: r.server, User: r.user},
 		})
@@ -869,7 +952,7 @@ func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, 
 	}
 	to, ok := r.handlerCodecs.of(typ)
 	if !ok {
-		to = codec // no such handler: the router says so
+		to = codec // no such handler: dispatch says so
 	}
 	conv, err := wire.ConvertWithin(data, codec, to, r.maxFrame)
 	if err != nil {
@@ -878,13 +961,13 @@ func (r *connReader) forHandler(typ string, data wire.RawValue) (wire.RawValue, 
 	return conv, to, nil
 }
 
-// dispatch sends d to the router with the budget the frame it came in
-// was charged, which its report gives back, and counts it.
+// dispatch sends d to the link of its type with the budget the frame it
+// came in was charged, which its report gives back, and counts it.
 func (r *connReader) dispatch(d *dispatch) {
 	d.stats.countReceived()
 	d.held, d.budget = r.held, r.budget
 	r.held = 0
-	r.root.Send(r.router, d)
+	r.routes.route(r.root, d)
 }
 
 // builtin runs a server command; `close` ends reading after its report.
@@ -1014,7 +1097,7 @@ func (r *connReader) handlePeer(env *wire.Envelope) bool {
 		return false
 	}
 	r.dispatch(&dispatch{
-		replyTo: r.self, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
+		replyTo: r.self, sender: r.clientConn, id: p.ID, typ: p.Type, data: data, codec: codec, stats: stats,
 		from:   wire.From{Scope: wire.FromServer, Name: r.peer, Server: r.peer},
 		origin: origin, hops: hops,
 	})

@@ -25,7 +25,7 @@ func (s *Server) connSettingsFor(cfg *config.Config) *connSettings {
 		maxInFlight: sc.MaxInFlight, maxPerUser: sc.MaxConnectionsPerUser, rate: rateLimitOf(sc),
 		budget: s.budget, limits: s.connLimits, handlerCodecs: s.handlerCodecs,
 		credentials: &s.credentials, logins: s.logins, handshakes: s.handshakes, strangerLogs: s.strangerLogs,
-		registry: s.registry, router: s.router, log: s.log.Named("conn"), pool: s.pool,
+		registry: s.registry, routes: s.routes, log: s.log.Named("conn"), pool: s.pool,
 		allowLegacy: sc.AllowLegacyPeers, permissions: s.permissions,
 		metrics: s.metrics,
 	}

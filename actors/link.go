@@ -127,6 +127,8 @@ type (
 	startTimedOut struct{ gen int }
 	restartNow    struct{ gen int }
 	sweep         struct{}
+	// answers are the answers a stream connection read in one burst.
+	answers []answer
 	// answer is a handler's response, or why there is none (err).
 	answer struct {
 		gen  int
@@ -163,6 +165,12 @@ func (l *handlerLink) Receive(ctx actor.Context) {
 	case *answer:
 		l.answered(ctx, m)
 		l.checkRetired(ctx) // a retiring link stops with its last answer, not a sweep later
+		return
+	case *answers:
+		for i := range *m {
+			l.answered(ctx, &(*m)[i])
+		}
+		l.checkRetired(ctx)
 		return
 	case *peerResult:
 		l.peerAnswered(ctx, m)

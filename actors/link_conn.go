@@ -3,6 +3,7 @@ package actors
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -43,41 +44,83 @@ func (c *linkConn) close() {
 	c.conn.Close()
 }
 
+// read is the connection's reader goroutine. The answers of a burst, the
+// frames that are already whole in its read buffer when the first of them
+// has been read, go to the link as one message (answers): one allocation
+// and one hand-off for all of them. An answer is never held back waiting
+// for the socket.
 func (c *linkConn) read(self *actor.PID, root *actor.RootContext) {
 	br := bufio.NewReaderSize(c.conn, readBufferSize)
 	var buf []byte
+	var batch answers
+	flush := func() {
+		sent := batch // the message keeps its own slice: batch starts afresh
+		batch = nil
+		root.Send(self, &sent)
+	}
+	broken := func(err error, garbage bool) {
+		if len(batch) > 0 {
+			flush()
+		}
+		root.Send(self, &connBroken{conn: c, err: err, garbage: garbage})
+	}
 	for {
 		body, err := wire.ReadFrame(br, c.maxFrame+wire.EnvelopeHeadroom, buf)
 		if err != nil {
 			// Only a bad frame is the handler's doing; any other error
 			// (end of stream, a reset when it closed with requests unread)
 			// means the connection is lost.
-			root.Send(self, &connBroken{conn: c, err: err, garbage: isFrameError(err)})
+			broken(err, isFrameError(err))
 			return
 		}
 		if cap(body) <= maxIdleReadBuffer {
 			buf = body[:0]
 		}
-		a := &answer{gen: c.gen}
+		if batch == nil { // as large as the burst: the frames whole in the buffer
+			batch = make(answers, 0, 1+wholeFramesBuffered(br, maxAnswerBatch-1))
+		}
+		batch = append(batch, answer{gen: c.gen})
+		a := &batch[len(batch)-1]
 		if err := c.codec.UnmarshalMap(body, &a.resp); err != nil {
 			// A whole frame keeps the stream in step: when its id can be
 			// read, only that request fails.
 			id, ok := wire.PeekResponseID(c.codec, body)
 			if !ok {
-				root.Send(self, &connBroken{conn: c, err: err, garbage: true})
+				batch = batch[:len(batch)-1]
+				broken(err, true)
 				return
 			}
 			a.id, a.err = id, wire.Errorf(wire.CodeHandlerError, "the handler's answer does not decode: %v", err)
-			root.Send(self, a)
-			continue
-		}
-		if a.resp.ID == nil {
-			root.Send(self, &connBroken{conn: c, err: errors.New("response has no id"), garbage: true})
+		} else if a.resp.ID == nil {
+			batch = batch[:len(batch)-1]
+			broken(errors.New("response has no id"), true)
 			return
+		} else {
+			a.id = *a.resp.ID
 		}
-		a.id = *a.resp.ID
-		root.Send(self, a)
+		if len(batch) == cap(batch) {
+			flush()
+		}
 	}
+}
+
+// maxAnswerBatch bounds the answers one answers message carries.
+const maxAnswerBatch = 64
+
+// wholeFramesBuffered counts the frames, up to max, that br holds whole
+// at its start: reading them waits for nothing.
+func wholeFramesBuffered(br *bufio.Reader, max int) int {
+	b, _ := br.Peek(br.Buffered())
+	n := 0
+	for n < max && len(b) >= wire.FrameHeaderSize {
+		size := int(binary.LittleEndian.Uint32(b))
+		if len(b)-wire.FrameHeaderSize < size {
+			break
+		}
+		b = b[wire.FrameHeaderSize+size:]
+		n++
+	}
+	return n
 }
 
 // dial connects one slot (or, with slot -1, checks that a oneshot handler

@@ -16,7 +16,8 @@ type retirement struct {
 }
 
 // retire begins the link's retirement (see retireLink). No dispatch comes
-// after this: the router sent it after the last one.
+// after this: the router sent it after the last one, a reader's included
+// (see routes).
 func (l *handlerLink) retire(ctx actor.Context, m *retireLink) {
 	l.retiring = &retirement{retireLink: m, until: time.Now().Add(l.handler.Timeout)}
 	handed := 0

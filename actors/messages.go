@@ -11,18 +11,23 @@ import (
 )
 
 // dispatch is one message on its way to a handler: from a client
-// connection's reader to the router, from the router to a link, and from a
-// link back to the router when a handler answers sendHandler, or when a
-// reload replaced the link and it hands back its queue.
+// connection's reader to the link of its type (looked up in the routes),
+// and from a link to the router, which forwards it to a link, when a
+// handler answers sendHandler, or when a reload replaced the link and it
+// hands back its queue.
 type dispatch struct {
-	replyTo *actor.PID   // the connection that gets the status report
-	id      string       // the sender's payload.id
-	typ     string       // payload.type: the handler's name
-	from    wire.From    // who the handler is told sent it
-	origin  wire.Address // who recipients are told wrote it
-	data    wire.RawValue
-	codec   wire.Codec // the codec data is encoded in
-	hops    int        // handlers this message has already passed through
+	replyTo *actor.PID // the connection that gets the status report
+	// sender is replyTo's connection, whose outbox a report may go
+	// straight into (see clientConn.reportDirect); nil to always send it
+	// to replyTo.
+	sender *clientConn
+	id     string       // the sender's payload.id
+	typ    string       // payload.type: the handler's name
+	from   wire.From    // who the handler is told sent it
+	origin wire.Address // who recipients are told wrote it
+	data   wire.RawValue
+	codec  wire.Codec // the codec data is encoded in
+	hops   int        // handlers this message has already passed through
 	// held is what the message's frame was charged to budget, given back
 	// with its report (see reply).
 	held   int64
@@ -38,12 +43,14 @@ type dispatch struct {
 // charged to the buffer budget: at the report, so that the budget counts
 // large messages while they are in flight, and even when the sender has
 // gone.
-func (d *dispatch) reply(ctx actor.Context, r *report) {
+func (d *dispatch) reply(ctx actor.SenderContext, r *report) {
 	if d.held > 0 {
 		d.budget.release(d.held)
 	}
 	r.kind = d.stats
-	ctx.Send(d.replyTo, r)
+	if r.slotFreed || !d.sender.reportDirect(ctx, d.replyTo, r) {
+		ctx.Send(d.replyTo, r)
+	}
 }
 
 // report is the status report for one dispatched message, built where

@@ -17,6 +17,9 @@ import (
 type recipient struct {
 	pid   *actor.PID
 	codec wire.Codec
+	// out is the connection's outbox, which deliveries go straight into
+	// (see localDelivery.to).
+	out *outbox
 }
 
 // registry maps usernames to their connections. Connection actors add

@@ -96,7 +96,10 @@ func TestReloadPeerChanged(t *testing.T) {
 	}
 	relayAcross(t, tj, gk, "T", "J", "G@K", "after")
 	echoWorks(t, tj, "h", "still-connected")
-	if st := k.peerState("J"); st.State != stateUp || st.Connects != 1 {
+	// K started before J: its own link to J connects once J listens, after
+	// a backoff that may outlast everything above.
+	eventually(t, "K's link to J up", func() bool { return k.peerState("J").State == stateUp })
+	if st := k.peerState("J"); st.Connects != 1 {
 		t.Fatalf("K's link to J: %+v", st)
 	}
 }

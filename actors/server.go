@@ -86,6 +86,7 @@ type Server struct {
 	reloading sync.Mutex
 
 	router   *actor.PID
+	routes   *routes // the router's table, which readers look up
 	acceptor *actor.PID
 	links    linkSet
 	// peers is the current peerBook, shared with the handler links.
@@ -238,12 +239,12 @@ func (s *Server) startActors() {
 		peers = append(peers, peerEntry{cfg: p, pid: s.spawnPeer(p)})
 	}
 	s.peers.Store(newPeerBook(peers, cfg.Server.AllowUnnamedPeers))
-	routes := make(map[string]*actor.PID, len(cfg.Handlers))
-	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{links: routes} }, onPool(s.pool)))
+	s.routes = &routes{links: make(map[string]*actor.PID, len(cfg.Handlers))}
+	s.router = root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &router{table: s.routes} }, onPool(s.pool)))
 	links := make([]*linkEntry, 0, len(cfg.Handlers))
 	for _, h := range cfg.Handlers {
 		e := s.spawnLink(h, h.Socket)
-		routes[h.Name] = e.pid // written before any listener accepts, so the router's reads follow it
+		s.routes.links[h.Name] = e.pid // written before any listener accepts, so the readers' lookups follow it
 		links = append(links, e)
 	}
 	s.links.replace(links, nil)
