@@ -74,7 +74,10 @@ class Running:
 
     def stop(self) -> None:
         if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stop_event.set)
+            try:
+                self.loop.call_soon_threadsafe(self.stop_event.set)
+            except RuntimeError:
+                pass  # the loop closed since is_alive: it was stopping already
             self.thread.join(10)
         for s in self.sockets:
             s.close()
