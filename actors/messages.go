@@ -168,6 +168,10 @@ type setRoute struct {
 	retire *retireLink
 }
 
+// routesSettled asks the router to answer once it has applied the
+// setRoutes sent before it: a reload waits for that.
+type routesSettled struct{}
+
 // retireLink tells a handler link that its type now goes to another
 // link (replaced) or to none. A replaced link hands its queue back to the
 // router; it finishes the messages in flight within its timeout, fails

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"reflect"
+	"time"
 
 	"github.com/bester-project/bester/actors/config"
 )
@@ -17,7 +18,8 @@ import (
 // retire (retireLink): it hands its queue back to the router, which sends
 // it to the new link, or keeps it when the handler was removed, finishes the messages in flight within
 // its timeout, fails the rest with handler_unavailable, stops its
-// process and removes its socket. Nothing here waits for that.
+// process and removes its socket. Nothing here waits for that; only for
+// the router to have changed its table.
 func (s *Server) reloadHandlers(next *config.Config) string {
 	old := s.links.current()
 	running := make(map[string]*linkEntry, len(old))
@@ -65,8 +67,21 @@ func (s *Server) reloadHandlers(next *config.Config) string {
 	for _, r := range routes {
 		s.sys.Root.Send(s.router, r)
 	}
+	if len(routes) > 0 {
+		// Readers look types up in the router's table themselves: the reload
+		// is done only once the router has changed it, so that a message
+		// sent after the reload finds the handlers it added. The router
+		// never waits on anyone, so this wait is short.
+		if _, err := s.sys.Root.RequestFuture(s.router, &routesSettled{}, routesSettleTimeout).Result(); err != nil {
+			s.log.Warn("reload: the router did not confirm its new table", "error", err)
+		}
+	}
 	return changes.String()
 }
+
+// routesSettleTimeout bounds the wait for the router's table after a
+// reload; it only runs out when the router has stopped.
+const routesSettleTimeout = 5 * time.Second
 
 // retireLink is the retirement of e's link, replaced by another or not,
 // which forgets it in the link set once it has stopped.

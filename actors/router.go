@@ -56,6 +56,8 @@ func (r *router) Receive(ctx actor.Context) {
 		r.table.route(ctx, m)
 	case *setRoute:
 		r.setRoute(ctx, m)
+	case *routesSettled:
+		ctx.Respond(m) // every setRoute sent before it is in the table
 	}
 }
 
