@@ -202,9 +202,11 @@ func readHandlerRequest(body []byte, v, like *HandlerRequest) bool {
 }
 
 // UnmarshalHandlerRequest is UnmarshalMap for a reader of many requests:
-// m holds the previous request (or nothing), whose strings the new one
-// shares where it repeats them, so that the fields that seldom change
-// cost no allocation.
+// m holds the previous request it read (or nothing), whose strings the
+// new one shares where it repeats them, so that the fields that seldom
+// change cost no allocation. A string read as equal to one of m's is
+// not checked again for valid UTF-8: m's strings must be valid, as those
+// of a request read are.
 func (c Codec) UnmarshalHandlerRequest(body []byte, m *HandlerRequest) error {
 	if c == CodecCBOR && len(body) > 0 && body[0]>>5 == majorMap && readHandlerRequest(body, m, m) {
 		return nil
@@ -307,17 +309,20 @@ func (r *fastReader) content(n uint64) ([]byte, bool) {
 }
 
 // strLike reads a string like str, but gives the first of likes it
-// equals, if any, rather than a new copy.
+// equals, if any, rather than a new copy. A string equal to a like is
+// valid UTF-8 as the like is (every like was read as valid text), so
+// only one that equals none is checked.
 func (r *fastReader) strLike(v *string, likes ...string) bool {
-	s, ok := r.text()
+	s, ok := r.unchecked()
 	if !ok {
 		return false
 	}
-	for _, like := range likes {
-		if string(s) == like {
-			*v = like
-			return true
-		}
+	if like, ok := lookup(s, likes); ok {
+		*v = like
+		return true
+	}
+	if !utf8.Valid(s) {
+		return false
 	}
 	*v = string(s)
 	return true
