@@ -124,7 +124,8 @@ func (c *streamConn) read(takingOver bool) {
 		}
 		c.buf = body // decoding copies what it keeps, so the buffer is reused
 		msg := &c.msg
-		if err := o.Codec.UnmarshalHandlerRequest(body, msg); err != nil {
+		plainData, err := o.Codec.UnmarshalHandlerRequest(body, msg)
+		if err != nil {
 			o.Logger.Warn("undecodable request; closing connection", "codec", o.Codec, "err", err)
 			c.conn.Close()
 			close(c.readingEnded)
@@ -137,6 +138,9 @@ func (c *streamConn) read(takingOver bool) {
 		}
 		req := &Request{ID: msg.ID, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
 			Codec: o.Codec, Informer: o.Informer}
+		if plainData {
+			req.plainData = msg.Data
+		}
 		if c.wd.now() < c.slowUntil.Load() {
 			c.dispatch(req)
 			continue
