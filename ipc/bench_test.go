@@ -2,7 +2,9 @@ package ipc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -43,24 +45,11 @@ func BenchmarkStreamPipelined(b *testing.B) {
 // answering sendClients with the body. Its allocations are nearly all
 // the handler side's: the client reuses its buffers.
 func BenchmarkStreamRelay(b *testing.B) {
-	type message struct {
-		To   wire.Names    `cbor:"to" json:"to"`
-		Body wire.RawValue `cbor:"body" json:"body"`
-	}
-	c := benchServe(b, func(ctx context.Context, req *Request) (*Response, error) {
-		var msg message
-		if err := req.Decode(&msg); err != nil {
-			return nil, err
-		}
-		return SendClients(msg.To, msg.Body), nil
-	})
-	data, _ := wire.CodecCBOR.Marshal(map[string]any{"to": "G", "body": strings.Repeat("x", 100)})
+	c := benchServe(b, relay)
 	var frames []byte
 	const batch = 64
 	for i := range batch {
-		req, _ := wire.CodecCBOR.Marshal(wire.HandlerRequest{ID: uint64(i), Type: "relay",
-			From: wire.From{Scope: "client", Name: "T", Server: "J"}, Origin: wire.Address{Server: "J", User: "T"}, Data: data})
-		frames = wire.AppendFrame(frames, req)
+		frames = wire.AppendFrame(frames, benchRelayRequest(uint64(i)))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -80,6 +69,39 @@ func BenchmarkStreamRelay(b *testing.B) {
 		}
 		buf = body
 	}
+}
+
+// BenchmarkRelayWork measures the relay's work per request in the SDK
+// without the socket: decoding the request, the relay's decode and
+// answer, and encoding the answer. One goroutine, so callgrind's counts
+// of it (under GOMAXPROCS=1 and GOGC=off) repeat exactly.
+func BenchmarkRelayWork(b *testing.B) {
+	body := benchRelayRequest(7)
+	o := &Options{Codec: wire.CodecCBOR}
+	var msg wire.HandlerRequest
+	var scratch bytes.Buffer
+	ctx := context.Background()
+	b.ReportAllocs()
+	for range b.N {
+		plainData, err := o.Codec.UnmarshalHandlerRequest(body, &msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := newRequest(&msg, plainData, o)
+		resp := invoke(ctx, relay, req, slog.Default())
+		if _, hangUp := encodeAnswer(&scratch, resp, o.Codec, &req.ID, wire.DefaultMaxFrame); hangUp {
+			b.Fatal("hang-up answer")
+		}
+	}
+}
+
+// benchRelayRequest is a relay request from a local client, with a
+// 100-byte body.
+func benchRelayRequest(id uint64) []byte {
+	data, _ := wire.CodecCBOR.Marshal(map[string]any{"to": "G", "body": strings.Repeat("x", 100)})
+	req, _ := wire.CodecCBOR.Marshal(wire.HandlerRequest{ID: id, Type: "relay",
+		From: wire.From{Scope: "client", Name: "T", Server: "J"}, Origin: wire.Address{Server: "J", User: "T"}, Data: data})
+	return req
 }
 
 // benchServe runs h in stream mode, CBOR, until the benchmark ends, and

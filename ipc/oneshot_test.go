@@ -9,6 +9,8 @@ import (
 	"github.com/bester-project/bester/wire"
 )
 
+// relay does the relay example's work: it decodes {"to", "body"} into a
+// struct and answers sendClients with the body.
 func relay(ctx context.Context, req *Request) (*Response, error) {
 	var in struct {
 		To   wire.Names    `cbor:"to" json:"to"`

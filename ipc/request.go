@@ -39,6 +39,10 @@ type Request struct {
 	// Informer is the informer socket path (see DialInformer), empty when
 	// the server has none.
 	Informer string
+
+	// plainData is Data as read, when it was read as plain CBOR: Decode
+	// need not check its text again while Data is still it.
+	plainData wire.RawValue
 }
 
 // Decode decodes Data into v with the request's codec. Absent data leaves v
@@ -47,7 +51,11 @@ func (r *Request) Decode(v any) error {
 	if len(r.Data) == 0 {
 		return nil
 	}
-	if err := r.Codec.Unmarshal(r.Data, v); err != nil {
+	unmarshal := r.Codec.Unmarshal
+	if len(r.plainData) == len(r.Data) && &r.plainData[0] == &r.Data[0] {
+		unmarshal = r.Codec.UnmarshalPlainData
+	}
+	if err := unmarshal(r.Data, v); err != nil {
 		return fmt.Errorf("decode request data: %w", err)
 	}
 	return nil

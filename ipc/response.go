@@ -59,11 +59,13 @@ func Fail(status string, data any) *Response {
 }
 
 func send(cmd string, targets, data any) *Response {
-	return &Response{
-		Status:  wire.HandlerStatusOK,
-		Command: &Command{Type: cmd, Data: targets},
-		Data:    data,
-	}
+	// The response and its command in one allocation: they live as long.
+	rc := &struct {
+		resp Response
+		cmd  Command
+	}{cmd: Command{Type: cmd, Data: targets}}
+	rc.resp = Response{Status: wire.HandlerStatusOK, Command: &rc.cmd, Data: data}
+	return &rc.resp
 }
 
 // nonNil makes an absent list encode as an empty list, not null.

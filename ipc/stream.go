@@ -124,7 +124,8 @@ func (c *streamConn) read(takingOver bool) {
 		}
 		c.buf = body // decoding copies what it keeps, so the buffer is reused
 		msg := &c.msg
-		if err := o.Codec.UnmarshalHandlerRequest(body, msg); err != nil {
+		plainData, err := o.Codec.UnmarshalHandlerRequest(body, msg)
+		if err != nil {
 			o.Logger.Warn("undecodable request; closing connection", "codec", o.Codec, "err", err)
 			c.conn.Close()
 			close(c.readingEnded)
@@ -135,8 +136,7 @@ func (c *streamConn) read(takingOver bool) {
 			close(c.readingEnded)
 			return
 		}
-		req := &Request{ID: msg.ID, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
-			Codec: o.Codec, Informer: o.Informer}
+		req := newRequest(msg, plainData, &o)
 		if c.wd.now() < c.slowUntil.Load() {
 			c.dispatch(req)
 			continue
@@ -145,6 +145,17 @@ func (c *streamConn) read(takingOver bool) {
 			return // the watchdog gave the reading to a new reader
 		}
 	}
+}
+
+// newRequest is the Request for msg, read by UnmarshalHandlerRequest,
+// which reported whether its data is plain.
+func newRequest(msg *wire.HandlerRequest, plainData bool, o *Options) *Request {
+	req := &Request{ID: msg.ID, Type: msg.Type, From: msg.From, Origin: msg.Origin, Data: msg.Data,
+		Codec: o.Codec, Informer: o.Informer}
+	if plainData {
+		req.plainData = msg.Data
+	}
+	return req
 }
 
 // runInline runs req on the reader and reports whether this goroutine is

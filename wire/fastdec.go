@@ -202,15 +202,19 @@ func readHandlerRequest(body []byte, v, like *HandlerRequest) bool {
 }
 
 // UnmarshalHandlerRequest is UnmarshalMap for a reader of many requests:
-// m holds the previous request (or nothing), whose strings the new one
-// shares where it repeats them, so that the fields that seldom change
-// cost no allocation.
-func (c Codec) UnmarshalHandlerRequest(body []byte, m *HandlerRequest) error {
+// m holds the previous request it read (or nothing), whose strings the
+// new one shares where it repeats them, so that the fields that seldom
+// change cost no allocation. A string read as equal to one of m's is
+// not checked again for valid UTF-8: m's strings must be valid, as those
+// of a request read are. plainData reports that m.Data was read as a
+// plain item (see fastReader.skip), its text checked, which
+// UnmarshalPlainData then need not check again.
+func (c Codec) UnmarshalHandlerRequest(body []byte, m *HandlerRequest) (plainData bool, err error) {
 	if c == CodecCBOR && len(body) > 0 && body[0]>>5 == majorMap && readHandlerRequest(body, m, m) {
-		return nil
+		return true, nil
 	}
 	*m = HandlerRequest{}
-	return c.UnmarshalMap(body, m)
+	return false, c.UnmarshalMap(body, m)
 }
 
 // readIncoming reads any message a server writes to a client: as
@@ -236,6 +240,9 @@ type fastReader struct {
 	// the caller reuses; here they share one allocation.
 	copied []byte
 	base   int
+	// checked is set when b's text is known to be valid UTF-8, read so
+	// by a reader before: it is not checked again.
+	checked bool
 }
 
 // head reads the head of an item of definite length.
@@ -283,7 +290,12 @@ func (r *fastReader) fields(names []string, value func(key string) bool) bool {
 // strict decoder requires of keys and string fields. The bytes are b's.
 func (r *fastReader) text() ([]byte, bool) {
 	s, ok := r.unchecked()
-	return s, ok && utf8.Valid(s)
+	return s, ok && r.valid(s)
+}
+
+// valid reports whether s, text of b, is valid UTF-8.
+func (r *fastReader) valid(s []byte) bool {
+	return r.checked || utf8.Valid(s)
 }
 
 // unchecked reads a text string of definite length like text, leaving
@@ -307,17 +319,20 @@ func (r *fastReader) content(n uint64) ([]byte, bool) {
 }
 
 // strLike reads a string like str, but gives the first of likes it
-// equals, if any, rather than a new copy.
+// equals, if any, rather than a new copy. A string equal to a like is
+// valid UTF-8 as the like is (every like was read as valid text), so
+// only one that equals none is checked.
 func (r *fastReader) strLike(v *string, likes ...string) bool {
-	s, ok := r.text()
+	s, ok := r.unchecked()
 	if !ok {
 		return false
 	}
-	for _, like := range likes {
-		if string(s) == like {
-			*v = like
-			return true
-		}
+	if like, ok := lookup(s, likes); ok {
+		*v = like
+		return true
+	}
+	if !r.valid(s) {
+		return false
 	}
 	*v = string(s)
 	return true
@@ -342,7 +357,7 @@ func (r *fastReader) known(v *string, names []string) bool {
 		*v = name
 		return true
 	}
-	if !utf8.Valid(s) {
+	if !r.valid(s) {
 		return false
 	}
 	*v = string(s)
@@ -452,7 +467,7 @@ func (r *fastReader) skip(depth int) bool {
 		return ok
 	case majorText:
 		s, ok := r.content(n)
-		return ok && utf8.Valid(s)
+		return ok && r.valid(s)
 	case majorArray, majorMap:
 		if depth == fastMaxDepth || n > uint64(len(r.b)-r.off) ||
 			major == majorArray && n > maxArrayElements || major == majorMap && n > maxMapPairs {

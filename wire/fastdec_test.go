@@ -492,7 +492,7 @@ func TestUnmarshalHandlerRequestReuses(t *testing.T) {
 		}
 		var want HandlerRequest
 		werr := CodecCBOR.UnmarshalMap(b, &want)
-		err := CodecCBOR.UnmarshalHandlerRequest(b, &m)
+		_, err := CodecCBOR.UnmarshalHandlerRequest(b, &m)
 		if fmt.Sprint(err) != fmt.Sprint(werr) || err == nil && !reflect.DeepEqual(m, want) {
 			t.Fatalf("%x: got %+v, %v; want %+v, %v", b, m, err, want, werr)
 		}
@@ -503,11 +503,11 @@ func TestUnmarshalHandlerRequestReuses(t *testing.T) {
 	body := mustCBOR(t, &HandlerRequest{ID: 1, Type: "relay", From: From{Scope: FromClient, Name: "Tom", Server: "Jay"},
 		Origin: Address{Server: "Jay", User: "Tom"}})
 	var first, second HandlerRequest
-	if err := CodecCBOR.UnmarshalHandlerRequest(body, &first); err != nil {
+	if _, err := CodecCBOR.UnmarshalHandlerRequest(body, &first); err != nil {
 		t.Fatal(err)
 	}
 	second = first
-	if err := CodecCBOR.UnmarshalHandlerRequest(body, &second); err != nil {
+	if _, err := CodecCBOR.UnmarshalHandlerRequest(body, &second); err != nil {
 		t.Fatal(err)
 	}
 	if unsafe.StringData(second.Type) != unsafe.StringData(first.Type) ||

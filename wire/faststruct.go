@@ -138,6 +138,24 @@ func kindOf(t reflect.Type) (fieldKind, bool) {
 // struct that holds its zero value (the strict decoder merges into what
 // v holds). False leaves v untouched.
 func fastUnmarshalStruct(b []byte, v any) bool {
+	return readStruct(fastReader{b: b}, v)
+}
+
+// UnmarshalPlainData is Unmarshal for the data of a request that
+// UnmarshalHandlerRequest read as plain, b, unchanged since: its text is
+// not checked for valid UTF-8 again, and the raw values read from it
+// share b's memory rather than copies of it, so b must not change while
+// they are in use.
+func (c Codec) UnmarshalPlainData(b []byte, v any) error {
+	if c == CodecCBOR && readStruct(fastReader{b: b, checked: true, copied: b}, v) {
+		return nil
+	}
+	return c.Unmarshal(b, v)
+}
+
+// readStruct is fastUnmarshalStruct with r, which reads b.
+func readStruct(r fastReader, v any) bool {
+	b := r.b
 	if len(b) == 0 || b[0]>>5 != majorMap {
 		return false
 	}
@@ -150,7 +168,6 @@ func fastUnmarshalStruct(b []byte, v any) bool {
 	if p == nil || !dst.IsZero() {
 		return false
 	}
-	r := fastReader{b: b}
 	ok := r.fields(p.keys, func(key string) bool {
 		i := 0
 		for p.keys[i] != key {

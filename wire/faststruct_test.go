@@ -79,6 +79,13 @@ func checkFastStruct(t *testing.T, b []byte) (taken int) {
 		if fmt.Sprint(herr) != fmt.Sprint(err) || !reflect.DeepEqual(hooked, strict) {
 			t.Fatalf("%x as %s: Unmarshal gave %+v, %v; strict decoder %+v, %v", b, name, hooked, herr, strict, err)
 		}
+		if plainItem(b) { // as a request's data read directly
+			plain := target()
+			perr := CodecCBOR.UnmarshalPlainData(b, plain)
+			if fmt.Sprint(perr) != fmt.Sprint(err) || !reflect.DeepEqual(plain, strict) {
+				t.Fatalf("%x as %s: UnmarshalPlainData gave %+v, %v; strict decoder %+v, %v", b, name, plain, perr, strict, err)
+			}
+		}
 	}
 	return taken
 }
