@@ -116,8 +116,9 @@ class Request:
 @dataclass
 class Response:
     """A handler's answer. Build it with send_clients, send_servers,
-    send_handler or fail. status "0" is success; command is
-    {"type": ..., "data": ...} or None for none."""
+    send_handler or fail. status is a string (protocol §5): "0" is
+    success, any other a failure; command is {"type": ..., "data": ...}
+    or None for none."""
 
     status: str = "0"
     command: Optional[Dict[str, Any]] = None
@@ -125,7 +126,10 @@ class Response:
 
     def to_message(self, request_id: Optional[int]) -> Dict[str, Any]:
         """The answer as the wire has it, with the request's id in stream
-        mode."""
+        mode. TypeError when status is not a string: the server would
+        refuse the whole answer, and the sender learn nothing of why."""
+        if not isinstance(self.status, str):
+            raise TypeError("response status must be a string such as \"0\" or \"1\", got %r" % (self.status,))
         header: Dict[str, Any] = {"status": self.status or "0"}
         if self.command is not None:
             header["command"] = self.command

@@ -130,6 +130,17 @@ class StreamMode(unittest.TestCase):
         self.assertEqual((a["id"], a["header"]["status"]), (3, "1"))
         self.assertIn("no JSON form", a["data"])
 
+    def test_status_not_a_string_becomes_failure(self):
+        for status in (1, 0, None, b"0"):
+            with self.subTest(status=status):
+                r = self.start(lambda req: bester.Response(status=status, data="x"))
+                s = r.connect()
+                r.request(s, 4, None)
+                a = r.answer(s)
+                self.assertEqual((a["id"], a["header"]["status"]), (4, "1"))
+                self.assertIn("TypeError: response status must be a string", a["data"])
+                self.assertIn(repr(status), a["data"])
+
     def test_too_deep_answer_becomes_failure(self):
         def nested(req):
             v = []
