@@ -18,7 +18,7 @@ Handlers asking the server (bester.informer): Informer.
 JSON needs only the standard library; CBOR needs the cbor2 package.
 """
 
-from .client import AUTH_ID, BesterError, Client, Delivery, Dummy, Report
+from .client import AUTH_ID, MAX_HELD, BesterError, Client, Delivery, Dummy, Report
 from .codec import CBOR, JSON, Codec, CodecError, cbor_available, get_codec
 from .frames import ENVELOPE_HEADROOM, MAX_FRAME, FrameError
 from .handler import (
@@ -42,6 +42,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AUTH_ID", "Address", "BesterError", "CBOR", "Client", "Codec", "CodecError", "Config", "Delivery",
     "Dummy", "ENVELOPE_HEADROOM", "FrameError", "HandlerFunc", "Informer", "InformerError", "JSON",
-    "MAX_FRAME", "Report", "Request", "Response", "Sender", "cbor_available", "fail", "get_codec",
+    "MAX_FRAME", "MAX_HELD", "Report", "Request", "Response", "Sender", "cbor_available", "fail", "get_codec",
     "send_clients", "send_handler", "send_servers", "serve", "serve_async",
 ]

@@ -27,7 +27,7 @@ from .codec import Codec, CodecError, default_codec, get_codec
 from .frames import ENVELOPE_HEADROOM, MAX_FRAME, FrameError, encode_frame, read_frame
 from .handler import Address
 
-__all__ = ["Client", "Report", "Delivery", "Dummy", "BesterError", "AUTH_ID"]
+__all__ = ["Client", "Report", "Delivery", "Dummy", "BesterError", "AUTH_ID", "MAX_HELD"]
 
 AUTH_ID = "auth_special"
 """The id of the report that answers the login."""
@@ -36,7 +36,14 @@ CONNECT_TIMEOUT = 10.0
 
 IO_TIMEOUT = 30.0
 """Seconds a write, or the rest of a frame once its first byte is in, may
-take: the server is not reading, or has stalled, past it."""
+take: the server is not reading, or has stalled, past it. A frame that
+stalls part-way leaves the stream out of step, so the client closes the
+connection then."""
+
+MAX_HELD = 10000
+"""Messages report, delivery and ping set aside for later while waiting
+for another: past it they raise instead of reading more, so a flood of
+deliveries nobody reads cannot exhaust memory."""
 
 
 class BesterError(Exception):
@@ -98,14 +105,17 @@ class Client:
     """One logged-in connection. send may be called from any thread;
     receive, report and call from one at a time."""
 
-    def __init__(self, sock: socket.socket, codec: Codec, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, sock: socket.socket, codec: Codec, max_frame: int = MAX_FRAME,
+                 max_held: int = MAX_HELD, io_timeout: float = IO_TIMEOUT) -> None:
         """Wrap a connected socket; connect does this and logs in."""
         self.codec = codec
         self.max_frame = max_frame
+        self.max_held = max_held
+        self.io_timeout = io_timeout
         # One timeout for every operation, since sends and receives may run
         # at once in different threads; a receive's own timeout is a wait
         # for the socket to become readable (_readable).
-        sock.settimeout(IO_TIMEOUT)
+        sock.settimeout(io_timeout)
         self._sock = sock
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
@@ -115,19 +125,22 @@ class Client:
         # second message with one of them would make the reports ambiguous.
         self._unreported: Set[str] = set()
         self._ids_lock = threading.Lock()
+        self._broken: Optional[str] = None  # why reading stopped, once the stream is out of step
 
     @classmethod
     def connect(cls, address: str, username: Optional[str], password: str = "", *, codec: Union[str, Codec, None] = None,
                 tls: Optional[ssl.SSLContext] = None, server_hostname: Optional[str] = None,
                 timeout: float = CONNECT_TIMEOUT, max_frame: int = MAX_FRAME,
-                insecure_plaintext: bool = False) -> "Client":
+                insecure_plaintext: bool = False, max_held: int = MAX_HELD,
+                io_timeout: float = IO_TIMEOUT) -> "Client":
         """Connect to address ("host:port", "[::1]:port", or a UNIX socket
         path, which contains a "/"), log in as username and wait for the
         server's good report. A username of None sends no credentials: the
         client certificate of tls names the user (a listener with login =
         "certificate"). codec is "cbor", "json" or None for CBOR when
         cbor2 is installed, else JSON. BesterError when the login is
-        refused; OSError when the connection fails."""
+        refused; OSError when the connection fails. max_held and io_timeout
+        are the Client's (see report and receive)."""
         if isinstance(codec, Codec):
             chosen = codec
         else:
@@ -152,7 +165,7 @@ class Client:
                 except (OSError, ssl.SSLError):
                     sock.close()
                     raise
-        c = cls(sock, chosen, max_frame)
+        c = cls(sock, chosen, max_frame, max_held, io_timeout)
         try:
             c._login(username, password, timeout)
         except BaseException:
@@ -210,7 +223,8 @@ class Client:
     def report(self, id: str, timeout: Optional[float] = None) -> Report:
         """Wait for the report on message id; deliveries and other reports
         read meanwhile are kept for receive. TimeoutError after timeout
-        seconds (None waits for ever)."""
+        seconds (None waits for ever); BesterError too_many_held when
+        max_held messages are kept already and none is the one wanted."""
         return self._wait(lambda m: isinstance(m, Report) and m.id == id, timeout)  # type: ignore[return-value]
 
     def call(self, type: str, data: Any = None, id: Optional[str] = None, timeout: Optional[float] = 30.0) -> Report:
@@ -218,7 +232,8 @@ class Client:
         return self.report(self.send(type, data, id), timeout)
 
     def delivery(self, timeout: Optional[float] = None) -> Delivery:
-        """Wait for the next delivery; reports read meanwhile are kept."""
+        """Wait for the next delivery; reports read meanwhile are kept, up
+        to max_held, as report keeps them."""
         return self._wait(lambda m: isinstance(m, Delivery), timeout)  # type: ignore[return-value]
 
     def ping(self, timeout: Optional[float] = 30.0) -> None:
@@ -230,7 +245,9 @@ class Client:
     def receive(self, timeout: Optional[float] = None) -> Message:
         """The next message from the server, kept ones first. TimeoutError
         after timeout seconds; ConnectionError when the server closed the
-        connection."""
+        connection, or when a message stalled part-way (io_timeout) or
+        its frame was bad: the client closes the connection then, since
+        what follows would not start at a frame."""
         with self._rlock:
             if self._held:
                 return self._handing(self._held.popleft())
@@ -244,6 +261,9 @@ class Client:
                     return self._handing(m)
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
+                if len(self._held) >= self.max_held:
+                    raise BesterError("too_many_held", "%d messages read while waiting are not handed over yet; "
+                                      "read them with receive() or delivery() first" % len(self._held))
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 m = self._read(left)
                 if want(m):
@@ -251,12 +271,16 @@ class Client:
                 self._held.append(m)
 
     def _read(self, timeout: Optional[float]) -> Message:
+        if self._broken is not None:
+            raise ConnectionError(self._broken)
         if not self._readable(timeout):
             raise TimeoutError("no message from the server within %s s" % timeout)
         try:
             body = read_frame(self._sock, self.max_frame + ENVELOPE_HEADROOM)
         except socket.timeout as e:
-            raise TimeoutError("a message from the server stalled for %s s" % IO_TIMEOUT) from e
+            raise self._out_of_step("a message from the server stalled part-way for %s s" % self.io_timeout) from e
+        except FrameError as e:
+            raise self._out_of_step("bad frame from the server: %s" % e) from e
         if body is None:
             raise ConnectionError("the server closed the connection")
         try:
@@ -264,6 +288,13 @@ class Client:
         except CodecError as e:
             raise BesterError("bad_message", "undecodable message from the server: %s" % e) from e
         return _message(msg)
+
+    def _out_of_step(self, why: str) -> ConnectionError:
+        """Close the connection, whose next bytes would be read as the
+        start of a frame though they are not, and say why from now on."""
+        self._broken = "connection closed: %s" % why
+        self.close()
+        return ConnectionError(self._broken)
 
     def _readable(self, timeout: Optional[float]) -> bool:
         """Whether the socket has something to read within timeout seconds
@@ -296,19 +327,30 @@ class Client:
 def _message(msg: Any) -> Message:
     if not isinstance(msg, dict):
         raise BesterError("bad_message", "message from the server is not a map: %r" % (msg,))
-    header = msg.get("header") or {}
-    payload = msg.get("payload") or {}
+    header = _map(msg, "header")
+    payload = _map(msg, "payload")
     kind = header.get("messageType")
     if kind == "statusReport":
         return Report(id=payload.get("id", ""), status=header.get("status", ""), error=header.get("error", ""),
                       detail=header.get("detail", ""), undelivered=list(payload.get("undelivered") or []))
     if kind == "receivedMessage":
-        sender = header.get("from") or {}
+        sender = _map(header, "from")
         return Delivery(type=payload.get("type", ""), data=payload.get("data"),
                         sender=Address(server=sender.get("server", ""), user=sender.get("user", "")))
     if payload.get("type") == "dummy":
         return Dummy(id=payload.get("id", ""))
     raise BesterError("bad_message", "unknown message from the server: %r" % (msg,))
+
+
+def _map(msg: dict, key: str) -> dict:
+    """msg[key], a map; {} when absent; BesterError when it is something
+    else."""
+    v = msg.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise BesterError("bad_message", "message from the server has a %s that is not a map: %r" % (key, v))
+    return v
 
 
 def _split_host_port(address: str) -> "tuple[str, int]":
