@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from typing import Optional
 
 __all__ = ["MAX_FRAME", "ENVELOPE_HEADROOM", "FrameError", "encode_frame", "read_frame", "read_frame_async"]
@@ -39,11 +40,16 @@ def _check_length(header: bytes, limit: int) -> int:
     return n
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def _recv_exactly(sock: socket.socket, n: int, deadline: Optional[float]) -> bytes:
     """n bytes; b"" when the stream ends before the first, FrameError when
-    it ends after."""
+    it ends after; socket.timeout past deadline (time.monotonic)."""
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(left)
         chunk = sock.recv(n - len(buf))
         if not chunk:
             if not buf:
@@ -53,13 +59,15 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def read_frame(sock: socket.socket, limit: int) -> Optional[bytes]:
+def read_frame(sock: socket.socket, limit: int, deadline: Optional[float] = None) -> Optional[bytes]:
     """One frame body from a blocking socket; None when the stream ended
-    cleanly between frames."""
-    header = _recv_exactly(sock, _HEADER.size)
+    cleanly between frames. With a deadline (time.monotonic), the whole
+    read must end by it, however the peer trickles its bytes: it sets the
+    socket's timeout to what is left before each receive."""
+    header = _recv_exactly(sock, _HEADER.size, deadline)
     if not header:
         return None
-    body = _recv_exactly(sock, _check_length(header, limit))
+    body = _recv_exactly(sock, _check_length(header, limit), deadline)
     if not body:
         raise FrameError("connection closed after a frame header")
     return body

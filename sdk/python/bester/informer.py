@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from typing import Any, Dict, List, Optional
 
 from .codec import Codec, CodecError, env_codec
@@ -14,8 +15,9 @@ from .frames import MAX_FRAME, FrameError, encode_frame, read_frame
 __all__ = ["Informer", "InformerError", "INFORMER_TIMEOUT"]
 
 INFORMER_TIMEOUT = 5.0
-"""Seconds any informer call may take, connecting included: a handler
-must not hang because the server is slow to answer."""
+"""Seconds the connect, and each call as a whole (sending the command and
+reading all of the answer), may take: a handler must not hang because
+the server is slow to answer."""
 
 
 class InformerError(Exception):
@@ -63,14 +65,19 @@ class Informer:
         return dict(self.query("serverInfo") or {})
 
     def query(self, type: str, data: Any = None) -> Any:
-        """Send one command and return the answer's data; InformerError
-        when the informer answers a failure status."""
+        """Send one command and return the answer's data, within timeout
+        seconds for the whole exchange; InformerError when the informer
+        answers a failure status, or not in time."""
         with self._lock:
             if self._broken is not None:
                 raise InformerError("informer: connection unusable after %s" % self._broken)
+            deadline = time.monotonic() + self.timeout
             try:
+                # sendall's timeout bounds the whole send; read_frame keeps
+                # to what is left of the deadline.
+                self._sock.settimeout(self.timeout)
                 self._sock.sendall(encode_frame(self.codec.dumps({"command": {"type": type, "data": data}})))
-                body = read_frame(self._sock, MAX_FRAME)
+                body = read_frame(self._sock, MAX_FRAME, deadline)
                 if body is None:
                     raise FrameError("the informer closed the connection")
                 answer = self.codec.loads(body)
