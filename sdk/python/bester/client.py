@@ -263,7 +263,7 @@ class Client:
             while True:
                 if len(self._held) >= self.max_held:
                     raise BesterError("too_many_held", "%d messages read while waiting are not handed over yet; "
-                                      "read them with receive() or delivery() first" % len(self._held))
+                                      "read them with receive() first" % len(self._held))
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 m = self._read(left)
                 if want(m):
