@@ -334,14 +334,17 @@ handler "h" {
 	wrapper := ts.handlerState("h").PID
 	// The wrapper leads the process group of the handler it started.
 	t.Cleanup(func() { syscall.Kill(-wrapper, syscall.SIGKILL) })
-	pidText, err := os.ReadFile(filepath.Join(filepath.Dir(ts.cfgPath), "child.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	child, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	if err != nil {
-		t.Fatalf("child.pid: %v", err)
-	}
+	// The shell writes child.pid after it started the handler, which may
+	// be up first.
+	var child int
+	eventually(t, "child.pid written", func() bool {
+		pidText, err := os.ReadFile(filepath.Join(filepath.Dir(ts.cfgPath), "child.pid"))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		child, err = strconv.Atoi(strings.TrimSpace(string(pidText)))
+		return err == nil
+	})
 
 	if err := c.Send("h", "held", act("never")); err != nil {
 		t.Fatal(err)

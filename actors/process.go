@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,12 @@ type handlerProcess struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when Wait returned
 	err  error         // Wait's result, valid after done
+
+	// mu orders signals with the process's end: once it has ended, its
+	// id, that of its group, may be given to another process, which no
+	// signal must reach.
+	mu     sync.Mutex
+	exited bool
 }
 
 // startHandlerProcess starts h's command with the environment of protocol
@@ -73,14 +80,11 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 		// as soon as the process exits, before it is reaped (its id, the
 		// group's, stays its own until then) and before Wait, which may
 		// wait outputWaitDelay for pipes the leftovers hold.
-		exited := procattr.AwaitExit(cmd.Process.Pid) == nil
-		if exited {
-			p.signal(syscall.SIGKILL)
+		if procattr.AwaitExit(cmd.Process.Pid) == nil {
+			p.ended()
 		}
 		p.err = cmd.Wait()
-		if !exited {
-			p.signal(syscall.SIGKILL)
-		}
+		p.ended() // where the exit could not be awaited unreaped
 		close(p.done)
 	}()
 	return p, nil
@@ -120,9 +124,25 @@ func (w *lineLogger) Write(b []byte) (int, error) {
 
 func (p *handlerProcess) pid() int { return p.cmd.Process.Pid }
 
-// signal sends sig to the process's whole group.
+// signal sends sig to the process's whole group, unless the process has
+// ended.
 func (p *handlerProcess) signal(sig syscall.Signal) {
-	syscall.Kill(-p.cmd.Process.Pid, sig)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.exited {
+		syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+// ended kills what is left of the process's group, the first time it is
+// called, and keeps any later signal from its id.
+func (p *handlerProcess) ended() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.exited {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		p.exited = true
+	}
 }
 
 // terminate asks the process group to exit and kills it after stopGrace.
