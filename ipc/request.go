@@ -32,7 +32,10 @@ type Request struct {
 	// and when the server does not know the writer (an original-style
 	// peer, or a server older than protocol v1.1).
 	Origin wire.Address
-	// Data is the client's payload.data, still encoded in Codec.
+	// Data is the client's payload.data, still encoded in Codec. It is
+	// the request's own: the raw values Decode reads from it share its
+	// memory, and Decode trusts the text of the data as read, so a handler
+	// that wants other data replaces Data rather than changing its bytes.
 	Data wire.RawValue
 	// Codec is the codec of Data and of the response.
 	Codec wire.Codec
