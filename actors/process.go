@@ -80,11 +80,15 @@ func startHandlerProcess(h *config.Handler, informer string, log hclog.Logger) (
 		// as soon as the process exits, before it is reaped (its id, the
 		// group's, stays its own until then) and before Wait, which may
 		// wait outputWaitDelay for pipes the leftovers hold.
-		if procattr.AwaitExit(cmd.Process.Pid) == nil {
-			p.ended()
+		awaited := procattr.AwaitExit(cmd.Process.Pid)
+		if awaited == nil {
+			p.ended(true)
 		}
 		p.err = cmd.Wait()
-		p.ended() // where the exit could not be awaited unreaped
+		// Where an unreaped wait is not supported, the group is killed now,
+		// reaped; should the wait have failed otherwise, the id may be
+		// another's already, and nothing is killed.
+		p.ended(errors.Is(awaited, errors.ErrUnsupported))
 		close(p.done)
 	}()
 	return p, nil
@@ -134,13 +138,16 @@ func (p *handlerProcess) signal(sig syscall.Signal) {
 	}
 }
 
-// ended kills what is left of the process's group, the first time it is
-// called, and keeps any later signal from its id.
-func (p *handlerProcess) ended() {
+// ended records that the process has ended, which keeps any later signal
+// from its id; the first time, it kills what is left of its group when
+// killGroup is set.
+func (p *handlerProcess) ended(killGroup bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.exited {
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		if killGroup {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		}
 		p.exited = true
 	}
 }
